@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Observe the mempolicy and page-migration syscalls whose node arguments
+ * name an SPM node, from tasks whose cgroup holds no grant.
+ *
+ * This sees the call at syscall entry: the kernel may still refuse it (the
+ * cpuset wall answers EINVAL/EACCES). ViolationAction=kill acts after the
+ * fact in the same sense: SIGKILL is queued to a task that asked, whether or
+ * not the kernel then honoured the call.
+ *
+ * Per-syscall tracepoints, never raw sys_enter: a catch-all sys_enter
+ * program slows every syscall on the machine.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "spmd/observe.h"
+
+#define SIGKILL 9
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 spmd_tgid = 0;
+const volatile bool kill_on_violation = false;
+
+/* Word i of the SPM node mask. */
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, SPMD_BPF_MASK_WORDS);
+        __type(key, __u32);
+        __type(value, __u64);
+} spm_nodes SEC(".maps");
+
+/* cgroup id -> 1 for every cgroup that holds a grant. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 4096);
+        __type(key, __u64);
+        __type(value, __u8);
+} granted_cgroups SEC(".maps");
+
+/* Per syscall: attempts naming an SPM node from a cgroup without a grant. */
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, SPMD_SYS_MAX);
+        __type(key, __u32);
+        __type(value, __u64);
+} violation_count SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_RINGBUF);
+        __uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline bool caller_is_exempt(void) {
+        __u64 cg = bpf_get_current_cgroup_id();
+
+        if ((bpf_get_current_pid_tgid() >> 32) == spmd_tgid)
+                return true;
+        return bpf_map_lookup_elem(&granted_cgroups, &cg) != NULL;
+}
+
+/*
+ * AND a user-space nodemask (maxnode bits) with the SPM mask; the first
+ * SPMD_EVENT_MASK_WORDS words of the result go to *hit. Returns true if any
+ * requested node is an SPM node.
+ */
+static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 maxnode, __u64 *hit) {
+        bool any = false;
+
+        if (!umask)
+                return false;
+        for (__u32 i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
+                __u64 word = 0, *spm;
+                __u32 key = i;
+
+                if ((__u64) i * 64 >= maxnode)
+                        break;
+                if (bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
+                        break;
+                /* maxnode counts bits; mask off what lies beyond it */
+                if (maxnode - (__u64) i * 64 < 64)
+                        word &= (1ULL << (maxnode - (__u64) i * 64)) - 1;
+                spm = bpf_map_lookup_elem(&spm_nodes, &key);
+                if (!spm || !(word & *spm))
+                        continue;
+                any = true;
+                if (i < SPMD_EVENT_MASK_WORDS)
+                        hit[i] = word & *spm;
+        }
+        return any;
+}
+
+static __always_inline bool node_is_spm(__s64 node, __u64 *hit) {
+        __u32 key;
+        __u64 *spm;
+
+        if (node < 0 || node >= SPMD_BPF_MAX_NODES)
+                return false;
+        key = (__u32) node / 64;
+        spm = bpf_map_lookup_elem(&spm_nodes, &key);
+        if (!spm || !(*spm & (1ULL << (node % 64))))
+                return false;
+        if (key < SPMD_EVENT_MASK_WORDS)
+                hit[key] |= 1ULL << (node % 64);
+        return true;
+}
+
+static __always_inline void report(__u32 syscall, __s32 target_pid, __u32 mode, const __u64 *hit) {
+        struct spmd_violation_event *e;
+        __u32 key = syscall;
+        __u64 *count;
+
+        count = bpf_map_lookup_elem(&violation_count, &key);
+        if (count)
+                *count += 1;
+
+        e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+        if (!e)
+                return; /* ring full: the counter above still saw it */
+        e->ts_ns = bpf_ktime_get_ns();
+        e->cgroup_id = bpf_get_current_cgroup_id();
+        e->pid = (__u32) bpf_get_current_pid_tgid();
+        e->tgid = bpf_get_current_pid_tgid() >> 32;
+        e->uid = (__u32) bpf_get_current_uid_gid();
+        e->syscall = syscall;
+        e->target_pid = target_pid;
+        e->mode = mode;
+        e->pad = 0;
+        for (int i = 0; i < SPMD_EVENT_MASK_WORDS; i++)
+                e->nodes[i] = hit[i];
+        bpf_get_current_comm(e->comm, sizeof(e->comm));
+        e->killed = 0;
+        if (kill_on_violation && bpf_send_signal(SIGKILL) == 0)
+                e->killed = 1;
+        bpf_ringbuf_submit(e, 0);
+}
+
+/* mbind(start, len, mode, nmask, maxnode, flags) */
+SEC("tracepoint/syscalls/sys_enter_mbind")
+int observe_mbind(struct trace_event_raw_sys_enter *ctx) {
+        __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
+
+        if (caller_is_exempt())
+                return 0;
+        if (user_mask_hits((const unsigned long *) ctx->args[3], ctx->args[4], hit))
+                report(SPMD_SYS_MBIND, 0, (__u32) ctx->args[2], hit);
+        return 0;
+}
+
+/* set_mempolicy(mode, nmask, maxnode) */
+SEC("tracepoint/syscalls/sys_enter_set_mempolicy")
+int observe_set_mempolicy(struct trace_event_raw_sys_enter *ctx) {
+        __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
+
+        if (caller_is_exempt())
+                return 0;
+        if (user_mask_hits((const unsigned long *) ctx->args[1], ctx->args[2], hit))
+                report(SPMD_SYS_SET_MEMPOLICY, 0, (__u32) ctx->args[0], hit);
+        return 0;
+}
+
+/* set_mempolicy_home_node(start, len, home_node, flags) */
+SEC("tracepoint/syscalls/sys_enter_set_mempolicy_home_node")
+int observe_set_mempolicy_home_node(struct trace_event_raw_sys_enter *ctx) {
+        __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
+
+        if (caller_is_exempt())
+                return 0;
+        if (node_is_spm((__s64) ctx->args[2], hit))
+                report(SPMD_SYS_SET_MEMPOLICY_HOME_NODE, 0, 0, hit);
+        return 0;
+}
+
+/* move_pages(pid, nr_pages, pages, nodes, status, flags); nodes == NULL only queries */
+SEC("tracepoint/syscalls/sys_enter_move_pages")
+int observe_move_pages(struct trace_event_raw_sys_enter *ctx) {
+        __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
+        const int *nodes = (const int *) ctx->args[3];
+        __u64 nr = ctx->args[1];
+        bool any = false;
+
+        if (!nodes || caller_is_exempt())
+                return 0;
+        for (__u32 i = 0; i < SPMD_MOVE_PAGES_SCAN; i++) {
+                int node;
+
+                if (i >= nr)
+                        break;
+                if (bpf_probe_read_user(&node, sizeof(node), &nodes[i]) < 0)
+                        break;
+                any |= node_is_spm(node, hit);
+        }
+        if (any)
+                report(SPMD_SYS_MOVE_PAGES, (__s32) ctx->args[0], (__u32) ctx->args[5], hit);
+        return 0;
+}
+
+/* migrate_pages(pid, maxnode, old_nodes, new_nodes) */
+SEC("tracepoint/syscalls/sys_enter_migrate_pages")
+int observe_migrate_pages(struct trace_event_raw_sys_enter *ctx) {
+        __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
+
+        if (caller_is_exempt())
+                return 0;
+        if (user_mask_hits((const unsigned long *) ctx->args[3], ctx->args[1], hit))
+                report(SPMD_SYS_MIGRATE_PAGES, (__s32) ctx->args[0], 0, hit);
+        return 0;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpf-observe.h"
+#include "log.h"
+#include "observe.skel.h"
+
+struct BpfObserver {
+        struct observe_bpf *skel;
+        struct ring_buffer *rb;
+        ViolationHandler handler;
+        void *userdata;
+};
+
+static const char *const syscall_names[SPMD_SYS_MAX] = {
+        [SPMD_SYS_MBIND] = "mbind",
+        [SPMD_SYS_SET_MEMPOLICY] = "set_mempolicy",
+        [SPMD_SYS_SET_MEMPOLICY_HOME_NODE] = "set_mempolicy_home_node",
+        [SPMD_SYS_MOVE_PAGES] = "move_pages",
+        [SPMD_SYS_MIGRATE_PAGES] = "migrate_pages",
+};
+
+const char *spmd_syscall_to_string(unsigned sc) {
+        return sc < SPMD_SYS_MAX ? syscall_names[sc] : NULL;
+}
+
+static const char *tracefs_events_dir(void) {
+        static const char *const dirs[] = { "/sys/kernel/tracing/events/syscalls",
+                                            "/sys/kernel/debug/tracing/events/syscalls" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (access(dirs[i], F_OK) == 0)
+                        return dirs[i];
+        return NULL;
+}
+
+static int on_event(void *ctx, void *data, size_t size) {
+        BpfObserver *o = ctx;
+
+        if (size < sizeof(struct spmd_violation_event))
+                return 0;
+        if (o->handler)
+                o->handler(data, o->userdata);
+        return 0;
+}
+
+_printf_(3, 4) static int set_reason(char **ret_reason, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_reason)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(ret_reason, fmt, ap) < 0)
+                *ret_reason = NULL;
+        va_end(ap);
+        return r;
+}
+
+int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
+                     char **ret_reason) {
+        _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
+        const char *dir;
+        int r;
+
+        /* Probe before loading: libbpf's own failure here would only say ENOENT. */
+        dir = tracefs_events_dir();
+        if (!dir)
+                return set_reason(ret_reason, -ENOENT, "%s",
+                                  "no syscall tracepoints (tracefs not mounted or CONFIG_FTRACE_SYSCALLS off)");
+
+        o = calloc(1, sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        o->handler = handler;
+        o->userdata = userdata;
+
+        o->skel = observe_bpf__open();
+        if (!o->skel)
+                return set_reason(ret_reason, -errno, "opening the BPF object failed: %s", strerror(errno));
+        o->skel->rodata->spmd_tgid = (uint32_t) getpid();
+        o->skel->rodata->kill_on_violation = kill_on_violation;
+
+        /* set_mempolicy_home_node arrived in 5.17: load the rest without it. */
+        char path[256];
+        snprintf(path, sizeof path, "%s/sys_enter_set_mempolicy_home_node", dir);
+        if (access(path, F_OK) < 0) {
+                log_debug("No set_mempolicy_home_node tracepoint; not observing it.");
+                bpf_program__set_autoload(o->skel->progs.observe_set_mempolicy_home_node, false);
+        }
+
+        r = observe_bpf__load(o->skel);
+        if (r < 0)
+                return set_reason(ret_reason, r, "the kernel refused the programs: %s", strerror(-r));
+        r = observe_bpf__attach(o->skel);
+        if (r < 0)
+                return set_reason(ret_reason, r, "attaching to the syscall tracepoints failed: %s", strerror(-r));
+
+        o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.events), on_event, o, NULL);
+        if (!o->rb)
+                return set_reason(ret_reason, -errno, "creating the ring buffer failed: %s", strerror(errno));
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+BpfObserver *bpf_observer_free(BpfObserver *o) {
+        if (!o)
+                return NULL;
+        ring_buffer__free(o->rb);
+        observe_bpf__destroy(o->skel);
+        free(o);
+        return NULL;
+}
+
+int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m) {
+        for (uint32_t i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
+                uint64_t word = m->bits[i];
+                if (bpf_map__update_elem(o->skel->maps.spm_nodes, &i, sizeof i, &word, sizeof word, BPF_ANY) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted) {
+        uint8_t one = 1;
+        int r;
+
+        if (granted)
+                r = bpf_map__update_elem(o->skel->maps.granted_cgroups, &cgroup_id, sizeof cgroup_id, &one,
+                                         sizeof one, BPF_ANY);
+        else
+                r = bpf_map__delete_elem(o->skel->maps.granted_cgroups, &cgroup_id, sizeof cgroup_id, 0);
+        if (r < 0 && !(r == -ENOENT && !granted))
+                return r;
+        return 0;
+}
+
+int bpf_observer_fd(BpfObserver *o) {
+        return ring_buffer__epoll_fd(o->rb);
+}
+
+int bpf_observer_consume(BpfObserver *o) {
+        return ring_buffer__consume(o->rb);
+}
+
+int bpf_observer_counts(BpfObserver *o, uint64_t counts[SPMD_SYS_MAX]) {
+        int ncpu = libbpf_num_possible_cpus();
+
+        if (ncpu <= 0)
+                return ncpu < 0 ? ncpu : -EINVAL;
+        uint64_t *values = calloc((size_t) ncpu, sizeof *values);
+        if (!values)
+                return -ENOMEM;
+        for (uint32_t k = 0; k < SPMD_SYS_MAX; k++) {
+                counts[k] = 0;
+                if (bpf_map__lookup_elem(o->skel->maps.violation_count, &k, sizeof k, values,
+                                         (size_t) ncpu * sizeof *values, 0) < 0) {
+                        int r = -errno;
+                        free(values);
+                        return r;
+                }
+                for (int c = 0; c < ncpu; c++)
+                        counts[k] += values[c];
+        }
+        free(values);
+        return 0;
+}

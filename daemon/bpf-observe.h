@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nodemask.h"
+#include "spmd/observe.h"
+
+typedef struct BpfObserver BpfObserver;
+typedef void (*ViolationHandler)(const struct spmd_violation_event *e, void *userdata);
+
+/*
+ * Load and attach the syscall observer (bpf/observe.bpf.c). On failure
+ * returns a negative errno and, in *ret_reason, why the layer is unavailable
+ * (for "unavailable: <reason>" in status). handler is called for each event
+ * from bpf_observer_consume().
+ */
+int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
+                     char **ret_reason);
+BpfObserver *bpf_observer_free(BpfObserver *o);
+static inline void bpf_observer_freep(BpfObserver **o) {
+        if (*o)
+                *o = bpf_observer_free(*o);
+}
+
+int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m);
+int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted);
+/* An fd that polls readable when events wait; then call bpf_observer_consume(). */
+int bpf_observer_fd(BpfObserver *o);
+int bpf_observer_consume(BpfObserver *o);
+/* Attempts counted per enum spmd_syscall, summed over CPUs. */
+int bpf_observer_counts(BpfObserver *o, uint64_t counts[SPMD_SYS_MAX]);
+
+const char *spmd_syscall_to_string(unsigned sc);

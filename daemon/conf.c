@@ -1,0 +1,921 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * spmd.conf: INI in the systemd style, read with inih.
+ *
+ * inih gives us the key/value split, comments and section names. What it
+ * does not give in Debian's build (INI_HANDLER_LINENO=0,
+ * INI_CALL_HANDLER_ON_NEW_SECTION=0) is the line of each key and the start of
+ * each repeated section, both of which we need: every diagnostic names its
+ * file and line, and each [Device]/[Access] block is its own object. We get
+ * both through inih's documented reader hook: our reader hands inih one line
+ * at a time, so it always knows the current line, sees section headers as
+ * they come, and can tell a line inih rejected (no handler call) from one it
+ * accepted.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
+
+typedef enum ConfType {
+        CONF_BOOL,
+        CONF_TRISTATE,
+        CONF_STRING,
+        CONF_PATH,       /* absolute path */
+        CONF_PATHV,      /* list of absolute paths; empty assignment clears */
+        CONF_STRV,       /* list of words; empty assignment clears */
+        CONF_SIZE,
+        CONF_DURATION,
+        CONF_PERMYRIAD,
+        CONF_RATIO,      /* decimal > 0, or empty for "off" */
+        CONF_LOG_LEVEL,
+        CONF_ENUM,
+        CONF_NODES,      /* "all" or a node list; 'flag' is the bool "all" */
+        CONF_NODES_OPT,  /* a node list, or empty for the default; 'flag' is the bool "set" */
+        CONF_DEVICE_MATCH,
+        CONF_UINT32,
+        CONF_SWAPPINESS, /* 0..200, or empty for the kernel's choice */
+} ConfType;
+
+typedef struct ConfItem {
+        const char *key;
+        ConfType type;
+        size_t offset;
+        const char *const *enum_names; /* CONF_ENUM */
+        size_t n_enum;
+        size_t flag;                   /* CONF_NODES / CONF_NODES_OPT */
+        uint32_t min, max;             /* CONF_UINT32 */
+        const char *expect;            /* what a valid value looks like, for errors */
+} ConfItem;
+
+typedef struct SectionDef {
+        const char *name;
+        const ConfItem *items;
+        bool repeated;
+} SectionDef;
+
+static const char *const tristate_names[] = { [TRISTATE_NO] = "no", [TRISTATE_YES] = "yes",
+                                              [TRISTATE_AUTO] = "auto" };
+static const char *const zone_names[] = { [MEM_ZONE_MOVABLE] = "movable", [MEM_ZONE_NORMAL] = "normal" };
+static const char *const violation_names[] = { [VIOLATION_LOG] = "log", [VIOLATION_KILL] = "kill" };
+static const char *const level_names[] = { [PRESSURE_OK] = "ok", [PRESSURE_WARN] = "warn",
+                                           [PRESSURE_CRITICAL] = "critical", [PRESSURE_NEVER] = "never"
+                                           };
+static const char *const action_level_names[] = { [PRESSURE_OK] = NULL, [PRESSURE_WARN] = "warn",
+                                                  [PRESSURE_CRITICAL] = "critical",
+                                                  [PRESSURE_NEVER] = "never" };
+static const char *const shutdown_names[] = { [SHUTDOWN_KEEP] = "keep", [SHUTDOWN_RELEASE] = "release" };
+static const char *const match_names[] = { [DEVICE_MATCH_DAX] = "dax", [DEVICE_MATCH_SERIAL] = "serial",
+                                           [DEVICE_MATCH_MEMDEV] = "memdev", [DEVICE_MATCH_REGION] = "region",
+                                           [DEVICE_MATCH_UNCLAIMED] = "all-unclaimed" };
+
+#define C(field) offsetof(Config, field)
+#define D(field) offsetof(DeviceConf, field)
+#define A(field) offsetof(AccessConf, field)
+#define ENUM(k, field, names, what) { k, CONF_ENUM, field, names, ELEMENTSOF(names), 0, 0, 0, what }
+
+static const ConfItem daemon_items[] = {
+        { "LogLevel", CONF_LOG_LEVEL, C(log_level),
+          .expect = "a log level: debug, info, notice, warning, err, or empty" },
+        { "StateDirectory", CONF_PATH, C(state_directory), .expect = "an absolute path" },
+        { "BpfPinDirectory", CONF_PATH, C(bpf_pin_directory), .expect = "an absolute path under a bpffs mount" },
+        ENUM("ShutdownPolicy", C(shutdown_policy), shutdown_names, "keep or release"),
+        {},
+};
+
+static const ConfItem enforcement_items[] = {
+        { "Cpuset", CONF_BOOL, C(cpuset), .expect = "a boolean" },
+        { "CgroupGuard", CONF_TRISTATE, C(cgroup_guard), .expect = "yes, no or auto" },
+        { "TaskMoveMemory", CONF_TRISTATE, C(task_movememory), .expect = "yes, no or auto" },
+        { "Observe", CONF_TRISTATE, C(observe), .expect = "yes, no or auto" },
+        { "StructOps", CONF_TRISTATE, C(struct_ops), .expect = "yes, no or auto" },
+        { "NativeSpm", CONF_TRISTATE, C(native_spm), .expect = "yes, no or auto" },
+        ENUM("ViolationAction", C(violation_action), violation_names, "log or kill"),
+        { "TrustedExecutable", CONF_PATHV, C(trusted_executables), .expect = "absolute paths" },
+        { "PersistAfterExit", CONF_BOOL, C(persist_after_exit), .expect = "a boolean" },
+        {},
+};
+
+static const ConfItem pressure_items[] = {
+        { "FreeWarn", CONF_PERMYRIAD, C(free_warn), .expect = "a percentage such as 20%" },
+        { "FreeCritical", CONF_PERMYRIAD, C(free_critical), .expect = "a percentage such as 10%" },
+        { "RatioWarn", CONF_RATIO, C(ratio_warn), .expect = "a compression ratio such as 2.0, or empty" },
+        { "RatioCritical", CONF_RATIO, C(ratio_critical), .expect = "a compression ratio such as 1.5, or empty" },
+        { "PsiWarn", CONF_PERMYRIAD, C(psi_warn), .expect = "a percentage such as 10%" },
+        { "PsiCritical", CONF_PERMYRIAD, C(psi_critical), .expect = "a percentage such as 40%" },
+        { "PsiWindow", CONF_DURATION, C(psi_window_usec), .expect = "a duration from 500ms to 10s" },
+        { "Hysteresis", CONF_PERMYRIAD, C(hysteresis), .expect = "a percentage such as 5%" },
+        { "RecoverAfter", CONF_DURATION, C(recover_after_usec), .expect = "a duration such as 10s" },
+        ENUM("RefuseGrantsAt", C(refuse_grants_at), action_level_names, "warn, critical or never"),
+        {},
+};
+
+static const ConfItem reclaim_items[] = {
+        { "Enable", CONF_BOOL, C(reclaim), .expect = "a boolean" },
+        ENUM("At", C(reclaim_at), action_level_names, "warn, critical or never"),
+        { "Step", CONF_SIZE, C(reclaim_step), .expect = "a size such as 16M" },
+        { "MinInterval", CONF_DURATION, C(reclaim_min_interval_usec), .expect = "a duration such as 100ms" },
+        { "Swappiness", CONF_SWAPPINESS, C(swappiness), .expect = "a number from 0 to 200, or empty" },
+        {},
+};
+
+static const ConfItem evacuation_items[] = {
+        { "Enable", CONF_BOOL, C(evacuation), .expect = "a boolean" },
+        ENUM("At", C(evacuate_at), action_level_names, "warn, critical or never"),
+        { "TargetNodes", CONF_NODES_OPT, C(evacuate_target), .flag = C(evacuate_target_set),
+          .expect = "a node list such as 0 or 0,2-3, or empty" },
+        { "BatchPages", CONF_UINT32, C(evacuate_batch_pages), .min = 1, .max = 1u << 20,
+          .expect = "a page count from 1 to 1048576" },
+        { "MaxRate", CONF_SIZE, C(evacuate_max_rate), .expect = "bytes per second such as 1G, or infinity" },
+        {},
+};
+
+static const ConfItem demotion_items[] = {
+        { "Enable", CONF_BOOL, C(demotion), .expect = "a boolean" },
+        { "ColdAge", CONF_DURATION, C(demotion_cold_age_usec), .expect = "a duration such as 30s" },
+        { "MaxRate", CONF_SIZE, C(demotion_max_rate), .expect = "bytes per second such as 32M" },
+        { "Promote", CONF_BOOL, C(promotion), .expect = "a boolean" },
+        {},
+};
+
+static const ConfItem device_items[] = {
+        { "Name", CONF_STRING, D(name), .expect = "a name" },
+        { "Match", CONF_DEVICE_MATCH, D(match),
+          .expect = "daxX.Y, serial:NUMBER, memdev:memN, region:regionN or all-unclaimed" },
+        ENUM("Zone", D(zone), zone_names, "movable or normal"),
+        { "RequireDedicatedNode", CONF_BOOL, D(require_dedicated_node), .expect = "a boolean" },
+        { "SpmAttribute", CONF_TRISTATE, D(spm_attribute), .expect = "yes, no or auto" },
+        { "CompressionRatioPath", CONF_PATH, D(ratio_path), .expect = "an absolute path, or empty" },
+        { "PhysicalCapacity", CONF_SIZE, D(physical_capacity), .expect = "a size such as 64G" },
+        {},
+};
+
+static const ConfItem access_items[] = {
+        { "Name", CONF_STRING, A(name), .expect = "a name" },
+        { "User", CONF_STRV, A(users), .expect = "user names or uids" },
+        { "Group", CONF_STRV, A(groups), .expect = "group names or gids" },
+        { "Unit", CONF_STRV, A(units), .expect = "unit names or globs" },
+        { "Cgroup", CONF_STRV, A(cgroups), .expect = "cgroup paths or globs" },
+        { "Nodes", CONF_NODES, A(nodes), .flag = A(all_nodes), .expect = "all, or a node list such as 1,3" },
+        { "MaxBytes", CONF_SIZE, A(max_bytes), .expect = "a size such as 4G, or infinity" },
+        { "AllowPersistent", CONF_BOOL, A(allow_persistent), .expect = "a boolean" },
+        { "MaxGrants", CONF_UINT32, A(max_grants), .min = 1, .max = 65536, .expect = "a number from 1 to 65536" },
+        {},
+};
+
+static const SectionDef sections[] = {
+        { "Daemon", daemon_items, false },
+        { "Enforcement", enforcement_items, false },
+        { "Pressure", pressure_items, false },
+        { "Reclaim", reclaim_items, false },
+        { "Evacuation", evacuation_items, false },
+        { "Demotion", demotion_items, false },
+        { "Device", device_items, true },
+        { "Access", access_items, true },
+};
+
+typedef enum LineKind {
+        LINE_BLANK,
+        LINE_COMMENT,
+        LINE_SECTION,
+        LINE_CONTENT,
+} LineKind;
+
+typedef struct ParseCtx {
+        Config *config;
+        ConfDiags *diags;
+        const char *file;
+        const char *buf;
+        size_t len, pos;
+        unsigned line;
+
+        LineKind kind;         /* of the line last handed to inih */
+        unsigned handler_calls; /* for that line */
+
+        bool in_section;
+        const SectionDef *section; /* NULL in an unknown section */
+        char section_name[64];
+        void *object;              /* Config, DeviceConf or AccessConf the keys go to */
+        int n_errors;
+} ParseCtx;
+
+const char *tristate_to_string(Tristate t) {
+        return (size_t) t < ELEMENTSOF(tristate_names) ? tristate_names[t] : NULL;
+}
+
+const char *pressure_level_to_string(PressureLevel l) {
+        return (size_t) l < ELEMENTSOF(level_names) ? level_names[l] : NULL;
+}
+
+const char *device_match_kind_to_string(DeviceMatchKind k) {
+        return (size_t) k < ELEMENTSOF(match_names) ? match_names[k] : NULL;
+}
+
+/* ---- diagnostics ---- */
+
+static void diag_addv(ConfDiags *d, ConfDiagLevel level, const char *file, unsigned line, const char *fmt,
+                      va_list ap) {
+        char *msg = NULL;
+        ConfDiag *n;
+
+        if (!d)
+                return;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                return;
+        n = realloc(d->items, (d->n + 1) * sizeof *n);
+        if (!n) {
+                free(msg);
+                return;
+        }
+        d->items = n;
+        d->items[d->n++] = (ConfDiag){ level, strdup(strempty(file)), line, msg };
+        if (level == CONF_DIAG_ERROR)
+                d->n_errors++;
+        log_debug("%s:%u: %s", strempty(file), line, msg);
+}
+
+_printf_(3, 4) static void ctx_diag(ParseCtx *ctx, ConfDiagLevel level, const char *fmt, ...) {
+        va_list ap;
+
+        if (level == CONF_DIAG_ERROR)
+                ctx->n_errors++;
+        va_start(ap, fmt);
+        diag_addv(ctx->diags, level, ctx->file, ctx->line, fmt, ap);
+        va_end(ap);
+}
+
+void conf_diags_clear(ConfDiags *d) {
+        for (size_t i = 0; i < d->n; i++) {
+                free(d->items[i].file);
+                free(d->items[i].message);
+        }
+        free(d->items);
+        *d = (ConfDiags){};
+}
+
+void conf_diags_print(const ConfDiags *d, FILE *f) {
+        for (size_t i = 0; i < d->n; i++) {
+                const ConfDiag *x = &d->items[i];
+                const char *lvl = x->level == CONF_DIAG_ERROR ? "error" : "warning";
+
+                if (x->line > 0)
+                        fprintf(f, "%s:%u: %s: %s\n", x->file, x->line, lvl, x->message);
+                else
+                        fprintf(f, "%s: %s: %s\n", x->file, lvl, x->message);
+        }
+}
+
+/* ---- objects ---- */
+
+static void config_set_defaults(Config *c) {
+        c->log_level = -1;
+        c->shutdown_policy = SHUTDOWN_KEEP;
+        c->cpuset = true;
+        c->cgroup_guard = TRISTATE_AUTO;
+        c->task_movememory = TRISTATE_AUTO;
+        c->observe = TRISTATE_AUTO;
+        c->struct_ops = TRISTATE_AUTO;
+        c->native_spm = TRISTATE_AUTO;
+        c->violation_action = VIOLATION_LOG;
+        c->persist_after_exit = true;
+        c->free_warn = 1000;     /* 10% */
+        c->free_critical = 500;  /* 5% */
+        c->psi_warn = 1000;
+        c->psi_critical = 4000;
+        c->psi_window_usec = 2 * USEC_PER_SEC;
+        c->hysteresis = 200;
+        c->recover_after_usec = 10 * USEC_PER_SEC;
+        c->refuse_grants_at = PRESSURE_CRITICAL;
+        c->reclaim = true;
+        c->reclaim_at = PRESSURE_WARN;
+        c->reclaim_step = 16u << 20;
+        c->reclaim_min_interval_usec = 100 * USEC_PER_MSEC;
+        c->swappiness = -1;
+        c->evacuation = true;
+        c->evacuate_at = PRESSURE_CRITICAL;
+        c->evacuate_batch_pages = 4096;
+        c->evacuate_max_rate = UINT64_MAX;
+        c->demotion = false;
+        c->demotion_cold_age_usec = 30 * USEC_PER_SEC;
+        c->demotion_max_rate = 32u << 20;
+        c->promotion = false;
+}
+
+Config *config_new(void) {
+        Config *c = calloc(1, sizeof *c);
+
+        if (!c)
+                return NULL;
+        config_set_defaults(c);
+        c->state_directory = strdup("/run/spmd");
+        c->bpf_pin_directory = strdup("/sys/fs/bpf/spmd");
+        if (!c->state_directory || !c->bpf_pin_directory)
+                return config_free(c);
+        return c;
+}
+
+static DeviceConf *device_conf_free(DeviceConf *d) {
+        if (!d)
+                return NULL;
+        free(d->source.file);
+        free(d->name);
+        free(d->match);
+        free(d->ratio_path);
+        free(d);
+        return NULL;
+}
+
+static AccessConf *access_conf_free(AccessConf *a) {
+        if (!a)
+                return NULL;
+        free(a->source.file);
+        free(a->name);
+        strv_free(a->users);
+        strv_free(a->groups);
+        strv_free(a->units);
+        strv_free(a->cgroups);
+        free(a);
+        return NULL;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        free(c->state_directory);
+        free(c->bpf_pin_directory);
+        strv_free(c->trusted_executables);
+        for (size_t i = 0; i < c->n_devices; i++)
+                device_conf_free(c->devices[i]);
+        free(c->devices);
+        for (size_t i = 0; i < c->n_access; i++)
+                access_conf_free(c->access[i]);
+        free(c->access);
+        for (size_t i = 0; i < c->n_files; i++)
+                free(c->files[i]);
+        free(c->files);
+        for (size_t i = 0; i < c->n_origins; i++)
+                free(c->origins[i].source.file);
+        free(c->origins);
+        free(c);
+        return NULL;
+}
+
+static void *section_new_object(ParseCtx *ctx, const SectionDef *s) {
+        Config *c = ctx->config;
+        ConfSource src = { strdup(ctx->file), ctx->line };
+
+        if (!src.file)
+                return NULL;
+        if (strcmp(s->name, "Device") == 0) {
+                DeviceConf *d = calloc(1, sizeof *d), **n;
+
+                if (!d || !(n = realloc(c->devices, (c->n_devices + 1) * sizeof *n))) {
+                        free(d);
+                        free(src.file);
+                        return NULL;
+                }
+                *d = (DeviceConf){ .source = src, .zone = MEM_ZONE_MOVABLE, .require_dedicated_node = true,
+                                   .spm_attribute = TRISTATE_AUTO };
+                c->devices = n;
+                c->devices[c->n_devices++] = d;
+                return d;
+        }
+
+        AccessConf *a = calloc(1, sizeof *a), **n;
+        if (!a || !(n = realloc(c->access, (c->n_access + 1) * sizeof *n))) {
+                free(a);
+                free(src.file);
+                return NULL;
+        }
+        *a = (AccessConf){ .source = src, .all_nodes = true, .max_bytes = UINT64_MAX, .max_grants = 16 };
+        c->access = n;
+        c->access[c->n_access++] = a;
+        return a;
+}
+
+/* Checks that need the whole section; diagnostics point at the section header. */
+static void section_finish(ParseCtx *ctx) {
+        unsigned saved = ctx->line;
+
+        if (!ctx->section || !ctx->section->repeated || !ctx->object)
+                return;
+        if (strcmp(ctx->section->name, "Device") == 0) {
+                DeviceConf *d = ctx->object;
+                ctx->line = d->source.line;
+                if (!d->match_set)
+                        ctx_diag(ctx, CONF_DIAG_ERROR, "[Device] lacks Match=: say which device to manage "
+                                                       "(daxX.Y, serial:N, memdev:memN, region:regionN or "
+                                                       "all-unclaimed)");
+        } else {
+                AccessConf *a = ctx->object;
+                ctx->line = a->source.line;
+                if (strv_isempty(a->users) && strv_isempty(a->groups))
+                        ctx_diag(ctx, CONF_DIAG_ERROR,
+                                 "[Access] lacks User= and Group=: say whom this rule admits");
+        }
+        ctx->line = saved;
+}
+
+/* ---- values ---- */
+
+static int enum_from_string(const char *const *names, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (names[i] && strcmp(names[i], s) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+static bool path_is_absolute_normal(const char *p) {
+        return p[0] == '/' && !strstr(p, "/../") && strlen(p) < 4096;
+}
+
+static int parse_device_match(DeviceConf *d, const char *v) {
+        unsigned a, b;
+        int n = 0;
+
+        if (strcmp(v, "all-unclaimed") == 0) {
+                d->match_kind = DEVICE_MATCH_UNCLAIMED;
+                return 0;
+        }
+        if (strncmp(v, "serial:", 7) == 0) {
+                const char *s = v + 7;
+                char *end;
+
+                if (!*s || *s == '-' || *s == '+' || *s == ' ')
+                        return -EINVAL;
+                errno = 0;
+                unsigned long long serial = strtoull(s, &end, 0);
+                if (errno || *end)
+                        return -EINVAL;
+                d->match_kind = DEVICE_MATCH_SERIAL;
+                d->match_serial = serial;
+                return 0;
+        }
+        if (strncmp(v, "memdev:", 7) == 0) {
+                if (sscanf(v + 7, "mem%u%n", &a, &n) != 1 || v[7 + n] != '\0')
+                        return -EINVAL;
+                d->match_kind = DEVICE_MATCH_MEMDEV;
+                return 0;
+        }
+        if (strncmp(v, "region:", 7) == 0) {
+                if (sscanf(v + 7, "region%u%n", &a, &n) != 1 || v[7 + n] != '\0')
+                        return -EINVAL;
+                d->match_kind = DEVICE_MATCH_REGION;
+                return 0;
+        }
+        if (sscanf(v, "dax%u.%u%n", &a, &b, &n) == 2 && v[n] == '\0') {
+                d->match_kind = DEVICE_MATCH_DAX;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static int set_string(char **dst, const char *v) {
+        char *s = NULL;
+
+        if (*v && !(s = strdup(v)))
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+static int parse_value(ParseCtx *ctx, const ConfItem *it, void *base, const char *v) {
+        void *dst = (char *) base + it->offset;
+        int r = 0;
+
+        switch (it->type) {
+        case CONF_BOOL:
+                r = parse_boolean(v);
+                if (r >= 0)
+                        *(bool *) dst = r;
+                return r;
+        case CONF_TRISTATE:
+        case CONF_ENUM: {
+                r = it->type == CONF_TRISTATE ? enum_from_string(tristate_names, ELEMENTSOF(tristate_names), v)
+                                              : enum_from_string(it->enum_names, it->n_enum, v);
+                if (r >= 0)
+                        *(int *) dst = r;
+                return r;
+        }
+        case CONF_LOG_LEVEL:
+                /* empty: no level from the config (--log-level or info) */
+                r = *v ? log_level_from_string(v) : -1;
+                if (!*v) {
+                        *(int *) dst = -1;
+                        return 0;
+                }
+                if (r >= 0)
+                        *(int *) dst = r;
+                return r;
+        case CONF_STRING:
+                return set_string(dst, v);
+        case CONF_PATH:
+                if (*v && !path_is_absolute_normal(v))
+                        return -EINVAL;
+                return set_string(dst, v);
+        case CONF_STRV:
+        case CONF_PATHV: {
+                char ***l = dst;
+                if (!*v) {
+                        /* systemd semantics: an empty assignment resets the list */
+                        *l = strv_free(*l);
+                        return 0;
+                }
+                char **words = strv_split_whitespace(v);
+                if (!words)
+                        return -ENOMEM;
+                for (char **w = words; it->type == CONF_PATHV && *w; w++)
+                        if (!path_is_absolute_normal(*w)) {
+                                strv_free(words);
+                                return -EINVAL;
+                        }
+                r = strv_extend_strv(l, words);
+                strv_free(words);
+                return r;
+        }
+        case CONF_SIZE:
+                return parse_size(v, dst);
+        case CONF_DURATION:
+                return parse_duration(v, dst);
+        case CONF_PERMYRIAD:
+                return parse_permyriad(v, dst);
+        case CONF_RATIO: {
+                double d = 0;
+                if (*v && ((r = parse_double(v, &d)) < 0 || d <= 0.0))
+                        return r < 0 ? r : -ERANGE;
+                *(double *) dst = d;
+                return 0;
+        }
+        case CONF_UINT32: {
+                uint32_t u;
+                r = parse_uint32(v, &u);
+                if (r < 0)
+                        return r;
+                if (u < it->min || u > it->max)
+                        return -ERANGE;
+                *(uint32_t *) dst = u;
+                return 0;
+        }
+        case CONF_SWAPPINESS: {
+                uint32_t u;
+                if (!*v) {
+                        *(int *) dst = -1;
+                        return 0;
+                }
+                r = parse_uint32(v, &u);
+                if (r < 0)
+                        return r;
+                if (u > 200)
+                        return -ERANGE;
+                *(int *) dst = (int) u;
+                return 0;
+        }
+        case CONF_NODES:
+        case CONF_NODES_OPT: {
+                bool *flag = (bool *) ((char *) base + it->flag);
+                NodeMask m = {};
+                if (it->type == CONF_NODES && strcmp(v, "all") == 0) {
+                        *flag = true;
+                        *(NodeMask *) dst = m;
+                        return 0;
+                }
+                if (it->type == CONF_NODES_OPT && !*v) {
+                        *flag = false;
+                        *(NodeMask *) dst = m;
+                        return 0;
+                }
+                r = parse_nodemask(v, &m);
+                if (r < 0)
+                        return r;
+                *flag = it->type == CONF_NODES_OPT;
+                *(NodeMask *) dst = m;
+                return 0;
+        }
+        case CONF_DEVICE_MATCH: {
+                DeviceConf *d = base;
+                r = parse_device_match(d, v);
+                if (r < 0)
+                        return r;
+                d->match_set = true;
+                return set_string(&d->match, v);
+        }
+        }
+        (void) ctx;
+        return -EINVAL;
+}
+
+const ConfSource *config_origin(const Config *c, const void *object, const char *key) {
+        for (size_t i = c->n_origins; i-- > 0;)
+                if (c->origins[i].object == object && strcmp(c->origins[i].key, key) == 0)
+                        return &c->origins[i].source;
+        return NULL;
+}
+
+static int config_record_origin(ParseCtx *ctx, const ConfItem *it) {
+        Config *c = ctx->config;
+        ConfOrigin *n = realloc(c->origins, (c->n_origins + 1) * sizeof *n);
+        char *file;
+
+        if (!n)
+                return -ENOMEM;
+        c->origins = n;
+        if (!(file = strdup(ctx->file)))
+                return -ENOMEM;
+        c->origins[c->n_origins++] = (ConfOrigin){ ctx->object, it->key, { file, ctx->line } };
+        return 0;
+}
+
+static const ConfItem *item_lookup(const SectionDef *s, const char *key, const ConfItem **ret_similar) {
+        *ret_similar = NULL;
+        for (const ConfItem *it = s->items; it->key; it++) {
+                if (strcmp(it->key, key) == 0)
+                        return it;
+                if (strcasecmp(it->key, key) == 0)
+                        *ret_similar = it;
+        }
+        return NULL;
+}
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value) {
+        ParseCtx *ctx = user;
+        const ConfItem *it, *similar;
+        int r;
+
+        ctx->handler_calls++;
+        (void) section;
+
+        if (!ctx->in_section) {
+                ctx_diag(ctx, CONF_DIAG_ERROR, "'%s=' appears before any [Section] header", name);
+                return 1;
+        }
+        if (!ctx->section)
+                return 1; /* unknown section: warned about once at its header */
+        if (name[0] == '\0') {
+                ctx_diag(ctx, CONF_DIAG_ERROR, "[%s] assignment without a key name before '='",
+                         ctx->section->name);
+                return 1;
+        }
+        it = item_lookup(ctx->section, name, &similar);
+        if (!it) {
+                if (similar)
+                        ctx_diag(ctx, CONF_DIAG_WARNING, "[%s] unknown key '%s' ignored; did you mean '%s'?",
+                                 ctx->section->name, name, similar->key);
+                else
+                        ctx_diag(ctx, CONF_DIAG_WARNING, "[%s] unknown key '%s' ignored", ctx->section->name,
+                                 name);
+                return 1;
+        }
+        if (!ctx->object) /* allocation of the section's object failed */
+                return 0;
+        r = parse_value(ctx, it, ctx->object, value);
+        if (r >= 0)
+                r = config_record_origin(ctx, it);
+        if (r == -ENOMEM)
+                return 0;
+        if (r == -ERANGE)
+                ctx_diag(ctx, CONF_DIAG_ERROR, "[%s] %s=%s: value out of range, expected %s", ctx->section->name,
+                         it->key, value, it->expect);
+        else if (r < 0)
+                ctx_diag(ctx, CONF_DIAG_ERROR, "[%s] %s=%s: expected %s", ctx->section->name, it->key, value,
+                         it->expect);
+        return 1;
+}
+
+static void section_begin(ParseCtx *ctx, const char *line) {
+        const char *end = strchr(line, ']');
+        size_t n;
+
+        section_finish(ctx);
+        ctx->in_section = true;
+        ctx->section = NULL;
+        ctx->object = NULL;
+
+        if (!end) {
+                ctx_diag(ctx, CONF_DIAG_ERROR, "section header lacks its closing ']'");
+                return;
+        }
+        n = (size_t) (end - line - 1);
+        if (n >= sizeof ctx->section_name)
+                n = sizeof ctx->section_name - 1;
+        memcpy(ctx->section_name, line + 1, n);
+        ctx->section_name[n] = '\0';
+
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                if (strcmp(sections[i].name, ctx->section_name) == 0) {
+                        ctx->section = &sections[i];
+                        break;
+                }
+        if (!ctx->section) {
+                ctx_diag(ctx, CONF_DIAG_WARNING, "unknown section [%s] ignored with all its keys",
+                         ctx->section_name);
+                return;
+        }
+        ctx->object = ctx->section->repeated ? section_new_object(ctx, ctx->section) : ctx->config;
+}
+
+/* inih rejects a content line by not calling the handler for it. */
+static void check_previous_line(ParseCtx *ctx) {
+        if (ctx->kind == LINE_CONTENT && ctx->handler_calls == 0)
+                ctx_diag(ctx, CONF_DIAG_ERROR, "expected 'Key=value', a [Section] header or a comment");
+        ctx->kind = LINE_BLANK;
+}
+
+static char *conf_reader(char *str, int num, void *stream) {
+        ParseCtx *ctx = stream;
+        const char *start, *nl;
+        size_t n;
+
+        check_previous_line(ctx);
+        if (ctx->pos >= ctx->len)
+                return NULL;
+
+        start = ctx->buf + ctx->pos;
+        nl = memchr(start, '\n', ctx->len - ctx->pos);
+        n = nl ? (size_t) (nl - start) : ctx->len - ctx->pos;
+        ctx->pos += n + (nl ? 1 : 0);
+        ctx->line++;
+        ctx->handler_calls = 0;
+
+        /* Leading white space is indentation, not inih's multi-line continuation. */
+        while (n > 0 && (*start == ' ' || *start == '\t')) {
+                start++;
+                n--;
+        }
+        while (n > 0 && (start[n - 1] == '\r' || start[n - 1] == ' ' || start[n - 1] == '\t'))
+                n--;
+
+        str[0] = '\0';
+        if (memchr(start, '\0', n)) {
+                ctx_diag(ctx, CONF_DIAG_ERROR, "line contains a NUL byte");
+                return str;
+        }
+        if (n >= (size_t) num - 1) {
+                ctx_diag(ctx, CONF_DIAG_ERROR, "line is %zu characters long, at most %d are allowed", n,
+                         num - 2);
+                return str;
+        }
+        memcpy(str, start, n);
+        str[n] = '\0';
+
+        if (n == 0)
+                ctx->kind = LINE_BLANK;
+        else if (str[0] == ';' || str[0] == '#')
+                ctx->kind = LINE_COMMENT;
+        else if (str[0] == '[') {
+                ctx->kind = LINE_SECTION;
+                section_begin(ctx, str);
+        } else
+                ctx->kind = LINE_CONTENT;
+        return str;
+}
+
+static int config_add_file(Config *c, const char *name) {
+        char **n = realloc(c->files, (c->n_files + 1) * sizeof *n);
+
+        if (!n)
+                return -ENOMEM;
+        c->files = n;
+        if (!(c->files[c->n_files] = strdup(name)))
+                return -ENOMEM;
+        c->n_files++;
+        return 0;
+}
+
+int config_parse_buffer(Config *c, const char *name, const char *buf, size_t len, ConfDiags *diags) {
+        ParseCtx ctx = { .config = c, .diags = diags, .file = name, .buf = buf, .len = len };
+        int r;
+
+        r = config_add_file(c, name);
+        if (r < 0)
+                return r;
+        r = ini_parse_stream(conf_reader, &ctx, conf_handler, &ctx);
+        check_previous_line(&ctx);
+        section_finish(&ctx);
+        if (r == -2)
+                return -ENOMEM;
+        if (r < 0)
+                return -EIO;
+        /* r > 0 is a line inih disliked; we reported every such line ourselves. */
+        return ctx.n_errors > 0 ? -EINVAL : 0;
+}
+
+
+/* ---- dump ---- */
+
+static void format_exact(FILE *f, uint64_t v, const char *const *units, const uint64_t *factors, size_t n) {
+        for (size_t i = n; i-- > 0;)
+                if (v >= factors[i] && v % factors[i] == 0) {
+                        fprintf(f, "%" PRIu64 "%s", v / factors[i], units[i]);
+                        return;
+                }
+        fprintf(f, "%" PRIu64 "%s", v, units[0]);
+}
+
+static void format_value(FILE *f, const ConfItem *it, const void *base) {
+        static const char *const size_units[] = { "", "K", "M", "G", "T" };
+        static const uint64_t size_factors[] = { 1, 1ull << 10, 1ull << 20, 1ull << 30, 1ull << 40 };
+        static const char *const time_units[] = { "us", "ms", "s", "min", "h" };
+        static const uint64_t time_factors[] = { 1, 1000, 1000000, 60000000, 3600000000ull };
+        const void *p = (const char *) base + it->offset;
+        char buf[4096];
+
+        switch (it->type) {
+        case CONF_BOOL:
+                fputs(*(const bool *) p ? "yes" : "no", f);
+                break;
+        case CONF_TRISTATE:
+                fputs(tristate_to_string(*(const int *) p), f);
+                break;
+        case CONF_ENUM:
+                fputs(strempty(it->enum_names[*(const int *) p]), f);
+                break;
+        case CONF_LOG_LEVEL:
+                fputs(strempty(log_level_to_string(*(const int *) p)), f);
+                break;
+        case CONF_STRING:
+        case CONF_PATH:
+        case CONF_DEVICE_MATCH:
+                fputs(strempty(*(char *const *) p), f);
+                break;
+        case CONF_STRV:
+        case CONF_PATHV:
+                for (char *const *s = *(char **const *) p; s && *s; s++)
+                        fprintf(f, "%s%s", s == *(char **const *) p ? "" : " ", *s);
+                break;
+        case CONF_SIZE:
+                if (*(const uint64_t *) p == UINT64_MAX)
+                        fputs("infinity", f);
+                else
+                        format_exact(f, *(const uint64_t *) p, size_units, size_factors, ELEMENTSOF(size_units));
+                break;
+        case CONF_DURATION:
+                if (*(const uint64_t *) p == USEC_INFINITY)
+                        fputs("infinity", f);
+                else
+                        format_exact(f, *(const uint64_t *) p, time_units, time_factors, ELEMENTSOF(time_units));
+                break;
+        case CONF_PERMYRIAD:
+                fprintf(f, "%g%%", *(const uint32_t *) p / 100.0);
+                break;
+        case CONF_RATIO:
+                if (*(const double *) p > 0)
+                        fprintf(f, "%g", *(const double *) p);
+                break;
+        case CONF_UINT32:
+                fprintf(f, "%" PRIu32, *(const uint32_t *) p);
+                break;
+        case CONF_SWAPPINESS:
+                if (*(const int *) p >= 0)
+                        fprintf(f, "%d", *(const int *) p);
+                break;
+        case CONF_NODES:
+        case CONF_NODES_OPT: {
+                bool flag = *(const bool *) ((const char *) base + it->flag);
+                if (it->type == CONF_NODES && flag)
+                        fputs("all", f);
+                else if (it->type == CONF_NODES || flag)
+                        fputs(nodemask_format(p, buf, sizeof buf), f);
+                break;
+        }
+        }
+}
+
+static void dump_section(FILE *f, const SectionDef *s, const void *base, const ConfSource *src) {
+        fprintf(f, "\n[%s]\n", s->name);
+        if (src)
+                fprintf(f, "# from %s:%u\n", src->file, src->line);
+        for (const ConfItem *it = s->items; it->key; it++) {
+                fprintf(f, "%s=", it->key);
+                format_value(f, it, base);
+                fputc('\n', f);
+        }
+}
+
+void config_dump(const Config *c, FILE *f) {
+        fprintf(f, "# effective configuration, read from:");
+        for (size_t i = 0; i < c->n_files; i++)
+                fprintf(f, " %s", c->files[i]);
+        fputc('\n', f);
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
+                const SectionDef *s = &sections[i];
+                if (!s->repeated)
+                        dump_section(f, s, c, NULL);
+                else if (strcmp(s->name, "Device") == 0)
+                        for (size_t j = 0; j < c->n_devices; j++)
+                                dump_section(f, s, c->devices[j], &c->devices[j]->source);
+                else
+                        for (size_t j = 0; j < c->n_access; j++)
+                                dump_section(f, s, c->access[j], &c->access[j]->source);
+        }
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+
+static void manager_apply_log_level(Manager *m) {
+        if (m->cmdline_log_level >= 0)
+                log_set_max_level(m->cmdline_log_level);
+        else if (m->config && m->config->log_level >= 0)
+                log_set_max_level(m->config->log_level);
+}
+
+static void log_diags(const ConfDiags *d, int error_level) {
+        for (size_t i = 0; i < d->n; i++) {
+                const ConfDiag *x = &d->items[i];
+                int level = x->level == CONF_DIAG_ERROR ? error_level : LOG_WARNING;
+                char file_field[4200], line_field[32], msg[4600];
+                const char *fields[3] = { file_field, line_field, NULL };
+
+                snprintf(file_field, sizeof file_field, "CONFIG_FILE=%s", x->file);
+                snprintf(line_field, sizeof line_field, "CONFIG_LINE=%u", x->line);
+                if (x->line > 0)
+                        snprintf(msg, sizeof msg, "%s:%u: %s", x->file, x->line, x->message);
+                else
+                        snprintf(msg, sizeof msg, "%s: %s", x->file, x->message);
+                log_struct_internal(level, __FILE__, __LINE__, __func__, msg, fields);
+        }
+}
+
+static int load(Manager *m, Config **ret, ConfDiags *d) {
+        return config_load(m->config_path, m->config_required, ret, d);
+}
+
+int manager_load_config(Manager *m) {
+        ConfDiags d = {};
+        Config *c = NULL;
+        int r;
+
+        r = load(m, &c, &d);
+        log_diags(&d, LOG_ERR);
+        if (r < 0) {
+                if (r == -EINVAL)
+                        log_error("Configuration has %zu error(s), refusing to start.", d.n_errors);
+                else
+                        log_error_errno(r, "Failed to load configuration: %m");
+                conf_diags_clear(&d);
+                return r;
+        }
+        conf_diags_clear(&d);
+        config_free(m->config);
+        m->config = c;
+        manager_apply_log_level(m);
+        return 0;
+}
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void manager_notify_status(Manager *m, const char *extra) {
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s)",
+                          strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
+                          (unsigned) m->config->n_access);
+}
+
+int manager_reload(Manager *m) {
+        ConfDiags d = {};
+        Config *c = NULL;
+        int r;
+
+        /* MONOTONIC_USEC lets Type=notify-reload match this to the reload it asked for. */
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading configuration...\nMONOTONIC_USEC=%" PRIu64,
+                          now_usec(CLOCK_MONOTONIC));
+        log_info("Reloading configuration from %s.", m->config_path);
+
+        r = load(m, &c, &d);
+        log_diags(&d, LOG_ERR);
+        if (r < 0) {
+                char status[256];
+
+                m->n_failed_reloads++;
+                if (r == -EINVAL)
+                        snprintf(status, sizeof status,
+                                 "Reload failed: %zu error(s) in the configuration, kept the running one",
+                                 d.n_errors);
+                else
+                        snprintf(status, sizeof status, "Reload failed: %s, kept the running configuration",
+                                 strerror(-r));
+                log_error("%s.", status);
+                manager_notify_status(m, status);
+                conf_diags_clear(&d);
+                return r == -EINVAL ? r : -EIO;
+        }
+        conf_diags_clear(&d);
+
+        config_free(m->config);
+        m->config = c;
+        m->n_reloads++;
+        manager_apply_log_level(m);
+        log_info("Configuration reloaded (%zu file(s)).", c->n_files);
+        manager_notify_status(m, "Configuration reloaded");
+        return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s;
+        log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down...");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        (void) si;
+        (void) manager_reload(userdata);
+        return 0;
+}
+
+int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t ss;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->config_path = strdup(config_path);
+        if (!m->config_path)
+                return -ENOMEM;
+        m->config_required = config_required;
+        m->cmdline_log_level = cmdline_log_level;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+
+        /* sd-event's signal sources need the signals blocked (libsystemd 252 has no PROCMASK flag). */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return -errno;
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_sigterm, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return r;
+
+        /* Sends WATCHDOG=1 at half of $WATCHDOG_USEC while the loop is alive; no-op without it. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                log_debug("Service watchdog enabled.");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_unref(m->sigterm_source);
+        sd_event_source_unref(m->sigint_source);
+        sd_event_source_unref(m->sighup_source);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        topology_free(m->topology);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}
+
+int manager_startup(Manager *m) {
+        size_t memory_nodes = 0, cpuless = 0;
+        int r;
+
+        r = topology_discover(&m->topology);
+        if (r < 0)
+                return log_error_errno(r, "Failed to discover the memory topology: %m");
+        for (size_t i = 0; i < m->topology->n_nodes; i++) {
+                memory_nodes++;
+                if (m->topology->nodes[i].n_cpus == 0)
+                        cpuless++;
+        }
+        log_info("Found %zu NUMA node(s), %zu without CPUs; %zu CXL memory device(s)%s%s%s; %zu dax device(s)%s%s%s.",
+                 memory_nodes, cpuless, m->topology->n_memdevs, m->topology->cxl_error ? " (" : "",
+                 strempty(m->topology->cxl_error), m->topology->cxl_error ? ")" : "", m->topology->n_daxdevs,
+                 m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
+                 m->topology->dax_error ? ")" : "");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        manager_notify_status(m, "Running");
+        log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
+        return sd_event_loop(m->event);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "topology.h"
+
+typedef struct Manager {
+        sd_event *event;
+        sd_event_source *sigterm_source, *sigint_source, *sighup_source;
+
+        char *config_path;
+        bool config_required; /* --config given: a missing file is an error */
+        Config *config;
+        unsigned n_reloads;
+        unsigned n_failed_reloads;
+
+        int cmdline_log_level; /* --log-level; wins over [Daemon] LogLevel= */
+        Topology *topology;
+} Manager;
+
+int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                *m = manager_free(*m);
+}
+
+/* Load the configuration for the first time: errors are fatal here. */
+int manager_load_config(Manager *m);
+/* Re-read the configuration; with errors the running one stays. Returns 0 or -EINVAL. */
+int manager_reload(Manager *m);
+int manager_startup(Manager *m);
+int manager_run(Manager *m);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nodemask.h"
+
+#define USEC_PER_SEC  UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_INFINITY UINT64_MAX
+
+/* All return 0 or a negative errno (-EINVAL bad syntax, -ERANGE out of range); *ret untouched on error. */
+int parse_boolean(const char *s);                         /* 1, 0 or -EINVAL */
+int parse_uint64(const char *s, uint64_t *ret);
+int parse_uint32(const char *s, uint32_t *ret);
+int parse_double(const char *s, double *ret);             /* finite, locale independent */
+int parse_size(const char *s, uint64_t *ret);             /* bytes: 4096, 512K, 16M, 1.5G, 2T, "infinity" */
+int parse_duration(const char *s, uint64_t *ret_usec);    /* 100ms, 5s, 2min, 1h, "infinity"; bare = seconds */
+int parse_permyriad(const char *s, uint32_t *ret);        /* "12.5%" -> 1250 (0..10000) */
+int parse_nodemask(const char *s, NodeMask *ret);         /* "1", "1,3-5"; not empty */
+
+const char *format_size(char *buf, size_t len, uint64_t bytes);

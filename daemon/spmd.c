@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* spmd: keeps CXL and other device memory as specific-purpose memory nodes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "check-config.h"
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+
+static const char *arg_config = SPMD_CONF_PATH;
+static bool arg_config_given = false;
+static bool arg_check_config = false;
+static bool arg_dump_config = false;
+static int arg_log_level = -1;
+
+static void help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "Keep CXL and other device memory as specific-purpose memory (SPM) NUMA nodes.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show package version\n"
+               "  -c --config=PATH          Read PATH and PATH.d/*.conf instead of\n"
+               "                            " SPMD_CONF_PATH "\n"
+               "     --check-config [PATH]  Validate the configuration and exit:\n"
+               "                            0 when valid, 1 on errors\n"
+               "     --dump-config          With --check-config: print the effective\n"
+               "                            configuration\n"
+               "     --log-level=LEVEL      debug, info, notice, warning, err\n"
+               "                            (overrides [Daemon] LogLevel=)\n"
+               "     --log-target=TARGET    auto, console or journal\n\n"
+               "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop.\n"
+               "See spmd(8) and spmd.conf(5).\n",
+               program_invocation_short_name);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_CHECK_CONFIG,
+                ARG_DUMP_CONFIG,
+                ARG_LOG_LEVEL,
+                ARG_LOG_TARGET,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", optional_argument, NULL, ARG_CHECK_CONFIG },
+                { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("spmd %s\n", SPMD_VERSION);
+                        return 0;
+                case 'c':
+                        arg_config = optarg;
+                        arg_config_given = true;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        arg_check_config = true;
+                        if (optarg) {
+                                arg_config = optarg;
+                                arg_config_given = true;
+                        }
+                        break;
+                case ARG_DUMP_CONFIG:
+                        arg_dump_config = true;
+                        break;
+                case ARG_LOG_LEVEL:
+                        arg_log_level = log_level_from_string(optarg);
+                        if (arg_log_level < 0) {
+                                log_error("Invalid --log-level='%s': expected debug, info, notice, warning or err.",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        log_set_max_level(arg_log_level);
+                        break;
+                case ARG_LOG_TARGET: {
+                        LogTarget t = log_target_from_string(optarg);
+                        if (t < 0) {
+                                log_error("Invalid --log-target='%s': expected auto, console or journal.", optarg);
+                                return -EINVAL;
+                        }
+                        log_set_target(t);
+                        break;
+                }
+                case '?':
+                        return -EINVAL;
+                default:
+                        abort();
+                }
+
+        /* "--check-config PATH", as well as "--check-config=PATH". */
+        if (arg_check_config && optind < argc) {
+                arg_config = argv[optind++];
+                arg_config_given = true;
+        }
+        if (optind < argc) {
+                log_error("Unexpected argument '%s'. See --help.", argv[optind]);
+                return -EINVAL;
+        }
+        if (arg_dump_config && !arg_check_config) {
+                log_error("--dump-config goes with --check-config.");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        log_open();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        if (arg_check_config)
+                return check_config_and_report(arg_config, arg_config_given, arg_dump_config) == 0 ? 0 : -EINVAL;
+
+        log_hook_libbpf();
+
+        r = manager_new(arg_config, arg_config_given, arg_log_level, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %m");
+        r = manager_load_config(m);
+        if (r < 0)
+                return r;
+        r = manager_startup(m);
+        if (r < 0)
+                return r;
+        r = manager_run(m);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("spmd stopped.");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+
+        if (r < 0)
+                (void) sd_notifyf(false, "ERRNO=%d", -r);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What memory the machine has: NUMA nodes (libnuma, memory tiers from
+ * sysfs), CXL memory devices (libcxl) and dax devices (libdaxctl).
+ */
+#include <cxl/libcxl.h>
+#include <daxctl/libdaxctl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <numa.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parse-util.h"
+#include "topology.h"
+
+#define SYSFS_NODE "/sys/devices/system/node"
+#define SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
+
+static int read_one_line(const char *path, char *buf, size_t len) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+
+        if (!f)
+                return -errno;
+        if (!fgets(buf, (int) len, f))
+                return ferror(f) ? -EIO : -ENODATA;
+        buf[strcspn(buf, "\n")] = '\0';
+        return 0;
+}
+
+static void nodes_assign_tiers(Topology *t) {
+        struct dirent **ents = NULL;
+        int n = scandir(SYSFS_TIERS, &ents, NULL, alphasort);
+
+        for (int i = 0; i < n; i++) {
+                char path[512], list[256];
+                unsigned tier;
+                NodeMask m;
+
+                if (sscanf(ents[i]->d_name, "memory_tier%u", &tier) == 1) {
+                        snprintf(path, sizeof path, SYSFS_TIERS "/%s/nodelist", ents[i]->d_name);
+                        if (read_one_line(path, list, sizeof list) >= 0 && parse_nodemask(list, &m) >= 0)
+                                for (size_t k = 0; k < t->n_nodes; k++)
+                                        if (nodemask_test(&m, (unsigned) t->nodes[k].id))
+                                                t->nodes[k].memory_tier = (int) tier;
+                }
+                free(ents[i]);
+        }
+        free(ents);
+        t->caps.memory_tiers = n > 0;
+}
+
+static int discover_nodes(Topology *t) {
+        struct bitmask *cpus;
+        int max;
+
+        t->caps.numa = numa_available() >= 0;
+        if (!t->caps.numa) {
+                log_debug("libnuma: NUMA is not available on this kernel; reporting no nodes.");
+                return 0;
+        }
+        max = numa_max_node();
+        t->nodes = calloc((size_t) max + 1, sizeof *t->nodes);
+        cpus = numa_allocate_cpumask();
+        if (!t->nodes || !cpus) {
+                if (cpus)
+                        numa_free_cpumask(cpus);
+                return -ENOMEM;
+        }
+        for (int n = 0; n <= max; n++) {
+                NodeInfo *ni;
+                long long free_bytes = 0;
+
+                if (!numa_bitmask_isbitset(numa_nodes_ptr, (unsigned) n))
+                        continue;
+                ni = &t->nodes[t->n_nodes++];
+                ni->id = n;
+                ni->memory_tier = -1;
+                long long size = numa_node_size64(n, &free_bytes);
+                ni->size = size > 0 ? (uint64_t) size : 0;
+                ni->free = free_bytes > 0 ? (uint64_t) free_bytes : 0;
+                numa_bitmask_clearall(cpus);
+                if (numa_node_to_cpus(n, cpus) >= 0)
+                        ni->n_cpus = numa_bitmask_weight(cpus);
+                char path[128];
+                snprintf(path, sizeof path, SYSFS_NODE "/node%d/cpulist", n);
+                if (read_one_line(path, ni->cpulist, sizeof ni->cpulist) < 0)
+                        ni->cpulist[0] = '\0';
+        }
+        numa_free_cpumask(cpus);
+
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                t->nodes[i].distance = calloc(t->n_nodes, sizeof(int));
+                if (!t->nodes[i].distance)
+                        return -ENOMEM;
+                for (size_t j = 0; j < t->n_nodes; j++)
+                        t->nodes[i].distance[j] = numa_distance(t->nodes[i].id, t->nodes[j].id);
+        }
+        nodes_assign_tiers(t);
+        return 0;
+}
+
+static void discover_caps(Topology *t) {
+        char buf[32];
+
+        t->caps.demotion_enabled = -1;
+        if (read_one_line("/sys/kernel/mm/numa/demotion_enabled", buf, sizeof buf) >= 0)
+                t->caps.demotion_enabled = buf[0] == 't' || buf[0] == 'y' || buf[0] == '1';
+        t->caps.per_node_reclaim = t->n_nodes > 0 && access(SYSFS_NODE "/node0/reclaim", F_OK) == 0;
+        t->caps.private_nodes = access(SYSFS_NODE "/has_private_memory", F_OK) == 0;
+}
+
+static int discover_cxl(Topology *t) {
+        struct cxl_ctx *ctx = NULL;
+        struct cxl_memdev *memdev;
+        size_t n = 0;
+        int r;
+
+        r = cxl_new(&ctx);
+        if (r < 0) {
+                t->cxl_error = strdup("libcxl could not be initialised");
+                return 0;
+        }
+        log_hook_cxl(ctx);
+        cxl_memdev_foreach(ctx, memdev)
+                n++;
+        if (n == 0) {
+                t->cxl_error = strdup(access("/sys/bus/cxl", F_OK) == 0 ? "no CXL memory devices"
+                                                                         : "no CXL bus in this kernel (cxl drivers not loaded)");
+                cxl_unref(ctx);
+                return 0;
+        }
+        t->memdevs = calloc(n, sizeof *t->memdevs);
+        if (!t->memdevs) {
+                cxl_unref(ctx);
+                return -ENOMEM;
+        }
+        cxl_memdev_foreach(ctx, memdev) {
+                CxlMemdevInfo *m = &t->memdevs[t->n_memdevs++];
+                snprintf(m->name, sizeof m->name, "%s", strempty(cxl_memdev_get_devname(memdev)));
+                snprintf(m->host, sizeof m->host, "%s", strempty(cxl_memdev_get_host(memdev)));
+                m->serial = cxl_memdev_get_serial(memdev);
+                m->ram_size = cxl_memdev_get_ram_size(memdev);
+                m->pmem_size = cxl_memdev_get_pmem_size(memdev);
+        }
+        cxl_unref(ctx);
+        return 0;
+}
+
+static int discover_dax(Topology *t) {
+        struct daxctl_ctx *ctx = NULL;
+        struct daxctl_region *region;
+        struct daxctl_dev *dev;
+        size_t n = 0;
+
+        if (daxctl_new(&ctx) < 0) {
+                t->dax_error = strdup("libdaxctl could not be initialised");
+                return 0;
+        }
+        log_hook_daxctl(ctx);
+        daxctl_region_foreach(ctx, region) daxctl_dev_foreach(region, dev) n++;
+        if (n == 0) {
+                t->dax_error = strdup(access("/sys/bus/dax", F_OK) == 0 ? "no dax devices"
+                                                                         : "no dax bus in this kernel (dax drivers not loaded)");
+                daxctl_unref(ctx);
+                return 0;
+        }
+        t->daxdevs = calloc(n, sizeof *t->daxdevs);
+        if (!t->daxdevs) {
+                daxctl_unref(ctx);
+                return -ENOMEM;
+        }
+        daxctl_region_foreach(ctx, region) daxctl_dev_foreach(region, dev) {
+                DaxDevInfo *d = &t->daxdevs[t->n_daxdevs++];
+                struct daxctl_memory *mem;
+
+                snprintf(d->name, sizeof d->name, "%s", strempty(daxctl_dev_get_devname(dev)));
+                snprintf(d->region, sizeof d->region, "%s", strempty(daxctl_region_get_devname(region)));
+                d->size = daxctl_dev_get_size(dev);
+                d->target_node = daxctl_dev_get_target_node(dev);
+                d->blocks_online = d->blocks_total = d->movable = -1;
+                mem = daxctl_dev_get_memory(dev);
+                d->system_ram = mem != NULL;
+                if (mem) {
+                        d->blocks_total = daxctl_memory_num_sections(mem);
+                        d->blocks_online = daxctl_memory_is_online(mem);
+                        d->movable = daxctl_memory_is_movable(mem);
+                }
+        }
+        daxctl_unref(ctx);
+        return 0;
+}
+
+int topology_discover(Topology **ret) {
+        Topology *t = calloc(1, sizeof *t);
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = discover_nodes(t);
+        if (r >= 0)
+                r = discover_cxl(t);
+        if (r >= 0)
+                r = discover_dax(t);
+        if (r < 0) {
+                topology_free(t);
+                return r;
+        }
+        discover_caps(t);
+        *ret = t;
+        return 0;
+}
+
+Topology *topology_free(Topology *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_nodes; i++)
+                free(t->nodes[i].distance);
+        free(t->nodes);
+        free(t->memdevs);
+        free(t->daxdevs);
+        free(t->cxl_error);
+        free(t->dax_error);
+        free(t);
+        return NULL;
+}
+
+const NodeInfo *topology_node(const Topology *t, int id) {
+        for (size_t i = 0; i < t->n_nodes; i++)
+                if (t->nodes[i].id == id)
+                        return &t->nodes[i];
+        return NULL;
+}
+
+static const char *node_backing(const Topology *t, int id, char *buf, size_t len) {
+        buf[0] = '\0';
+        for (size_t i = 0; i < t->n_daxdevs; i++)
+                if (t->daxdevs[i].target_node == id && t->daxdevs[i].system_ram) {
+                        snprintf(buf, len, "%s", t->daxdevs[i].name);
+                        return buf;
+                }
+        return "-";
+}
+
+void topology_print_nodes(const Topology *t, FILE *f) {
+        char s1[32], s2[32], b[64];
+
+        if (t->n_nodes == 0) {
+                fprintf(f, "No NUMA nodes: libnuma reports no NUMA support on this kernel.\n");
+                return;
+        }
+        fprintf(f, "%-5s %-7s %-12s %10s %10s %5s  %s\n", "NODE", "KIND", "CPUS", "SIZE", "FREE", "TIER",
+                "BACKING");
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                const NodeInfo *n = &t->nodes[i];
+                char tier[16] = "-";
+
+                if (n->memory_tier >= 0)
+                        snprintf(tier, sizeof tier, "%d", n->memory_tier);
+                fprintf(f, "%-5d %-7s %-12s %10s %10s %5s  %s\n", n->id, "sysram",
+                        n->n_cpus ? n->cpulist : "-", format_size(s1, sizeof s1, n->size),
+                        format_size(s2, sizeof s2, n->free), tier, node_backing(t, n->id, b, sizeof b));
+        }
+}
+
+void topology_print_devices(const Topology *t, FILE *f) {
+        char s1[32], s2[32];
+
+        fprintf(f, "CXL memory devices:\n");
+        if (t->n_memdevs == 0)
+                fprintf(f, "  none (%s)\n", strna(t->cxl_error));
+        for (size_t i = 0; i < t->n_memdevs; i++) {
+                const CxlMemdevInfo *m = &t->memdevs[i];
+                fprintf(f, "  %-8s serial 0x%" PRIx64 "  ram %s  pmem %s  host %s\n", m->name, m->serial,
+                        format_size(s1, sizeof s1, m->ram_size), format_size(s2, sizeof s2, m->pmem_size),
+                        m->host);
+        }
+        fprintf(f, "dax devices:\n");
+        if (t->n_daxdevs == 0)
+                fprintf(f, "  none (%s)\n", strna(t->dax_error));
+        for (size_t i = 0; i < t->n_daxdevs; i++) {
+                const DaxDevInfo *d = &t->daxdevs[i];
+                fprintf(f, "  %-8s %-9s size %s  target node %d  %s", d->name, d->region,
+                        format_size(s1, sizeof s1, d->size), d->target_node,
+                        d->system_ram ? "system-ram" : "devdax");
+                if (d->system_ram)
+                        fprintf(f, "  blocks online %d/%d  %s", d->blocks_online, d->blocks_total,
+                                d->movable == 1 ? "movable" : d->movable == 0 ? "not movable" : "movable: unknown");
+                fputc('\n', f);
+        }
+}
+
+static void json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        fprintf(f, "\\%c", *s);
+                else if ((unsigned char) *s < 0x20)
+                        fprintf(f, "\\u%04x", (unsigned char) *s);
+                else
+                        fputc(*s, f);
+        }
+        fputc('"', f);
+}
+
+void topology_print_json(const Topology *t, FILE *f) {
+        fprintf(f, "{\"nodes\":[");
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                const NodeInfo *n = &t->nodes[i];
+                fprintf(f, "%s{\"node\":%d,\"kind\":\"sysram\",\"cpus\":", i ? "," : "", n->id);
+                json_string(f, n->cpulist);
+                fprintf(f, ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"tier\":%d,\"distance\":[", n->size,
+                        n->free, n->memory_tier);
+                for (size_t j = 0; j < t->n_nodes; j++)
+                        fprintf(f, "%s%d", j ? "," : "", n->distance[j]);
+                fprintf(f, "]}");
+        }
+        fprintf(f, "],\"cxl_memdevs\":[");
+        for (size_t i = 0; i < t->n_memdevs; i++) {
+                const CxlMemdevInfo *m = &t->memdevs[i];
+                fprintf(f, "%s{\"name\":", i ? "," : "");
+                json_string(f, m->name);
+                fprintf(f, ",\"serial\":%" PRIu64 ",\"ram_size\":%" PRIu64 ",\"pmem_size\":%" PRIu64 ",\"host\":",
+                        m->serial, m->ram_size, m->pmem_size);
+                json_string(f, m->host);
+                fputc('}', f);
+        }
+        fprintf(f, "],\"dax_devices\":[");
+        for (size_t i = 0; i < t->n_daxdevs; i++) {
+                const DaxDevInfo *d = &t->daxdevs[i];
+                fprintf(f, "%s{\"name\":", i ? "," : "");
+                json_string(f, d->name);
+                fprintf(f, ",\"region\":");
+                json_string(f, d->region);
+                fprintf(f, ",\"size\":%" PRIu64 ",\"target_node\":%d,\"mode\":\"%s\",\"blocks_online\":%d,"
+                           "\"blocks_total\":%d,\"movable\":%d}",
+                        d->size, d->target_node, d->system_ram ? "system-ram" : "devdax", d->blocks_online,
+                        d->blocks_total, d->movable);
+        }
+        fprintf(f, "],\"kernel\":{\"numa\":%s,\"memory_tiers\":%s,\"demotion_enabled\":%d,"
+                   "\"per_node_reclaim\":%s,\"private_nodes\":%s}}\n",
+                t->caps.numa ? "true" : "false", t->caps.memory_tiers ? "true" : "false",
+                t->caps.demotion_enabled, t->caps.per_node_reclaim ? "true" : "false",
+                t->caps.private_nodes ? "true" : "false");
+}

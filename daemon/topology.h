@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nodemask.h"
+
+typedef struct NodeInfo {
+        int id;
+        unsigned n_cpus;
+        char cpulist[64];
+        uint64_t size;       /* bytes of memory on the node */
+        uint64_t free;
+        int memory_tier;     /* memory_tierN id, -1 if the kernel has no tiers */
+        int *distance;       /* to every node in Topology.nodes order */
+} NodeInfo;
+
+typedef struct CxlMemdevInfo {
+        char name[32];
+        char host[64];
+        uint64_t serial;
+        uint64_t ram_size;
+        uint64_t pmem_size;
+} CxlMemdevInfo;
+
+typedef struct DaxDevInfo {
+        char name[32];
+        char region[32];     /* daxctl region, e.g. region0 */
+        uint64_t size;
+        int target_node;
+        bool system_ram;     /* bound to kmem */
+        int blocks_online;   /* -1 unknown */
+        int blocks_total;
+        int movable;         /* 1, 0, or -1 when unknown/mixed */
+} DaxDevInfo;
+
+typedef struct KernelCaps {
+        bool memory_tiers;
+        int demotion_enabled;  /* -1 = attribute absent */
+        bool per_node_reclaim; /* /sys/devices/system/node/nodeN/reclaim (6.17+) */
+        bool private_nodes;    /* has_private_memory (private-node patches) */
+        bool numa;             /* libnuma reports NUMA support */
+} KernelCaps;
+
+typedef struct Topology {
+        NodeInfo *nodes;
+        size_t n_nodes;
+        CxlMemdevInfo *memdevs;
+        size_t n_memdevs;
+        DaxDevInfo *daxdevs;
+        size_t n_daxdevs;
+        KernelCaps caps;
+        char *cxl_error;  /* why CXL discovery gave nothing, or NULL */
+        char *dax_error;
+} Topology;
+
+/* Never fails for lack of CXL or dax: those parts are empty with the reason set. */
+int topology_discover(Topology **ret);
+Topology *topology_free(Topology *t);
+static inline void topology_freep(Topology **t) {
+        if (*t)
+                *t = topology_free(*t);
+}
+
+const NodeInfo *topology_node(const Topology *t, int id);
+
+void topology_print_nodes(const Topology *t, FILE *f);
+void topology_print_devices(const Topology *t, FILE *f);
+void topology_print_json(const Topology *t, FILE *f);

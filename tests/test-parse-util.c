@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "parse-util.h"
+
+static void test_boolean(void **state) {
+        (void) state;
+        assert_int_equal(parse_boolean("yes"), 1);
+        assert_int_equal(parse_boolean("TRUE"), 1);
+        assert_int_equal(parse_boolean("on"), 1);
+        assert_int_equal(parse_boolean("0"), 0);
+        assert_int_equal(parse_boolean("Off"), 0);
+        assert_int_equal(parse_boolean(""), -EINVAL);
+        assert_int_equal(parse_boolean("yess"), -EINVAL);
+        assert_int_equal(parse_boolean("2"), -EINVAL);
+}
+
+static void test_uint(void **state) {
+        uint64_t v = 7;
+        uint32_t u = 7;
+
+        (void) state;
+        assert_int_equal(parse_uint64("18446744073709551615", &v), 0);
+        assert_true(v == UINT64_MAX);
+        assert_int_equal(parse_uint64("18446744073709551616", &v), -ERANGE);
+        assert_int_equal(parse_uint64("-1", &v), -EINVAL);
+        assert_int_equal(parse_uint64(" 1", &v), -EINVAL);
+        assert_int_equal(parse_uint64("1x", &v), -EINVAL);
+        assert_int_equal(parse_uint32("4294967296", &u), -ERANGE);
+        assert_int_equal(u, 7); /* untouched on error */
+        assert_int_equal(parse_uint32("42", &u), 0);
+        assert_int_equal(u, 42);
+}
+
+static void test_size(void **state) {
+        uint64_t v = 0;
+
+        (void) state;
+        assert_int_equal(parse_size("4096", &v), 0);
+        assert_true(v == 4096);
+        assert_int_equal(parse_size("16M", &v), 0);
+        assert_true(v == 16ull << 20);
+        assert_int_equal(parse_size("1.5G", &v), 0);
+        assert_true(v == 3ull << 29);
+        assert_int_equal(parse_size("2TiB", &v), 0);
+        assert_true(v == 2ull << 40);
+        assert_int_equal(parse_size("512K", &v), 0);
+        assert_true(v == 512ull << 10);
+        assert_int_equal(parse_size("infinity", &v), 0);
+        assert_true(v == UINT64_MAX);
+        v = 3;
+        assert_int_equal(parse_size("1.5", &v), -EINVAL); /* fractional bytes */
+        assert_int_equal(parse_size("12Q", &v), -EINVAL);
+        assert_int_equal(parse_size("", &v), -EINVAL);
+        assert_int_equal(parse_size("-1G", &v), -EINVAL);
+        assert_int_equal(parse_size("M", &v), -EINVAL);
+        assert_int_equal(parse_size("99999999999T", &v), -ERANGE);
+        assert_true(v == 3);
+}
+
+static void test_duration(void **state) {
+        uint64_t v = 0;
+
+        (void) state;
+        assert_int_equal(parse_duration("5", &v), 0);
+        assert_true(v == 5 * USEC_PER_SEC);
+        assert_int_equal(parse_duration("100ms", &v), 0);
+        assert_true(v == 100 * USEC_PER_MSEC);
+        assert_int_equal(parse_duration("2min", &v), 0);
+        assert_true(v == 120 * USEC_PER_SEC);
+        assert_int_equal(parse_duration("1.5s", &v), 0);
+        assert_true(v == 1500000);
+        assert_int_equal(parse_duration("250us", &v), 0);
+        assert_true(v == 250);
+        assert_int_equal(parse_duration("1h", &v), 0);
+        assert_true(v == 3600 * USEC_PER_SEC);
+        assert_int_equal(parse_duration("5 s", &v), -EINVAL);
+        assert_int_equal(parse_duration("5d", &v), -EINVAL);
+        assert_int_equal(parse_duration("", &v), -EINVAL);
+}
+
+static void test_permyriad(void **state) {
+        uint32_t v = 0;
+
+        (void) state;
+        assert_int_equal(parse_permyriad("20%", &v), 0);
+        assert_int_equal(v, 2000);
+        assert_int_equal(parse_permyriad("12.5%", &v), 0);
+        assert_int_equal(v, 1250);
+        assert_int_equal(parse_permyriad("0%", &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(parse_permyriad("100%", &v), 0);
+        assert_int_equal(v, 10000);
+        assert_int_equal(parse_permyriad("101%", &v), -ERANGE);
+        assert_int_equal(parse_permyriad("20", &v), -EINVAL);
+        assert_int_equal(parse_permyriad("%", &v), -EINVAL);
+}
+
+static void test_nodemask(void **state) {
+        NodeMask m = {};
+        char buf[64];
+
+        (void) state;
+        assert_int_equal(parse_nodemask("1", &m), 0);
+        assert_true(nodemask_test(&m, 1));
+        assert_false(nodemask_test(&m, 0));
+        assert_int_equal(parse_nodemask("0,2-4,70", &m), 0);
+        assert_string_equal(nodemask_format(&m, buf, sizeof buf), "0,2-4,70");
+        assert_int_equal(parse_nodemask("1023", &m), 0);
+        assert_true(nodemask_test(&m, 1023));
+        assert_int_equal(parse_nodemask("1024", &m), -ERANGE);
+        assert_int_equal(parse_nodemask("3-1", &m), -EINVAL);
+        assert_int_equal(parse_nodemask("1,", &m), -EINVAL);
+        assert_int_equal(parse_nodemask("", &m), -EINVAL);
+        assert_int_equal(parse_nodemask("a", &m), -EINVAL);
+        assert_int_equal(parse_nodemask("1 2", &m), -EINVAL);
+        /* m is untouched by the failures above */
+        assert_string_equal(nodemask_format(&m, buf, sizeof buf), "1023");
+}
+
+static void test_format_size(void **state) {
+        char buf[32];
+
+        (void) state;
+        assert_string_equal(format_size(buf, sizeof buf, 512), "512B");
+        assert_string_equal(format_size(buf, sizeof buf, 1536), "1.5K");
+        assert_string_equal(format_size(buf, sizeof buf, 1ull << 30), "1.0G");
+        assert_string_equal(format_size(buf, sizeof buf, UINT64_MAX), "infinity");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_boolean),    cmocka_unit_test(test_uint),
+                cmocka_unit_test(test_size),       cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_permyriad),  cmocka_unit_test(test_nodemask),
+                cmocka_unit_test(test_format_size),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
