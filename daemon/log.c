@@ -181,7 +181,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
 /* ---- library bridges ---------------------------------------------------- */
 
-static void log_prefixed(int level, const char *lib, const char *file, int line, const char *fn,
+_printf_(6, 0) static void log_prefixed(int level, const char *lib, const char *file, int line, const char *fn,
                          const char *format, va_list args) {
         char buf[LINE_MAX_LEN];
 
@@ -198,7 +198,7 @@ static void log_prefixed(int level, const char *lib, const char *file, int line,
                 log_internal(level, 0, file, line, fn, "%s: %s", lib, buf);
 }
 
-static int libbpf_print(enum libbpf_print_level lvl, const char *format, va_list args) {
+_printf_(2, 0) static int libbpf_print(enum libbpf_print_level lvl, const char *format, va_list args) {
         /* libbpf's INFO is chatty (every object and map it creates): keep it for --log-level=debug. */
         int level = lvl == LIBBPF_WARN ? LOG_WARNING : LOG_DEBUG;
 
@@ -210,9 +210,14 @@ void log_hook_libbpf(void) {
         libbpf_set_print(libbpf_print);
 }
 
-static void cxl_log(struct cxl_ctx *ctx _unused_, int priority, const char *file, int line, const char *fn,
+/* ndctl's libraries log their housekeeping ("context released") at info: that is our debug. */
+static int ndctl_priority(int priority) {
+        return priority >= LOG_NOTICE ? LOG_DEBUG : priority;
+}
+
+_printf_(6, 0) static void cxl_log(struct cxl_ctx *ctx _unused_, int priority, const char *file, int line, const char *fn,
                     const char *format, va_list args) {
-        log_prefixed(priority, "libcxl", file, line, fn, format, args);
+        log_prefixed(ndctl_priority(priority), "libcxl", file, line, fn, format, args);
 }
 
 void log_hook_cxl(struct cxl_ctx *ctx) {
@@ -220,9 +225,9 @@ void log_hook_cxl(struct cxl_ctx *ctx) {
         cxl_set_log_priority(ctx, max_level);
 }
 
-static void daxctl_log(struct daxctl_ctx *ctx _unused_, int priority, const char *file, int line,
+_printf_(6, 0) static void daxctl_log(struct daxctl_ctx *ctx _unused_, int priority, const char *file, int line,
                        const char *fn, const char *format, va_list args) {
-        log_prefixed(priority, "libdaxctl", file, line, fn, format, args);
+        log_prefixed(ndctl_priority(priority), "libdaxctl", file, line, fn, format, args);
 }
 
 void log_hook_daxctl(struct daxctl_ctx *ctx) {
@@ -236,7 +241,7 @@ void log_hook_daxctl(struct daxctl_ctx *ctx) {
  * from inside a library: these strong definitions replace them.
  */
 void numa_error(char *where);
-void numa_warn(int num, char *fmt, ...);
+void numa_warn(int num, char *fmt, ...) _printf_(2, 3);
 
 void numa_error(char *where) {
         log_error_errno(errno, "libnuma: %s: %m", where);

@@ -269,6 +269,19 @@ static void test_bad_values(void **state) {
         }
 }
 
+static void test_one_error_per_mistake(void **state) {
+        Config *c = NULL;
+        ConfDiags d = {};
+
+        (void) state;
+        /* an invalid Match= is one mistake: not also "lacks Match=" */
+        assert_int_equal(parse_str("[Device]\nMatch=serial:0x12g4\n", &c, &d), -EINVAL);
+        assert_int_equal(d.n_errors, 1);
+        assert_non_null(find_diag(&d, 2, "Match=serial:0x12g4"));
+        conf_diags_clear(&d);
+        config_free(c);
+}
+
 static void test_warnings_only(void **state) {
         Config *c = NULL;
         ConfDiags d = {};
@@ -435,6 +448,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_required_file),
                 cmocka_unit_test(test_good_file),
                 cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_one_error_per_mistake),
                 cmocka_unit_test(test_warnings_only),
                 cmocka_unit_test(test_three_planted_mistakes),
                 cmocka_unit_test(test_lines_too_long_and_nul),

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bpf/observe.bpf.c in this machine's kernel: a child process makes each
+ * mempolicy/migration call naming "SPM" node 1 and the observer must report
+ * exactly those (node 1 need not exist: the tracepoint sees the call at
+ * entry, before the kernel answers EINVAL). Needs root and syscall
+ * tracepoints; exits 77 (skip) with the reason otherwise.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <numaif.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bpf-observe.h"
+
+#ifndef SYS_set_mempolicy_home_node
+#define SYS_set_mempolicy_home_node 450
+#endif
+
+#define MAX_EVENTS 64
+
+static struct spmd_violation_event events[MAX_EVENTS];
+static size_t n_events;
+static BpfObserver *observer;
+
+static void on_violation(const struct spmd_violation_event *e, void *userdata) {
+        (void) userdata;
+        if (n_events < MAX_EVENTS)
+                events[n_events++] = *e;
+}
+
+/* Drain events for up to timeout_ms; keep only those of tgid. */
+static size_t collect(BpfObserver *o, pid_t tgid, int timeout_ms) {
+        struct pollfd pfd = { .fd = bpf_observer_fd(o), .events = POLLIN };
+        size_t k = 0;
+
+        n_events = 0;
+        while (poll(&pfd, 1, timeout_ms) > 0) {
+                assert_true(bpf_observer_consume(o) >= 0);
+                timeout_ms = 50;
+        }
+        assert_true(bpf_observer_consume(o) >= 0);
+        for (size_t i = 0; i < n_events; i++)
+                if (events[i].tgid == (uint32_t) tgid)
+                        events[k++] = events[i];
+        n_events = k;
+        return k;
+}
+
+typedef void (*Route)(void);
+
+/* Run route in a child (the loader's own tgid is exempt); return its pid after it exits. */
+static pid_t run_child(Route route, int *ret_status) {
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                route();
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, ret_status, 0), pid);
+        return pid;
+}
+
+static unsigned long mask_node(unsigned n) {
+        return 1UL << n;
+}
+
+static void route_mbind_spm(void) {
+        unsigned long m = mask_node(1);
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        (void) syscall(SYS_mbind, p, 4096, MPOL_BIND, &m, 64, MPOL_MF_MOVE);
+}
+
+static void route_mbind_dram(void) {
+        unsigned long m = mask_node(0);
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        (void) syscall(SYS_mbind, p, 4096, MPOL_BIND, &m, 64, 0);
+}
+
+static void route_set_mempolicy(void) {
+        unsigned long m = mask_node(0) | mask_node(1);
+        (void) syscall(SYS_set_mempolicy, MPOL_INTERLEAVE, &m, 64);
+}
+
+static void route_set_mempolicy_bit_beyond_maxnode(void) {
+        /* node 1 is set in the word but maxnode=1 covers only node 0: not a request for node 1 */
+        unsigned long m = mask_node(0) | mask_node(1);
+        (void) syscall(SYS_set_mempolicy, MPOL_BIND, &m, 1);
+}
+
+static void route_move_pages(void) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        int node = 1, status = 0;
+        memset(p, 1, 4096);
+        (void) syscall(SYS_move_pages, 0, 1, &p, &node, &status, MPOL_MF_MOVE);
+}
+
+static void route_migrate_pages(void) {
+        unsigned long from = mask_node(0), to = mask_node(1);
+        (void) syscall(SYS_migrate_pages, getpid(), 64, &from, &to);
+}
+
+static void route_home_node(void) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        (void) syscall(SYS_set_mempolicy_home_node, p, 4096, 1, 0);
+}
+
+static void test_routes_reported(void **state) {
+        static const struct {
+                Route route;
+                enum spmd_syscall sc;
+                uint32_t mode;
+        } cases[] = {
+                { route_mbind_spm, SPMD_SYS_MBIND, MPOL_BIND },
+                { route_set_mempolicy, SPMD_SYS_SET_MEMPOLICY, MPOL_INTERLEAVE },
+                { route_move_pages, SPMD_SYS_MOVE_PAGES, MPOL_MF_MOVE },
+                { route_migrate_pages, SPMD_SYS_MIGRATE_PAGES, 0 },
+                { route_home_node, SPMD_SYS_SET_MEMPOLICY_HOME_NODE, 0 },
+        };
+        (void) state;
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                int status;
+                pid_t pid = run_child(cases[i].route, &status);
+
+                if (collect(observer, pid, 1000) != 1) {
+                        print_error("route %s: %zu events, want 1\n", spmd_syscall_to_string(cases[i].sc), n_events);
+                        fail();
+                }
+                assert_string_equal(spmd_syscall_to_string(events[0].syscall), spmd_syscall_to_string(cases[i].sc));
+                assert_int_equal(events[0].mode, cases[i].mode);
+                assert_true(events[0].nodes[0] == mask_node(1)); /* only the SPM node, not node 0 */
+                assert_int_equal(events[0].killed, 0);
+                assert_true(events[0].cgroup_id != 0);
+                assert_true(strncmp(events[0].comm, "test-bpf-observ", 15) == 0);
+                assert_true(WIFEXITED(status));
+        }
+}
+
+static void test_other_nodes_and_loader_not_reported(void **state) {
+        int status;
+        pid_t pid;
+        (void) state;
+
+        pid = run_child(route_mbind_dram, &status);
+        assert_int_equal(collect(observer, pid, 300), 0);
+        pid = run_child(route_set_mempolicy_bit_beyond_maxnode, &status);
+        assert_int_equal(collect(observer, pid, 300), 0);
+        /* the loader (spmd itself) is exempt */
+        route_mbind_spm();
+        assert_int_equal(collect(observer, getpid(), 300), 0);
+}
+
+static void test_granted_cgroup_exempt(void **state) {
+        uint64_t cg;
+        int status;
+        pid_t pid;
+        (void) state;
+
+        pid = run_child(route_mbind_spm, &status);
+        assert_int_equal(collect(observer, pid, 1000), 1);
+        cg = events[0].cgroup_id;
+
+        assert_int_equal(bpf_observer_set_granted(observer, cg, true), 0);
+        pid = run_child(route_mbind_spm, &status);
+        assert_int_equal(collect(observer, pid, 300), 0);
+
+        assert_int_equal(bpf_observer_set_granted(observer, cg, false), 0);
+        pid = run_child(route_mbind_spm, &status);
+        assert_int_equal(collect(observer, pid, 1000), 1);
+}
+
+static void test_counters(void **state) {
+        uint64_t before[SPMD_SYS_MAX], after[SPMD_SYS_MAX];
+        int status;
+        (void) state;
+
+        assert_int_equal(bpf_observer_counts(observer, before), 0);
+        for (int i = 0; i < 3; i++)
+                run_child(route_mbind_spm, &status);
+        run_child(route_mbind_dram, &status);
+        assert_int_equal(bpf_observer_counts(observer, after), 0);
+        /* other processes on the machine could only add, never take away */
+        assert_true(after[SPMD_SYS_MBIND] - before[SPMD_SYS_MBIND] >= 3);
+        assert_true(after[SPMD_SYS_MBIND] - before[SPMD_SYS_MBIND] < 10);
+}
+
+static void test_kill_action(void **state) {
+        BpfObserver *killer = NULL;
+        NodeMask spm = {};
+        int status;
+        pid_t pid;
+        char *reason = NULL;
+        (void) state;
+
+        observer = bpf_observer_free(observer);
+        assert_int_equal(bpf_observer_new(true, on_violation, NULL, &killer, &reason), 0);
+        nodemask_set(&spm, 1);
+        assert_int_equal(bpf_observer_set_spm_nodes(killer, &spm), 0);
+
+        pid = run_child(route_mbind_spm, &status);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+        assert_int_equal(collect(killer, pid, 1000), 1);
+        assert_int_equal(events[0].killed, 1);
+
+        pid = run_child(route_mbind_dram, &status);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        bpf_observer_free(killer);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_routes_reported),
+                cmocka_unit_test(test_other_nodes_and_loader_not_reported),
+                cmocka_unit_test(test_granted_cgroup_exempt),
+                cmocka_unit_test(test_counters),
+                cmocka_unit_test(test_kill_action),
+        };
+        NodeMask spm = {};
+        char *reason = NULL;
+        int r;
+
+        if (geteuid() != 0) {
+                printf("SKIP: loading BPF programs needs root\n");
+                return 77;
+        }
+        if (access("/sys/kernel/tracing/events", F_OK) < 0)
+                (void) mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
+
+        r = bpf_observer_new(false, on_violation, NULL, &observer, &reason);
+        if (r < 0) {
+                printf("SKIP: observer unavailable: %s\n", reason ? reason : strerror(-r));
+                return 77;
+        }
+        nodemask_set(&spm, 1);
+        if (bpf_observer_set_spm_nodes(observer, &spm) < 0) {
+                printf("FAIL: cannot set the SPM node mask\n");
+                return 1;
+        }
+        r = cmocka_run_group_tests(tests, NULL, NULL);
+        bpf_observer_free(observer);
+        return r;
+}
