@@ -288,7 +288,10 @@ void topology_print_devices(const Topology *t, FILE *f) {
                         d->system_ram ? "system-ram" : "devdax");
                 if (d->system_ram)
                         fprintf(f, "  blocks online %d/%d  %s", d->blocks_online, d->blocks_total,
-                                d->movable == 1 ? "movable" : d->movable == 0 ? "not movable" : "movable: unknown");
+                                d->blocks_online == 0 ? "offline"
+                                : d->movable == 1   ? "movable"
+                                : d->movable == 0   ? "not movable"
+                                                    : "movable: unknown");
                 fputc('\n', f);
         }
 }

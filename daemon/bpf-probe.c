@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf-probe.h"
+#include "log.h"
+#include "lsm_probe.skel.h"
+
+struct LsmProbe {
+        struct lsm_probe_bpf *skel;
+};
+
+_printf_(3, 4) static int fail(char **ret_reason, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_reason)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(ret_reason, fmt, ap) < 0)
+                *ret_reason = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* 1 if "bpf" is an active LSM, 0 if not, negative if the list cannot be read. */
+static int bpf_in_lsm_list(void) {
+        _cleanup_fclose_ FILE *f = fopen("/sys/kernel/security/lsm", "re");
+        char buf[512];
+
+        if (!f)
+                return -errno;
+        if (!fgets(buf, sizeof buf, f))
+                return -EIO;
+        for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n"))
+                if (strcmp(tok, "bpf") == 0)
+                        return 1;
+        return 0;
+}
+
+int lsm_probe_new(LsmProbe **ret, char **ret_reason) {
+        _cleanup_(lsm_probe_freep) LsmProbe *p = NULL;
+        int r;
+
+        r = bpf_in_lsm_list();
+        if (r == 0)
+                return fail(ret_reason, -EOPNOTSUPP,
+                            "bpf is not in the active LSM list (/sys/kernel/security/lsm); boot with lsm=...,bpf");
+        if (r < 0)
+                log_debug_errno(r, "Cannot read /sys/kernel/security/lsm, trying to load anyway: %m");
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->skel = lsm_probe_bpf__open_and_load();
+        if (!p->skel) {
+                r = -errno;
+                return fail(ret_reason, r, "the kernel refused a BPF-LSM program: %s", strerror(-r));
+        }
+        r = lsm_probe_bpf__attach(p->skel);
+        if (r < 0)
+                return fail(ret_reason, r, "attaching a BPF-LSM program failed: %s", strerror(-r));
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+LsmProbe *lsm_probe_free(LsmProbe *p) {
+        if (!p)
+                return NULL;
+        lsm_probe_bpf__destroy(p->skel);
+        free(p);
+        return NULL;
+}
+
+void lsm_probe_set_target(LsmProbe *p, int tgid) {
+        p->skel->bss->target_tgid = tgid;
+}
+
+uint64_t lsm_probe_hits(LsmProbe *p) {
+        return __atomic_load_n(&p->skel->bss->hits, __ATOMIC_RELAXED);
+}
+
+int bpf_lsm_available(char **ret_reason) {
+        LsmProbe *p = NULL;
+        int r = lsm_probe_new(&p, ret_reason);
+
+        lsm_probe_free(p);
+        return r;
+}

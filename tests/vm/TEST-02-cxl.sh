@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: cxl
+#
+# The emulated CXL type-3 device (1 GiB volatile, serial 0x1234) as the
+# kernel, libcxl and spmctl see it; a RAM region committed through sysfs;
+# its dax device; BPF programs loading in this kernel.
+
+testcase_memdev_via_libcxl() {
+        vm_cxl_load
+        cxl list -M | tee /tmp/memdevs.json
+        grep -q '"memdev":"mem0"' /tmp/memdevs.json
+        grep -q '"serial":4660' /tmp/memdevs.json
+        grep -q '"ram_size":1073741824' /tmp/memdevs.json
+        "$SPMCTL" devices | tee /tmp/devices.txt
+        grep -E '^  mem0 +serial 0x1234 +ram 1\.0G' /tmp/devices.txt
+}
+
+testcase_ram_region_commits() {
+        kernel_at_least 6 3 || skip "unavailable: CXL RAM regions need kernel >= 6.3 (this is $(uname -r))"
+        region=$(vm_cxl_create_ram_region)
+        test "$(cat /sys/bus/cxl/devices/"$region"/commit)" = 1
+        test "$(( $(cat /sys/bus/cxl/devices/"$region"/size) ))" = "$((1 << 30))"
+        test "$(basename "$(readlink -f /sys/bus/cxl/devices/"$region"/driver)")" = cxl_region
+        echo "$region" >/tmp/region
+}
+
+testcase_dax_device_with_target_node() {
+        kernel_at_least 6 3 || skip "unavailable: no CXL RAM region on $(uname -r), so no dax device from CXL"
+        daxctl list | tee /tmp/dax.json
+        grep -q '"chardev":"dax0.0"' /tmp/dax.json
+        grep -q '"target_node":1' /tmp/dax.json
+        "$SPMCTL" --json devices | tee /tmp/devices.json
+        python3 - <<'PY'
+import json
+t = json.load(open("/tmp/devices.json"))
+d = [x for x in t["dax_devices"] if x["name"] == "dax0.0"]
+assert d, t
+assert d[0]["target_node"] == 1, d
+assert d[0]["size"] == 1 << 30, d
+m = [x for x in t["cxl_memdevs"] if x["name"] == "mem0"]
+assert m and m[0]["serial"] == 0x1234, t
+PY
+}
+
+testcase_bpf_lsm_loads() {
+        "$VM_BUILD/tests/test-bpf-lsm"
+}
+
+testcase_bpf_observer_loads() {
+        "$VM_BUILD/tests/test-bpf-observe"
+}

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: cxl
+# make demo, inside the guest: a transcript, not a test.
+set -e
+step() { printf '\n== %s\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
+
+step "Guest: Debian kernel $(uname -r) under QEMU, one emulated CXL type-3 device (1 GiB, serial 0x1234)"
+step "Before: no CXL drivers loaded yet"
+run "$SPMCTL" devices
+
+step "Boot-time drivers (cxl_acpi cxl_pci cxl_mem dax_cxl kmem), as the distribution loads them"
+vm_cxl_load
+run "$SPMCTL" devices
+
+step "Firmware step: commit a 1 GiB RAM region through the kernel's CXL sysfs ABI"
+region=$(vm_cxl_create_ram_region)
+echo "  committed $region"
+run cxl list -R
+step "After: the region's dax device, on CPU-less node $(daxctl list | sed -n 's/.*"target_node":\([0-9]*\).*/\1/p')"
+run "$SPMCTL" devices
+run "$SPMCTL" nodes
+echo "  (memory blocks stay offline: the guest boots with memhp_default_state=offline so that"
+echo "   spmd, not the kernel, decides the zone)"
+
+cat >/tmp/spmd.conf <<'CONF'
+[Device]
+Name=expander0
+Match=serial:0x1234
+
+[Access]
+Name=demo
+User=root
+CONF
+step "spmd against this machine"
+run cat /tmp/spmd.conf
+run "$SPMD" --check-config /tmp/spmd.conf
+"$SPMD" --config /tmp/spmd.conf >>/tmp/spmd.log 2>&1 &
+pid=$!
+sleep 1
+kill -HUP "$pid"
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+sed 's/^/  /' /tmp/spmd.log
+
+step "BPF in this kernel"
+if "$VM_BUILD/tests/test-bpf-lsm" >/tmp/lsm.log 2>&1; then
+        echo "  BPF-LSM: available (lsm/task_movememory program loaded, attached and saw migrate_pages)"
+else
+        echo "  BPF-LSM: unavailable: $(grep -m1 SKIP /tmp/lsm.log || tail -n1 /tmp/lsm.log)"
+fi
+echo
+echo "Onlining dax0.0 as an SPM node, isolation, grants and pressure handling are"
+echo "added to this transcript as those features land."
