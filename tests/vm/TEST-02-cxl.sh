@@ -42,6 +42,22 @@ assert m and m[0]["serial"] == 0x1234, t
 PY
 }
 
+testcase_cxl_node_in_a_lower_tier() {
+        kernel_at_least 6 3 || skip "unavailable: no CXL RAM region on $(uname -r)"
+        test -d /sys/devices/virtual/memory_tiering || skip "unavailable: no memory tiers in $(uname -r)"
+        # online the region's memory (movable) to see where the kernel ranks it
+        daxctl online-memory dax0.0
+        "$SPMCTL" devices | grep -E 'dax0\.0 .*blocks online ([0-9]+)/\1 +movable'
+        "$SPMCTL" --json nodes | tee /tmp/nodes.json
+        python3 - <<'PY'
+import json
+n = {x["node"]: x for x in json.load(open("/tmp/nodes.json"))["nodes"]}
+assert n[1]["cpus"] == "" and n[1]["size"] > 900 << 20, n[1]
+assert n[1]["tier"] > n[0]["tier"] >= 0, (n[0]["tier"], n[1]["tier"])
+PY
+        daxctl offline-memory dax0.0
+}
+
 testcase_bpf_lsm_loads() {
         "$VM_BUILD/tests/test-bpf-lsm"
 }
