@@ -2,13 +2,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bpf-observe.h"
+#include "bpf-util.h"
 #include "log.h"
 #include "observe.skel.h"
 
@@ -50,18 +50,6 @@ static int on_event(void *ctx, void *data, size_t size) {
         return 0;
 }
 
-_printf_(3, 4) static int set_reason(char **ret_reason, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_reason)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_reason, fmt, ap) < 0)
-                *ret_reason = NULL;
-        va_end(ap);
-        return r;
-}
-
 int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
                      char **ret_reason) {
         _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
@@ -71,7 +59,7 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
         /* Probe before loading: libbpf's own failure here would only say ENOENT. */
         dir = tracefs_events_dir();
         if (!dir)
-                return set_reason(ret_reason, -ENOENT, "%s",
+                return unavailable(ret_reason, -ENOENT, "%s",
                                   "no syscall tracepoints (tracefs not mounted or CONFIG_FTRACE_SYSCALLS off)");
 
         o = calloc(1, sizeof *o);
@@ -82,7 +70,7 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
 
         o->skel = observe_bpf__open();
         if (!o->skel)
-                return set_reason(ret_reason, -errno, "opening the BPF object failed: %s", strerror(errno));
+                return unavailable(ret_reason, -errno, "opening the BPF object failed: %s", strerror(errno));
         o->skel->rodata->spmd_tgid = (uint32_t) getpid();
         o->skel->rodata->kill_on_violation = kill_on_violation;
 
@@ -96,14 +84,14 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
 
         r = observe_bpf__load(o->skel);
         if (r < 0)
-                return set_reason(ret_reason, r, "the kernel refused the programs: %s", strerror(-r));
+                return unavailable(ret_reason, r, "the kernel refused the programs: %s", strerror(-r));
         r = observe_bpf__attach(o->skel);
         if (r < 0)
-                return set_reason(ret_reason, r, "attaching to the syscall tracepoints failed: %s", strerror(-r));
+                return unavailable(ret_reason, r, "attaching to the syscall tracepoints failed: %s", strerror(-r));
 
         o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.events), on_event, o, NULL);
         if (!o->rb)
-                return set_reason(ret_reason, -errno, "creating the ring buffer failed: %s", strerror(errno));
+                return unavailable(ret_reason, -errno, "creating the ring buffer failed: %s", strerror(errno));
 
         *ret = TAKE_PTR(o);
         return 0;

@@ -1,30 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpf-probe.h"
+#include "bpf-util.h"
 #include "log.h"
 #include "lsm_probe.skel.h"
 
 struct LsmProbe {
         struct lsm_probe_bpf *skel;
 };
-
-_printf_(3, 4) static int fail(char **ret_reason, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_reason)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_reason, fmt, ap) < 0)
-                *ret_reason = NULL;
-        va_end(ap);
-        return r;
-}
 
 /* 1 if "bpf" is an active LSM, 0 if not, negative if the list cannot be read. */
 static int bpf_in_lsm_list(void) {
@@ -47,7 +35,7 @@ int lsm_probe_new(LsmProbe **ret, char **ret_reason) {
 
         r = bpf_in_lsm_list();
         if (r == 0)
-                return fail(ret_reason, -EOPNOTSUPP,
+                return unavailable(ret_reason, -EOPNOTSUPP,
                             "bpf is not in the active LSM list (/sys/kernel/security/lsm); boot with lsm=...,bpf");
         if (r < 0)
                 log_debug_errno(r, "Cannot read /sys/kernel/security/lsm, trying to load anyway: %m");
@@ -58,11 +46,11 @@ int lsm_probe_new(LsmProbe **ret, char **ret_reason) {
         p->skel = lsm_probe_bpf__open_and_load();
         if (!p->skel) {
                 r = -errno;
-                return fail(ret_reason, r, "the kernel refused a BPF-LSM program: %s", strerror(-r));
+                return unavailable(ret_reason, r, "the kernel refused a BPF-LSM program: %s", strerror(-r));
         }
         r = lsm_probe_bpf__attach(p->skel);
         if (r < 0)
-                return fail(ret_reason, r, "attaching a BPF-LSM program failed: %s", strerror(-r));
+                return unavailable(ret_reason, r, "attaching a BPF-LSM program failed: %s", strerror(-r));
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -322,7 +322,7 @@ static int set_string(char **dst, const char *v) {
         return 0;
 }
 
-static int parse_value(ParseCtx *ctx, const ConfItem *it, void *base, const char *v) {
+static int parse_value(const ConfItem *it, void *base, const char *v) {
         void *dst = (char *) base + it->offset;
         int r = 0;
 
@@ -443,7 +443,6 @@ static int parse_value(ParseCtx *ctx, const ConfItem *it, void *base, const char
                 return set_string(&d->match, v);
         }
         }
-        (void) ctx;
         return -EINVAL;
 }
 
@@ -512,7 +511,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
                 return 0;
         if (it->type == CONF_DEVICE_MATCH)
                 ctx->saw_match = true;
-        r = parse_value(ctx, it, ctx->object, value);
+        r = parse_value(it, ctx->object, value);
         if (r >= 0)
                 r = config_record_origin(ctx, it);
         if (r == -ENOMEM)

@@ -190,19 +190,17 @@ Manager *manager_free(Manager *m) {
 }
 
 int manager_startup(Manager *m) {
-        size_t memory_nodes = 0, cpuless = 0;
+        size_t cpuless = 0;
         int r;
 
         r = topology_discover(&m->topology);
         if (r < 0)
                 return log_error_errno(r, "Failed to discover the memory topology: %m");
-        for (size_t i = 0; i < m->topology->n_nodes; i++) {
-                memory_nodes++;
+        for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].n_cpus == 0)
                         cpuless++;
-        }
         log_info("Found %zu NUMA node(s), %zu without CPUs; %zu CXL memory device(s)%s%s%s; %zu dax device(s)%s%s%s.",
-                 memory_nodes, cpuless, m->topology->n_memdevs, m->topology->cxl_error ? " (" : "",
+                 m->topology->n_nodes, cpuless, m->topology->n_memdevs, m->topology->cxl_error ? " (" : "",
                  strempty(m->topology->cxl_error), m->topology->cxl_error ? ")" : "", m->topology->n_daxdevs,
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
