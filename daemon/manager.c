@@ -10,6 +10,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "strv.h"
 
 static void manager_apply_log_level(Manager *m) {
         if (m->cmdline_log_level >= 0)
@@ -69,9 +70,119 @@ static uint64_t now_usec(clockid_t clock) {
 }
 
 static void manager_notify_status(Manager *m, const char *extra) {
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s)",
+        (void) sd_notifyf(false,
+                          "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s); %zu device(s) online as "
+                          "SPM, %u device problem(s)",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
-                          (unsigned) m->config->n_access);
+                          (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems);
+}
+
+static int log_device_result(int r, const char *msg) {
+        if (r == DEVICE_ONLINED)
+                log_notice("%s.", strna(msg));
+        else if (r == DEVICE_ALREADY_ONLINE)
+                log_info("%s.", strna(msg));
+        else if (r == DEVICE_ONLINE_DEGRADED)
+                log_warning("%s.", strna(msg));
+        else
+                log_error_errno(r, "%s.", msg ? msg : "Device operation failed");
+        return r;
+}
+
+static void strv_remove(char **l, const char *s) {
+        char **w = l;
+
+        for (char **p = l; p && *p; p++) {
+                if (strcmp(*p, s) == 0)
+                        free(*p);
+                else
+                        *w++ = *p;
+        }
+        if (w)
+                *w = NULL;
+}
+
+static int manager_refresh_topology(Manager *m) {
+        Topology *t = NULL;
+        int r = topology_discover(&t);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to discover the memory topology: %m");
+        topology_free(m->topology);
+        m->topology = t;
+        return 0;
+}
+
+int manager_apply_devices(Manager *m) {
+        DevicePlan plan = {};
+        bool changed = false;
+        int r;
+
+        r = manager_refresh_topology(m);
+        if (r < 0)
+                return r;
+        r = device_plan_build(m->config, m->topology, &plan);
+        if (r < 0)
+                return log_error_errno(r, "Failed to match the [Device] sections: %m");
+        m->n_device_problems = (unsigned) strv_length(plan.problems);
+        for (char **p = plan.problems; p && *p; p++)
+                log_error("%s", *p);
+
+        /* What spmd holds but the configuration no longer claims goes back to devdax. */
+        _cleanup_(strv_freep) char **held = strv_copy(m->onlined);
+        if (m->onlined && !held) {
+                device_plan_clear(&plan);
+                return log_oom();
+        }
+        for (char **d = held; d && *d; d++) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (device_plan_find(&plan, *d))
+                        continue;
+                log_info("%s: no longer claimed by the configuration, releasing.", *d);
+                r = device_release(*d, &msg);
+                if (r >= 0 || r == -ENODEV)
+                        strv_remove(m->onlined, *d);
+                if (r >= 0)
+                        log_notice("%s.", msg);
+                else
+                        log_error_errno(r, "%s.", msg);
+                changed = true;
+        }
+
+        for (size_t i = 0; i < plan.n_claims; i++) {
+                _cleanup_free_ char *msg = NULL;
+
+                r = device_online(&plan.claims[i], m->topology, &msg);
+                (void) log_device_result(r, msg);
+                if (r == DEVICE_ONLINED || r == DEVICE_ONLINE_DEGRADED)
+                        changed = true;
+                if (r >= 0 && !strv_contains(m->onlined, plan.claims[i].dax))
+                        (void) strv_extend(&m->onlined, plan.claims[i].dax);
+                if (r < 0)
+                        m->n_device_problems++;
+        }
+        device_plan_clear(&m->plan);
+        m->plan = plan;
+        if (changed)
+                return manager_refresh_topology(m);
+        return 0;
+}
+
+static void manager_release_devices(Manager *m) {
+        while (!strv_isempty(m->onlined)) {
+                _cleanup_free_ char *msg = NULL, *dax = strdup(m->onlined[0]);
+                int r;
+
+                if (!dax)
+                        return;
+                r = device_release(dax, &msg);
+                if (r >= 0)
+                        log_notice("%s.", msg);
+                else
+                        log_error_errno(r, "%s.", msg);
+                strv_remove(m->onlined, dax);
+        }
 }
 
 int manager_reload(Manager *m) {
@@ -108,6 +219,7 @@ int manager_reload(Manager *m) {
         m->config = c;
         m->n_reloads++;
         manager_apply_log_level(m);
+        (void) manager_apply_devices(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
         return 0;
@@ -184,6 +296,8 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         topology_free(m->topology);
+        device_plan_clear(&m->plan);
+        strv_free(m->onlined);
         free(m->config_path);
         free(m);
         return NULL;
@@ -193,9 +307,9 @@ int manager_startup(Manager *m) {
         size_t cpuless = 0;
         int r;
 
-        r = topology_discover(&m->topology);
+        r = manager_refresh_topology(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to discover the memory topology: %m");
+                return r;
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].n_cpus == 0)
                         cpuless++;
@@ -204,11 +318,19 @@ int manager_startup(Manager *m) {
                  strempty(m->topology->cxl_error), m->topology->cxl_error ? ")" : "", m->topology->n_daxdevs,
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
-        return 0;
+        /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
+        return manager_apply_devices(m);
 }
 
 int manager_run(Manager *m) {
+        int r;
+
         manager_notify_status(m, "Running");
         log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
-        return sd_event_loop(m->event);
+        r = sd_event_loop(m->event);
+        if (m->config->shutdown_policy == SHUTDOWN_RELEASE)
+                manager_release_devices(m);
+        else if (!strv_isempty(m->onlined))
+                log_info("ShutdownPolicy=keep: %zu device(s) stay online as SPM nodes.", strv_length(m->onlined));
+        return r;
 }

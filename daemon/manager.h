@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "conf.h"
+#include "devices.h"
 #include "topology.h"
 
 typedef struct Manager {
@@ -19,6 +20,9 @@ typedef struct Manager {
 
         int cmdline_log_level; /* --log-level; wins over [Daemon] LogLevel= */
         Topology *topology;
+        DevicePlan plan;
+        char **onlined;          /* dax devices spmd holds online as SPM nodes */
+        unsigned n_device_problems;
 } Manager;
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
@@ -34,3 +38,5 @@ int manager_load_config(Manager *m);
 int manager_reload(Manager *m);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
+/* Claim and online the configured devices; release those no longer claimed. */
+int manager_apply_devices(Manager *m);

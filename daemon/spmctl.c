@@ -8,11 +8,15 @@
 
 #include "check-config.h"
 #include "config.h"
+#include "devices.h"
 #include "log.h"
+#include "strv.h"
 #include "topology.h"
 
 static bool arg_json = false;
 static bool arg_dump = false;
+static const char *arg_config = SPMD_CONF_PATH;
+static bool arg_config_given = false;
 
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
@@ -20,15 +24,22 @@ static void help(void) {
                "Commands:\n"
                "  check-config [PATH]   Validate PATH (default " SPMD_CONF_PATH ")\n"
                "                        and its drop-ins; exit 1 on errors\n"
-               "  nodes                 NUMA nodes: CPUs, size, free, memory tier, backing\n"
-               "  devices               CXL memory devices and dax devices\n\n"
+               "  nodes                 NUMA nodes: kind (spm/sysram), CPUs, size, free,\n"
+               "                        memory tier, zone, backing device\n"
+               "  devices               CXL memory devices, regions and dax devices, and\n"
+               "                        which [Device] claims each\n"
+               "  device release DEV    Take DEV (daxX.Y or a [Device] Name=) back: offline\n"
+               "                        its memory (pages migrate off) and return it to devdax\n\n"
                "Options:\n"
                "  -h --help             Show this help\n"
                "     --version          Show package version\n"
                "     --json             Machine-readable output (nodes, devices)\n"
-               "     --dump             check-config: print the effective configuration\n\n"
-               "nodes and devices read the machine directly; the D-Bus commands\n"
-               "(status, grants, request, release, ...) arrive with the broker.\n",
+               "     --dump             check-config: print the effective configuration\n"
+               "  -c --config=PATH      Policy to read (default " SPMD_CONF_PATH ")\n\n"
+               "nodes, devices and device release act on the machine directly (as root for\n"
+               "release); the D-Bus commands (status, grants, request, ...) arrive with the\n"
+               "broker. A released device that spmd.conf still claims is onlined again by spmd\n"
+               "on its next reload or restart.\n",
                program_invocation_short_name);
 }
 
@@ -37,24 +48,101 @@ static int verb_check_config(int argc, char *argv[]) {
                 fprintf(stderr, "check-config takes at most one PATH.\n");
                 return 2;
         }
-        return check_config_and_report(argc == 2 ? argv[1] : SPMD_CONF_PATH, argc == 2, arg_dump);
+        if (argc == 2)
+                return check_config_and_report(argv[1], true, arg_dump);
+        return check_config_and_report(arg_config, arg_config_given, arg_dump);
 }
 
-static int verb_topology(bool devices) {
+/* The topology and, if the policy can be read, which devices it claims. */
+static int load_machine(Topology **ret_t, Config **ret_c, DevicePlan *ret_plan) {
         _cleanup_(topology_freep) Topology *t = NULL;
+        ConfDiags d = {};
+        Config *c = NULL;
         int r;
 
         r = topology_discover(&t);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the memory topology: %m");
+                return r;
+        }
+        *ret_plan = (DevicePlan){};
+        r = config_load(arg_config, arg_config_given, &c, &d);
+        if (r < 0) {
+                conf_diags_print(&d, stderr);
+                fprintf(stderr, "warning: cannot read the policy in %s; node kinds and claims are not shown\n",
+                        arg_config);
+        } else if (device_plan_build(c, t, ret_plan) < 0) {
+                c = config_free(c);
+        }
+        conf_diags_clear(&d);
+        *ret_c = c;
+        *ret_t = TAKE_PTR(t);
+        return 0;
+}
+
+static int verb_topology(bool devices) {
+        _cleanup_(topology_freep) Topology *t = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        DevicePlan plan = {};
+        NodeMask spm = {};
+
+        if (load_machine(&t, &c, &plan) < 0)
+                return 1;
+        device_plan_spm_nodes(&plan, t, &spm);
+        if (arg_json)
+                topology_print_json(t, c ? &spm : NULL, stdout);
+        else if (devices) {
+                topology_print_devices(t, stdout);
+                if (c) {
+                        printf("claimed by %s:\n", arg_config);
+                        if (plan.n_claims == 0 && strv_isempty(plan.problems))
+                                printf("  nothing ([Device] sections: %zu)\n", c->n_devices);
+                        for (size_t i = 0; i < plan.n_claims; i++)
+                                printf("  %-8s [Device]%s%s at %s:%u Match=%s\n", plan.claims[i].dax,
+                                       plan.claims[i].conf->name ? " Name=" : "", strempty(plan.claims[i].conf->name),
+                                       plan.claims[i].conf->source.file, plan.claims[i].conf->source.line,
+                                       plan.claims[i].conf->match);
+                        for (char **p = plan.problems; p && *p; p++)
+                                printf("  problem: %s\n", *p);
+                }
+        } else
+                topology_print_nodes(t, c ? &spm : NULL, stdout);
+        device_plan_clear(&plan);
+        return 0;
+}
+
+static int verb_device(int argc, char *argv[]) {
+        _cleanup_(topology_freep) Topology *t = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *msg = NULL;
+        DevicePlan plan = {};
+        const char *dax;
+        int r;
+
+        if (argc != 3 || strcmp(argv[1], "release") != 0) {
+                fprintf(stderr, "usage: spmctl device release DEV  (DEV: daxX.Y or a [Device] Name=)\n");
+                return 2;
+        }
+        if (load_machine(&t, &c, &plan) < 0)
+                return 1;
+        const DeviceClaim *claim = device_plan_find(&plan, argv[2]);
+        dax = claim ? claim->dax : argv[2];
+        if (!topology_dax(t, dax)) {
+                fprintf(stderr, "%s: no such dax device and no [Device] with that Name=; see 'spmctl devices'\n",
+                        argv[2]);
+                device_plan_clear(&plan);
                 return 1;
         }
-        if (arg_json)
-                topology_print_json(t, stdout);
-        else if (devices)
-                topology_print_devices(t, stdout);
-        else
-                topology_print_nodes(t, stdout);
+        r = device_release(dax, &msg);
+        device_plan_clear(&plan);
+        if (r < 0) {
+                fprintf(stderr, "%s\n", msg ? msg : strerror(-r));
+                return 1;
+        }
+        printf("%s\n", msg);
+        if (claim)
+                printf("note: %s still claims it; spmd onlines it again on its next reload or restart\n",
+                       arg_config);
         return 0;
 }
 
@@ -62,6 +150,7 @@ int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_JSON, ARG_DUMP };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "dump", no_argument, NULL, ARG_DUMP },
@@ -73,8 +162,12 @@ int main(int argc, char *argv[]) {
         log_set_target(LOG_TARGET_CONSOLE);
         log_set_max_level(LOG_WARNING);
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
                 switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        arg_config_given = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -106,6 +199,8 @@ int main(int argc, char *argv[]) {
                 }
                 return verb_topology(strcmp(argv[0], "devices") == 0);
         }
+        if (strcmp(argv[0], "device") == 0)
+                return verb_device(argc, argv);
         fprintf(stderr, "Unknown command '%s'. See '%s --help'.\n", argv[0], program_invocation_short_name);
         return 2;
 }

@@ -79,3 +79,14 @@ char **strv_split_whitespace(const char *s) {
                 p += n;
         }
 }
+
+char **strv_copy(char *const *l) {
+        char **c = NULL;
+
+        if (!l)
+                return NULL;
+        c = calloc(1, sizeof *c);
+        if (!c || strv_extend_strv(&c, l) < 0)
+                return strv_free(c);
+        return c;
+}

@@ -15,6 +15,7 @@ char **strv_split_whitespace(const char *s);
 int strv_push(char ***l, char *s);         /* takes ownership of s */
 int strv_extend(char ***l, const char *s); /* copies s */
 int strv_extend_strv(char ***l, char *const *other);
+char **strv_copy(char *const *l); /* NULL for NULL, and on OOM */
 
 static inline void strv_freep(char ***l) {
         *l = strv_free(*l);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <numa.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +86,18 @@ static int discover_nodes(Topology *t) {
                 numa_bitmask_clearall(cpus);
                 if (numa_node_to_cpus(n, cpus) >= 0)
                         ni->n_cpus = numa_bitmask_weight(cpus);
-                char path[128];
+                char path[160], buf[32];
                 snprintf(path, sizeof path, SYSFS_NODE "/node%d/cpulist", n);
                 if (read_one_line(path, ni->cpulist, sizeof ni->cpulist) < 0)
                         ni->cpulist[0] = '\0';
+                /* HMAT access class 0: performance seen from the nearest initiator */
+                ni->read_latency = ni->read_bandwidth = -1;
+                snprintf(path, sizeof path, SYSFS_NODE "/node%d/access0/initiators/read_latency", n);
+                if (read_one_line(path, buf, sizeof buf) >= 0)
+                        ni->read_latency = atoi(buf);
+                snprintf(path, sizeof path, SYSFS_NODE "/node%d/access0/initiators/read_bandwidth", n);
+                if (read_one_line(path, buf, sizeof buf) >= 0)
+                        ni->read_bandwidth = atoi(buf);
         }
         numa_free_cpumask(cpus);
 
@@ -111,6 +120,43 @@ static void discover_caps(Topology *t) {
                 t->caps.demotion_enabled = buf[0] == 't' || buf[0] == 'y' || buf[0] == '1';
         t->caps.per_node_reclaim = t->n_nodes > 0 && access(SYSFS_NODE "/node0/reclaim", F_OK) == 0;
         t->caps.private_nodes = access(SYSFS_NODE "/has_private_memory", F_OK) == 0;
+}
+
+static int discover_cxl_regions(Topology *t, struct cxl_ctx *ctx) {
+        struct cxl_bus *bus;
+
+        cxl_bus_foreach(ctx, bus) {
+                struct cxl_port *port = cxl_bus_get_port(bus);
+                struct cxl_decoder *decoder;
+
+                cxl_decoder_foreach(port, decoder) {
+                        struct cxl_region *region;
+
+                        cxl_region_foreach(decoder, region) {
+                                CxlRegionInfo *n = realloc(t->regions, (t->n_regions + 1) * sizeof *n), *ri;
+                                unsigned ways = cxl_region_get_interleave_ways(region);
+
+                                if (!n)
+                                        return -ENOMEM;
+                                t->regions = n;
+                                ri = &t->regions[t->n_regions++];
+                                *ri = (CxlRegionInfo){};
+                                snprintf(ri->name, sizeof ri->name, "%s", strempty(cxl_region_get_devname(region)));
+                                ri->size = cxl_region_get_size(region);
+                                for (unsigned i = 0; i < ways && i < CXL_REGION_MAX_TARGETS; i++) {
+                                        struct cxl_decoder *target = cxl_region_get_target_decoder(region, (int) i);
+                                        struct cxl_memdev *m = target ? cxl_decoder_get_memdev(target) : NULL;
+
+                                        if (!m)
+                                                continue;
+                                        snprintf(ri->memdev[ri->n_targets], sizeof ri->memdev[0], "%s",
+                                                 strempty(cxl_memdev_get_devname(m)));
+                                        ri->serial[ri->n_targets++] = cxl_memdev_get_serial(m);
+                                }
+                        }
+                }
+        }
+        return 0;
 }
 
 static int discover_cxl(Topology *t) {
@@ -146,8 +192,27 @@ static int discover_cxl(Topology *t) {
                 m->ram_size = cxl_memdev_get_ram_size(memdev);
                 m->pmem_size = cxl_memdev_get_pmem_size(memdev);
         }
+        r = discover_cxl_regions(t, ctx);
         cxl_unref(ctx);
-        return 0;
+        return r;
+}
+
+/* A dax region made by dax_cxl sits below its CXL region: .../regionN/dax_regionN. */
+static void dax_region_cxl_parent(struct daxctl_region *region, char *buf, size_t len) {
+        char real[PATH_MAX], *slash;
+        const char *path = daxctl_region_get_path(region);
+        unsigned id;
+
+        buf[0] = '\0';
+        if (!path || !realpath(path, real))
+                return;
+        slash = strrchr(real, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        slash = strrchr(real, '/');
+        if (slash && sscanf(slash + 1, "region%u", &id) == 1 && strstr(real, "/decoder"))
+                snprintf(buf, len, "%s", slash + 1);
 }
 
 static int discover_dax(Topology *t) {
@@ -179,6 +244,8 @@ static int discover_dax(Topology *t) {
 
                 snprintf(d->name, sizeof d->name, "%s", strempty(daxctl_dev_get_devname(dev)));
                 snprintf(d->region, sizeof d->region, "%s", strempty(daxctl_region_get_devname(region)));
+                dax_region_cxl_parent(region, d->cxl_region, sizeof d->cxl_region);
+                d->resource = daxctl_dev_get_resource(dev);
                 d->size = daxctl_dev_get_size(dev);
                 d->target_node = daxctl_dev_get_target_node(dev);
                 d->blocks_online = d->blocks_total = d->movable = -1;
@@ -187,7 +254,9 @@ static int discover_dax(Topology *t) {
                 if (mem) {
                         d->blocks_total = daxctl_memory_num_sections(mem);
                         d->blocks_online = daxctl_memory_is_online(mem);
-                        d->movable = daxctl_memory_is_movable(mem);
+                        /* libdaxctl answers -ENXIO when no block is online: unknown */
+                        d->movable = daxctl_memory_is_movable(mem) < 0 ? -1 : daxctl_memory_is_movable(mem);
+                        d->block_size = daxctl_memory_get_block_size(mem);
                 }
         }
         daxctl_unref(ctx);
@@ -221,6 +290,7 @@ Topology *topology_free(Topology *t) {
                 free(t->nodes[i].distance);
         free(t->nodes);
         free(t->memdevs);
+        free(t->regions);
         free(t->daxdevs);
         free(t->cxl_error);
         free(t->dax_error);
@@ -235,24 +305,59 @@ const NodeInfo *topology_node(const Topology *t, int id) {
         return NULL;
 }
 
-static const char *node_backing(const Topology *t, int id, char *buf, size_t len) {
-        buf[0] = '\0';
+const DaxDevInfo *topology_dax(const Topology *t, const char *name) {
         for (size_t i = 0; i < t->n_daxdevs; i++)
-                if (t->daxdevs[i].target_node == id && t->daxdevs[i].system_ram) {
-                        snprintf(buf, len, "%s", t->daxdevs[i].name);
-                        return buf;
+                if (strcmp(t->daxdevs[i].name, name) == 0)
+                        return &t->daxdevs[i];
+        return NULL;
+}
+
+const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name) {
+        for (size_t i = 0; i < t->n_regions; i++)
+                if (strcmp(t->regions[i].name, name) == 0)
+                        return &t->regions[i];
+        return NULL;
+}
+
+/* "dax0.0 <- region0 <- mem0 (0x1234)" for the dax device in system-ram mode on node id */
+static const char *node_backing(const Topology *t, int id, char *buf, size_t len) {
+        for (size_t i = 0; i < t->n_daxdevs; i++) {
+                const DaxDevInfo *d = &t->daxdevs[i];
+                const CxlRegionInfo *r;
+                int k;
+
+                if (d->target_node != id || !d->system_ram)
+                        continue;
+                k = snprintf(buf, len, "%s", d->name);
+                r = d->cxl_region[0] ? topology_cxl_region(t, d->cxl_region) : NULL;
+                if (r && k >= 0 && (size_t) k < len) {
+                        k += snprintf(buf + k, len - (size_t) k, " <- %s", r->name);
+                        for (unsigned j = 0; j < r->n_targets && k >= 0 && (size_t) k < len; j++)
+                                k += snprintf(buf + k, len - (size_t) k, "%s%s (0x%" PRIx64 ")", j ? ", " : " <- ",
+                                              r->memdev[j], r->serial[j]);
                 }
+                return buf;
+        }
         return "-";
 }
 
-void topology_print_nodes(const Topology *t, FILE *f) {
-        char s1[32], s2[32], b[64];
+static const char *node_zone(const Topology *t, int id) {
+        for (size_t i = 0; i < t->n_daxdevs; i++) {
+                const DaxDevInfo *d = &t->daxdevs[i];
+                if (d->target_node == id && d->system_ram && d->blocks_online > 0)
+                        return d->movable == 1 ? "movable" : "normal";
+        }
+        return "-";
+}
+
+void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f) {
+        char s1[32], s2[32], b[160];
 
         if (t->n_nodes == 0) {
                 fprintf(f, "No NUMA nodes: libnuma reports no NUMA support on this kernel.\n");
                 return;
         }
-        fprintf(f, "%-5s %-7s %-12s %10s %10s %5s  %s\n", "NODE", "KIND", "CPUS", "SIZE", "FREE", "TIER",
+        fprintf(f, "%-5s %-7s %-10s %9s %9s %5s %-8s %s\n", "NODE", "KIND", "CPUS", "SIZE", "FREE", "TIER", "ZONE",
                 "BACKING");
         for (size_t i = 0; i < t->n_nodes; i++) {
                 const NodeInfo *n = &t->nodes[i];
@@ -260,9 +365,10 @@ void topology_print_nodes(const Topology *t, FILE *f) {
 
                 if (n->memory_tier >= 0)
                         snprintf(tier, sizeof tier, "%d", n->memory_tier);
-                fprintf(f, "%-5d %-7s %-12s %10s %10s %5s  %s\n", n->id, "sysram",
-                        n->n_cpus ? n->cpulist : "-", format_size(s1, sizeof s1, n->size),
-                        format_size(s2, sizeof s2, n->free), tier, node_backing(t, n->id, b, sizeof b));
+                fprintf(f, "%-5d %-7s %-10s %9s %9s %5s %-8s %s\n", n->id,
+                        spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram", n->n_cpus ? n->cpulist : "-",
+                        format_size(s1, sizeof s1, n->size), format_size(s2, sizeof s2, n->free), tier,
+                        node_zone(t, n->id), node_backing(t, n->id, b, sizeof b));
         }
 }
 
@@ -283,7 +389,8 @@ void topology_print_devices(const Topology *t, FILE *f) {
                 fprintf(f, "  none (%s)\n", strna(t->dax_error));
         for (size_t i = 0; i < t->n_daxdevs; i++) {
                 const DaxDevInfo *d = &t->daxdevs[i];
-                fprintf(f, "  %-8s %-9s size %s  target node %d  %s", d->name, d->region,
+                fprintf(f, "  %-8s %-11s %-8s size %s  target node %d  %s", d->name, d->region,
+                        d->cxl_region[0] ? d->cxl_region : "-",
                         format_size(s1, sizeof s1, d->size), d->target_node,
                         d->system_ram ? "system-ram" : "devdax");
                 if (d->system_ram)
@@ -309,14 +416,20 @@ static void json_string(FILE *f, const char *s) {
         fputc('"', f);
 }
 
-void topology_print_json(const Topology *t, FILE *f) {
+void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
+        char b[160];
+
         fprintf(f, "{\"nodes\":[");
         for (size_t i = 0; i < t->n_nodes; i++) {
                 const NodeInfo *n = &t->nodes[i];
-                fprintf(f, "%s{\"node\":%d,\"kind\":\"sysram\",\"cpus\":", i ? "," : "", n->id);
+                fprintf(f, "%s{\"node\":%d,\"kind\":\"%s\",\"cpus\":", i ? "," : "", n->id,
+                        spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram");
                 json_string(f, n->cpulist);
-                fprintf(f, ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"tier\":%d,\"distance\":[", n->size,
-                        n->free, n->memory_tier);
+                fprintf(f, ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"tier\":%d,\"zone\":\"%s\",\"backing\":",
+                        n->size, n->free, n->memory_tier, node_zone(t, n->id));
+                json_string(f, node_backing(t, n->id, b, sizeof b));
+                fprintf(f, ",\"read_latency\":%d,\"read_bandwidth\":%d,\"distance\":[", n->read_latency,
+                        n->read_bandwidth);
                 for (size_t j = 0; j < t->n_nodes; j++)
                         fprintf(f, "%s%d", j ? "," : "", n->distance[j]);
                 fprintf(f, "]}");
@@ -331,6 +444,19 @@ void topology_print_json(const Topology *t, FILE *f) {
                 json_string(f, m->host);
                 fputc('}', f);
         }
+        fprintf(f, "],\"cxl_regions\":[");
+        for (size_t i = 0; i < t->n_regions; i++) {
+                const CxlRegionInfo *r = &t->regions[i];
+                fprintf(f, "%s{\"name\":", i ? "," : "");
+                json_string(f, r->name);
+                fprintf(f, ",\"size\":%" PRIu64 ",\"targets\":[", r->size);
+                for (unsigned j = 0; j < r->n_targets; j++) {
+                        fprintf(f, "%s{\"memdev\":", j ? "," : "");
+                        json_string(f, r->memdev[j]);
+                        fprintf(f, ",\"serial\":%" PRIu64 "}", r->serial[j]);
+                }
+                fprintf(f, "]}");
+        }
         fprintf(f, "],\"dax_devices\":[");
         for (size_t i = 0; i < t->n_daxdevs; i++) {
                 const DaxDevInfo *d = &t->daxdevs[i];
@@ -338,6 +464,8 @@ void topology_print_json(const Topology *t, FILE *f) {
                 json_string(f, d->name);
                 fprintf(f, ",\"region\":");
                 json_string(f, d->region);
+                fprintf(f, ",\"cxl_region\":");
+                json_string(f, d->cxl_region);
                 fprintf(f, ",\"size\":%" PRIu64 ",\"target_node\":%d,\"mode\":\"%s\",\"blocks_online\":%d,"
                            "\"blocks_total\":%d,\"movable\":%d}",
                         d->size, d->target_node, d->system_ram ? "system-ram" : "devdax", d->blocks_online,

@@ -15,6 +15,8 @@ typedef struct NodeInfo {
         uint64_t free;
         int memory_tier;     /* memory_tierN id, -1 if the kernel has no tiers */
         int *distance;       /* to every node in Topology.nodes order */
+        int read_latency;    /* HMAT access class 0 (ns), -1 if not reported */
+        int read_bandwidth;  /* HMAT access class 0 (MB/s), -1 if not reported */
 } NodeInfo;
 
 typedef struct CxlMemdevInfo {
@@ -25,15 +27,28 @@ typedef struct CxlMemdevInfo {
         uint64_t pmem_size;
 } CxlMemdevInfo;
 
+#define CXL_REGION_MAX_TARGETS 16
+
+typedef struct CxlRegionInfo {
+        char name[32];       /* region0 */
+        uint64_t size;
+        unsigned n_targets;
+        char memdev[CXL_REGION_MAX_TARGETS][32];
+        uint64_t serial[CXL_REGION_MAX_TARGETS];
+} CxlRegionInfo;
+
 typedef struct DaxDevInfo {
         char name[32];
-        char region[32];     /* daxctl region, e.g. region0 */
+        char region[32];     /* daxctl region, e.g. dax_region0 */
+        char cxl_region[32]; /* the CXL region behind it, "" if none (NVDIMM, soft-reserved) */
+        uint64_t resource;   /* physical address */
         uint64_t size;
         int target_node;
         bool system_ram;     /* bound to kmem */
         int blocks_online;   /* -1 unknown */
         int blocks_total;
         int movable;         /* 1, 0, or -1 when unknown/mixed */
+        uint64_t block_size; /* memory block size, 0 if not system-ram */
 } DaxDevInfo;
 
 typedef struct KernelCaps {
@@ -49,6 +64,8 @@ typedef struct Topology {
         size_t n_nodes;
         CxlMemdevInfo *memdevs;
         size_t n_memdevs;
+        CxlRegionInfo *regions;
+        size_t n_regions;
         DaxDevInfo *daxdevs;
         size_t n_daxdevs;
         KernelCaps caps;
@@ -65,7 +82,10 @@ static inline void topology_freep(Topology **t) {
 }
 
 const NodeInfo *topology_node(const Topology *t, int id);
+const DaxDevInfo *topology_dax(const Topology *t, const char *name);
+const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name);
 
-void topology_print_nodes(const Topology *t, FILE *f);
+/* spm: the nodes to show as kind "spm" (NULL: none known) */
+void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f);
 void topology_print_devices(const Topology *t, FILE *f);
-void topology_print_json(const Topology *t, FILE *f);
+void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f);

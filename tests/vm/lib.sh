@@ -114,7 +114,7 @@ vm_run_scenario() {
                 rc=$?
                 if [ "$rc" -ne 0 ]; then
                         setup_failed=$log
-                        [ "$rc" -eq 77 ] && setup_failed="SKIP:$(echo "$log" | grep -m1 'unavailable' || echo "$log" | tail -n1)"
+                        [ "$rc" -eq 77 ] && setup_failed="SKIP:$(echo "$log" | grep -v '^+' | grep -m1 'unavailable' || echo "$log" | tail -n1)"
                 fi
         fi
         # in the order the scenario file defines them
@@ -153,4 +153,48 @@ vm_run_scenario() {
         [ "$failed" -eq 0 ] || return 1
         [ "$passed" -gt 0 ] || return 77
         return 0
+}
+
+# spmd as a background daemon for scenarios. Logs go to /tmp/spmd.log.
+spmd_start() { # spmd_start CONFIG
+        : >/tmp/spmd.log
+        "$SPMD" --config "$1" >>/tmp/spmd.log 2>&1 &
+        echo $! >/tmp/spmd.pid
+        spmd_wait_log "running with" 1
+}
+
+# Wait until the log holds at least N lines matching PATTERN (default 1).
+spmd_wait_log() { # spmd_wait_log PATTERN [N]
+        for _ in $(seq 600); do
+                [ "$(grep -c -- "$1" /tmp/spmd.log)" -ge "${2:-1}" ] && return 0
+                kill -0 "$(cat /tmp/spmd.pid)" 2>/dev/null || { echo "spmd died:"; cat /tmp/spmd.log; return 1; }
+                sleep 0.1
+        done
+        echo "timed out waiting for '$1' in the spmd log:"
+        cat /tmp/spmd.log
+        return 1
+}
+
+spmd_reload() {
+        local n
+        n=$(grep -c "Configuration reloaded\|Reload failed" /tmp/spmd.log || true)
+        kill -HUP "$(cat /tmp/spmd.pid)"
+        spmd_wait_log "Configuration reloaded\|Reload failed" $((n + 1))
+}
+
+spmd_stop() {
+        local pid
+        pid=$(cat /tmp/spmd.pid)
+        kill -TERM "$pid"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        grep -q "spmd stopped" /tmp/spmd.log
+}
+
+# Every memory block of dax device $1 is online (and there is at least one).
+dax_all_online() {
+        daxctl list -d "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d[0] if isinstance(d, list) else d
+sys.exit(0 if d.get("online_memblocks", 0) > 0 and d["online_memblocks"] == d["total_memblocks"] else 1)'
 }
