@@ -122,6 +122,42 @@ static void discover_caps(Topology *t) {
         t->caps.private_nodes = access(SYSFS_NODE "/has_private_memory", F_OK) == 0;
 }
 
+static void read_health(struct cxl_memdev *memdev, CxlMemdevInfo *m) {
+        struct cxl_cmd *cmd = cxl_cmd_new_get_health_info(memdev);
+        int r, status;
+
+        m->health_valid = false;
+        if (!cmd) {
+                snprintf(m->health_error, sizeof m->health_error, "libcxl cannot build a GET_HEALTH_INFO command");
+                return;
+        }
+        r = cxl_cmd_submit(cmd);
+        if (r == -ENOTTY)
+                /* the kernel only passes commands the device lists in its command effects log */
+                snprintf(m->health_error, sizeof m->health_error,
+                         "the device does not support GET_HEALTH_INFO (not in its command effects log)");
+        else if (r == -EPERM || r == -EACCES)
+                snprintf(m->health_error, sizeof m->health_error, "GET_HEALTH_INFO needs root (CAP_SYS_ADMIN)");
+        else if (r < 0)
+                snprintf(m->health_error, sizeof m->health_error, "GET_HEALTH_INFO failed: %s", strerror(-r));
+        else if ((status = cxl_cmd_get_mbox_status(cmd)) != 0)
+                snprintf(m->health_error, sizeof m->health_error,
+                         "the device answered GET_HEALTH_INFO with mailbox status %d", status);
+        else {
+                m->health_valid = true;
+                m->media_normal = cxl_cmd_health_info_get_media_normal(cmd) > 0;
+                m->life_used = cxl_cmd_health_info_get_life_used(cmd);
+                m->temperature = cxl_cmd_health_info_get_temperature(cmd);
+                m->dirty_shutdowns = cxl_cmd_health_info_get_dirty_shutdowns(cmd);
+                /* libcxl returns -EOPNOTSUPP for fields the device marks as not implemented */
+                if (m->life_used < 0)
+                        m->life_used = -1;
+                if (m->temperature == -EOPNOTSUPP)
+                        m->temperature = INT32_MIN;
+        }
+        cxl_cmd_unref(cmd);
+}
+
 static int discover_cxl_regions(Topology *t, struct cxl_ctx *ctx) {
         struct cxl_bus *bus;
 
@@ -191,6 +227,7 @@ static int discover_cxl(Topology *t) {
                 m->serial = cxl_memdev_get_serial(memdev);
                 m->ram_size = cxl_memdev_get_ram_size(memdev);
                 m->pmem_size = cxl_memdev_get_pmem_size(memdev);
+                read_health(memdev, m);
         }
         r = discover_cxl_regions(t, ctx);
         cxl_unref(ctx);
@@ -383,6 +420,16 @@ void topology_print_devices(const Topology *t, FILE *f) {
                 fprintf(f, "  %-8s serial 0x%" PRIx64 "  ram %s  pmem %s  host %s\n", m->name, m->serial,
                         format_size(s1, sizeof s1, m->ram_size), format_size(s2, sizeof s2, m->pmem_size),
                         m->host);
+                if (!m->health_valid)
+                        fprintf(f, "           health: unavailable: %s\n", m->health_error);
+                else {
+                        fprintf(f, "           health: media %s", m->media_normal ? "normal" : "NOT NORMAL");
+                        if (m->life_used >= 0)
+                                fprintf(f, ", life used %d%%", m->life_used);
+                        if (m->temperature != INT32_MIN)
+                                fprintf(f, ", %d C", m->temperature);
+                        fprintf(f, ", %d dirty shutdown(s)\n", m->dirty_shutdowns);
+                }
         }
         fprintf(f, "dax devices:\n");
         if (t->n_daxdevs == 0)
@@ -442,6 +489,15 @@ void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
                 fprintf(f, ",\"serial\":%" PRIu64 ",\"ram_size\":%" PRIu64 ",\"pmem_size\":%" PRIu64 ",\"host\":",
                         m->serial, m->ram_size, m->pmem_size);
                 json_string(f, m->host);
+                if (m->health_valid)
+                        fprintf(f, ",\"health\":{\"media_normal\":%s,\"life_used\":%d,\"temperature\":%d,"
+                                   "\"dirty_shutdowns\":%d}",
+                                m->media_normal ? "true" : "false", m->life_used,
+                                m->temperature == INT32_MIN ? -1 : m->temperature, m->dirty_shutdowns);
+                else {
+                        fprintf(f, ",\"health_error\":");
+                        json_string(f, m->health_error);
+                }
                 fputc('}', f);
         }
         fprintf(f, "],\"cxl_regions\":[");

@@ -25,6 +25,13 @@ typedef struct CxlMemdevInfo {
         uint64_t serial;
         uint64_t ram_size;
         uint64_t pmem_size;
+        /* GET_HEALTH_INFO, where the kernel and the device answer it */
+        bool health_valid;
+        bool media_normal;
+        int life_used;       /* percent, -1 if the device does not report it */
+        int temperature;     /* Celsius, INT32_MIN if not reported */
+        int dirty_shutdowns;
+        char health_error[128]; /* why health_valid is false */
 } CxlMemdevInfo;
 
 #define CXL_REGION_MAX_TARGETS 16

@@ -13,6 +13,14 @@ testcase_memdev_via_libcxl() {
         grep -q '"ram_size":1073741824' /tmp/memdevs.json
         "$SPMCTL" devices | tee /tmp/devices.txt
         grep -E '^  mem0 +serial 0x1234 +ram 1\.0G' /tmp/devices.txt
+        # health: the values, or why there are none - never silence
+        grep -E '^ +health: (media (normal|NOT NORMAL)|unavailable: .+)' /tmp/devices.txt
+        "$SPMCTL" --json devices >/tmp/devices.json
+        python3 - <<'PY'
+import json
+m = json.load(open("/tmp/devices.json"))["cxl_memdevs"][0]
+assert ("health" in m) != bool(m.get("health_error")), m
+PY
 }
 
 testcase_ram_region_commits() {
