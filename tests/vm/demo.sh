@@ -23,7 +23,8 @@ run "$SPMCTL" nodes
 echo "  (memory blocks stay offline: the guest boots with memhp_default_state=offline so that"
 echo "   spmd, not the kernel, decides the zone)"
 
-cat >/tmp/spmd.conf <<'CONF'
+mkdir -p /etc/spmd
+cat >/etc/spmd/spmd.conf <<'CONF'
 [Device]
 Name=expander0
 Match=serial:0x1234
@@ -32,17 +33,33 @@ Match=serial:0x1234
 Name=demo
 User=root
 CONF
-step "spmd against this machine"
-run cat /tmp/spmd.conf
-run "$SPMD" --check-config /tmp/spmd.conf
-"$SPMD" --config /tmp/spmd.conf >>/tmp/spmd.log 2>&1 &
-pid=$!
-sleep 1
-kill -HUP "$pid"
-sleep 0.5
-kill -TERM "$pid"
-wait "$pid"
+step "spmd onlines the configured device as an SPM node"
+run cat /etc/spmd/spmd.conf
+run "$SPMD" --check-config
+"$SPMD" >>/tmp/spmd.log 2>&1 &
+echo $! >/tmp/spmd.pid
+spmd_wait_log "running with" >/dev/null
 sed 's/^/  /' /tmp/spmd.log
+run "$SPMCTL" nodes
+run "$SPMCTL" devices
+run daxctl list -d dax0.0
+
+step "Restart: nothing changes"
+spmd_stop
+: >/tmp/spmd.log
+"$SPMD" >>/tmp/spmd.log 2>&1 &
+echo $! >/tmp/spmd.pid
+spmd_wait_log "running with" >/dev/null
+grep -E 'dax0.0|SPM' /tmp/spmd.log | sed 's/^/  /'
+
+step "Taking it back: spmctl device release (memory offlined, pages migrate off, devdax again)"
+run "$SPMCTL" device release expander0
+run "$SPMCTL" nodes
+step "...and spmd onlines it again on reload, since spmd.conf still claims it"
+spmd_reload >/dev/null
+grep -E 'dax0.0: online' /tmp/spmd.log | tail -n1 | sed 's/^/  /'
+run "$SPMCTL" nodes
+spmd_stop
 
 step "BPF in this kernel"
 if "$VM_BUILD/tests/test-bpf-lsm" >/tmp/lsm.log 2>&1; then
@@ -51,5 +68,5 @@ else
         echo "  BPF-LSM: unavailable: $(grep -m1 SKIP /tmp/lsm.log || tail -n1 /tmp/lsm.log)"
 fi
 echo
-echo "Onlining dax0.0 as an SPM node, isolation, grants and pressure handling are"
-echo "added to this transcript as those features land."
+echo "Isolation (cpuset wall, BPF-LSM guards), the D-Bus broker and pressure handling"
+echo "are added to this transcript as those features land."
