@@ -140,10 +140,22 @@ static int check_dedicated(const DeviceClaim *claim, const DaxDevInfo *info, con
         return 0;
 }
 
+/* Undo our devdax -> kmem step after a later failure: offline, unbind, devdax again.
+ * Returns the words to append to the failure message, true to what happened. */
+static const char *revert_to_devdax(struct daxctl_dev *dev, struct daxctl_memory *mem, bool bound) {
+        if (!bound)
+                return "";
+        if (mem && daxctl_memory_offline(mem) < 0)
+                return "; it stays bound to kmem because its blocks could not be offlined";
+        if (daxctl_dev_disable(dev) < 0 || daxctl_dev_enable_devdax(dev) < 0)
+                return "; returning it to devdax failed, see 'daxctl list'";
+        return "; returned it to devdax";
+}
+
 int device_online(const DeviceClaim *claim, const Topology *t, char **ret_message) {
         _cleanup_(daxctl_unrefp) struct daxctl_ctx *ctx = NULL;
         const DaxDevInfo *info = topology_dax(t, claim->dax);
-        bool movable = claim->conf->zone == MEM_ZONE_MOVABLE, changed = false;
+        bool movable = claim->conf->zone == MEM_ZONE_MOVABLE, changed = false, bound = false;
         struct daxctl_memory *mem;
         struct daxctl_dev *dev;
         int r, total, online;
@@ -174,16 +186,18 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                         (void) daxctl_dev_enable_devdax(dev); /* leave it as we found it */
                         return say(ret_message, r, "%s: cannot bind it to kmem: %s", claim->dax, strerror(-r));
                 }
-                changed = true;
+                changed = bound = true;
                 mem = daxctl_dev_get_memory(dev);
                 if (!mem)
-                        return say(ret_message, -EIO, "%s: bound to kmem but no memory blocks appeared", claim->dax);
+                        return say(ret_message, -EIO, "%s: bound to kmem but no memory blocks appeared%s",
+                                   claim->dax, revert_to_devdax(dev, NULL, bound));
         }
 
         total = daxctl_memory_num_sections(mem);
         online = daxctl_memory_is_online(mem);
         if (total <= 0 || online < 0)
-                return say(ret_message, total <= 0 ? -EIO : online, "%s: cannot read its memory blocks", claim->dax);
+                return say(ret_message, total <= 0 ? -EIO : online, "%s: cannot read its memory blocks%s",
+                           claim->dax, revert_to_devdax(dev, mem, bound));
 
         if (online > 0 && (daxctl_memory_is_movable(mem) == 1) != movable) {
                 /* Online in the other zone: the kernel auto-onlined it (memhp_default_state=online
@@ -209,16 +223,17 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         if (online < total) {
                 r = movable ? daxctl_memory_online(mem) : daxctl_memory_online_no_movable(mem);
                 if (r < 0)
-                        return say(ret_message, r, "%s: onlining its memory failed: %s", claim->dax, strerror(-r));
+                        return say(ret_message, r, "%s: onlining its memory failed: %s%s", claim->dax,
+                                   strerror(-r), revert_to_devdax(dev, mem, bound));
                 changed = true;
         }
         online = daxctl_memory_is_online(mem);
         if (online != total)
-                return say(ret_message, -EIO, "%s: only %d of %d memory blocks came online", claim->dax, online,
-                           total);
+                return say(ret_message, -EIO, "%s: only %d of %d memory blocks came online%s", claim->dax, online,
+                           total, revert_to_devdax(dev, mem, bound));
         if ((daxctl_memory_is_movable(mem) == 1) != movable)
-                return say(ret_message, -EIO, "%s: online, but not in %s", claim->dax,
-                           movable ? "ZONE_MOVABLE" : "ZONE_NORMAL");
+                return say(ret_message, -EIO, "%s: online, but not in %s%s", claim->dax,
+                           movable ? "ZONE_MOVABLE" : "ZONE_NORMAL", revert_to_devdax(dev, mem, bound));
 
         char s1[32];
         say(ret_message, 0, "%s: %s as %s on node %d (%d memory blocks, %s)", claim->dax,
