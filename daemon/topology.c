@@ -54,59 +54,93 @@ static void nodes_assign_tiers(Topology *t) {
         t->caps.memory_tiers = n > 0;
 }
 
+/* CPUs in a cpulist such as "0-3,8". */
+static unsigned cpulist_count(const char *s) {
+        unsigned n = 0;
+
+        while (*s) {
+                char *end;
+                unsigned long a = strtoul(s, &end, 10), b = a;
+
+                if (end == s)
+                        break;
+                if (*end == '-')
+                        b = strtoul(end + 1, &end, 10);
+                if (b >= a)
+                        n += (unsigned) (b - a + 1);
+                s = *end == ',' ? end + 1 : end;
+                if (*end != ',')
+                        break;
+        }
+        return n;
+}
+
+/*
+ * libnuma learns the node set, CPU masks and distances once, when it is
+ * loaded, and spmd runs for months while memory is hot-added: nodes that
+ * come online after start would stay invisible. So the node set, CPUs and
+ * distances come from sysfs on every discovery; sizes come from libnuma,
+ * which reads them afresh on each call.
+ */
 static int discover_nodes(Topology *t) {
-        struct bitmask *cpus;
-        int max;
+        char online[4096];
+        NodeMask m;
 
         t->caps.numa = numa_available() >= 0;
         if (!t->caps.numa) {
                 log_debug("libnuma: NUMA is not available on this kernel; reporting no nodes.");
                 return 0;
         }
-        max = numa_max_node();
-        t->nodes = calloc((size_t) max + 1, sizeof *t->nodes);
-        cpus = numa_allocate_cpumask();
-        if (!t->nodes || !cpus) {
-                if (cpus)
-                        numa_free_cpumask(cpus);
-                return -ENOMEM;
+        if (read_one_line(SYSFS_NODE "/online", online, sizeof online) < 0 || parse_nodemask(online, &m) < 0) {
+                log_warning("Cannot read the online NUMA nodes from " SYSFS_NODE "/online; reporting no nodes.");
+                return 0;
         }
-        for (int n = 0; n <= max; n++) {
-                NodeInfo *ni;
-                long long free_bytes = 0;
+        t->nodes = calloc(SPMD_MAX_NODES, sizeof *t->nodes);
+        if (!t->nodes)
+                return -ENOMEM;
+        NODEMASK_FOREACH(n, &m) {
+                NodeInfo *ni = &t->nodes[t->n_nodes++];
+                long long free_bytes = 0, size;
+                char path[160], buf[32], cpus[4096];
 
-                if (!numa_bitmask_isbitset(numa_nodes_ptr, (unsigned) n))
-                        continue;
-                ni = &t->nodes[t->n_nodes++];
-                ni->id = n;
+                ni->id = (int) n;
                 ni->memory_tier = -1;
-                long long size = numa_node_size64(n, &free_bytes);
+                size = numa_node_size64((int) n, &free_bytes);
                 ni->size = size > 0 ? (uint64_t) size : 0;
                 ni->free = free_bytes > 0 ? (uint64_t) free_bytes : 0;
-                numa_bitmask_clearall(cpus);
-                if (numa_node_to_cpus(n, cpus) >= 0)
-                        ni->n_cpus = numa_bitmask_weight(cpus);
-                char path[160], buf[32];
-                snprintf(path, sizeof path, SYSFS_NODE "/node%d/cpulist", n);
-                if (read_one_line(path, ni->cpulist, sizeof ni->cpulist) < 0)
-                        ni->cpulist[0] = '\0';
+                snprintf(path, sizeof path, SYSFS_NODE "/node%u/cpulist", n);
+                if (read_one_line(path, cpus, sizeof cpus) < 0)
+                        cpus[0] = '\0';
+                ni->n_cpus = cpulist_count(cpus);
+                snprintf(ni->cpulist, sizeof ni->cpulist, "%s", cpus); /* for display; may be cut short */
                 /* HMAT access class 0: performance seen from the nearest initiator */
                 ni->read_latency = ni->read_bandwidth = -1;
-                snprintf(path, sizeof path, SYSFS_NODE "/node%d/access0/initiators/read_latency", n);
+                snprintf(path, sizeof path, SYSFS_NODE "/node%u/access0/initiators/read_latency", n);
                 if (read_one_line(path, buf, sizeof buf) >= 0)
                         ni->read_latency = atoi(buf);
-                snprintf(path, sizeof path, SYSFS_NODE "/node%d/access0/initiators/read_bandwidth", n);
+                snprintf(path, sizeof path, SYSFS_NODE "/node%u/access0/initiators/read_bandwidth", n);
                 if (read_one_line(path, buf, sizeof buf) >= 0)
                         ni->read_bandwidth = atoi(buf);
         }
-        numa_free_cpumask(cpus);
 
+        /* nodeN/distance lists the distance to every online node, in node order: our order. */
         for (size_t i = 0; i < t->n_nodes; i++) {
+                char path[160], line[8192], *p = line;
+
                 t->nodes[i].distance = calloc(t->n_nodes, sizeof(int));
                 if (!t->nodes[i].distance)
                         return -ENOMEM;
-                for (size_t j = 0; j < t->n_nodes; j++)
-                        t->nodes[i].distance[j] = numa_distance(t->nodes[i].id, t->nodes[j].id);
+                snprintf(path, sizeof path, SYSFS_NODE "/node%d/distance", t->nodes[i].id);
+                if (read_one_line(path, line, sizeof line) < 0)
+                        continue;
+                for (size_t j = 0; j < t->n_nodes; j++) {
+                        char *end;
+                        long d = strtol(p, &end, 10);
+                        if (end == p)
+                                break;
+                        t->nodes[i].distance[j] = (int) d;
+                        p = end;
+                }
         }
         nodes_assign_tiers(t);
         return 0;
