@@ -12,6 +12,7 @@ typedef enum ConfType {
         CONF_TRISTATE,
         CONF_STRING,
         CONF_PATH,       /* absolute path */
+        CONF_CGROUP,     /* absolute cgroup path below the cgroup2 mount, not "/" */
         CONF_PATHV,      /* list of absolute paths; empty assignment clears */
         CONF_STRV,       /* list of words; empty assignment clears */
         CONF_SIZE,

@@ -101,6 +101,19 @@ int config_verify(Config *c, ConfDiags *d) {
                                              x->name, y->source.file, y->source.line);
                 }
 
+        for (size_t i = 0; i < c->n_grants; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const GrantConf *x = c->grants[i], *y = c->grants[j];
+                        if (x->cgroup && y->cgroup && strcmp(x->cgroup, y->cgroup) == 0)
+                                verify_error(d, config_origin(c, x, "Cgroup"), file,
+                                             "[Grant] Cgroup=%s is already granted by the [Grant] at %s:%u",
+                                             x->cgroup, y->source.file, y->source.line);
+                        if (x->name && y->name && strcmp(x->name, y->name) == 0)
+                                verify_error(d, config_origin(c, x, "Name"), file,
+                                             "[Grant] Name=%s is already used by the [Grant] at %s:%u",
+                                             x->name, y->source.file, y->source.line);
+                }
+
         return d->n_errors > before ? -EINVAL : 0;
 }
 

@@ -27,6 +27,7 @@ static const char *const match_names[] = { [DEVICE_MATCH_DAX] = "dax", [DEVICE_M
 #define C(field) offsetof(Config, field)
 #define D(field) offsetof(DeviceConf, field)
 #define A(field) offsetof(AccessConf, field)
+#define G(field) offsetof(GrantConf, field)
 #define ENUM(k, field, names, what) { k, CONF_ENUM, field, names, ELEMENTSOF(names), 0, 0, 0, what }
 
 static const ConfItem daemon_items[] = {
@@ -118,6 +119,13 @@ static const ConfItem access_items[] = {
         {},
 };
 
+static const ConfItem grant_items[] = {
+        { "Name", CONF_STRING, G(name), .expect = "a name" },
+        { "Cgroup", CONF_CGROUP, G(cgroup), .expect = "a cgroup path such as /inference.slice" },
+        { "Nodes", CONF_NODES, G(nodes), .flag = G(all_nodes), .expect = "all, or a node list such as 1,3" },
+        {},
+};
+
 const SectionDef conf_sections[] = {
         { "Daemon", daemon_items, false },
         { "Enforcement", enforcement_items, false },
@@ -127,6 +135,7 @@ const SectionDef conf_sections[] = {
         { "Demotion", demotion_items, false },
         { "Device", device_items, true },
         { "Access", access_items, true },
+        { "Grant", grant_items, true },
 };
 const size_t conf_n_sections = ELEMENTSOF(conf_sections);
 
@@ -176,6 +185,7 @@ static void format_value(FILE *f, const ConfItem *it, const void *base) {
                 break;
         case CONF_STRING:
         case CONF_PATH:
+        case CONF_CGROUP:
         case CONF_DEVICE_MATCH:
                 fputs(strempty(*(char *const *) p), f);
                 break;
@@ -245,6 +255,9 @@ void config_dump(const Config *c, FILE *f) {
                 else if (strcmp(s->name, "Device") == 0)
                         for (size_t j = 0; j < c->n_devices; j++)
                                 dump_section(f, s, c->devices[j], &c->devices[j]->source);
+                else if (strcmp(s->name, "Grant") == 0)
+                        for (size_t j = 0; j < c->n_grants; j++)
+                                dump_section(f, s, c->grants[j], &c->grants[j]->source);
                 else
                         for (size_t j = 0; j < c->n_access; j++)
                                 dump_section(f, s, c->access[j], &c->access[j]->source);

@@ -180,6 +180,16 @@ static AccessConf *access_conf_free(AccessConf *a) {
         return NULL;
 }
 
+static GrantConf *grant_conf_free(GrantConf *g) {
+        if (!g)
+                return NULL;
+        free(g->source.file);
+        free(g->name);
+        free(g->cgroup);
+        free(g);
+        return NULL;
+}
+
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
@@ -192,6 +202,9 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_access; i++)
                 access_conf_free(c->access[i]);
         free(c->access);
+        for (size_t i = 0; i < c->n_grants; i++)
+                grant_conf_free(c->grants[i]);
+        free(c->grants);
         for (size_t i = 0; i < c->n_files; i++)
                 free(c->files[i]);
         free(c->files);
@@ -223,6 +236,20 @@ static void *section_new_object(ParseCtx *ctx, const SectionDef *s) {
                 return d;
         }
 
+        if (strcmp(s->name, "Grant") == 0) {
+                GrantConf *g = calloc(1, sizeof *g), **n;
+
+                if (!g || !(n = realloc(c->grants, (c->n_grants + 1) * sizeof *n))) {
+                        free(g);
+                        free(src.file);
+                        return NULL;
+                }
+                *g = (GrantConf){ .source = src, .all_nodes = true };
+                c->grants = n;
+                c->grants[c->n_grants++] = g;
+                return g;
+        }
+
         AccessConf *a = calloc(1, sizeof *a), **n;
         if (!a || !(n = realloc(c->access, (c->n_access + 1) * sizeof *n))) {
                 free(a);
@@ -248,6 +275,12 @@ static void section_finish(ParseCtx *ctx) {
                         ctx_diag(ctx, CONF_DIAG_ERROR, "[Device] lacks Match=: say which device to manage "
                                                        "(daxX.Y, serial:N, memdev:memN, region:regionN or "
                                                        "all-unclaimed)");
+        } else if (strcmp(ctx->section->name, "Grant") == 0) {
+                GrantConf *g = ctx->object;
+                ctx->line = g->source.line;
+                if (!g->cgroup)
+                        ctx_diag(ctx, CONF_DIAG_ERROR,
+                                 "[Grant] lacks Cgroup=: say which cgroup may use the SPM nodes");
         } else {
                 AccessConf *a = ctx->object;
                 ctx->line = a->source.line;
@@ -354,6 +387,10 @@ static int parse_value(const ConfItem *it, void *base, const char *v) {
                 return set_string(dst, v);
         case CONF_PATH:
                 if (*v && !path_is_absolute_normal(v))
+                        return -EINVAL;
+                return set_string(dst, v);
+        case CONF_CGROUP:
+                if (!cgroup_path_is_valid(v))
                         return -EINVAL;
                 return set_string(dst, v);
         case CONF_STRV:

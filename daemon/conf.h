@@ -79,9 +79,18 @@ typedef struct AccessConf {
         uint32_t max_grants;
 } AccessConf;
 
+/* A standing grant the operator declares: this cgroup may always use these SPM nodes. */
+typedef struct GrantConf {
+        ConfSource source;
+        char *name;
+        char *cgroup;   /* absolute path below the cgroup2 mount, e.g. /inference.slice */
+        bool all_nodes;
+        NodeMask nodes;
+} GrantConf;
+
 /* Where a key was last assigned: for diagnostics that involve several keys. */
 typedef struct ConfOrigin {
-        const void *object; /* the Config, DeviceConf or AccessConf */
+        const void *object; /* the Config, DeviceConf, AccessConf or GrantConf */
         const char *key;    /* static string from the schema */
         ConfSource source;
 } ConfOrigin;
@@ -141,6 +150,8 @@ typedef struct Config {
         size_t n_devices;
         AccessConf **access;
         size_t n_access;
+        GrantConf **grants;
+        size_t n_grants;
 
         char **files; /* every file read, in order */
         size_t n_files;

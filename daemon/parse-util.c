@@ -273,3 +273,25 @@ const char *format_size(char *buf, size_t len, uint64_t bytes) {
                 snprintf(buf, len, "%.1f%c", v, units[u]);
         return buf;
 }
+
+bool cgroup_path_is_valid(const char *p) {
+        size_t n = strlen(p);
+
+        if (p[0] != '/' || n < 2 || n >= 4096 || p[n - 1] == '/')
+                return false;
+        for (const char *c = p; *c;) {
+                const char *e;
+                size_t len;
+
+                c++; /* skip '/' */
+                e = strchrnul(c, '/');
+                len = (size_t) (e - c);
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                for (const char *x = c; x < e; x++)
+                        if ((unsigned char) *x < 0x20 || *x == 0x7f)
+                                return false;
+                c = e;
+        }
+        return true;
+}

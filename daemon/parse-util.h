@@ -19,5 +19,7 @@ int parse_size(const char *s, uint64_t *ret);             /* bytes: 4096, 512K, 
 int parse_duration(const char *s, uint64_t *ret_usec);    /* 100ms, 5s, 2min, 1h, "infinity"; bare = seconds */
 int parse_permyriad(const char *s, uint32_t *ret);        /* "12.5%" -> 1250 (0..10000) */
 int parse_nodemask(const char *s, NodeMask *ret);         /* "1", "1,3-5"; not empty */
+/* "/a.slice/b": absolute, no empty, "." or ".." components, no trailing '/', not "/" itself */
+bool cgroup_path_is_valid(const char *p);
 
 const char *format_size(char *buf, size_t len, uint64_t bytes);

@@ -4,7 +4,7 @@
 and the defaults written in config/spmd.conf are spmd's real defaults.
 
 The key list and the defaults come from `spmd --check-config --dump-config`
-on a config with one [Device] and one [Access], so a new key without
+on a config with one [Device], one [Access] and one [Grant], so a new key without
 documentation, or a changed default, fails here. Prints TAP.
 """
 import os
@@ -29,7 +29,7 @@ def check(cond, name, detail=""):
 
 
 with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
-    f.write("[Device]\nMatch=dax0.0\n[Access]\nUser=root\n")
+    f.write("[Device]\nMatch=dax0.0\n[Access]\nUser=root\n[Grant]\nCgroup=/a.slice\n")
     minimal = f.name
 dump = subprocess.run([spmd, "--check-config", minimal, "--dump-config"], capture_output=True, text=True,
                       check=True).stdout
@@ -44,7 +44,7 @@ for line in dump.splitlines():
         section = m.group(1)
     elif section and "=" in line and not line.startswith("#"):
         k, v = line.split("=", 1)
-        if section == "Device" and k == "Match" or section == "Access" and k == "User":
+        if (section, k) in (("Device", "Match"), ("Access", "User"), ("Grant", "Cgroup")):
             continue  # the values we put in, not defaults
         defaults[(section, k)] = v
 check(len(defaults) > 40, f"the dump lists the schema ({len(defaults)} keys)")
@@ -67,13 +67,13 @@ for (sec, key), value in sorted(defaults.items()):
         continue
     doc = documented[(sec, key)]
     # example values in the commented [Device]/[Access] blocks are examples, not defaults
-    example_ok = sec in ("Device", "Access") and key in ("Name", "Match", "Unit", "Cgroup", "User", "Group")
+    example_ok = sec in ("Device", "Access", "Grant") and key in ("Name", "Match", "Unit", "Cgroup", "User", "Group")
     # LogLevel: empty in the dump means "info unless --log-level"
     same = doc == value or example_ok or (sec, key) == ("Daemon", "LogLevel") and doc == "info" and value == ""
     check(same, f"config/spmd.conf: [{sec}] {key}={doc} is the real default", f"spmd's default: {key}={value}")
 
 for key in documented:
-    check(key in defaults or key in (("Device", "Match"), ("Access", "User")),
+    check(key in defaults or key in (("Device", "Match"), ("Access", "User"), ("Grant", "Cgroup")),
           f"config/spmd.conf documents only real keys: [{key[0]}] {key[1]}")
 
 man = open(manpage).read()

@@ -151,7 +151,13 @@ static const char good[] =
         "MaxBytes=4G\n"
         "AllowPersistent=yes\n"
         "[Access]\n"
-        "Group=wheel\n";
+        "Group=wheel\n"
+        "[Grant]\n"
+        "Name=inference\n"
+        "Cgroup=/inference.slice\n"
+        "[Grant]\n"
+        "Cgroup=/system.slice/db.service\n"
+        "Nodes=1\n";
 
 static void test_good_file(void **state) {
         Config *c = NULL;
@@ -198,6 +204,14 @@ static void test_good_file(void **state) {
         assert_true(c->access[0]->allow_persistent);
         assert_true(c->access[1]->all_nodes);             /* default */
         assert_true(c->access[1]->max_bytes == UINT64_MAX); /* default */
+
+        assert_int_equal(c->n_grants, 2);
+        assert_string_equal(c->grants[0]->name, "inference");
+        assert_string_equal(c->grants[0]->cgroup, "/inference.slice");
+        assert_true(c->grants[0]->all_nodes);
+        assert_string_equal(c->grants[1]->cgroup, "/system.slice/db.service");
+        assert_false(c->grants[1]->all_nodes);
+        assert_true(nodemask_test(&c->grants[1]->nodes, 1));
 
         /* where keys were set, for diagnostics across keys */
         const ConfSource *o = config_origin(c, c->devices[0], "Match");
@@ -248,6 +262,15 @@ static void test_bad_values(void **state) {
                 { "[Device]\nMatch=dax0.0\n[Device]\nMatch=dax0.0\n", 4, "already names the [Device] at test.conf:1" },
                 { "[Device]\nMatch=all-unclaimed\n[Device]\nMatch=all-unclaimed\n", 4, "more than once" },
                 { "[Access]\nName=a\nUser=x\n[Access]\nName=a\nUser=y\n", 5, "Name=a is already used" },
+                { "[Grant]\nNodes=1\n", 1, "[Grant] lacks Cgroup=" },
+                { "[Grant]\nCgroup=relative.slice\n", 2, "Cgroup=relative.slice: expected a cgroup path" },
+                { "[Grant]\nCgroup=/\n", 2, "Cgroup=/: expected a cgroup path" },
+                { "[Grant]\nCgroup=/a/../b\n", 2, "Cgroup=/a/../b" },
+                { "[Grant]\nCgroup=/a/\n", 2, "Cgroup=/a/" },
+                { "[Grant]\nCgroup=/a//b\n", 2, "Cgroup=/a//b" },
+                { "[Grant]\nCgroup=/a\nNodes=one\n", 3, "Nodes=one" },
+                { "[Grant]\nCgroup=/a\n[Grant]\nCgroup=/a\n", 4, "Cgroup=/a is already granted by the [Grant] at test.conf:1" },
+                { "[Grant]\nName=g\nCgroup=/a\n[Grant]\nName=g\nCgroup=/b\n", 5, "[Grant] Name=g is already used" },
         };
 
         (void) state;
@@ -427,6 +450,9 @@ static void test_dump_round_trip(void **state) {
         /* identical but for the "# from FILE:LINE" comments, which name the dump itself */
         assert_int_equal(b->n_devices, a->n_devices);
         assert_int_equal(b->n_access, a->n_access);
+        assert_int_equal(b->n_grants, a->n_grants);
+        assert_string_equal(b->grants[1]->cgroup, a->grants[1]->cgroup);
+        assert_true(nodemask_same(&b->grants[1]->nodes, &a->grants[1]->nodes));
         assert_int_equal(b->free_critical, a->free_critical);
         assert_true(b->recover_after_usec == a->recover_after_usec);
         assert_true(b->access[0]->max_bytes == a->access[0]->max_bytes);
