@@ -169,6 +169,17 @@ const DeviceClaim *device_plan_find(const DevicePlan *p, const char *dax_or_name
         return NULL;
 }
 
+void device_plan_target_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret) {
+        NodeMask m = {};
+
+        for (size_t i = 0; i < p->n_claims; i++) {
+                const DaxDevInfo *d = topology_dax(t, p->claims[i].dax);
+                if (d && d->target_node >= 0)
+                        nodemask_set(&m, (unsigned) d->target_node);
+        }
+        *ret = m;
+}
+
 void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret) {
         NodeMask m = {};
 

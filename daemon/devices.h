@@ -25,6 +25,8 @@ int device_plan_build(const Config *c, const Topology *t, DevicePlan *ret);
 void device_plan_clear(DevicePlan *p);
 const DeviceClaim *device_plan_find(const DevicePlan *p, const char *dax_or_name);
 
+/* Nodes the claimed dax devices online onto, online yet or not. */
+void device_plan_target_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret);
 /* Nodes that are SPM nodes now: targets of claimed dax devices with memory online. */
 void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret);
 

@@ -32,6 +32,11 @@
                 _taken_fd_;                      \
         })
 
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

@@ -70,11 +70,19 @@ static uint64_t now_usec(clockid_t clock) {
 }
 
 static void manager_notify_status(Manager *m, const char *extra) {
+        char wall[128];
+
+        if (m->wall) {
+                CpusetStats st;
+                cpuset_wall_stats(m->wall, &st);
+                snprintf(wall, sizeof wall, "active, %u cgroup(s) walled, %u grant(s)", st.walled, st.granted);
+        } else
+                snprintf(wall, sizeof wall, "%s", m->config->cpuset ? "unavailable" : "off");
         (void) sd_notifyf(false,
                           "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s); %zu device(s) online as "
-                          "SPM, %u device problem(s)",
+                          "SPM, %u device problem(s); cpuset wall: %s",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
-                          (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems);
+                          (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall);
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -113,6 +121,82 @@ static int manager_refresh_topology(Manager *m) {
         return 0;
 }
 
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+/* Create or drop the cpuset layer to match Cpuset=; report it either way. */
+static void manager_setup_wall(Manager *m) {
+        int r;
+
+        if (!m->config->cpuset) {
+                if (m->wall)
+                        log_notice("Cpuset=no: spmd stops maintaining the wall; the cpuset.mems it wrote stay as "
+                                   "they are.");
+                m->wall = cpuset_wall_free(m->wall);
+                m->wall_reason = mfree(m->wall_reason);
+                log_info("Enforcement layer cpuset: off (Cpuset=no).");
+                return;
+        }
+        if (m->wall)
+                return;
+        m->wall_reason = mfree(m->wall_reason);
+        r = cpuset_wall_new(m->event, CGROUP_ROOT, &m->wall, &m->wall_reason);
+        if (r < 0)
+                log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
+}
+
+static void manager_log_wall(Manager *m) {
+        CpusetStats st;
+
+        if (!m->wall)
+                return;
+        cpuset_wall_stats(m->wall, &st);
+        log_info("Enforcement layer cpuset: active: %u cgroup(s) walled off the SPM nodes, %u grant(s) in force, "
+                 "%u waiting for their cgroup, %u failed write(s); %u process(es) in the root cgroup (%u kernel "
+                 "thread(s)) stay outside every wall.",
+                 st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
+}
+
+int manager_apply_wall(Manager *m, const NodeMask *spm) {
+        _cleanup_free_ CpusetGrant *grants = NULL;
+        CpusetInput in = {};
+        size_t n = 0;
+        int r;
+
+        if (!m->wall)
+                return 0;
+        if (spm)
+                in.spm = *spm;
+        else
+                device_plan_spm_nodes(&m->plan, m->topology, &in.spm);
+        for (size_t i = 0; i < m->topology->n_nodes; i++)
+                if (m->topology->nodes[i].size > 0)
+                        nodemask_set(&in.usable, (unsigned) m->topology->nodes[i].id);
+        in.sysram = nodemask_andnot(&in.usable, &in.spm);
+
+        grants = calloc(m->config->n_grants ? m->config->n_grants : 1, sizeof *grants);
+        if (!grants)
+                return log_oom();
+        for (size_t i = 0; i < m->config->n_grants; i++) {
+                const GrantConf *g = m->config->grants[i];
+                NodeMask extra = nodemask_andnot(&g->nodes, &in.spm);
+                char s[256];
+
+                if (!g->all_nodes && !nodemask_empty(&extra))
+                        log_warning("[Grant] %s (%s:%u): Nodes=%s names node(s) that are not SPM nodes; ignored.",
+                                    g->name ? g->name : g->cgroup, g->source.file, g->source.line,
+                                    nodemask_format(&extra, s, sizeof s));
+                grants[n].cgroup = g->cgroup;
+                grants[n].label = g->name ? g->name : g->cgroup;
+                grants[n].nodes = g->all_nodes ? in.spm : nodemask_and(&g->nodes, &in.spm);
+                n++;
+        }
+        in.grants = grants;
+        in.n_grants = n;
+        r = cpuset_wall_apply(m->wall, &in);
+        manager_log_wall(m);
+        return r > 0 ? -EIO : r;
+}
+
 int manager_apply_devices(Manager *m) {
         DevicePlan plan = {};
         bool changed = false;
@@ -127,6 +211,15 @@ int manager_apply_devices(Manager *m) {
         m->n_device_problems = (unsigned) strv_length(plan.problems);
         for (char **p = plan.problems; p && *p; p++)
                 log_error("%s", *p);
+
+        /* Wall off the nodes before their memory comes online, so nothing spills there meanwhile. */
+        if (m->wall) {
+                NodeMask planned, online;
+                device_plan_target_nodes(&plan, m->topology, &planned);
+                device_plan_spm_nodes(&m->plan, m->topology, &online);
+                planned = nodemask_or(&planned, &online);
+                (void) manager_apply_wall(m, &planned);
+        }
 
         /* What spmd holds but the configuration no longer claims goes back to devdax. */
         _cleanup_(strv_freep) char **held = strv_copy(m->onlined);
@@ -164,9 +257,13 @@ int manager_apply_devices(Manager *m) {
         }
         device_plan_clear(&m->plan);
         m->plan = plan;
-        if (changed)
-                return manager_refresh_topology(m);
-        return 0;
+        if (changed) {
+                r = manager_refresh_topology(m);
+                if (r < 0)
+                        return r;
+        }
+        /* Grants can name the nodes now that they have memory. */
+        return manager_apply_wall(m, NULL);
 }
 
 static void manager_release_devices(Manager *m) {
@@ -219,6 +316,7 @@ int manager_reload(Manager *m) {
         m->config = c;
         m->n_reloads++;
         manager_apply_log_level(m);
+        manager_setup_wall(m);
         (void) manager_apply_devices(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
@@ -298,6 +396,8 @@ Manager *manager_free(Manager *m) {
         topology_free(m->topology);
         device_plan_clear(&m->plan);
         strv_free(m->onlined);
+        cpuset_wall_free(m->wall);
+        free(m->wall_reason);
         free(m->config_path);
         free(m);
         return NULL;
@@ -318,6 +418,7 @@ int manager_startup(Manager *m) {
                  strempty(m->topology->cxl_error), m->topology->cxl_error ? ")" : "", m->topology->n_daxdevs,
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
+        manager_setup_wall(m);
         /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
         return manager_apply_devices(m);
 }

@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "conf.h"
+#include "cpuset.h"
 #include "devices.h"
 #include "topology.h"
 
@@ -23,6 +24,9 @@ typedef struct Manager {
         DevicePlan plan;
         char **onlined;          /* dax devices spmd holds online as SPM nodes */
         unsigned n_device_problems;
+
+        CpusetWall *wall;   /* NULL when Cpuset=no or unavailable */
+        char *wall_reason;  /* why the cpuset layer is unavailable */
 } Manager;
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
@@ -38,5 +42,7 @@ int manager_load_config(Manager *m);
 int manager_reload(Manager *m);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
+/* Bring the cpuset wall in line with the SPM nodes and grants; spm: SPM nodes, or NULL for the current ones. */
+int manager_apply_wall(Manager *m, const NodeMask *spm);
 /* Claim and online the configured devices; release those no longer claimed. */
 int manager_apply_devices(Manager *m);

@@ -33,6 +33,36 @@ static inline bool nodemask_same(const NodeMask *a, const NodeMask *b) {
         return memcmp(a, b, sizeof *a) == 0;
 }
 
+static inline NodeMask nodemask_or(const NodeMask *a, const NodeMask *b) {
+        NodeMask r;
+        for (unsigned i = 0; i < NODEMASK_WORDS; i++)
+                r.bits[i] = a->bits[i] | b->bits[i];
+        return r;
+}
+
+static inline NodeMask nodemask_and(const NodeMask *a, const NodeMask *b) {
+        NodeMask r;
+        for (unsigned i = 0; i < NODEMASK_WORDS; i++)
+                r.bits[i] = a->bits[i] & b->bits[i];
+        return r;
+}
+
+/* a without b */
+static inline NodeMask nodemask_andnot(const NodeMask *a, const NodeMask *b) {
+        NodeMask r;
+        for (unsigned i = 0; i < NODEMASK_WORDS; i++)
+                r.bits[i] = a->bits[i] & ~b->bits[i];
+        return r;
+}
+
+/* every node of a is in b */
+static inline bool nodemask_subset(const NodeMask *a, const NodeMask *b) {
+        for (unsigned i = 0; i < NODEMASK_WORDS; i++)
+                if (a->bits[i] & ~b->bits[i])
+                        return false;
+        return true;
+}
+
 #define NODEMASK_FOREACH(node, m)                          \
         for (unsigned node = 0; node < SPMD_MAX_NODES; node++) \
                 if (nodemask_test((m), node))

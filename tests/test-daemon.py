@@ -6,6 +6,7 @@ Talks to the real binary through a real $NOTIFY_SOCKET, the way systemd
 does. Prints TAP.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -120,6 +121,12 @@ def main():
         ready = notify.wait_for(lambda m: m.get("READY") == "1")
         ok(ready is not None and "1 SPM device rule(s)" in ready.get("STATUS", ""),
            "READY=1 with STATUS after start", notify.messages)
+        err.flush()
+        log = open(err.name).read()
+        layer = re.search(r"Enforcement layer cpuset: (active: .*|unavailable: .+)\.$", log, re.M)
+        ok(layer is not None and re.search(r"cpuset wall: (active|unavailable)", ready.get("STATUS", "")),
+           "the cpuset layer is reported active or unavailable with its reason", log)
+        print(f"# {layer.group(0) if layer else 'no cpuset layer line'}")
 
         n_before = sum(1 for m in notify.messages if m.get("WATCHDOG") == "1")
         time.sleep(0.6)

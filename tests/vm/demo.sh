@@ -29,10 +29,11 @@ cat >/etc/spmd/spmd.conf <<'CONF'
 Name=expander0
 Match=serial:0x1234
 
-[Access]
+[Grant]
 Name=demo
-User=root
+Cgroup=/granted
 CONF
+mkdir -p /sys/fs/cgroup/granted /sys/fs/cgroup/other
 step "spmd onlines the configured device as an SPM node"
 run cat /etc/spmd/spmd.conf
 run "$SPMD" --check-config
@@ -43,6 +44,28 @@ sed 's/^/  /' /tmp/spmd.log
 run "$SPMCTL" nodes
 run "$SPMCTL" devices
 run daxctl list -d dax0.0
+
+step "Isolation: the cpuset wall (cgroups /granted and /other existed before spmd started)"
+for cg in granted other; do
+        echo "  /$cg: cpuset.mems=$(cat /sys/fs/cgroup/$cg/cpuset.mems) effective=$(cat /sys/fs/cgroup/$cg/cpuset.mems.effective)"
+done
+cat >/tmp/alloc.py <<'PY'
+import mmap
+buf = mmap.mmap(-1, 1 << 20)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+n = sum(int(f[3:]) for l in open("/proc/self/numa_maps") for f in l.split() if f.startswith("N1="))
+print("  %d pages on node 1 (the 256-page buffer and the interpreter's own)" % n)
+PY
+echo "\$ numactl --membind=1 python3 alloc.py    # from /granted"
+sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs; exec numactl --membind=1 python3 /tmp/alloc.py' 2>&1
+echo "\$ numactl --membind=1 python3 alloc.py    # from /other"
+sh -c 'echo $$ >/sys/fs/cgroup/other/cgroup.procs; exec numactl --membind=1 python3 /tmp/alloc.py' 2>&1 |
+        grep -E 'Warning|invalid|pages' | sed 's/^/  /'
+echo "  (numactl sees node 1 outside this cgroup's cpuset; set_mempolicy/mbind would get EINVAL)"
+mkdir /sys/fs/cgroup/late
+sleep 0.2
+echo "  a cgroup made now: /late cpuset.mems=$(cat /sys/fs/cgroup/late/cpuset.mems)"
 
 step "Restart: nothing changes"
 spmd_stop
@@ -68,5 +91,5 @@ else
         echo "  BPF-LSM: unavailable: $(grep -m1 SKIP /tmp/lsm.log || tail -n1 /tmp/lsm.log)"
 fi
 echo
-echo "Isolation (cpuset wall, BPF-LSM guards), the D-Bus broker and pressure handling"
+echo "The BPF-LSM guards, the D-Bus broker and pressure handling"
 echo "are added to this transcript as those features land."

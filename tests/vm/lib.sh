@@ -156,9 +156,9 @@ vm_run_scenario() {
 }
 
 # spmd as a background daemon for scenarios. Logs go to /tmp/spmd.log.
-spmd_start() { # spmd_start CONFIG
+spmd_start() { # spmd_start CONFIG [SPMD-ARGS...]
         : >/tmp/spmd.log
-        "$SPMD" --config "$1" >>/tmp/spmd.log 2>&1 &
+        "$SPMD" --config "$@" >>/tmp/spmd.log 2>&1 &
         echo $! >/tmp/spmd.pid
         spmd_wait_log "running with" 1
 }

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the cpuset wall should look like, from paths and grants only. */
+#include <string.h>
+
+#include "cpuset.h"
+
+bool cgroup_path_covers(const char *a, const char *b) {
+        size_t n = strlen(a);
+
+        return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
+}
+
+NodeMask cpuset_need(const CpusetInput *in, const char *path) {
+        NodeMask need = {};
+
+        for (size_t i = 0; i < in->n_grants; i++) {
+                const CpusetGrant *g = &in->grants[i];
+                if (cgroup_path_covers(g->cgroup, path) || cgroup_path_covers(path, g->cgroup))
+                        need = nodemask_or(&need, &g->nodes);
+        }
+        return nodemask_and(&need, &in->spm);
+}
+
+/* Nodes granted to path itself, through a grant on it or above it. */
+static NodeMask covered(const CpusetInput *in, const char *path) {
+        NodeMask m = {};
+
+        for (size_t i = 0; i < in->n_grants; i++)
+                if (cgroup_path_covers(in->grants[i].cgroup, path))
+                        m = nodemask_or(&m, &in->grants[i].nodes);
+        return nodemask_and(&m, &in->spm);
+}
+
+NodeMask cpuset_open_for_children(const CpusetInput *in, const char *path) {
+        if (path[0] == '\0')
+                return in->spm; /* the root cgroup has no cpuset.mems: everything is open */
+        return cpuset_need(in, path);
+}
+
+bool cpuset_is_gateway(const CpusetInput *in, const char *path) {
+        NodeMask open = cpuset_open_for_children(in, path), cov = covered(in, path);
+
+        /* Children inherit what is open here; those not on a grant's path must not see more than cov. */
+        return !nodemask_subset(&open, &cov);
+}
+
+bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
+                 NodeMask *ret) {
+        NodeMask need = cpuset_need(in, path), base, want;
+
+        if (nodemask_empty(current) && nodemask_subset(parent_open, &need))
+                return false; /* inheriting gives exactly what it needs */
+
+        /* Keep an explicit choice of ordinary nodes; drop SPM nodes it is not granted. */
+        base = nodemask_empty(current) ? in->sysram : nodemask_andnot(current, &in->spm);
+        if (nodemask_empty(&base))
+                base = in->sysram;
+        need = nodemask_and(&need, &in->usable); /* the kernel refuses nodes without memory */
+        want = nodemask_or(&base, &need);
+        if (nodemask_same(&want, current))
+                return false;
+        *ret = want;
+        return true;
+}

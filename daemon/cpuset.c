@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The cpuset wall on a real cgroup2 tree: walk, write, and follow new cgroups with inotify. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "cpuset.h"
+#include "log.h"
+#include "parse-util.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#define PF_KTHREAD 0x00200000
+
+typedef struct Watch {
+        int wd;
+        char *path; /* relative, "" for the root */
+} Watch;
+
+struct CpusetWall {
+        sd_event *event;
+        char *root;
+        int inotify_fd;
+        sd_event_source *io;
+        Watch *watches;
+        size_t n_watches;
+
+        CpusetInput in;
+        CpusetGrant *grants; /* in.grants points here */
+        CpusetStats stats;
+};
+
+/* ---- small file helpers ---- */
+
+static int read_attr(const CpusetWall *w, const char *path, const char *attr, char *buf, size_t len) {
+        char p[PATH_MAX];
+        ssize_t n;
+        int fd;
+
+        snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, len - 1);
+        if (n < 0) {
+                n = -errno;
+                close(fd);
+                return (int) n;
+        }
+        close(fd);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return 0;
+}
+
+static int write_attr(const CpusetWall *w, const char *path, const char *attr, const char *value) {
+        char p[PATH_MAX];
+        int fd, r = 0;
+
+        snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr);
+        fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, value, strlen(value)) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+/* cpuset.mems or cpuset.mems.effective; an empty file is an empty mask. -ENOENT without the controller. */
+static int read_mems(const CpusetWall *w, const char *path, const char *attr, NodeMask *ret) {
+        char buf[4096];
+        int r = read_attr(w, path, attr, buf, sizeof buf);
+
+        if (r < 0)
+                return r;
+        *ret = (NodeMask){};
+        return buf[0] ? parse_nodemask(buf, ret) : 0;
+}
+
+/* What path's children may see of the SPM nodes now: its effective mems, all of them at the root.
+ * Without a cpuset controller there the cgroup inherits, and the empty mask is returned. */
+static NodeMask effective_spm(const CpusetWall *w, const char *path) {
+        NodeMask eff = {};
+
+        if (path[0] == '\0')
+                return w->in.spm;
+        (void) read_mems(w, path, "cpuset.mems.effective", &eff);
+        return nodemask_and(&eff, &w->in.spm);
+}
+
+/* ---- walls ---- */
+
+/* Bring one cgroup in line. Returns 1 if written, 0 if nothing to do, <0 on failure (logged). */
+static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open) {
+        NodeMask cur, want;
+        char s[256], old[256];
+        int r;
+
+        r = read_mems(w, path, "cpuset.mems", &cur);
+        if (r == -ENOENT)
+                return 0; /* gone, or no cpuset controller here: it inherits, and its parent was handled */
+        if (r < 0) {
+                w->stats.errors++;
+                return log_warning_errno(r, "Cannot read %s%s/cpuset.mems: %m", w->root, path);
+        }
+        if (!cpuset_want(&w->in, path, &cur, parent_open, &want))
+                return 0;
+        nodemask_format(&want, s, sizeof s);
+        nodemask_format(&cur, old, sizeof old);
+        r = write_attr(w, path, "cpuset.mems", s);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                w->stats.errors++;
+                return log_error_errno(r, "Cannot set cpuset.mems of %s to %s: %m", path, s);
+        }
+        log_debug("%s: cpuset.mems %s -> %s", path, old[0] ? old : "(inherited)", s);
+        return 1;
+}
+
+static int enable_cpuset(CpusetWall *w, const char *path) {
+        char buf[512];
+        int r;
+
+        r = read_attr(w, path, "cgroup.subtree_control", buf, sizeof buf);
+        if (r < 0)
+                return r;
+        for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+                if (strcmp(t, "cpuset") == 0)
+                        return 0;
+        r = write_attr(w, path, "cgroup.subtree_control", "+cpuset");
+        if (r == -EBUSY)
+                return log_error_errno(r, "Cannot enable the cpuset controller below %s: it holds processes "
+                                          "itself (cgroup v2 allows controllers only below cgroups without "
+                                          "processes); move them into a child cgroup",
+                                       path[0] ? path : "/");
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable the cpuset controller below %s: %m", path[0] ? path : "/");
+        log_info("Enabled the cpuset controller below %s.", path[0] ? path : "/");
+        return 0;
+}
+
+static Watch *watch_by_wd(CpusetWall *w, int wd) {
+        for (size_t i = 0; i < w->n_watches; i++)
+                if (w->watches[i].wd == wd)
+                        return &w->watches[i];
+        return NULL;
+}
+
+static void watch_drop(CpusetWall *w, size_t i) {
+        free(w->watches[i].path);
+        w->watches[i] = w->watches[--w->n_watches];
+}
+
+static int watch_add(CpusetWall *w, const char *path) {
+        char p[PATH_MAX];
+        Watch *n;
+        int wd;
+
+        snprintf(p, sizeof p, "%s%s", w->root, path);
+        wd = inotify_add_watch(w->inotify_fd, p, IN_CREATE | IN_ONLYDIR);
+        if (wd < 0)
+                return -errno;
+        if (watch_by_wd(w, wd))
+                return 0; /* the same directory again */
+        n = realloc(w->watches, (w->n_watches + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        w->watches = n;
+        w->watches[w->n_watches].wd = wd;
+        w->watches[w->n_watches].path = strdup(path);
+        if (!w->watches[w->n_watches].path) {
+                inotify_rm_watch(w->inotify_fd, wd);
+                return -ENOMEM;
+        }
+        w->n_watches++;
+        return 0;
+}
+
+/* A gateway lets SPM nodes through to some children: its other children need walls as they appear. */
+static int gateway_setup(CpusetWall *w, const char *path) {
+        int r = enable_cpuset(w, path);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                w->stats.errors++;
+                return r;
+        }
+        r = watch_add(w, path);
+        if (r == -ENOENT)
+                return 0; /* removed meanwhile */
+        if (r < 0) {
+                w->stats.errors++;
+                return log_error_errno(r, "Cannot watch %s%s for new cgroups: %m", w->root, path);
+        }
+        return 0;
+}
+
+static bool is_subdir(const struct dirent *de) {
+        return de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+}
+
+/*
+ * A cgroup without a grant is walled at once, and that walls its whole
+ * subtree: no need to go further down. A cgroup on a grant's path is opened
+ * only after its own children are walled, so nothing sees an SPM node it
+ * should not, even for a moment.
+ */
+static void walk(CpusetWall *w, const char *path, unsigned depth) {
+        NodeMask planned = cpuset_open_for_children(&w->in, path), now = effective_spm(w, path);
+        NodeMask parent_open = nodemask_or(&planned, &now);
+        char p[PATH_MAX];
+        struct dirent *de;
+        DIR *d;
+
+        if (depth > 64)
+                return;
+        snprintf(p, sizeof p, "%s%s", w->root, path);
+        d = opendir(p);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char child[PATH_MAX];
+                NodeMask need;
+
+                if (!is_subdir(de))
+                        continue;
+                if ((size_t) snprintf(child, sizeof child, "%s/%s", path, de->d_name) >= sizeof child)
+                        continue;
+                need = cpuset_need(&w->in, child);
+                if (nodemask_empty(&need)) {
+                        (void) wall_one(w, child, &parent_open);
+                        if (!nodemask_empty(&parent_open))
+                                w->stats.walled++;
+                        continue;
+                }
+                walk(w, child, depth + 1);
+                (void) wall_one(w, child, &parent_open);
+        }
+        closedir(d);
+}
+
+static void count_root_procs(CpusetWall *w) {
+        char p[PATH_MAX];
+        unsigned procs = 0, kthreads = 0;
+        long pid;
+        FILE *f;
+
+        snprintf(p, sizeof p, "%s/cgroup.procs", w->root);
+        f = fopen(p, "re");
+        if (!f)
+                return;
+        while (fscanf(f, "%ld", &pid) == 1) {
+                char sp[64], buf[1024], *e;
+                unsigned long flags = 0;
+                FILE *s;
+
+                procs++;
+                snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
+                s = fopen(sp, "re");
+                if (!s)
+                        continue;
+                /* fields after the last ')': state ppid pgrp session tty tpgid flags */
+                if (fgets(buf, sizeof buf, s) && (e = strrchr(buf, ')')) &&
+                    sscanf(e + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & PF_KTHREAD))
+                        kthreads++;
+                fclose(s);
+        }
+        fclose(f);
+        w->stats.root_procs = procs;
+        w->stats.root_kthreads = kthreads;
+}
+
+static int copy_input(CpusetWall *w, const CpusetInput *in) {
+        CpusetGrant *g = calloc(in->n_grants ? in->n_grants : 1, sizeof *g);
+
+        if (!g)
+                return -ENOMEM;
+        for (size_t i = 0; i < in->n_grants; i++) {
+                g[i].nodes = in->grants[i].nodes;
+                g[i].cgroup = strdup(in->grants[i].cgroup);
+                g[i].label = strdup(in->grants[i].label ? in->grants[i].label : in->grants[i].cgroup);
+                if (!g[i].cgroup || !g[i].label) {
+                        for (size_t j = 0; j <= i; j++) {
+                                free(g[j].cgroup);
+                                free(g[j].label);
+                        }
+                        free(g);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < w->in.n_grants; i++) {
+                free(w->grants[i].cgroup);
+                free(w->grants[i].label);
+        }
+        free(w->grants);
+        w->grants = g;
+        w->in = *in;
+        w->in.grants = g;
+        return 0;
+}
+
+int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
+        unsigned new_cgroups = w->stats.new_cgroups;
+        int r;
+
+        r = copy_input(w, in);
+        if (r < 0)
+                return log_oom();
+        w->stats = (CpusetStats){ .new_cgroups = new_cgroups };
+
+        /* Forget watches on cgroups that no longer let SPM nodes through. */
+        for (size_t i = 0; i < w->n_watches;)
+                if (!cpuset_is_gateway(&w->in, w->watches[i].path)) {
+                        inotify_rm_watch(w->inotify_fd, w->watches[i].wd);
+                        watch_drop(w, i);
+                } else
+                        i++;
+
+        if (!nodemask_empty(&w->in.spm)) {
+                /* Gateways: the root, and every existing cgroup above a grant. Top-down, so each
+                 * controller is enabled before its children need it. */
+                (void) gateway_setup(w, "");
+                for (size_t i = 0; i < w->in.n_grants; i++) {
+                        const char *g = w->in.grants[i].cgroup;
+                        char prefix[PATH_MAX];
+
+                        for (const char *s = strchr(g + 1, '/'); s; s = strchr(s + 1, '/')) {
+                                snprintf(prefix, sizeof prefix, "%.*s", (int) (s - g), g);
+                                if (cpuset_is_gateway(&w->in, prefix))
+                                        (void) gateway_setup(w, prefix);
+                        }
+                }
+        }
+        walk(w, "", 0);
+
+        for (size_t i = 0; i < w->in.n_grants; i++) {
+                char p[PATH_MAX];
+                snprintf(p, sizeof p, "%s%s", w->root, w->in.grants[i].cgroup);
+                if (access(p, F_OK) == 0)
+                        w->stats.granted++;
+                else
+                        w->stats.pending_grants++;
+        }
+        count_root_procs(w);
+        return (int) w->stats.errors;
+}
+
+/* ---- new cgroups ---- */
+
+static void handle_new(CpusetWall *w, const char *parent, const char *path, unsigned depth) {
+        NodeMask planned = cpuset_open_for_children(&w->in, parent), now = effective_spm(w, parent);
+        NodeMask parent_open = nodemask_or(&planned, &now);
+        char p[PATH_MAX];
+        struct dirent *de;
+        DIR *d;
+
+        if (depth > 64)
+                return;
+        w->stats.new_cgroups++;
+        /* A new gateway (a grant's ancestor appearing) first walls what is already below it. */
+        if (!cpuset_is_gateway(&w->in, path)) {
+                if (wall_one(w, path, &parent_open) > 0)
+                        log_debug("New cgroup %s walled off the SPM nodes.", path);
+                return;
+        }
+        (void) gateway_setup(w, path);
+        snprintf(p, sizeof p, "%s%s", w->root, path);
+        d = opendir(p);
+        if (d) {
+                while ((de = readdir(d))) {
+                        char child[PATH_MAX];
+                        if (is_subdir(de) && (size_t) snprintf(child, sizeof child, "%s/%s", path, de->d_name) <
+                                                     sizeof child)
+                                handle_new(w, path, child, depth + 1);
+                }
+                closedir(d);
+        }
+        (void) wall_one(w, path, &parent_open);
+}
+
+static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        CpusetWall *w = userdata;
+        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool overflow = false;
+        ssize_t n;
+
+        (void) s;
+        (void) revents;
+        n = read(fd, buf, sizeof buf);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(errno, "inotify read failed: %m");
+        for (char *p = buf; p < buf + n;) {
+                const struct inotify_event *e = (const struct inotify_event *) p;
+                Watch *x = watch_by_wd(w, e->wd);
+
+                p += sizeof *e + e->len;
+                if (e->mask & IN_Q_OVERFLOW)
+                        overflow = true;
+                if (e->mask & IN_IGNORED) {
+                        if (x)
+                                watch_drop(w, (size_t) (x - w->watches));
+                        continue;
+                }
+                if (!x || !(e->mask & IN_CREATE) || !(e->mask & IN_ISDIR) || e->len == 0)
+                        continue;
+                char child[PATH_MAX], parent[PATH_MAX];
+                snprintf(parent, sizeof parent, "%s", x->path);
+                if ((size_t) snprintf(child, sizeof child, "%s/%s", parent, e->name) >= sizeof child)
+                        continue;
+                handle_new(w, parent, child, 0);
+        }
+        if (overflow) {
+                CpusetInput in = w->in;
+                log_warning("Too many new cgroups at once (inotify queue overflow): checking the whole tree.");
+                (void) cpuset_wall_apply(w, &in);
+        }
+        return 0;
+}
+
+/* ---- life cycle ---- */
+
+int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **ret_reason) {
+        _cleanup_(cpuset_wall_freep) CpusetWall *w = NULL;
+        char buf[512];
+        struct statfs sfs;
+        bool found = false;
+        int r;
+
+        *ret_reason = NULL;
+        if (statfs(root, &sfs) < 0) {
+                r = -errno;
+                (void) asprintf(ret_reason, "cannot look at %s: %s", root, strerror(-r));
+                return r;
+        }
+        if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+                (void) asprintf(ret_reason, "%s is not a cgroup2 mount (a cgroup v1 or hybrid hierarchy; spmd "
+                                            "needs the unified hierarchy)", root);
+                return -EMEDIUMTYPE;
+        }
+
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->inotify_fd = -EBADF;
+        w->root = strdup(root);
+        if (!w->root)
+                return -ENOMEM;
+        r = read_attr(w, "", "cgroup.controllers", buf, sizeof buf);
+        if (r < 0) {
+                (void) asprintf(ret_reason, "cannot read %s/cgroup.controllers: %s", root, strerror(-r));
+                return r;
+        }
+        for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+                found = found || strcmp(t, "cpuset") == 0;
+        if (!found) {
+                (void) asprintf(ret_reason, "the cpuset controller is not in %s/cgroup.controllers (bound to a "
+                                            "cgroup v1 hierarchy, or not built into the kernel)", root);
+                return -EOPNOTSUPP;
+        }
+
+        w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (w->inotify_fd < 0) {
+                r = -errno;
+                (void) asprintf(ret_reason, "inotify: %s", strerror(-r));
+                return r;
+        }
+        w->event = sd_event_ref(event);
+        r = sd_event_add_io(event, &w->io, w->inotify_fd, EPOLLIN, on_inotify, w);
+        if (r < 0) {
+                (void) asprintf(ret_reason, "cannot watch inotify: %s", strerror(-r));
+                return r;
+        }
+        /* Before anything else that runs on the loop: a new cgroup is walled as soon as possible. */
+        (void) sd_event_source_set_priority(w->io, SD_EVENT_PRIORITY_IMPORTANT);
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+CpusetWall *cpuset_wall_free(CpusetWall *w) {
+        if (!w)
+                return NULL;
+        sd_event_source_disable_unref(w->io);
+        sd_event_unref(w->event);
+        if (w->inotify_fd >= 0)
+                close(w->inotify_fd);
+        while (w->n_watches > 0)
+                watch_drop(w, 0);
+        free(w->watches);
+        for (size_t i = 0; i < w->in.n_grants; i++) {
+                free(w->grants[i].cgroup);
+                free(w->grants[i].label);
+        }
+        free(w->grants);
+        free(w->root);
+        free(w);
+        return NULL;
+}
+
+void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret) {
+        *ret = w->stats;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The cpuset wall: every cgroup that holds no grant has the SPM nodes outside
+ * its cpuset.mems; granted cgroups have them inside.
+ *
+ * cgroup v2 makes a cgroup's effective mems its own cpuset.mems intersected
+ * with its parent's effective mems, so the wall only has to be written where
+ * a parent still lets SPM nodes through: on the children of the root cgroup,
+ * and on the other children of every cgroup above a grant. Everything below a
+ * walled cgroup is walled by the kernel, whatever it writes into its own
+ * cpuset.mems (a delegated subtree cannot widen it).
+ *
+ * cpuset-plan.c decides (pure, unit-tested); cpuset.c reads and writes
+ * cgroupfs and follows new cgroups with inotify.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+#include "nodemask.h"
+
+typedef struct CpusetGrant {
+        char *cgroup;  /* "/inference.slice", relative to the cgroup2 mount */
+        NodeMask nodes;
+        char *label;   /* for logs: "[Grant] inference" */
+} CpusetGrant;
+
+typedef struct CpusetInput {
+        NodeMask sysram;    /* memory nodes every cgroup keeps: those with memory that are not SPM */
+        NodeMask spm;       /* SPM nodes: online, or about to be onlined */
+        NodeMask usable;    /* nodes with memory now: cpuset.mems can only name these */
+        const CpusetGrant *grants;
+        size_t n_grants;
+} CpusetInput;
+
+/* ---- the plan (pure) ---- */
+
+/* true if a is b or an ancestor of b ("/a" of "/a/b", not of "/ab"). "" is the root. */
+bool cgroup_path_covers(const char *a, const char *b);
+/* SPM nodes cgroup path must let through: grants on it, above it and below it. */
+NodeMask cpuset_need(const CpusetInput *in, const char *path);
+/* SPM nodes the children of path may see unless walled: all of them at the root. */
+NodeMask cpuset_open_for_children(const CpusetInput *in, const char *path);
+/* Does path sit above a grant that does not cover it, so its other children need walls? */
+bool cpuset_is_gateway(const CpusetInput *in, const char *path);
+/*
+ * What cpuset.mems of path should be, given its current value (empty =
+ * inherits its parent's) and what its parent lets through. Returns true and
+ * sets *ret when it must be written.
+ */
+bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
+                 NodeMask *ret);
+
+/* ---- applying it ---- */
+
+typedef struct CpusetWall CpusetWall;
+
+typedef struct CpusetStats {
+        unsigned walled;           /* cgroups holding the wall: below a cgroup SPM nodes reach, without a grant */
+        unsigned granted;          /* grant cgroups present with their nodes */
+        unsigned pending_grants;   /* grant cgroups that do not exist (yet) */
+        unsigned errors;           /* writes that failed in the last pass */
+        unsigned new_cgroups;      /* cgroups handled as they appeared, since start */
+        unsigned root_procs;       /* processes in the root cgroup: outside every wall */
+        unsigned root_kthreads;    /* ... of which kernel threads */
+} CpusetStats;
+
+/* Fails with a reason (unavailable) when root is not a cgroup2 mount with the cpuset controller. */
+int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **ret_reason);
+CpusetWall *cpuset_wall_free(CpusetWall *w);
+static inline void cpuset_wall_freep(CpusetWall **w) {
+        if (*w)
+                *w = cpuset_wall_free(*w);
+}
+
+/*
+ * Take new inputs (copied) and bring the whole tree in line with them: walls
+ * first, bottom-up, then openings, so no cgroup sees an SPM node it should not
+ * for even a moment. Returns the number of failed writes (each logged).
+ */
+int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
+void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret);

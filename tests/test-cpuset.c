@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The cpuset wall's decisions (cpuset-plan.c): which cgroups get which
+ * cpuset.mems for given SPM nodes and grants. The writes themselves run
+ * against a real cgroup2 tree in the VM (tests/vm/TEST-07-cpuset.sh).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cpuset.h"
+#include "parse-util.h"
+
+static NodeMask mask(const char *s) {
+        NodeMask m = {};
+        if (*s)
+                assert_int_equal(parse_nodemask(s, &m), 0);
+        return m;
+}
+
+/* want as a string, or "-" when nothing must be written */
+static const char *want(const CpusetInput *in, const char *path, const char *cur, const char *parent_open) {
+        static char buf[128];
+        NodeMask c = mask(cur), p = mask(parent_open), w;
+
+        if (!cpuset_want(in, path, &c, &p, &w))
+                return "-";
+        return nodemask_format(&w, buf, sizeof buf);
+}
+
+/* DRAM node 0, SPM node 1 */
+static CpusetInput input(const CpusetGrant *g, size_t n) {
+        return (CpusetInput){ .sysram = mask("0"), .spm = mask("1"), .usable = mask("0-1"), .grants = g,
+                              .n_grants = n };
+}
+
+static void test_covers(void **state) {
+        (void) state;
+        assert_true(cgroup_path_covers("/a", "/a"));
+        assert_true(cgroup_path_covers("/a", "/a/b"));
+        assert_true(cgroup_path_covers("", "/a/b"));
+        assert_false(cgroup_path_covers("/a", "/ab"));
+        assert_false(cgroup_path_covers("/a/b", "/a"));
+}
+
+static void test_no_grants_walls_everything(void **state) {
+        CpusetInput in = input(NULL, 0);
+        (void) state;
+
+        assert_string_equal(want(&in, "/system.slice", "", "1"), "0");   /* inherited: wall it */
+        assert_string_equal(want(&in, "/system.slice", "0", "1"), "-");  /* already walled */
+        assert_string_equal(want(&in, "/system.slice", "0-1", "1"), "0"); /* explicitly open: close it */
+        assert_string_equal(want(&in, "/system.slice", "1", "1"), "0");  /* only SPM: falls back to DRAM */
+        /* below a walled parent: nothing to do unless it names SPM nodes itself */
+        assert_string_equal(want(&in, "/system.slice/x", "", ""), "-");
+        assert_string_equal(want(&in, "/system.slice/x", "0-1", ""), "0");
+        assert_false(cpuset_is_gateway(&in, "/system.slice"));
+        assert_true(cpuset_is_gateway(&in, ""));
+}
+
+static void test_keeps_operator_choice_of_ordinary_nodes(void **state) {
+        CpusetInput in = input(NULL, 0);
+        (void) state;
+
+        in.sysram = mask("0,2");
+        in.usable = mask("0-2");
+        assert_string_equal(want(&in, "/a", "", "1"), "0,2");
+        assert_string_equal(want(&in, "/a", "2", "1"), "-");    /* the admin pinned it to node 2 */
+        assert_string_equal(want(&in, "/a", "1-2", "1"), "2");
+}
+
+static void test_top_level_grant(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/inference.slice", .nodes = mask("1") } };
+        CpusetInput in = input(g, 1);
+        (void) state;
+
+        /* granted: inheriting from the root already gives node 1 */
+        assert_string_equal(want(&in, "/inference.slice", "", "1"), "-");
+        assert_string_equal(want(&in, "/inference.slice", "0", "1"), "0-1"); /* was walled: open it */
+        assert_string_equal(want(&in, "/inference.slice/job.scope", "", "1"), "-");
+        assert_string_equal(want(&in, "/system.slice", "", "1"), "0");
+        assert_false(cpuset_is_gateway(&in, "/inference.slice"));
+}
+
+static void test_nested_grant_makes_gateways(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/system.slice/db.service", .nodes = mask("1") } };
+        CpusetInput in = input(g, 1);
+        NodeMask open = cpuset_open_for_children(&in, "/system.slice");
+        char s[32];
+        (void) state;
+
+        assert_true(cpuset_is_gateway(&in, ""));
+        assert_true(cpuset_is_gateway(&in, "/system.slice"));
+        assert_false(cpuset_is_gateway(&in, "/system.slice/db.service"));
+        assert_false(cpuset_is_gateway(&in, "/system.slice/other.service"));
+        assert_string_equal(nodemask_format(&open, s, sizeof s), "1");
+        /* the slice opens, its other children are walled, the granted service inherits */
+        assert_string_equal(want(&in, "/system.slice", "0", "1"), "0-1");
+        assert_string_equal(want(&in, "/system.slice/other.service", "", "1"), "0");
+        assert_string_equal(want(&in, "/system.slice/db.service", "", "1"), "-");
+        assert_string_equal(want(&in, "/user.slice", "", "1"), "0");
+}
+
+static void test_partial_grant(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/g", .nodes = mask("1") } };
+        CpusetInput in = input(g, 1);
+        (void) state;
+
+        in.spm = mask("1-2");
+        in.usable = mask("0-2");
+        /* the root lets 1 and 2 through: /g must name 1 and not 2 */
+        assert_string_equal(want(&in, "/g", "", "1-2"), "0-1");
+        assert_string_equal(want(&in, "/g", "0-2", "1-2"), "0-1");
+        assert_false(cpuset_is_gateway(&in, "/g"));
+}
+
+static void test_grants_overlap(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/a", .nodes = mask("1") },
+                            { .cgroup = (char *) "/a/b", .nodes = mask("2") } };
+        CpusetInput in = input(g, 2);
+        NodeMask need;
+        char s[32];
+        (void) state;
+
+        in.spm = mask("1-2");
+        in.usable = mask("0-2");
+        need = cpuset_need(&in, "/a");
+        assert_string_equal(nodemask_format(&need, s, sizeof s), "1-2");
+        need = cpuset_need(&in, "/a/b");
+        assert_string_equal(nodemask_format(&need, s, sizeof s), "1-2"); /* its own and /a's */
+        assert_true(cpuset_is_gateway(&in, "/a"));                       /* lets 2 through for /a/b only */
+        assert_string_equal(want(&in, "/a/c", "", "1-2"), "0-1");
+        assert_string_equal(want(&in, "/a/b", "", "1-2"), "-");
+}
+
+static void test_nodes_without_memory_are_not_written(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/g", .nodes = mask("1") } };
+        CpusetInput in = input(g, 1);
+        (void) state;
+
+        /* node 1 is about to be onlined: walls go up, grants wait for the memory */
+        in.usable = mask("0");
+        assert_string_equal(want(&in, "/other", "", "1"), "0");
+        assert_string_equal(want(&in, "/g", "0", "1"), "-");
+}
+
+static void test_grant_nodes_outside_spm_ignored(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/g", .nodes = mask("0-1") } };
+        CpusetInput in = input(g, 1);
+        NodeMask need = cpuset_need(&in, "/g");
+        char s[32];
+        (void) state;
+
+        assert_string_equal(nodemask_format(&need, s, sizeof s), "1");
+}
+
+static void test_revoked_grant_is_closed(void **state) {
+        CpusetInput in = input(NULL, 0);
+        (void) state;
+
+        /* the grant on /g/x is gone: /g is walled again, and so is the stale value below it */
+        assert_string_equal(want(&in, "/g", "0-1", "1"), "0");
+        assert_string_equal(want(&in, "/g/x", "0-1", "1"), "0");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_covers),
+                cmocka_unit_test(test_no_grants_walls_everything),
+                cmocka_unit_test(test_keeps_operator_choice_of_ordinary_nodes),
+                cmocka_unit_test(test_top_level_grant),
+                cmocka_unit_test(test_nested_grant_makes_gateways),
+                cmocka_unit_test(test_partial_grant),
+                cmocka_unit_test(test_grants_overlap),
+                cmocka_unit_test(test_nodes_without_memory_are_not_written),
+                cmocka_unit_test(test_grant_nodes_outside_spm_ignored),
+                cmocka_unit_test(test_revoked_grant_is_closed),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

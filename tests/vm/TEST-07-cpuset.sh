@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: nvdimm
+#
+# The cpuset wall on a real cgroup2 tree: cgroups without a grant cannot
+# place memory on the SPM node (the kernel refuses the policy and nothing
+# lands there), granted ones can; new cgroups are walled as they appear; a
+# delegated child cannot widen its own cpuset.mems; reloads grant and revoke;
+# the walls stay when spmd stops. The guest runs busybox as init, so no
+# service manager owns the tree and spmd writes cgroupfs itself.
+
+CONF=/etc/spmd/spmd.conf
+CG=/sys/fs/cgroup
+
+scenario_setup() {
+        dax=$(vm_nvdimm_create_devdax)
+        test "$dax" = dax0.0
+        mkdir -p /etc/spmd
+        write_conf grant
+        cat >/tmp/probe.py <<'PY'
+# probe.py NODE: ask the kernel to bind to NODE, allocate 16 MiB, count pages on NODE
+import ctypes, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+node = int(sys.argv[1])
+mask = ctypes.c_ulong(1 << node)
+MPOL_BIND, SYS_set_mempolicy = 2, 238
+r = libc.syscall(SYS_set_mempolicy, MPOL_BIND, ctypes.byref(mask), 64)
+err = 0 if r == 0 else ctypes.get_errno()
+buf = mmap.mmap(-1, 16 << 20)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+pages = 0
+for line in open("/proc/self/numa_maps"):
+    for f in line.split():
+        if f.startswith("N%d=" % node):
+            pages += int(f.split("=")[1])
+print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(err), node, pages))
+PY
+}
+
+write_conf() { # write_conf grant|nogrant
+        printf '[Device]\nName=nv\nMatch=dax0.0\n' >"$CONF"
+        if [ "$1" = grant ]; then
+                printf '[Grant]\nName=granted\nCgroup=/granted\n' >>"$CONF"
+                printf '[Grant]\nName=deep\nCgroup=/gw/inner\nNodes=1\n' >>"$CONF"
+        fi
+}
+
+in_cgroup() { # in_cgroup CGROUP CMD...: run CMD as a member of CGROUP
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG$1" "${@:2}"
+}
+
+probe() { # probe CGROUP: the probe's verdict for node 1 from inside CGROUP
+        in_cgroup "$1" python3 /tmp/probe.py 1
+}
+
+mems() { cat "$CG$1/cpuset.mems"; }
+effective() { cat "$CG$1/cpuset.mems.effective"; }
+
+testcase_wall_at_start() {
+        mkdir -p "$CG/work" "$CG/granted"
+        spmd_start "$CONF"
+        grep 'dax0.0: online as movable system RAM on node 1' /tmp/spmd.log
+        grep 'Enforcement layer cpuset: active' /tmp/spmd.log
+        grep -qw cpuset "$CG/cgroup.subtree_control"
+        test "$(mems /work)" = 0
+        test "$(effective /work)" = 0
+        test "$(effective /granted)" = 0-1
+        probe /work | tee /tmp/p-work
+        grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-work
+        probe /granted | tee /tmp/p-granted
+        grep -q 'set_mempolicy=ok' /tmp/p-granted
+        pages=$(sed -n 's/.*pages_on_node1=//p' /tmp/p-granted)
+        [ "$pages" -ge 4096 ]   # the whole 16 MiB landed on the SPM node
+        # numactl is refused as well
+        ! in_cgroup /work numactl --membind=1 true
+}
+
+testcase_root_cgroup_is_reported() {
+        # busybox init and this script live in the root cgroup: outside every wall, and said so
+        grep -E 'Enforcement layer cpuset: active: [0-9]+ cgroup\(s\) walled off the SPM nodes, 1 grant\(s\) in force, 1 waiting for their cgroup, 0 failed write\(s\); [1-9][0-9]* process\(es\) in the root cgroup \([1-9][0-9]* kernel thread\(s\)\) stay outside every wall' /tmp/spmd.log
+}
+
+testcase_new_cgroups_are_walled() {
+        python3 - <<'PY'
+import os, time
+cg = "/sys/fs/cgroup/late"
+t0 = time.monotonic()
+os.mkdir(cg)
+while open(cg + "/cpuset.mems").read().strip() != "0":
+    if time.monotonic() - t0 > 5:
+        raise SystemExit("new cgroup not walled after 5 s: cpuset.mems=%r" % open(cg + "/cpuset.mems").read())
+    time.sleep(0.001)
+print("new cgroup walled %.1f ms after mkdir" % ((time.monotonic() - t0) * 1000))
+PY
+        probe /late | tee /tmp/p-late
+        grep -q 'pages_on_node1=0' /tmp/p-late
+        # a grant's ancestor appears: it opens, its other children are walled, the granted one sees node 1
+        mkdir "$CG/gw"
+        mkdir "$CG/gw/inner" "$CG/gw/other"
+        for _ in $(seq 100); do
+                [ "$(effective /gw)" = 0-1 ] && [ "$(mems /gw/other)" = 0 ] && break
+                sleep 0.05
+        done
+        test "$(effective /gw)" = 0-1
+        test "$(mems /gw/other)" = 0
+        test "$(effective /gw/inner)" = 0-1
+        probe /gw/other | grep 'pages_on_node1=0'
+        probe /gw/inner | grep 'set_mempolicy=ok'
+}
+
+testcase_delegated_child_cannot_widen() {
+        echo +cpuset >"$CG/work/cgroup.subtree_control"
+        mkdir "$CG/work/child"
+        echo 0-1 >"$CG/work/child/cpuset.mems"   # the kernel takes the value...
+        test "$(mems /work/child)" = 0-1
+        test "$(effective /work/child)" = 0       # ...but the parent's wall bounds it
+        probe /work/child | tee /tmp/p-child
+        grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-child
+}
+
+testcase_reload_revokes_and_grants() {
+        write_conf nogrant
+        spmd_reload
+        grep -c 'Configuration reloaded' /tmp/spmd.log
+        test "$(effective /granted)" = 0
+        test "$(effective /gw)" = 0
+        probe /granted | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
+        # a broken reload keeps the running configuration: still no grant
+        printf '[Grant]\nCgroup=relative\n' >>"$CONF"
+        spmd_reload
+        grep 'Reload failed' /tmp/spmd.log
+        test "$(effective /granted)" = 0
+        write_conf grant
+        spmd_reload
+        test "$(effective /granted)" = 0-1
+        probe /granted | grep 'set_mempolicy=ok'
+}
+
+testcase_walls_stay_when_spmd_stops() {
+        spmd_stop
+        test "$(mems /work)" = 0
+        probe /work | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
+        # and a restart changes nothing that is already right
+        spmd_start "$CONF" --log-level=debug
+        grep -q 'Enforcement layer cpuset: active' /tmp/spmd.log
+        ! grep 'cpuset.mems .* ->' /tmp/spmd.log
+        test "$(mems /work)" = 0
+        test "$(effective /granted)" = 0-1
+        spmd_stop
+}
