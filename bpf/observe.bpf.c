@@ -55,12 +55,27 @@ struct {
         __uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Deeper cgroups than this are judged by their ancestors down to this level. */
+#define SPMD_MAX_CGROUP_LEVEL 32
+
+/* spmd itself, and tasks in a granted cgroup or below one (a grant covers its subtree). */
 static __always_inline bool caller_is_exempt(void) {
-        __u64 cg = bpf_get_current_cgroup_id();
+        __u64 own = bpf_get_current_cgroup_id();
 
         if ((bpf_get_current_pid_tgid() >> 32) == spmd_tgid)
                 return true;
-        return bpf_map_lookup_elem(&granted_cgroups, &cg) != NULL;
+        if (bpf_map_lookup_elem(&granted_cgroups, &own))
+                return true;
+        /* level 0 is the root cgroup, which never holds a grant */
+        for (int level = 1; level <= SPMD_MAX_CGROUP_LEVEL; level++) {
+                __u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+                if (!id || id == own)
+                        break; /* reached the task's own cgroup, checked above */
+                if (bpf_map_lookup_elem(&granted_cgroups, &id))
+                        return true;
+        }
+        return false;
 }
 
 /*

@@ -129,6 +129,32 @@ int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted) {
         return 0;
 }
 
+int bpf_observer_sync_granted(BpfObserver *o, const uint64_t *ids, size_t n) {
+        uint64_t key, next;
+        bool first = true;
+        int r;
+
+        /* Drop what is no longer granted; deleting the current key is safe while iterating with next. */
+        for (;;) {
+                r = bpf_map__get_next_key(o->skel->maps.granted_cgroups, first ? NULL : &key, &next, sizeof next);
+                if (r < 0)
+                        break;
+                first = false;
+                key = next;
+                bool keep = false;
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = ids[i] == next;
+                if (!keep && bpf_map__delete_elem(o->skel->maps.granted_cgroups, &next, sizeof next, 0) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = bpf_observer_set_granted(o, ids[i], true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int bpf_observer_fd(BpfObserver *o) {
         return ring_buffer__epoll_fd(o->rb);
 }

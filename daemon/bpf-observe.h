@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nodemask.h"
@@ -26,6 +27,8 @@ static inline void bpf_observer_freep(BpfObserver **o) {
 
 int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m);
 int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted);
+/* Make the granted set exactly ids[0..n). */
+int bpf_observer_sync_granted(BpfObserver *o, const uint64_t *ids, size_t n);
 /* An fd that polls readable when events wait; then call bpf_observer_consume(). */
 int bpf_observer_fd(BpfObserver *o);
 int bpf_observer_consume(BpfObserver *o);

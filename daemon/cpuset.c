@@ -36,6 +36,8 @@ struct CpusetWall {
         CpusetInput in;
         CpusetGrant *grants; /* in.grants points here */
         CpusetStats stats;
+        CpusetGrantAppeared grant_appeared;
+        void *userdata;
 };
 
 /* ---- small file helpers ---- */
@@ -368,6 +370,9 @@ static void handle_new(CpusetWall *w, const char *parent, const char *path, unsi
         if (depth > 64)
                 return;
         w->stats.new_cgroups++;
+        for (size_t i = 0; i < w->in.n_grants; i++)
+                if (strcmp(w->in.grants[i].cgroup, path) == 0 && w->grant_appeared)
+                        w->grant_appeared(path, w->userdata);
         /* A new gateway (a grant's ancestor appearing) first walls what is already below it. */
         if (!cpuset_is_gateway(&w->in, path)) {
                 if (wall_one(w, path, &parent_open) > 0)
@@ -505,6 +510,11 @@ CpusetWall *cpuset_wall_free(CpusetWall *w) {
         free(w->root);
         free(w);
         return NULL;
+}
+
+void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata) {
+        w->grant_appeared = cb;
+        w->userdata = userdata;
 }
 
 void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret) {

@@ -67,6 +67,9 @@ typedef struct CpusetStats {
         unsigned root_kthreads;    /* ... of which kernel threads */
 } CpusetStats;
 
+/* Called after a cgroup a grant names has appeared (e.g. to tell other layers its id). */
+typedef void (*CpusetGrantAppeared)(const char *path, void *userdata);
+
 /* Fails with a reason (unavailable) when root is not a cgroup2 mount with the cpuset controller. */
 int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **ret_reason);
 CpusetWall *cpuset_wall_free(CpusetWall *w);
@@ -82,3 +85,4 @@ static inline void cpuset_wall_freep(CpusetWall **w) {
  */
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
 void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret);
+void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);

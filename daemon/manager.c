@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -70,7 +72,7 @@ static uint64_t now_usec(clockid_t clock) {
 }
 
 static void manager_notify_status(Manager *m, const char *extra) {
-        char wall[128];
+        char wall[128], observe[64];
 
         if (m->wall) {
                 CpusetStats st;
@@ -78,11 +80,17 @@ static void manager_notify_status(Manager *m, const char *extra) {
                 snprintf(wall, sizeof wall, "active, %u cgroup(s) walled, %u grant(s)", st.walled, st.granted);
         } else
                 snprintf(wall, sizeof wall, "%s", m->config->cpuset ? "unavailable" : "off");
+        if (m->observer)
+                snprintf(observe, sizeof observe, "active, %" PRIu64 " violation(s)", m->n_violations);
+        else
+                snprintf(observe, sizeof observe, "%s",
+                         m->config->observe == TRISTATE_NO ? "off" : "unavailable");
         (void) sd_notifyf(false,
                           "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s); %zu device(s) online as "
-                          "SPM, %u device problem(s); cpuset wall: %s",
+                          "SPM, %u device problem(s); cpuset wall: %s; observe: %s",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
-                          (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall);
+                          (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall,
+                          observe);
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -123,6 +131,8 @@ static int manager_refresh_topology(Manager *m) {
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
+static void on_grant_appeared(const char *path, void *userdata);
+
 /* Create or drop the cpuset layer to match Cpuset=; report it either way. */
 static void manager_setup_wall(Manager *m) {
         int r;
@@ -142,6 +152,8 @@ static void manager_setup_wall(Manager *m) {
         r = cpuset_wall_new(m->event, CGROUP_ROOT, &m->wall, &m->wall_reason);
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
+        else
+                cpuset_wall_on_grant_appeared(m->wall, on_grant_appeared, m);
 }
 
 static void manager_log_wall(Manager *m) {
@@ -156,18 +168,58 @@ static void manager_log_wall(Manager *m) {
                  st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
 }
 
-int manager_apply_wall(Manager *m, const NodeMask *spm) {
-        _cleanup_free_ CpusetGrant *grants = NULL;
-        CpusetInput in = {};
+/* Tell the observer which cgroups hold grants: the ids of the grant cgroups that exist. */
+static void manager_sync_observer_grants(Manager *m) {
+        _cleanup_free_ uint64_t *ids = NULL;
         size_t n = 0;
         int r;
 
-        if (!m->wall)
-                return 0;
+        if (!m->observer)
+                return;
+        ids = calloc(m->config->n_grants ? m->config->n_grants : 1, sizeof *ids);
+        if (!ids) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < m->config->n_grants; i++) {
+                char p[PATH_MAX];
+                struct stat st;
+
+                /* a cgroup2 directory's inode number is the cgroup id BPF sees */
+                snprintf(p, sizeof p, CGROUP_ROOT "%s", m->config->grants[i]->cgroup);
+                if (stat(p, &st) == 0)
+                        ids[n++] = (uint64_t) st.st_ino;
+        }
+        r = bpf_observer_sync_granted(m->observer, ids, n);
+        if (r < 0)
+                log_error_errno(r, "Cannot update the observer's granted cgroups: %m");
+}
+
+static void on_grant_appeared(const char *path, void *userdata) {
+        log_debug("Granted cgroup %s appeared.", path);
+        manager_sync_observer_grants(userdata);
+}
+
+int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
+        _cleanup_free_ CpusetGrant *grants = NULL;
+        CpusetInput in = {};
+        size_t n = 0;
+        int r = 0;
+
         if (spm)
                 in.spm = *spm;
         else
                 device_plan_spm_nodes(&m->plan, m->topology, &in.spm);
+
+        if (m->observer) {
+                r = bpf_observer_set_spm_nodes(m->observer, &in.spm);
+                if (r < 0)
+                        log_error_errno(r, "Cannot update the observer's SPM nodes: %m");
+                manager_sync_observer_grants(m);
+        }
+        if (!m->wall)
+                return r;
+
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].size > 0)
                         nodemask_set(&in.usable, (unsigned) m->topology->nodes[i].id);
@@ -197,6 +249,126 @@ int manager_apply_wall(Manager *m, const NodeMask *spm) {
         return r > 0 ? -EIO : r;
 }
 
+/* ---- the syscall observer ---- */
+
+/* The cgroup of a process as /proc says, or "?" if it is gone. */
+static void process_cgroup(uint32_t tgid, char *buf, size_t len) {
+        char p[64], line[4096];
+        FILE *f;
+
+        snprintf(buf, len, "?");
+        snprintf(p, sizeof p, "/proc/%u/cgroup", tgid);
+        f = fopen(p, "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        size_t k = strcspn(line + 3, "\n");
+                        k = MIN(k, len - 1); /* a path longer than buf is cut short */
+                        memcpy(buf, line + 3, k);
+                        buf[k] = '\0';
+                        break;
+                }
+        fclose(f);
+}
+
+#define VIOLATION_LOG_BURST 10 /* journal lines per second; the counters see every event */
+
+static void on_violation(const struct spmd_violation_event *e, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        char cg[512], nodes[256], comm[17], msg[1400], target[32] = "";
+        char f_sc[64], f_pid[32], f_comm[40], f_cg[560], f_nodes[280], f_uid[32];
+        const char *fields[] = { f_sc, f_pid, f_comm, f_cg, f_nodes, f_uid, NULL };
+        NodeMask mask = {};
+
+        m->n_violations++;
+        if (now - m->violation_window_start >= 1000000) {
+                if (m->violations_suppressed > 0)
+                        log_warning("%u more violation(s) in the last second not logged one by one.",
+                                    m->violations_suppressed);
+                m->violation_window_start = now;
+                m->violations_in_window = m->violations_suppressed = 0;
+        }
+        if (++m->violations_in_window > VIOLATION_LOG_BURST) {
+                m->violations_suppressed++;
+                return;
+        }
+
+        for (unsigned w = 0; w < SPMD_EVENT_MASK_WORDS; w++)
+                mask.bits[w] = e->nodes[w];
+        nodemask_format(&mask, nodes, sizeof nodes);
+        memcpy(comm, e->comm, 16);
+        comm[16] = '\0';
+        process_cgroup(e->tgid, cg, sizeof cg);
+        if (e->target_pid > 0)
+                snprintf(target, sizeof target, " on pid %d", e->target_pid);
+        snprintf(msg, sizeof msg,
+                 "Violation: %s (pid %u, uid %u) in cgroup %s called %s%s naming SPM node(s) %s without a grant%s.",
+                 comm, e->tgid, e->uid, cg, strna(spmd_syscall_to_string(e->syscall)), target, nodes,
+                 e->killed ? "; killed it (ViolationAction=kill)" : "");
+        snprintf(f_sc, sizeof f_sc, "SPMD_SYSCALL=%s", strna(spmd_syscall_to_string(e->syscall)));
+        snprintf(f_pid, sizeof f_pid, "SPMD_PID=%u", e->tgid);
+        snprintf(f_comm, sizeof f_comm, "SPMD_COMM=%s", comm);
+        snprintf(f_cg, sizeof f_cg, "SPMD_CGROUP=%s", cg);
+        snprintf(f_nodes, sizeof f_nodes, "SPMD_NODES=%s", nodes);
+        snprintf(f_uid, sizeof f_uid, "SPMD_UID=%u", e->uid);
+        log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
+}
+
+static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        (void) s;
+        (void) fd;
+        (void) revents;
+        r = bpf_observer_consume(m->observer);
+        if (r < 0)
+                log_warning_errno(r, "Reading the observer's ring buffer failed: %m");
+        return 0;
+}
+
+static void manager_drop_observer(Manager *m) {
+        m->observer_source = sd_event_source_disable_unref(m->observer_source);
+        m->observer = bpf_observer_free(m->observer);
+}
+
+int manager_setup_observer(Manager *m) {
+        bool kill = m->config->violation_action == VIOLATION_KILL;
+        int r;
+
+        if (m->config->observe == TRISTATE_NO) {
+                if (m->observer)
+                        log_info("Observe=no: detaching the syscall observer.");
+                manager_drop_observer(m);
+                m->observer_reason = mfree(m->observer_reason);
+                log_info("Enforcement layer observe: off (Observe=no).");
+                return 0;
+        }
+        if (m->observer && m->observer_kills == kill)
+                return 0;
+        /* ViolationAction= is compiled into the program's read-only data: load it anew. */
+        manager_drop_observer(m);
+        m->observer_reason = mfree(m->observer_reason);
+        r = bpf_observer_new(kill, on_violation, m, &m->observer, &m->observer_reason);
+        if (r < 0) {
+                log_full(m->config->observe == TRISTATE_YES ? LOG_ERR : LOG_WARNING,
+                         "Enforcement layer observe: unavailable: %s.",
+                         m->observer_reason ? m->observer_reason : strerror(-r));
+                return m->config->observe == TRISTATE_YES ? r : 0;
+        }
+        r = sd_event_add_io(m->event, &m->observer_source, bpf_observer_fd(m->observer), EPOLLIN, on_observer_io, m);
+        if (r < 0) {
+                manager_drop_observer(m);
+                return log_error_errno(r, "Cannot watch the observer's ring buffer: %m");
+        }
+        m->observer_kills = kill;
+        log_info("Enforcement layer observe: active (mbind, set_mempolicy, set_mempolicy_home_node, move_pages, "
+                 "migrate_pages; ViolationAction=%s).", kill ? "kill" : "log");
+        return 0;
+}
+
 int manager_apply_devices(Manager *m) {
         DevicePlan plan = {};
         bool changed = false;
@@ -218,7 +390,7 @@ int manager_apply_devices(Manager *m) {
                 device_plan_target_nodes(&plan, m->topology, &planned);
                 device_plan_spm_nodes(&m->plan, m->topology, &online);
                 planned = nodemask_or(&planned, &online);
-                (void) manager_apply_wall(m, &planned);
+                (void) manager_apply_enforcement(m, &planned);
         }
 
         /* What spmd holds but the configuration no longer claims goes back to devdax. */
@@ -263,7 +435,7 @@ int manager_apply_devices(Manager *m) {
                         return r;
         }
         /* Grants can name the nodes now that they have memory. */
-        return manager_apply_wall(m, NULL);
+        return manager_apply_enforcement(m, NULL);
 }
 
 static void manager_release_devices(Manager *m) {
@@ -317,6 +489,7 @@ int manager_reload(Manager *m) {
         m->n_reloads++;
         manager_apply_log_level(m);
         manager_setup_wall(m);
+        (void) manager_setup_observer(m);
         (void) manager_apply_devices(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
@@ -398,6 +571,8 @@ Manager *manager_free(Manager *m) {
         strv_free(m->onlined);
         cpuset_wall_free(m->wall);
         free(m->wall_reason);
+        manager_drop_observer(m);
+        free(m->observer_reason);
         free(m->config_path);
         free(m);
         return NULL;
@@ -419,6 +594,9 @@ int manager_startup(Manager *m) {
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
         manager_setup_wall(m);
+        r = manager_setup_observer(m);
+        if (r < 0)
+                return log_error_errno(r, "Observe=yes, but the syscall observer is unavailable; refusing to start.");
         /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
         return manager_apply_devices(m);
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "bpf-observe.h"
 #include "conf.h"
 #include "cpuset.h"
 #include "devices.h"
@@ -27,6 +28,14 @@ typedef struct Manager {
 
         CpusetWall *wall;   /* NULL when Cpuset=no or unavailable */
         char *wall_reason;  /* why the cpuset layer is unavailable */
+
+        BpfObserver *observer;          /* NULL when Observe=no or unavailable */
+        char *observer_reason;
+        bool observer_kills;            /* loaded with ViolationAction=kill */
+        sd_event_source *observer_source;
+        uint64_t n_violations;          /* events received since start */
+        uint64_t violation_window_start; /* for the log rate limit */
+        unsigned violations_in_window, violations_suppressed;
 } Manager;
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
@@ -42,7 +51,10 @@ int manager_load_config(Manager *m);
 int manager_reload(Manager *m);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
-/* Bring the cpuset wall in line with the SPM nodes and grants; spm: SPM nodes, or NULL for the current ones. */
-int manager_apply_wall(Manager *m, const NodeMask *spm);
+/* Bring the cpuset wall and the BPF maps in line with the SPM nodes and grants;
+ * spm: SPM nodes, or NULL for the current ones. */
+int manager_apply_enforcement(Manager *m, const NodeMask *spm);
+/* Load, reload or drop the syscall observer to match Observe= and ViolationAction=. */
+int manager_setup_observer(Manager *m);
 /* Claim and online the configured devices; release those no longer claimed. */
 int manager_apply_devices(Manager *m);

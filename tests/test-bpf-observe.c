@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,6 +185,67 @@ static void test_granted_cgroup_exempt(void **state) {
         assert_int_equal(collect(observer, pid, 1000), 1);
 }
 
+/* Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host), or NULL. */
+static const char *cgroup2_mount(void) {
+        static char path[256];
+        char line[1024];
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+
+        if (!f)
+                return NULL;
+        while (fgets(line, sizeof line, f)) {
+                char mnt[256];
+                const char *sep = strstr(line, " - cgroup2 ");
+                if (sep && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1) {
+                        snprintf(path, sizeof path, "%s", mnt);
+                        fclose(f);
+                        return path;
+                }
+        }
+        fclose(f);
+        return NULL;
+}
+
+/* A grant covers the granted cgroup's whole subtree: a task two levels below is exempt too. */
+static void test_granted_subtree_exempt(void **state) {
+        const char *mnt = cgroup2_mount();
+        char top[300], child[320], procs[340];
+        struct stat st;
+        int status;
+        pid_t pid;
+        (void) state;
+
+        if (!mnt) {
+                print_message("no cgroup2 mount: not tested here\n");
+                skip();
+        }
+        snprintf(top, sizeof top, "%s/spmd-test-%d", mnt, (int) getpid());
+        snprintf(child, sizeof child, "%s/child", top);
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", child);
+        assert_int_equal(mkdir(top, 0755), 0);
+        assert_int_equal(mkdir(child, 0755), 0);
+        assert_int_equal(stat(top, &st), 0); /* a cgroup2 directory's inode number is its cgroup id */
+
+        for (int granted = 0; granted <= 1; granted++) {
+                assert_int_equal(bpf_observer_set_granted(observer, st.st_ino, granted), 0);
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        FILE *f = fopen(procs, "we");
+                        if (!f || fprintf(f, "0\n") < 0 || fclose(f) != 0)
+                                _exit(3);
+                        route_mbind_spm();
+                        _exit(0);
+                }
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                assert_int_equal(collect(observer, pid, granted ? 300 : 1000), granted ? 0 : 1);
+        }
+        assert_int_equal(bpf_observer_set_granted(observer, st.st_ino, false), 0);
+        assert_int_equal(rmdir(child), 0);
+        assert_int_equal(rmdir(top), 0);
+}
+
 static void test_counters(void **state) {
         uint64_t before[SPMD_SYS_MAX], after[SPMD_SYS_MAX];
         int status;
@@ -228,6 +290,7 @@ int main(void) {
                 cmocka_unit_test(test_routes_reported),
                 cmocka_unit_test(test_other_nodes_and_loader_not_reported),
                 cmocka_unit_test(test_granted_cgroup_exempt),
+                cmocka_unit_test(test_granted_subtree_exempt),
                 cmocka_unit_test(test_counters),
                 cmocka_unit_test(test_kill_action),
         };

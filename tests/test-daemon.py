@@ -127,6 +127,10 @@ def main():
         ok(layer is not None and re.search(r"cpuset wall: (active|unavailable)", ready.get("STATUS", "")),
            "the cpuset layer is reported active or unavailable with its reason", log)
         print(f"# {layer.group(0) if layer else 'no cpuset layer line'}")
+        layer = re.search(r"Enforcement layer observe: (active \(.*\)|unavailable: .+)\.$", log, re.M)
+        ok(layer is not None and re.search(r"observe: (active, 0 violation\(s\)|unavailable)",
+                                           ready.get("STATUS", "")),
+           "the observe layer is reported active or unavailable with its reason", log)
 
         n_before = sum(1 for m in notify.messages if m.get("WATCHDOG") == "1")
         time.sleep(0.6)

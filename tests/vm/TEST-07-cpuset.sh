@@ -37,8 +37,8 @@ print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(e
 PY
 }
 
-write_conf() { # write_conf grant|nogrant
-        printf '[Device]\nName=nv\nMatch=dax0.0\n' >"$CONF"
+write_conf() { # write_conf grant|nogrant [EXTRA-LINES]
+        printf '[Device]\nName=nv\nMatch=dax0.0\n%s\n' "${2:-}" >"$CONF"
         if [ "$1" = grant ]; then
                 printf '[Grant]\nName=granted\nCgroup=/granted\n' >>"$CONF"
                 printf '[Grant]\nName=deep\nCgroup=/gw/inner\nNodes=1\n' >>"$CONF"
@@ -116,6 +116,36 @@ testcase_delegated_child_cannot_widen() {
         test "$(effective /work/child)" = 0       # ...but the parent's wall bounds it
         probe /work/child | tee /tmp/p-child
         grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-child
+}
+
+testcase_violations_are_reported() {
+        grep 'Enforcement layer observe: active' /tmp/spmd.log
+        pid=$(in_cgroup /work sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        spmd_wait_log "Violation: python3 (pid $pid, uid 0) in cgroup /work called set_mempolicy naming SPM node(s) 1 without a grant."
+        # a grant covers its subtree: nothing reported from below /granted
+        mkdir -p "$CG/granted/sub"
+        pid=$(in_cgroup /granted/sub sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        sleep 0.5
+        ! grep "Violation: .*(pid $pid," /tmp/spmd.log
+        # the delegated child writing its own cpuset.mems is seen too when it asks
+        pid=$(in_cgroup /work/child sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        spmd_wait_log "Violation: python3 (pid $pid, uid 0) in cgroup /work/child called set_mempolicy"
+}
+
+testcase_violation_action_kill() {
+        write_conf grant '[Enforcement]
+ViolationAction=kill'
+        spmd_reload
+        grep 'ViolationAction=kill)' /tmp/spmd.log
+        rc=0
+        in_cgroup /work python3 /tmp/probe.py 1 || rc=$?
+        test "$rc" = 137   # SIGKILL, after the kernel refused the call
+        spmd_wait_log "called set_mempolicy naming SPM node(s) 1 without a grant; killed it (ViolationAction=kill)"
+        # granted callers are left alone
+        probe /granted | grep 'set_mempolicy=ok'
+        write_conf grant
+        spmd_reload
+        grep -c 'ViolationAction=log)' /tmp/spmd.log | grep -qx 2
 }
 
 testcase_reload_revokes_and_grants() {
