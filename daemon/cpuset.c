@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -380,6 +381,8 @@ static void handle_new(CpusetWall *w, const char *parent, const char *path, unsi
                 return;
         }
         (void) gateway_setup(w, path);
+        if (w->grant_appeared)
+                w->grant_appeared(path, w->userdata);
         snprintf(p, sizeof p, "%s%s", w->root, path);
         d = opendir(p);
         if (d) {
@@ -515,6 +518,20 @@ CpusetWall *cpuset_wall_free(CpusetWall *w) {
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata) {
         w->grant_appeared = cb;
         w->userdata = userdata;
+}
+
+size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < w->n_watches && n < max; i++) {
+                char p[PATH_MAX];
+                struct stat st;
+
+                snprintf(p, sizeof p, "%s%s", w->root, w->watches[i].path);
+                if (stat(p, &st) == 0)
+                        ids[n++] = (uint64_t) st.st_ino; /* a cgroup2 directory's inode is its id */
+        }
+        return n;
 }
 
 void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret) {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "nodemask.h"
@@ -67,7 +68,7 @@ typedef struct CpusetStats {
         unsigned root_kthreads;    /* ... of which kernel threads */
 } CpusetStats;
 
-/* Called after a cgroup a grant names has appeared (e.g. to tell other layers its id). */
+/* Called when a cgroup a grant names, or a new gateway, has appeared (to tell other layers its id). */
 typedef void (*CpusetGrantAppeared)(const char *path, void *userdata);
 
 /* Fails with a reason (unavailable) when root is not a cgroup2 mount with the cpuset controller. */
@@ -86,3 +87,5 @@ static inline void cpuset_wall_freep(CpusetWall **w) {
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
 void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);
+/* The cgroup ids of the gateways that exist (the root included); up to max. Returns how many. */
+size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max);

@@ -32,6 +32,19 @@
                 _taken_fd_;                      \
         })
 
+/* Copy src into dst[len], cut short if it does not fit (for display). */
+static inline void str_copy_cut(char *dst, size_t len, const char *src) {
+        size_t n = 0;
+
+        if (len == 0)
+                return;
+        while (src[n] && n < len - 1)
+                n++;
+        for (size_t i = 0; i < n; i++)
+                dst[i] = src[i];
+        dst[n] = '\0';
+}
+
 static inline void *mfree(void *p) {
         free(p);
         return NULL;

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -72,7 +73,7 @@ static uint64_t now_usec(clockid_t clock) {
 }
 
 static void manager_notify_status(Manager *m, const char *extra) {
-        char wall[128], observe[64];
+        char wall[128], observe[64], guard[64];
 
         if (m->wall) {
                 CpusetStats st;
@@ -85,12 +86,19 @@ static void manager_notify_status(Manager *m, const char *extra) {
         else
                 snprintf(observe, sizeof observe, "%s",
                          m->config->observe == TRISTATE_NO ? "off" : "unavailable");
+        if (m->guard)
+                snprintf(guard, sizeof guard, "active, %" PRIu64 " denial(s)", m->n_denials);
+        else
+                snprintf(guard, sizeof guard, "%s",
+                         m->config->cgroup_guard == TRISTATE_NO && m->config->task_movememory == TRISTATE_NO
+                                 ? "off"
+                                 : "unavailable");
         (void) sd_notifyf(false,
                           "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s); %zu device(s) online as "
-                          "SPM, %u device problem(s); cpuset wall: %s; observe: %s",
+                          "SPM, %u device problem(s); cpuset wall: %s; observe: %s; guard: %s",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
                           (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall,
-                          observe);
+                          observe, guard);
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -168,13 +176,15 @@ static void manager_log_wall(Manager *m) {
                  st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
 }
 
-/* Tell the observer which cgroups hold grants: the ids of the grant cgroups that exist. */
-static void manager_sync_observer_grants(Manager *m) {
+/* Tell the BPF layers which cgroups hold grants (the grant cgroups that exist) and, for the
+ * guard, which ones SPM nodes pass through. */
+static void manager_sync_bpf_maps(Manager *m) {
         _cleanup_free_ uint64_t *ids = NULL;
-        size_t n = 0;
+        uint64_t gateways[4096];
+        size_t n = 0, n_gw = 0;
         int r;
 
-        if (!m->observer)
+        if (!m->observer && !m->guard)
                 return;
         ids = calloc(m->config->n_grants ? m->config->n_grants : 1, sizeof *ids);
         if (!ids) {
@@ -190,14 +200,23 @@ static void manager_sync_observer_grants(Manager *m) {
                 if (stat(p, &st) == 0)
                         ids[n++] = (uint64_t) st.st_ino;
         }
-        r = bpf_observer_sync_granted(m->observer, ids, n);
-        if (r < 0)
-                log_error_errno(r, "Cannot update the observer's granted cgroups: %m");
+        if (m->observer) {
+                r = bpf_observer_sync_granted(m->observer, ids, n);
+                if (r < 0)
+                        log_error_errno(r, "Cannot update the observer's granted cgroups: %m");
+        }
+        if (m->guard) {
+                if (m->wall)
+                        n_gw = cpuset_wall_gateway_ids(m->wall, gateways, ELEMENTSOF(gateways));
+                r = bpf_guard_sync(m->guard, ids, n, gateways, n_gw);
+                if (r < 0)
+                        log_error_errno(r, "Cannot update the guard's cgroups: %m");
+        }
 }
 
 static void on_grant_appeared(const char *path, void *userdata) {
-        log_debug("Granted cgroup %s appeared.", path);
-        manager_sync_observer_grants(userdata);
+        log_debug("Cgroup %s appeared (granted, or SPM nodes pass through it).", path);
+        manager_sync_bpf_maps(userdata);
 }
 
 int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
@@ -215,10 +234,11 @@ int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
                 r = bpf_observer_set_spm_nodes(m->observer, &in.spm);
                 if (r < 0)
                         log_error_errno(r, "Cannot update the observer's SPM nodes: %m");
-                manager_sync_observer_grants(m);
         }
-        if (!m->wall)
+        if (!m->wall) {
+                manager_sync_bpf_maps(m);
                 return r;
+        }
 
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].size > 0)
@@ -246,30 +266,45 @@ int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
         in.n_grants = n;
         r = cpuset_wall_apply(m->wall, &in);
         manager_log_wall(m);
+        manager_sync_bpf_maps(m); /* after the wall: its gateways exist now */
         return r > 0 ? -EIO : r;
 }
 
 /* ---- the syscall observer ---- */
 
-/* The cgroup of a process as /proc says, or "?" if it is gone. */
-static void process_cgroup(uint32_t tgid, char *buf, size_t len) {
-        char p[64], line[4096];
-        FILE *f;
+/* The path of the cgroup with this id, found by walking cgroupfs (logging is rate-limited). */
+static bool find_cgroup(const char *dir, const char *rel, uint64_t id, unsigned depth, char *buf, size_t len) {
+        struct dirent *de;
+        DIR *d;
 
-        snprintf(buf, len, "?");
-        snprintf(p, sizeof p, "/proc/%u/cgroup", tgid);
-        f = fopen(p, "re");
-        if (!f)
-                return;
-        while (fgets(line, sizeof line, f))
-                if (strncmp(line, "0::", 3) == 0) {
-                        size_t k = strcspn(line + 3, "\n");
-                        k = MIN(k, len - 1); /* a path longer than buf is cut short */
-                        memcpy(buf, line + 3, k);
-                        buf[k] = '\0';
-                        break;
+        if (depth > 16 || !(d = opendir(dir)))
+                return false;
+        while ((de = readdir(d))) {
+                char p[PATH_MAX], r[PATH_MAX];
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
+                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
+                        continue;
+                if (de->d_ino == id || find_cgroup(p, r, id, depth + 1, buf, len)) {
+                        if (de->d_ino == id)
+                                str_copy_cut(buf, len, r);
+                        closedir(d);
+                        return true;
                 }
-        fclose(f);
+        }
+        closedir(d);
+        return false;
+}
+
+static void cgroup_name(uint64_t id, char *buf, size_t len) {
+        struct stat st;
+
+        if (stat(CGROUP_ROOT, &st) == 0 && st.st_ino == id)
+                snprintf(buf, len, "/");
+        else if (!find_cgroup(CGROUP_ROOT, "", id, 0, buf, len))
+                snprintf(buf, len, "id %" PRIu64 " (gone)", id);
 }
 
 #define VIOLATION_LOG_BURST 10 /* journal lines per second; the counters see every event */
@@ -300,7 +335,7 @@ static void on_violation(const struct spmd_violation_event *e, void *userdata) {
         nodemask_format(&mask, nodes, sizeof nodes);
         memcpy(comm, e->comm, 16);
         comm[16] = '\0';
-        process_cgroup(e->tgid, cg, sizeof cg);
+        cgroup_name(e->cgroup_id, cg, sizeof cg); /* by id: the caller may be gone already */
         if (e->target_pid > 0)
                 snprintf(target, sizeof target, " on pid %d", e->target_pid);
         snprintf(msg, sizeof msg,
@@ -326,6 +361,102 @@ static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *us
         r = bpf_observer_consume(m->observer);
         if (r < 0)
                 log_warning_errno(r, "Reading the observer's ring buffer failed: %m");
+        return 0;
+}
+
+/* ---- the BPF-LSM guard ---- */
+
+static void on_denial(const struct spmd_guard_event *e, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        char own[512], target[512], comm[17], msg[1400], what[96];
+        char f_what[64], f_pid[32], f_comm[40], f_cg[560], f_tcg[560];
+        const char *fields[] = { f_what, f_pid, f_comm, f_cg, f_tcg, NULL };
+
+        m->n_denials++;
+        if (now - m->denial_window_start >= 1000000) {
+                if (m->denials_suppressed > 0)
+                        log_warning("%u more denial(s) in the last second not logged one by one.",
+                                    m->denials_suppressed);
+                m->denial_window_start = now;
+                m->denials_in_window = m->denials_suppressed = 0;
+        }
+        if (++m->denials_in_window > VIOLATION_LOG_BURST) {
+                m->denials_suppressed++;
+                return;
+        }
+        memcpy(comm, e->comm, 16);
+        comm[16] = '\0';
+        cgroup_name(e->cgroup_id, own, sizeof own); /* by id: the caller may be gone already */
+        cgroup_name(e->target_cgroup_id, target, sizeof target);
+        if (e->what == SPMD_GUARD_MOVEMEMORY)
+                snprintf(what, sizeof what, "moving the pages of pid %d, which holds a grant in", e->target_pid);
+        else
+                snprintf(what, sizeof what, "writing %s of", strna(spmd_guard_what_to_string(e->what)));
+        snprintf(msg, sizeof msg, "Denied: %s (pid %u, uid %u) in cgroup %s, %s cgroup %s (not a trusted "
+                                  "executable; see TrustedExecutable=).",
+                 comm, e->tgid, e->uid, own, what, target);
+        snprintf(f_what, sizeof f_what, "SPMD_DENIED=%s", strna(spmd_guard_what_to_string(e->what)));
+        snprintf(f_pid, sizeof f_pid, "SPMD_PID=%u", e->tgid);
+        snprintf(f_comm, sizeof f_comm, "SPMD_COMM=%s", comm);
+        snprintf(f_cg, sizeof f_cg, "SPMD_CGROUP=%s", own);
+        snprintf(f_tcg, sizeof f_tcg, "SPMD_TARGET_CGROUP=%s", target);
+        log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
+}
+
+static int on_guard_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        (void) s;
+        (void) fd;
+        (void) revents;
+        r = bpf_guard_consume(m->guard);
+        if (r < 0)
+                log_warning_errno(r, "Reading the guard's ring buffer failed: %m");
+        return 0;
+}
+
+static void manager_drop_guard(Manager *m) {
+        m->guard_source = sd_event_source_disable_unref(m->guard_source);
+        m->guard = bpf_guard_free(m->guard);
+}
+
+int manager_setup_guard(Manager *m) {
+        bool cg = m->config->cgroup_guard != TRISTATE_NO, mm = m->config->task_movememory != TRISTATE_NO;
+        bool required = m->config->cgroup_guard == TRISTATE_YES || m->config->task_movememory == TRISTATE_YES;
+        int r;
+
+        if (!cg && !mm) {
+                if (m->guard)
+                        log_info("CgroupGuard=no, TaskMoveMemory=no: detaching the BPF-LSM guard.");
+                manager_drop_guard(m);
+                m->guard_reason = mfree(m->guard_reason);
+                log_info("Enforcement layer guard: off (CgroupGuard=no, TaskMoveMemory=no).");
+                return 0;
+        }
+        if (!m->guard || m->guard_cgroup != cg || m->guard_movememory != mm) {
+                manager_drop_guard(m);
+                m->guard_reason = mfree(m->guard_reason);
+                r = bpf_guard_new(cg, mm, on_denial, m, &m->guard, &m->guard_reason);
+                if (r < 0) {
+                        log_full(required ? LOG_ERR : LOG_WARNING, "Enforcement layer guard: unavailable: %s.",
+                                 m->guard_reason ? m->guard_reason : strerror(-r));
+                        return required ? r : 0;
+                }
+                r = sd_event_add_io(m->event, &m->guard_source, bpf_guard_fd(m->guard), EPOLLIN, on_guard_io, m);
+                if (r < 0) {
+                        manager_drop_guard(m);
+                        return log_error_errno(r, "Cannot watch the guard's ring buffer: %m");
+                }
+                m->guard_cgroup = cg;
+                m->guard_movememory = mm;
+                log_info("Enforcement layer guard: active (BPF-LSM: %s%s%s).", cg ? "cgroupfs writes" : "",
+                         cg && mm ? ", " : "", mm ? "task_movememory" : "");
+        }
+        r = bpf_guard_set_trusted(m->guard, m->config->trusted_executables);
+        if (r < 0)
+                log_error_errno(r, "Cannot set the guard's trusted executables: %m");
         return 0;
 }
 
@@ -490,6 +621,7 @@ int manager_reload(Manager *m) {
         manager_apply_log_level(m);
         manager_setup_wall(m);
         (void) manager_setup_observer(m);
+        (void) manager_setup_guard(m);
         (void) manager_apply_devices(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
@@ -573,6 +705,8 @@ Manager *manager_free(Manager *m) {
         free(m->wall_reason);
         manager_drop_observer(m);
         free(m->observer_reason);
+        manager_drop_guard(m);
+        free(m->guard_reason);
         free(m->config_path);
         free(m);
         return NULL;
@@ -597,6 +731,10 @@ int manager_startup(Manager *m) {
         r = manager_setup_observer(m);
         if (r < 0)
                 return log_error_errno(r, "Observe=yes, but the syscall observer is unavailable; refusing to start.");
+        r = manager_setup_guard(m);
+        if (r < 0)
+                return log_error_errno(r, "CgroupGuard=yes or TaskMoveMemory=yes, but BPF-LSM is unavailable; "
+                                          "refusing to start.");
         /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
         return manager_apply_devices(m);
 }

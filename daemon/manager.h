@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "bpf-guard.h"
 #include "bpf-observe.h"
 #include "conf.h"
 #include "cpuset.h"
@@ -36,6 +37,14 @@ typedef struct Manager {
         uint64_t n_violations;          /* events received since start */
         uint64_t violation_window_start; /* for the log rate limit */
         unsigned violations_in_window, violations_suppressed;
+
+        BpfGuard *guard;                /* NULL when off or unavailable */
+        char *guard_reason;
+        bool guard_cgroup, guard_movememory; /* which programs it was loaded with */
+        sd_event_source *guard_source;
+        uint64_t n_denials;
+        uint64_t denial_window_start;
+        unsigned denials_in_window, denials_suppressed;
 } Manager;
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
@@ -56,5 +65,7 @@ int manager_run(Manager *m);
 int manager_apply_enforcement(Manager *m, const NodeMask *spm);
 /* Load, reload or drop the syscall observer to match Observe= and ViolationAction=. */
 int manager_setup_observer(Manager *m);
+/* Load, reload or drop the BPF-LSM guard to match CgroupGuard=, TaskMoveMemory=, TrustedExecutable=. */
+int manager_setup_guard(Manager *m);
 /* Claim and online the configured devices; release those no longer claimed. */
 int manager_apply_devices(Manager *m);

@@ -131,6 +131,9 @@ def main():
         ok(layer is not None and re.search(r"observe: (active, 0 violation\(s\)|unavailable)",
                                            ready.get("STATUS", "")),
            "the observe layer is reported active or unavailable with its reason", log)
+        layer = re.search(r"Enforcement layer guard: (active \(.*\)|unavailable: .+)\.$", log, re.M)
+        ok(layer is not None and re.search(r"guard: (active, 0 denial\(s\)|unavailable)", ready.get("STATUS", "")),
+           "the BPF-LSM guard is reported active or unavailable with its reason", log)
 
         n_before = sum(1 for m in notify.messages if m.get("WATCHDOG") == "1")
         time.sleep(0.6)

@@ -37,8 +37,10 @@ print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(e
 PY
 }
 
+# The wall on its own: the BPF-LSM guard (TEST-08) would refuse this untrusted
+# script moving processes into the granted cgroups.
 write_conf() { # write_conf grant|nogrant [EXTRA-LINES]
-        printf '[Device]\nName=nv\nMatch=dax0.0\n%s\n' "${2:-}" >"$CONF"
+        printf '[Device]\nName=nv\nMatch=dax0.0\n[Enforcement]\nCgroupGuard=no\nTaskMoveMemory=no\n%s\n' "${2:-}" >"$CONF"
         if [ "$1" = grant ]; then
                 printf '[Grant]\nName=granted\nCgroup=/granted\n' >>"$CONF"
                 printf '[Grant]\nName=deep\nCgroup=/gw/inner\nNodes=1\n' >>"$CONF"

@@ -32,8 +32,12 @@ Match=serial:0x1234
 [Grant]
 Name=demo
 Cgroup=/granted
+
+[Enforcement]
+TrustedExecutable=/tmp/trusted/tee
 CONF
-mkdir -p /sys/fs/cgroup/granted /sys/fs/cgroup/other
+mkdir -p /sys/fs/cgroup/granted /sys/fs/cgroup/other /tmp/trusted
+cp /usr/bin/tee /tmp/trusted/tee
 step "spmd onlines the configured device as an SPM node"
 run cat /etc/spmd/spmd.conf
 run "$SPMD" --check-config
@@ -57,8 +61,8 @@ for off in range(0, len(buf), 4096):
 n = sum(int(f[3:]) for l in open("/proc/self/numa_maps") for f in l.split() if f.startswith("N1="))
 print("  %d pages on node 1 (the 256-page buffer and the interpreter's own)" % n)
 PY
-echo "\$ numactl --membind=1 python3 alloc.py    # from /granted"
-sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs; exec numactl --membind=1 python3 /tmp/alloc.py' 2>&1
+echo "\$ numactl --membind=1 python3 alloc.py    # from /granted, joined through the trusted tee"
+sh -c 'echo $$ | /tmp/trusted/tee /sys/fs/cgroup/granted/cgroup.procs >/dev/null; exec numactl --membind=1 python3 /tmp/alloc.py' 2>&1
 echo "\$ numactl --membind=1 python3 alloc.py    # from /other"
 sh -c 'echo $$ >/sys/fs/cgroup/other/cgroup.procs; exec numactl --membind=1 python3 /tmp/alloc.py' 2>&1 |
         grep -E 'Warning|invalid|pages' | sed 's/^/  /'
@@ -66,6 +70,14 @@ echo "  (numactl sees node 1 outside this cgroup's cpuset; set_mempolicy/mbind w
 mkdir /sys/fs/cgroup/late
 sleep 0.2
 echo "  a cgroup made now: /late cpuset.mems=$(cat /sys/fs/cgroup/late/cpuset.mems)"
+
+step "Isolation: the BPF-LSM guard stops root from stepping around the wall"
+echo "\$ echo \$\$ > /sys/fs/cgroup/cgroup.procs      # root, from /other"
+sh -c 'echo $$ >/sys/fs/cgroup/other/cgroup.procs; echo $$ >/sys/fs/cgroup/cgroup.procs' 2>&1 | sed 's/^/  /'
+echo "\$ echo 0-1 > /sys/fs/cgroup/other/cpuset.mems"
+sh -c 'echo 0-1 >/sys/fs/cgroup/other/cpuset.mems' 2>&1 | sed 's/^/  /'
+sleep 0.3
+grep -E 'Denied:' /tmp/spmd.log | sed 's/^/  /'
 
 step "Restart: nothing changes"
 spmd_stop
@@ -91,5 +103,5 @@ else
         echo "  BPF-LSM: unavailable: $(grep -m1 SKIP /tmp/lsm.log || tail -n1 /tmp/lsm.log)"
 fi
 echo
-echo "The BPF-LSM guards, the D-Bus broker and pressure handling"
+echo "The D-Bus broker and pressure handling"
 echo "are added to this transcript as those features land."

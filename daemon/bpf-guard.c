@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "bpf-guard.h"
+#include "bpf-probe.h"
+#include "bpf-util.h"
+#include "guard.skel.h"
+#include "log.h"
+
+struct BpfGuard {
+        struct guard_bpf *skel;
+        struct ring_buffer *rb;
+        GuardHandler handler;
+        void *userdata;
+};
+
+static const char *const what_names[SPMD_GUARD_MAX] = {
+        [SPMD_GUARD_PROCS] = "cgroup.procs",
+        [SPMD_GUARD_CPUSET_MEMS] = "cpuset.mems",
+        [SPMD_GUARD_SUBTREE_CONTROL] = "cgroup.subtree_control",
+        [SPMD_GUARD_MOVEMEMORY] = "task_movememory",
+};
+
+const char *spmd_guard_what_to_string(unsigned what) {
+        return what < SPMD_GUARD_MAX ? what_names[what] : NULL;
+}
+
+static int on_event(void *ctx, void *data, size_t size) {
+        BpfGuard *g = ctx;
+
+        if (size >= sizeof(struct spmd_guard_event) && g->handler)
+                g->handler(data, g->userdata);
+        return 0;
+}
+
+int bpf_guard_new(bool cgroup_guard, bool task_movememory, GuardHandler handler, void *userdata, BpfGuard **ret,
+                  char **ret_reason) {
+        _cleanup_(bpf_guard_freep) BpfGuard *g = NULL;
+        int r;
+
+        /* The same preconditions as the probe, with its reasons (bpf not in the LSM list, ...). */
+        r = bpf_lsm_available(ret_reason);
+        if (r < 0)
+                return r;
+
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        g->handler = handler;
+        g->userdata = userdata;
+        g->skel = guard_bpf__open();
+        if (!g->skel)
+                return unavailable(ret_reason, -errno, "opening the BPF object failed: %s", strerror(errno));
+        g->skel->rodata->spmd_tgid = (uint32_t) getpid();
+        bpf_program__set_autoload(g->skel->progs.guard_file_open, cgroup_guard);
+        bpf_program__set_autoload(g->skel->progs.guard_task_movememory, task_movememory);
+        r = guard_bpf__load(g->skel);
+        if (r < 0)
+                return unavailable(ret_reason, r, "the kernel refused the guard programs: %s", strerror(-r));
+        r = guard_bpf__attach(g->skel);
+        if (r < 0)
+                return unavailable(ret_reason, r, "attaching the guard programs failed: %s", strerror(-r));
+        g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.events), on_event, g, NULL);
+        if (!g->rb)
+                return unavailable(ret_reason, -errno, "creating the ring buffer failed: %s", strerror(errno));
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+BpfGuard *bpf_guard_free(BpfGuard *g) {
+        if (!g)
+                return NULL;
+        ring_buffer__free(g->rb);
+        guard_bpf__destroy(g->skel);
+        free(g);
+        return NULL;
+}
+
+/* Make a u64-keyed set map hold exactly ids[0..n). */
+static int sync_set(struct bpf_map *map, const uint64_t *ids, size_t n) {
+        uint64_t key, next;
+        uint8_t one = 1;
+        bool first = true;
+
+        while (bpf_map__get_next_key(map, first ? NULL : &key, &next, sizeof next) == 0) {
+                bool keep = false;
+
+                first = false;
+                key = next;
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = ids[i] == next;
+                if (!keep && bpf_map__delete_elem(map, &next, sizeof next, 0) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (bpf_map__update_elem(map, &ids[i], sizeof ids[i], &one, sizeof one, BPF_ANY) < 0)
+                        return -errno;
+        return 0;
+}
+
+int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
+                   size_t n_gateways) {
+        int r = sync_set(g->skel->maps.granted_cgroups, granted, n_granted);
+
+        if (r < 0)
+                return r;
+        return sync_set(g->skel->maps.gateways, gateways, n_gateways);
+}
+
+/*
+ * The (dev, ino) the kernel will see in mm->exe_file->f_inode when path runs.
+ * stat() can disagree: on overlayfs it reports the underlying file's device,
+ * while an open (or exec'd) file's inode is the overlay's. So open the file
+ * and ask /proc what it got: fdinfo's ino and mount, and the mount's device.
+ */
+static int exe_key(const char *path, struct spmd_exe_key *ret) {
+        char p[64], line[4096];
+        unsigned long long ino = 0;
+        int mnt_id = -1, fd;
+        bool have_ino = false;
+        FILE *f;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        snprintf(p, sizeof p, "/proc/self/fdinfo/%d", fd);
+        f = fopen(p, "re");
+        if (f) {
+                while (fgets(line, sizeof line, f)) {
+                        if (sscanf(line, "mnt_id: %d", &mnt_id) == 1)
+                                continue;
+                        if (sscanf(line, "ino: %llu", &ino) == 1)
+                                have_ino = true;
+                }
+                fclose(f);
+        }
+        if (!have_ino || mnt_id < 0) { /* kernels before fdinfo's ino: fall back to stat() */
+                struct stat st;
+                int r = fstat(fd, &st) < 0 ? -errno : 0;
+                close(fd);
+                if (r < 0)
+                        return r;
+                *ret = (struct spmd_exe_key){ .dev = ((uint64_t) major(st.st_dev) << 20) | minor(st.st_dev),
+                                              .ino = st.st_ino };
+                return 0;
+        }
+        close(fd);
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                unsigned maj, min;
+                int id;
+
+                if (sscanf(line, "%d %*d %u:%u", &id, &maj, &min) == 3 && id == mnt_id) {
+                        fclose(f);
+                        *ret = (struct spmd_exe_key){ .dev = ((uint64_t) maj << 20) | min, .ino = ino };
+                        return 0;
+                }
+        }
+        fclose(f);
+        return -ENOENT;
+}
+
+int bpf_guard_set_trusted(BpfGuard *g, char *const *paths) {
+        struct spmd_exe_key key, next;
+        uint8_t one = 1;
+        int missing = 0, r;
+
+        while (bpf_map__get_next_key(g->skel->maps.trusted_exes, NULL, &next, sizeof next) == 0)
+                if (bpf_map__delete_elem(g->skel->maps.trusted_exes, &next, sizeof next, 0) < 0)
+                        return -errno;
+        for (char *const *p = paths; p && *p; p++) {
+                r = exe_key(*p, &key);
+                if (r < 0) {
+                        log_warning_errno(r, "TrustedExecutable=%s: %m; not trusted.", *p);
+                        missing++;
+                        continue;
+                }
+                if (bpf_map__update_elem(g->skel->maps.trusted_exes, &key, sizeof key, &one, sizeof one,
+                                         BPF_ANY) < 0)
+                        return -errno;
+                log_debug("Trusting %s (dev %u:%u, inode %llu).", *p, (unsigned) (key.dev >> 20),
+                          (unsigned) (key.dev & 0xfffff), (unsigned long long) key.ino);
+        }
+        return missing;
+}
+
+int bpf_guard_fd(BpfGuard *g) {
+        return ring_buffer__epoll_fd(g->rb);
+}
+
+int bpf_guard_consume(BpfGuard *g) {
+        return ring_buffer__consume(g->rb);
+}
+
+int bpf_guard_counts(BpfGuard *g, uint64_t counts[SPMD_GUARD_MAX]) {
+        int ncpu = libbpf_num_possible_cpus();
+        uint64_t *values;
+
+        if (ncpu <= 0)
+                return ncpu < 0 ? ncpu : -EINVAL;
+        values = calloc((size_t) ncpu, sizeof *values);
+        if (!values)
+                return -ENOMEM;
+        for (uint32_t k = 0; k < SPMD_GUARD_MAX; k++) {
+                counts[k] = 0;
+                if (bpf_map__lookup_elem(g->skel->maps.deny_count, &k, sizeof k, values,
+                                         (size_t) ncpu * sizeof *values, 0) < 0) {
+                        int r = -errno;
+                        free(values);
+                        return r;
+                }
+                for (int c = 0; c < ncpu; c++)
+                        counts[k] += values[c];
+        }
+        free(values);
+        return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spmd/guard.h"
+
+typedef struct BpfGuard BpfGuard;
+typedef void (*GuardHandler)(const struct spmd_guard_event *e, void *userdata);
+
+/*
+ * Load and attach bpf/guard.bpf.c: the cgroupfs guard (lsm/file_open)
+ * and/or the migration guard (lsm/task_movememory). On failure returns a
+ * negative errno and in *ret_reason why the layer is unavailable.
+ */
+int bpf_guard_new(bool cgroup_guard, bool task_movememory, GuardHandler handler, void *userdata, BpfGuard **ret,
+                  char **ret_reason);
+BpfGuard *bpf_guard_free(BpfGuard *g);
+static inline void bpf_guard_freep(BpfGuard **g) {
+        if (*g)
+                *g = bpf_guard_free(*g);
+}
+
+/* Make the granted and gateway sets exactly these cgroup ids. */
+int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
+                   size_t n_gateways);
+/* Trust these executables (absolute paths); each path that cannot be found is logged and skipped. */
+int bpf_guard_set_trusted(BpfGuard *g, char *const *paths);
+int bpf_guard_fd(BpfGuard *g);
+int bpf_guard_consume(BpfGuard *g);
+int bpf_guard_counts(BpfGuard *g, uint64_t counts[SPMD_GUARD_MAX]);
+const char *spmd_guard_what_to_string(unsigned what);
