@@ -88,6 +88,27 @@ testcase_shutdown_policy_release() {
         spmd_stop
 }
 
+testcase_kernel_auto_onlined_becomes_movable() {
+        # What a kernel booted with memhp_default_state=online leaves behind: the
+        # blocks came online in ZONE_NORMAL the moment dax0.0 was bound to kmem.
+        dax_all_online dax0.0 && "$SPMCTL" -c "$CONF" device release nv
+        daxctl list -d dax0.0 | grep -q '"mode":"devdax"'
+        # daxctl refuses while the kernel auto-onlines, so bind to kmem by hand, as a boot would
+        echo online_kernel >/sys/devices/system/memory/auto_online_blocks
+        echo dax0.0 >/sys/bus/dax/drivers/device_dax/unbind
+        echo dax0.0 >/sys/bus/dax/drivers/kmem/new_id 2>/dev/null || true
+        [ -e /sys/bus/dax/drivers/kmem/dax0.0 ] || echo dax0.0 >/sys/bus/dax/drivers/kmem/bind
+        echo offline >/sys/devices/system/memory/auto_online_blocks
+        daxctl list -d dax0.0 | tee /tmp/auto.json
+        grep -q '"movable":false' /tmp/auto.json
+        dax_all_online dax0.0
+        spmd_start "$CONF"
+        grep 'dax0.0: [0-9]\+ memory block(s) online in ZONE_NORMAL, the configuration asks for ZONE_MOVABLE; re-onlining them' /tmp/spmd.log
+        daxctl list -d dax0.0 | grep -q '"movable":true'
+        dax_all_online dax0.0
+        spmd_stop
+}
+
 testcase_busy_block_keeps_device_online() {
         # Last: it leaves the device online with kernel memory on it.
         # Kernel memory is not movable: online the node as ZONE_NORMAL and let
