@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <numa.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,9 +33,23 @@ static int read_one_line(const char *path, char *buf, size_t len) {
         return 0;
 }
 
-static void nodes_assign_tiers(Topology *t) {
+/* root + path: the live tree when root is "", a recorded one (tests) otherwise. */
+_printf_(4, 5) static char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
+        size_t k = (size_t) snprintf(buf, len, "%s", root);
+        va_list ap;
+
+        if (k >= len)
+                return buf;
+        va_start(ap, fmt);
+        (void) vsnprintf(buf + k, len - k, fmt, ap);
+        va_end(ap);
+        return buf;
+}
+
+static void nodes_assign_tiers(Topology *t, const char *root) {
         struct dirent **ents = NULL;
-        int n = scandir(SYSFS_TIERS, &ents, NULL, alphasort);
+        char dir[PATH_MAX];
+        int n = scandir(at(dir, sizeof dir, root, SYSFS_TIERS), &ents, NULL, alphasort);
 
         for (int i = 0; i < n; i++) {
                 char path[512], list[256];
@@ -42,7 +57,7 @@ static void nodes_assign_tiers(Topology *t) {
                 NodeMask m;
 
                 if (sscanf(ents[i]->d_name, "memory_tier%u", &tier) == 1) {
-                        snprintf(path, sizeof path, SYSFS_TIERS "/%s/nodelist", ents[i]->d_name);
+                        at(path, sizeof path, root, SYSFS_TIERS "/%s/nodelist", ents[i]->d_name);
                         if (read_one_line(path, list, sizeof list) >= 0 && parse_nodemask(list, &m) >= 0)
                                 for (size_t k = 0; k < t->n_nodes; k++)
                                         if (nodemask_test(&m, (unsigned) t->nodes[k].id))
@@ -82,16 +97,36 @@ static unsigned cpulist_count(const char *s) {
  * distances come from sysfs on every discovery; sizes come from libnuma,
  * which reads them afresh on each call.
  */
-static int discover_nodes(Topology *t) {
-        char online[4096];
+/* "Node 1 MemTotal:  1048576 kB" and MemFree from nodeN/meminfo, in bytes. */
+static void node_meminfo(const char *root, unsigned n, uint64_t *ret_total, uint64_t *ret_free) {
+        char path[PATH_MAX], line[256];
+        unsigned long long kb;
+        FILE *f;
+
+        *ret_total = *ret_free = 0;
+        f = fopen(at(path, sizeof path, root, SYSFS_NODE "/node%u/meminfo", n), "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f)) {
+                if (sscanf(line, "Node %*u MemTotal: %llu kB", &kb) == 1)
+                        *ret_total = kb * 1024;
+                else if (sscanf(line, "Node %*u MemFree: %llu kB", &kb) == 1)
+                        *ret_free = kb * 1024;
+        }
+        fclose(f);
+}
+
+static int discover_nodes(Topology *t, const char *root) {
+        char online[4096], path[PATH_MAX];
         NodeMask m;
 
-        t->caps.numa = numa_available() >= 0;
+        t->caps.numa = root[0] ? true : numa_available() >= 0;
         if (!t->caps.numa) {
                 log_debug("libnuma: NUMA is not available on this kernel; reporting no nodes.");
                 return 0;
         }
-        if (read_one_line(SYSFS_NODE "/online", online, sizeof online) < 0 || parse_nodemask(online, &m) < 0) {
+        if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/online"), online, sizeof online) < 0 ||
+            parse_nodemask(online, &m) < 0) {
                 log_warning("Cannot read the online NUMA nodes from " SYSFS_NODE "/online; reporting no nodes.");
                 return 0;
         }
@@ -100,38 +135,35 @@ static int discover_nodes(Topology *t) {
                 return -ENOMEM;
         NODEMASK_FOREACH(n, &m) {
                 NodeInfo *ni = &t->nodes[t->n_nodes++];
-                long long free_bytes = 0, size;
-                char path[160], buf[32], cpus[4096];
+                char buf[32], cpus[4096];
 
                 ni->id = (int) n;
                 ni->memory_tier = -1;
-                size = numa_node_size64((int) n, &free_bytes);
-                ni->size = size > 0 ? (uint64_t) size : 0;
-                ni->free = free_bytes > 0 ? (uint64_t) free_bytes : 0;
-                snprintf(path, sizeof path, SYSFS_NODE "/node%u/cpulist", n);
-                if (read_one_line(path, cpus, sizeof cpus) < 0)
+                node_meminfo(root, n, &ni->size, &ni->free);
+                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/cpulist", n), cpus, sizeof cpus) < 0)
                         cpus[0] = '\0';
                 ni->n_cpus = cpulist_count(cpus);
                 snprintf(ni->cpulist, sizeof ni->cpulist, "%s", cpus); /* for display; may be cut short */
                 /* HMAT access class 0: performance seen from the nearest initiator */
                 ni->read_latency = ni->read_bandwidth = -1;
-                snprintf(path, sizeof path, SYSFS_NODE "/node%u/access0/initiators/read_latency", n);
-                if (read_one_line(path, buf, sizeof buf) >= 0)
+                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/access0/initiators/read_latency", n),
+                                  buf, sizeof buf) >= 0)
                         ni->read_latency = atoi(buf);
-                snprintf(path, sizeof path, SYSFS_NODE "/node%u/access0/initiators/read_bandwidth", n);
-                if (read_one_line(path, buf, sizeof buf) >= 0)
+                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/access0/initiators/read_bandwidth",
+                                     n),
+                                  buf, sizeof buf) >= 0)
                         ni->read_bandwidth = atoi(buf);
         }
 
         /* nodeN/distance lists the distance to every online node, in node order: our order. */
         for (size_t i = 0; i < t->n_nodes; i++) {
-                char path[160], line[8192], *p = line;
+                char line[8192], *p = line;
 
                 t->nodes[i].distance = calloc(t->n_nodes, sizeof(int));
                 if (!t->nodes[i].distance)
                         return -ENOMEM;
-                snprintf(path, sizeof path, SYSFS_NODE "/node%d/distance", t->nodes[i].id);
-                if (read_one_line(path, line, sizeof line) < 0)
+                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%d/distance", t->nodes[i].id), line,
+                                  sizeof line) < 0)
                         continue;
                 for (size_t j = 0; j < t->n_nodes; j++) {
                         char *end;
@@ -142,18 +174,20 @@ static int discover_nodes(Topology *t) {
                         p = end;
                 }
         }
-        nodes_assign_tiers(t);
+        nodes_assign_tiers(t, root);
         return 0;
 }
 
-static void discover_caps(Topology *t) {
-        char buf[32];
+static void discover_caps(Topology *t, const char *root) {
+        char buf[32], path[PATH_MAX];
 
         t->caps.demotion_enabled = -1;
-        if (read_one_line("/sys/kernel/mm/numa/demotion_enabled", buf, sizeof buf) >= 0)
+        if (read_one_line(at(path, sizeof path, root, "/sys/kernel/mm/numa/demotion_enabled"), buf, sizeof buf) >= 0)
                 t->caps.demotion_enabled = buf[0] == 't' || buf[0] == 'y' || buf[0] == '1';
-        t->caps.per_node_reclaim = t->n_nodes > 0 && access(SYSFS_NODE "/node0/reclaim", F_OK) == 0;
-        t->caps.private_nodes = access(SYSFS_NODE "/has_private_memory", F_OK) == 0;
+        t->caps.per_node_reclaim = t->n_nodes > 0 &&
+                                   access(at(path, sizeof path, root, SYSFS_NODE "/node%d/reclaim", t->nodes[0].id),
+                                          F_OK) == 0;
+        t->caps.private_nodes = access(at(path, sizeof path, root, SYSFS_NODE "/has_private_memory"), F_OK) == 0;
 }
 
 static void read_health(struct cxl_memdev *memdev, CxlMemdevInfo *m) {
@@ -340,7 +374,7 @@ int topology_discover(Topology **ret) {
 
         if (!t)
                 return -ENOMEM;
-        r = discover_nodes(t);
+        r = discover_nodes(t, "");
         if (r >= 0)
                 r = discover_cxl(t);
         if (r >= 0)
@@ -349,7 +383,23 @@ int topology_discover(Topology **ret) {
                 topology_free(t);
                 return r;
         }
-        discover_caps(t);
+        discover_caps(t, "");
+        *ret = t;
+        return 0;
+}
+
+int topology_discover_nodes_at(const char *root, Topology **ret) {
+        Topology *t = calloc(1, sizeof *t);
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = discover_nodes(t, root);
+        if (r < 0) {
+                topology_free(t);
+                return r;
+        }
+        discover_caps(t, root);
         *ret = t;
         return 0;
 }

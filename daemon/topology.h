@@ -82,6 +82,8 @@ typedef struct Topology {
 
 /* Never fails for lack of CXL or dax: those parts are empty with the reason set. */
 int topology_discover(Topology **ret);
+/* Nodes, tiers and kernel capabilities only, from the sysfs tree under root (a recorded one, for tests). */
+int topology_discover_nodes_at(const char *root, Topology **ret);
 Topology *topology_free(Topology *t);
 static inline void topology_freep(Topology **t) {
         if (*t)
