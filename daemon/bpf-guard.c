@@ -44,6 +44,11 @@ static int on_event(void *ctx, void *data, size_t size) {
 
 int bpf_guard_new(bool cgroup_guard, bool task_movememory, GuardHandler handler, void *userdata, BpfGuard **ret,
                   char **ret_reason) {
+        return bpf_guard_new_pinned(cgroup_guard, task_movememory, NULL, handler, userdata, ret, NULL, ret_reason);
+}
+
+int bpf_guard_new_pinned(bool cgroup_guard, bool task_movememory, const char *pin_dir, GuardHandler handler,
+                         void *userdata, BpfGuard **ret, bool *ret_adopted, char **ret_reason) {
         _cleanup_(bpf_guard_freep) BpfGuard *g = NULL;
         int r;
 
@@ -63,12 +68,29 @@ int bpf_guard_new(bool cgroup_guard, bool task_movememory, GuardHandler handler,
         g->skel->rodata->spmd_tgid = (uint32_t) getpid();
         bpf_program__set_autoload(g->skel->progs.guard_file_open, cgroup_guard);
         bpf_program__set_autoload(g->skel->progs.guard_task_movememory, task_movememory);
+        if (pin_dir) {
+                if (ret_adopted)
+                        *ret_adopted = bpf_pin_dir_has_pins(pin_dir);
+                r = bpf_pin_maps_before_load(g->skel->skeleton, pin_dir);
+                if (r < 0)
+                        return unavailable(ret_reason, r, "cannot pin the maps in %s: %s", pin_dir, strerror(-r));
+        }
         r = guard_bpf__load(g->skel);
+        if (r < 0 && pin_dir && bpf_pin_dir_has_pins(pin_dir))
+                return unavailable(ret_reason, r, "the kernel refused the guard programs, or the maps pinned in %s "
+                                                  "do not fit them (remove them with spmctl detach-bpf): %s",
+                                   pin_dir, strerror(-r));
         if (r < 0)
                 return unavailable(ret_reason, r, "the kernel refused the guard programs: %s", strerror(-r));
         r = guard_bpf__attach(g->skel);
         if (r < 0)
                 return unavailable(ret_reason, r, "attaching the guard programs failed: %s", strerror(-r));
+        if (pin_dir) {
+                r = bpf_pin_links_after_attach(g->skel->skeleton, pin_dir);
+                if (r < 0) /* attached all the same: it only ends with this process */
+                        log_warning_errno(r, "Cannot pin the links in %s, so these programs stop when spmd stops: %m",
+                                          pin_dir);
+        }
         g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.events), on_event, g, NULL);
         if (!g->rb)
                 return unavailable(ret_reason, -errno, "creating the ring buffer failed: %s", strerror(errno));

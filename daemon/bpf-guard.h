@@ -17,6 +17,9 @@ typedef void (*GuardHandler)(const struct spmd_guard_event *e, void *userdata);
  */
 int bpf_guard_new(bool cgroup_guard, bool task_movememory, GuardHandler handler, void *userdata, BpfGuard **ret,
                   char **ret_reason);
+/* The same, pinned in pin_dir: see bpf_observer_new_pinned(). */
+int bpf_guard_new_pinned(bool cgroup_guard, bool task_movememory, const char *pin_dir, GuardHandler handler,
+                         void *userdata, BpfGuard **ret, bool *ret_adopted, char **ret_reason);
 BpfGuard *bpf_guard_free(BpfGuard *g);
 static inline void bpf_guard_freep(BpfGuard **g) {
         if (*g)

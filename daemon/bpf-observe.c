@@ -52,6 +52,11 @@ static int on_event(void *ctx, void *data, size_t size) {
 
 int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
                      char **ret_reason) {
+        return bpf_observer_new_pinned(kill_on_violation, NULL, handler, userdata, ret, NULL, ret_reason);
+}
+
+int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
+                            BpfObserver **ret, bool *ret_adopted, char **ret_reason) {
         _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
         const char *dir;
         int r;
@@ -82,12 +87,29 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
                 bpf_program__set_autoload(o->skel->progs.observe_set_mempolicy_home_node, false);
         }
 
+        if (pin_dir) {
+                if (ret_adopted)
+                        *ret_adopted = bpf_pin_dir_has_pins(pin_dir);
+                r = bpf_pin_maps_before_load(o->skel->skeleton, pin_dir);
+                if (r < 0)
+                        return unavailable(ret_reason, r, "cannot pin the maps in %s: %s", pin_dir, strerror(-r));
+        }
         r = observe_bpf__load(o->skel);
+        if (r < 0 && pin_dir && bpf_pin_dir_has_pins(pin_dir))
+                return unavailable(ret_reason, r, "the kernel refused the programs, or the maps pinned in %s "
+                                                  "do not fit them (remove them with spmctl detach-bpf): %s",
+                                   pin_dir, strerror(-r));
         if (r < 0)
                 return unavailable(ret_reason, r, "the kernel refused the programs: %s", strerror(-r));
         r = observe_bpf__attach(o->skel);
         if (r < 0)
                 return unavailable(ret_reason, r, "attaching to the syscall tracepoints failed: %s", strerror(-r));
+        if (pin_dir) {
+                r = bpf_pin_links_after_attach(o->skel->skeleton, pin_dir);
+                if (r < 0) /* attached all the same: it only ends with this process */
+                        log_warning_errno(r, "Cannot pin the links in %s, so these programs stop when spmd stops: %m",
+                                          pin_dir);
+        }
 
         o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.events), on_event, o, NULL);
         if (!o->rb)

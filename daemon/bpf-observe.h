@@ -19,6 +19,13 @@ typedef void (*ViolationHandler)(const struct spmd_violation_event *e, void *use
  */
 int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
                      char **ret_reason);
+/*
+ * The same, pinned in pin_dir (a directory on bpffs) so that it outlives the
+ * process: maps already pinned there are reused (*ret_adopted = true), links
+ * of an earlier spmd are replaced once the new ones are attached.
+ */
+int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
+                            BpfObserver **ret, bool *ret_adopted, char **ret_reason);
 BpfObserver *bpf_observer_free(BpfObserver *o);
 static inline void bpf_observer_freep(BpfObserver **o) {
         if (*o)

@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "bpf-util.h"
+#include "log.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
 
 int unavailable(char **ret_reason, int r, const char *fmt, ...) {
         va_list ap;
@@ -13,5 +27,144 @@ int unavailable(char **ret_reason, int r, const char *fmt, ...) {
         if (vasprintf(ret_reason, fmt, ap) < 0)
                 *ret_reason = NULL;
         va_end(ap);
+        return r;
+}
+
+int bpf_pin_dir_prepare(const char *dir, char **ret_reason) {
+        char parent[PATH_MAX], *slash;
+        struct statfs sfs;
+
+        snprintf(parent, sizeof parent, "%s", dir);
+        slash = strrchr(parent, '/');
+        if (!slash || slash == parent)
+                return unavailable(ret_reason, -EINVAL, "%s: not a directory below a bpffs mount", dir);
+        *slash = '\0';
+        /* The parent (BpfPinDirectory=) may not exist yet: then its own parent must be bpffs. */
+        if (statfs(parent, &sfs) < 0) {
+                char up[PATH_MAX], *s2;
+
+                if (errno != ENOENT)
+                        return unavailable(ret_reason, -errno, "cannot look at %s: %s", parent, strerror(errno));
+                snprintf(up, sizeof up, "%s", parent);
+                s2 = strrchr(up, '/');
+                if (s2 && s2 != up)
+                        *s2 = '\0';
+                if (statfs(up, &sfs) < 0)
+                        return unavailable(ret_reason, -errno, "cannot look at %s: %s", up, strerror(errno));
+        }
+        if (sfs.f_type != BPF_FS_MAGIC)
+                return unavailable(ret_reason, -EMEDIUMTYPE,
+                                   "%s is not on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)", parent);
+        if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+                return unavailable(ret_reason, -errno, "cannot create %s: %s", parent, strerror(errno));
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return unavailable(ret_reason, -errno, "cannot create %s: %s", dir, strerror(errno));
+        return 0;
+}
+
+bool bpf_pin_dir_has_pins(const char *dir) {
+        struct dirent *de;
+        bool found = false;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d)))
+                found = de->d_name[0] != '.' && strncmp(de->d_name, "link_", 5) != 0;
+        closedir(d);
+        return found;
+}
+
+int bpf_pin_maps_before_load(struct bpf_object_skeleton *s, const char *dir) {
+        for (int i = 0; i < s->map_cnt; i++) {
+                struct bpf_map *map = *s->maps[i].map;
+                char path[PATH_MAX];
+                int r;
+
+                /* .rodata/.bss hold per-load settings (spmd's pid, the violation action): never shared */
+                if (bpf_map__is_internal(map))
+                        continue;
+                snprintf(path, sizeof path, "%s/%s", dir, bpf_map__name(map));
+                r = bpf_map__set_pin_path(map, path);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void chmod_pins(const char *dir) {
+        struct dirent *de;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char p[PATH_MAX];
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                (void) chmod(p, 0600);
+        }
+        closedir(d);
+}
+
+int bpf_pin_links_after_attach(struct bpf_object_skeleton *s, const char *dir) {
+        char mine[64];
+        struct dirent *de;
+        int dropped = 0;
+        DIR *d;
+
+        /* bpffs refuses dots in names (reserved for its own files): link_<program>_<pid> */
+        snprintf(mine, sizeof mine, "_%d", (int) getpid());
+        for (int i = 0; i < s->prog_cnt; i++) {
+                struct bpf_link *link = *s->progs[i].link;
+                char path[PATH_MAX];
+                int r;
+
+                if (!link)
+                        continue; /* not loaded this time */
+                snprintf(path, sizeof path, "%s/link_%s%s", dir, s->progs[i].name, mine);
+                (void) unlink(path); /* a stale pin of a dead process that had our pid */
+                r = bpf_link__pin(link, path);
+                if (r < 0)
+                        return r;
+        }
+        /* Ours are in place: let go of every other link pin (older spmd's, or programs now off). */
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                const char *us = strrchr(de->d_name, '_');
+                char p[PATH_MAX];
+
+                if (strncmp(de->d_name, "link_", 5) != 0 || (us && strcmp(us, mine) == 0))
+                        continue;
+                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                if (unlink(p) == 0)
+                        dropped++;
+        }
+        closedir(d);
+        chmod_pins(dir);
+        return dropped;
+}
+
+int bpf_pin_remove(const char *dir) {
+        struct dirent *de;
+        DIR *d = opendir(dir);
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                char p[PATH_MAX];
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                if (unlink(p) < 0 && r == 0)
+                        r = -errno;
+        }
+        closedir(d);
+        if (rmdir(dir) < 0 && r == 0)
+                r = -errno;
         return r;
 }

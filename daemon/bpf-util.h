@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include "macro.h"
 
 /*
@@ -9,3 +11,24 @@
  * fails and explains.
  */
 int unavailable(char **ret_reason, int r, const char *fmt, ...) _printf_(3, 4);
+
+struct bpf_object_skeleton;
+
+/*
+ * Pinning, so that enforcement outlives spmd (a restart, a crash). Each BPF
+ * object gets its own directory (e.g. /sys/fs/bpf/spmd/guard, mode 0700)
+ * holding its maps by name and one link per attached program
+ * ("link_<program>_<pid of the spmd that attached it>"; bpffs refuses dots, mode 0600).
+ */
+
+/* Create dir (and its parent) on a bpffs mount. Fails with a reason otherwise. */
+int bpf_pin_dir_prepare(const char *dir, char **ret_reason);
+/* Before load: maps pinned in dir are reused (their contents survive), the others get pinned there. */
+int bpf_pin_maps_before_load(struct bpf_object_skeleton *s, const char *dir);
+/* After attach: pin each attached program's link, then drop the pins of earlier links (theirs
+ * detach only once ours are in place, so enforcement has no gap). Returns how many old links went. */
+int bpf_pin_links_after_attach(struct bpf_object_skeleton *s, const char *dir);
+/* Remove dir and every pin in it: the programs detach once spmd lets go of them too. */
+int bpf_pin_remove(const char *dir);
+/* Were maps there to reuse? (a pinned map file exists in dir) */
+bool bpf_pin_dir_has_pins(const char *dir);

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "bpf-util.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -364,6 +366,38 @@ static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* ---- pinning ---- */
+
+/* Where layer's programs are pinned, or NULL (with the reason logged once) when they should not or cannot be. */
+static const char *manager_pin_dir(Manager *m, const char *layer, char *buf, size_t len) {
+        _cleanup_free_ char *reason = NULL;
+
+        if (!m->config->persist_after_exit)
+                return NULL;
+        snprintf(buf, len, "%s/%s", m->config->bpf_pin_directory, layer);
+        if (bpf_pin_dir_prepare(buf, &reason) < 0) {
+                log_warning("BPF pinning unavailable: %s; %s enforcement stops when spmd stops.",
+                            reason ? reason : "unknown reason", layer);
+                return NULL;
+        }
+        return buf;
+}
+
+/* PersistAfterExit=no, or a layer switched off: its pins go, and with them its programs. */
+static void manager_unpin(Manager *m, const char *layer) {
+        char dir[PATH_MAX];
+        int r;
+
+        snprintf(dir, sizeof dir, "%s/%s", m->config->bpf_pin_directory, layer);
+        if (access(dir, F_OK) < 0)
+                return;
+        r = bpf_pin_remove(dir);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the pins in %s: %m", dir);
+        else
+                log_info("Removed the pinned %s programs and maps from %s.", layer, dir);
+}
+
 /* ---- the BPF-LSM guard ---- */
 
 static void on_denial(const struct spmd_guard_event *e, void *userdata) {
@@ -431,6 +465,7 @@ int manager_setup_guard(Manager *m) {
                 if (m->guard)
                         log_info("CgroupGuard=no, TaskMoveMemory=no: detaching the BPF-LSM guard.");
                 manager_drop_guard(m);
+                manager_unpin(m, "guard");
                 m->guard_reason = mfree(m->guard_reason);
                 log_info("Enforcement layer guard: off (CgroupGuard=no, TaskMoveMemory=no).");
                 return 0;
@@ -438,7 +473,11 @@ int manager_setup_guard(Manager *m) {
         if (!m->guard || m->guard_cgroup != cg || m->guard_movememory != mm) {
                 manager_drop_guard(m);
                 m->guard_reason = mfree(m->guard_reason);
-                r = bpf_guard_new(cg, mm, on_denial, m, &m->guard, &m->guard_reason);
+                char pin[PATH_MAX];
+                const char *pin_dir = manager_pin_dir(m, "guard", pin, sizeof pin);
+                bool adopted = false;
+
+                r = bpf_guard_new_pinned(cg, mm, pin_dir, on_denial, m, &m->guard, &adopted, &m->guard_reason);
                 if (r < 0) {
                         log_full(required ? LOG_ERR : LOG_WARNING, "Enforcement layer guard: unavailable: %s.",
                                  m->guard_reason ? m->guard_reason : strerror(-r));
@@ -451,8 +490,10 @@ int manager_setup_guard(Manager *m) {
                 }
                 m->guard_cgroup = cg;
                 m->guard_movememory = mm;
-                log_info("Enforcement layer guard: active (BPF-LSM: %s%s%s).", cg ? "cgroupfs writes" : "",
-                         cg && mm ? ", " : "", mm ? "task_movememory" : "");
+                log_info("Enforcement layer guard: active (BPF-LSM: %s%s%s)%s%s%s.", cg ? "cgroupfs writes" : "",
+                         cg && mm ? ", " : "", mm ? "task_movememory" : "",
+                         pin_dir ? (adopted ? "; re-adopted the pins in " : "; pinned in ") : "",
+                         strempty(pin_dir), pin_dir ? "" : "; not pinned");
         }
         r = bpf_guard_set_trusted(m->guard, m->config->trusted_executables);
         if (r < 0)
@@ -473,6 +514,7 @@ int manager_setup_observer(Manager *m) {
                 if (m->observer)
                         log_info("Observe=no: detaching the syscall observer.");
                 manager_drop_observer(m);
+                manager_unpin(m, "observe");
                 m->observer_reason = mfree(m->observer_reason);
                 log_info("Enforcement layer observe: off (Observe=no).");
                 return 0;
@@ -482,7 +524,11 @@ int manager_setup_observer(Manager *m) {
         /* ViolationAction= is compiled into the program's read-only data: load it anew. */
         manager_drop_observer(m);
         m->observer_reason = mfree(m->observer_reason);
-        r = bpf_observer_new(kill, on_violation, m, &m->observer, &m->observer_reason);
+        char pin[PATH_MAX];
+        const char *pin_dir = manager_pin_dir(m, "observe", pin, sizeof pin);
+        bool adopted = false;
+
+        r = bpf_observer_new_pinned(kill, pin_dir, on_violation, m, &m->observer, &adopted, &m->observer_reason);
         if (r < 0) {
                 log_full(m->config->observe == TRISTATE_YES ? LOG_ERR : LOG_WARNING,
                          "Enforcement layer observe: unavailable: %s.",
@@ -496,7 +542,9 @@ int manager_setup_observer(Manager *m) {
         }
         m->observer_kills = kill;
         log_info("Enforcement layer observe: active (mbind, set_mempolicy, set_mempolicy_home_node, move_pages, "
-                 "migrate_pages; ViolationAction=%s).", kill ? "kill" : "log");
+                 "migrate_pages; ViolationAction=%s)%s%s%s.", kill ? "kill" : "log",
+                 pin_dir ? (adopted ? "; re-adopted the pins in " : "; pinned in ") : "", strempty(pin_dir),
+                 pin_dir ? "" : "; not pinned");
         return 0;
 }
 
@@ -745,6 +793,13 @@ int manager_run(Manager *m) {
         manager_notify_status(m, "Running");
         log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
         r = sd_event_loop(m->event);
+        if (!m->config->persist_after_exit) {
+                /* enforcement ends with the daemon, as configured */
+                manager_unpin(m, "observe");
+                manager_unpin(m, "guard");
+        } else if (m->observer || m->guard)
+                log_info("PersistAfterExit=yes: the BPF programs pinned under %s stay attached.",
+                         m->config->bpf_pin_directory);
         if (m->config->shutdown_policy == SHUTDOWN_RELEASE)
                 manager_release_devices(m);
         else if (!strv_isempty(m->onlined))

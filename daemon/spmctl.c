@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf-util.h"
 #include "check-config.h"
 #include "config.h"
 #include "devices.h"
@@ -29,7 +30,10 @@ static void help(void) {
                "  devices               CXL memory devices, regions and dax devices, and\n"
                "                        which [Device] claims each\n"
                "  device release DEV    Take DEV (daxX.Y or a [Device] Name=) back: offline\n"
-               "                        its memory (pages migrate off) and return it to devdax\n\n"
+               "                        its memory (pages migrate off) and return it to devdax\n"
+               "  detach-bpf            Remove the BPF programs and maps spmd pinned under\n"
+               "                        BpfPinDirectory= (observer, guard): they stop\n"
+               "                        unless a running spmd still holds them\n\n"
                "Options:\n"
                "  -h --help             Show this help\n"
                "     --version          Show package version\n"
@@ -146,6 +150,43 @@ static int verb_device(int argc, char *argv[]) {
         return 0;
 }
 
+/* Uninstalling enforcement is explicit: spmd itself leaves its pins when it stops. */
+static int verb_detach_bpf(int argc, char *argv[]) {
+        _cleanup_(config_freep) Config *c = NULL;
+        ConfDiags d = {};
+        int r, ret = 0;
+
+        (void) argv;
+        if (argc > 1) {
+                fprintf(stderr, "detach-bpf takes no arguments.\n");
+                return 2;
+        }
+        r = config_load(arg_config, arg_config_given, &c, &d);
+        conf_diags_print(&d, stderr);
+        conf_diags_clear(&d);
+        if (r < 0) {
+                fprintf(stderr, "Cannot read %s, so BpfPinDirectory= is unknown.\n", arg_config);
+                return 1;
+        }
+        for (const char *const *layer = (const char *const[]){ "observe", "guard", NULL }; *layer; layer++) {
+                char dir[4200];
+
+                snprintf(dir, sizeof dir, "%s/%s", c->bpf_pin_directory, *layer);
+                if (access(dir, F_OK) < 0) {
+                        printf("%s: nothing pinned\n", dir);
+                        continue;
+                }
+                r = bpf_pin_remove(dir);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", dir, strerror(-r));
+                        ret = 1;
+                } else
+                        printf("%s: removed\n", dir);
+        }
+        (void) rmdir(c->bpf_pin_directory);
+        return ret;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_JSON, ARG_DUMP };
         static const struct option options[] = {
@@ -201,6 +242,8 @@ int main(int argc, char *argv[]) {
         }
         if (strcmp(argv[0], "device") == 0)
                 return verb_device(argc, argv);
+        if (strcmp(argv[0], "detach-bpf") == 0)
+                return verb_detach_bpf(argc, argv);
         fprintf(stderr, "Unknown command '%s'. See '%s --help'.\n", argv[0], program_invocation_short_name);
         return 2;
 }

@@ -25,7 +25,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+
 #include "bpf-observe.h"
+#include "bpf-util.h"
 
 #ifndef SYS_set_mempolicy_home_node
 #define SYS_set_mempolicy_home_node 450
@@ -246,6 +251,93 @@ static void test_granted_subtree_exempt(void **state) {
         assert_int_equal(rmdir(top), 0);
 }
 
+static size_t count_files(const char *dir, const char *prefix) {
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* Pinned in a real bpffs: the programs keep observing after their loader is gone, and the next
+ * loader adopts the maps (counters and queued events included) and replaces the links. */
+static void test_pinned_outlive_and_readopt(void **state) {
+        char mnt[] = "/tmp/test-bpffs-XXXXXX", pin[128], path[192];
+        BpfObserver *o = NULL;
+        uint64_t counts[SPMD_SYS_MAX];
+        NodeMask spm = {};
+        bool adopted = true;
+        char *reason = NULL;
+        int status, fd, ncpu = libbpf_num_possible_cpus();
+        uint64_t values[ncpu > 0 ? ncpu : 1], total = 0;
+        uint32_t key = SPMD_SYS_MBIND;
+        size_t links;
+        pid_t pid;
+        (void) state;
+
+        assert_non_null(mkdtemp(mnt));
+        if (mount("bpf", mnt, "bpf", 0, NULL) < 0) {
+                print_message("cannot mount a bpffs here (%s): not tested\n", strerror(errno));
+                rmdir(mnt);
+                skip();
+        }
+        snprintf(pin, sizeof pin, "%s/spmd/observe", mnt);
+        assert_int_equal(bpf_pin_dir_prepare(pin, &reason), 0);
+        nodemask_set(&spm, 1);
+
+        if (bpf_observer_new_pinned(false, pin, on_violation, NULL, &o, &adopted, &reason) < 0) {
+                print_error("pinned observer: %s\n", reason);
+                (void) umount(mnt);
+                fail();
+        }
+        assert_false(adopted);
+        assert_int_equal(bpf_observer_set_spm_nodes(o, &spm), 0);
+        links = count_files(pin, "link_");
+        if (links == 0) {
+                print_message("this kernel refuses to pin tracepoint links: not tested here (the guests do)\n");
+                bpf_observer_free(o);
+                (void) bpf_pin_remove(pin);
+                (void) umount(mnt);
+                (void) rmdir(mnt);
+                skip();
+        }
+        assert_true(links >= 4);
+        o = bpf_observer_free(o); /* spmd exits, or is killed */
+
+        pid = run_child(route_mbind_spm, &status);
+        /* still counted, by the pinned programs into the pinned map */
+        snprintf(path, sizeof path, "%s/violation_count", pin);
+        fd = bpf_obj_get(path);
+        assert_true(fd >= 0);
+        assert_int_equal(bpf_map_lookup_elem(fd, &key, values), 0);
+        for (int c = 0; c < ncpu; c++)
+                total += values[c];
+        close(fd);
+        assert_true(total >= 1);
+
+        /* the next spmd adopts: the event queued while nobody listened arrives, the counter goes on */
+        assert_int_equal(bpf_observer_new_pinned(false, pin, on_violation, NULL, &o, &adopted, &reason), 0);
+        assert_true(adopted);
+        assert_int_equal(collect(o, pid, 1000), 1);
+        assert_int_equal(bpf_observer_counts(o, counts), 0);
+        assert_true(counts[SPMD_SYS_MBIND] >= total);
+        /* its links replaced the old ones: as many as before, not twice as many */
+        assert_int_equal(count_files(pin, "link_"), links);
+
+        /* an explicit detach removes every pin */
+        assert_int_equal(bpf_pin_remove(pin), 0);
+        bpf_observer_free(o);
+        assert_int_equal(access(pin, F_OK), -1);
+        assert_int_equal(umount(mnt), 0);
+        assert_int_equal(rmdir(mnt), 0);
+}
+
 static void test_counters(void **state) {
         uint64_t before[SPMD_SYS_MAX], after[SPMD_SYS_MAX];
         int status;
@@ -291,6 +383,7 @@ int main(void) {
                 cmocka_unit_test(test_other_nodes_and_loader_not_reported),
                 cmocka_unit_test(test_granted_cgroup_exempt),
                 cmocka_unit_test(test_granted_subtree_exempt),
+                cmocka_unit_test(test_pinned_outlive_and_readopt),
                 cmocka_unit_test(test_counters),
                 cmocka_unit_test(test_kill_action),
         };

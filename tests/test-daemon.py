@@ -127,11 +127,11 @@ def main():
         ok(layer is not None and re.search(r"cpuset wall: (active|unavailable)", ready.get("STATUS", "")),
            "the cpuset layer is reported active or unavailable with its reason", log)
         print(f"# {layer.group(0) if layer else 'no cpuset layer line'}")
-        layer = re.search(r"Enforcement layer observe: (active \(.*\)|unavailable: .+)\.$", log, re.M)
+        layer = re.search(r"Enforcement layer observe: (active \(.*|unavailable: .+)\.$", log, re.M)
         ok(layer is not None and re.search(r"observe: (active, 0 violation\(s\)|unavailable)",
                                            ready.get("STATUS", "")),
            "the observe layer is reported active or unavailable with its reason", log)
-        layer = re.search(r"Enforcement layer guard: (active \(.*\)|unavailable: .+)\.$", log, re.M)
+        layer = re.search(r"Enforcement layer guard: (active \(.*|unavailable: .+)\.$", log, re.M)
         ok(layer is not None and re.search(r"guard: (active, 0 denial\(s\)|unavailable)", ready.get("STATUS", "")),
            "the BPF-LSM guard is reported active or unavailable with its reason", log)
 

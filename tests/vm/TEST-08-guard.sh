@@ -17,6 +17,8 @@ scenario_setup() {
         fi
         dax=$(vm_nvdimm_create_devdax)
         test "$dax" = dax0.0
+        # as systemd would: spmd pins its programs there
+        mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
         mkdir -p /etc/spmd /tmp/trusted
         cp /usr/bin/tee /tmp/trusted/tee
         cat >"$CONF" <<'EOF'
@@ -51,7 +53,7 @@ node_pages() { grep -o "N$2=[0-9]*" "/proc/$1/numa_maps" | awk -F= '{s += $2} EN
 
 testcase_guard_active() {
         spmd_start "$CONF"
-        grep 'Enforcement layer guard: active (BPF-LSM: cgroupfs writes, task_movememory)' /tmp/spmd.log
+        grep 'Enforcement layer guard: active (BPF-LSM: cgroupfs writes, task_movememory); pinned in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
         grep 'Enforcement layer cpuset: active' /tmp/spmd.log
 }
 
@@ -115,10 +117,48 @@ print("migrate_pages:", "ok" if r >= 0 else os.strerror(ctypes.get_errno()))
         trap - EXIT
 }
 
-testcase_status_counts_denials() {
+guard_links() { ls /sys/fs/bpf/spmd/guard | grep -c '^link_'; }
+guard_progs() { bpftool prog list | grep -c 'name guard_' || true; }
+
+testcase_guard_outlives_spmd() {
         spmd_stop
         grep 'Denied:' /tmp/spmd.log
         [ "$(grep -c 'Denied:' /tmp/spmd.log)" -ge 5 ]
-        # with spmd gone the guard is gone too (pinning is not implemented yet)
+        grep 'PersistAfterExit=yes: the BPF programs pinned under /sys/fs/bpf/spmd stay attached' /tmp/spmd.log
+        ls -l /sys/fs/bpf/spmd/guard
+        [ "$(guard_links)" = 2 ]
+        # only root may touch the pins
+        [ "$(stat -c %a /sys/fs/bpf/spmd/guard)" = 700 ]
+        [ "$(stat -c %a /sys/fs/bpf/spmd/guard/granted_cgroups)" = 600 ]
+        # spmd is gone; the guard is not
+        ! in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs' 2>/tmp/err
+        grep 'Operation not permitted' /tmp/err
+}
+
+testcase_kill9_then_readopt_without_gap() {
+        spmd_start "$CONF"
+        grep 'Enforcement layer guard: active .*; re-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        # the attempt made while spmd was down was queued in the pinned ring buffer: logged now
+        spmd_wait_log 'Denied: sh (pid [0-9]*, uid 0) in cgroup /work, writing cgroup.procs of cgroup /granted'
+        kill -9 "$(cat /tmp/spmd.pid)"
+        sleep 0.3
+        ! in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/cgroup.procs' 2>/tmp/err
+        grep 'Operation not permitted' /tmp/err
+        spmd_start "$CONF"
+        grep 're-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        spmd_wait_log 'Denied: sh (pid [0-9]*, uid 0) in cgroup /work, writing cgroup.procs of cgroup / '
+        # the dead spmd's links were replaced, not added to: two programs attached, not four
+        [ "$(guard_links)" = 2 ]
+        sleep 0.5
+        bpftool prog list | grep 'name guard_'
+        [ "$(guard_progs)" = 2 ]
+        spmd_stop
+}
+
+testcase_detach_bpf_ends_it() {
+        "$SPMCTL" -c "$CONF" detach-bpf | tee /tmp/detach.txt
+        grep '/sys/fs/bpf/spmd/guard: removed' /tmp/detach.txt
+        sleep 0.5
+        [ "$(guard_progs)" = 0 ]
         in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs'
 }
