@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -76,5 +77,58 @@ int bpf_lsm_available(char **ret_reason) {
         int r = lsm_probe_new(&p, ret_reason);
 
         lsm_probe_free(p);
+        return r;
+}
+
+/* struct_ops types whose name says they place or reclaim memory */
+static bool memory_struct_ops(const char *ops) {
+        static const char *const words[] = { "oom", "memcg", "mempolicy", "numa", "mm_", "memory", "reclaim",
+                                             "tier" };
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (strstr(ops, words[i]))
+                        return true;
+        return false;
+}
+
+int bpf_struct_ops_probe(char **ret_name, char **ret_reason) {
+        static const char prefix[] = "bpf_struct_ops_";
+        /* the kernel's own helper structs, not ops types */
+        static const char *const internal[] = { "arg_info", "common_value", "desc", "link", "map", "value" };
+        struct btf *btf = btf__load_vmlinux_btf();
+        char offered[512] = "";
+        size_t len = 0;
+        int n, r = 0;
+
+        *ret_name = NULL;
+        if (!btf)
+                return unavailable(ret_reason, -errno, "no kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(errno));
+        n = (int) btf__type_cnt(btf);
+        for (int id = 1; id < n; id++) {
+                const struct btf_type *t = btf__type_by_id(btf, (unsigned) id);
+                const char *name;
+                bool skip = false;
+
+                if (!btf_is_struct(t))
+                        continue;
+                name = btf__name_by_offset(btf, t->name_off);
+                if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0)
+                        continue;
+                name += sizeof prefix - 1;
+                for (size_t i = 0; i < ELEMENTSOF(internal); i++)
+                        skip = skip || strcmp(name, internal[i]) == 0;
+                if (skip)
+                        continue;
+                if (memory_struct_ops(name)) {
+                        *ret_name = strdup(name);
+                        r = *ret_name ? 1 : -ENOMEM;
+                        break;
+                }
+                if (len < sizeof offered - 1)
+                        len += (size_t) snprintf(offered + len, sizeof offered - len, "%s%s", len ? ", " : "", name);
+        }
+        btf__free(btf);
+        if (r == 0)
+                (void) unavailable(ret_reason, 0, "no memory-placement struct_ops in this kernel's BTF (it offers: %s)",
+                                   len ? offered : "none");
         return r;
 }

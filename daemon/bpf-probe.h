@@ -22,3 +22,11 @@ uint64_t lsm_probe_hits(LsmProbe *p);
 
 /* Only the verdict: is BPF-LSM usable? (loads, attaches and releases the probe) */
 int bpf_lsm_available(char **ret_reason);
+
+/*
+ * Is there a struct_ops for memory placement in this kernel (none in mainline;
+ * proposals such as bpf_oom_ops or memcg_bpf_ops)? Looks through the kernel's
+ * BTF for struct_ops value types. Returns 1 and its name in *ret_name, or 0
+ * and in *ret_reason what the kernel does offer; negative if BTF is missing.
+ */
+int bpf_struct_ops_probe(char **ret_name, char **ret_reason);

@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <glob.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf-probe.h"
 #include "bpf-util.h"
 #include "config.h"
 #include "log.h"
@@ -366,6 +368,56 @@ static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* ---- layers spmd can only report on ---- */
+
+/*
+ * A memory-placement struct_ops and the SPM/private-node kernel patches are
+ * not in mainline: spmd looks for them so an operator knows, and says that it
+ * has nothing to load for them yet. With =yes a missing one stops the start.
+ */
+static int manager_report_kernel_layers(Manager *m) {
+        _cleanup_free_ char *name = NULL, *reason = NULL;
+        bool spm_attr = false, sysram = false;
+        glob_t g = {};
+        int r, ret = 0;
+
+        if (m->config->struct_ops == TRISTATE_NO)
+                log_info("Enforcement layer struct_ops: off (StructOps=no).");
+        else {
+                r = bpf_struct_ops_probe(&name, &reason);
+                if (r > 0)
+                        log_notice("Enforcement layer struct_ops: this kernel offers %s, but spmd has no program "
+                                   "for it yet; the cpuset wall and the BPF guard enforce instead.", name);
+                else {
+                        log_full(m->config->struct_ops == TRISTATE_YES ? LOG_ERR : LOG_INFO,
+                                 "Enforcement layer struct_ops: unavailable: %s.", strna(reason));
+                        if (m->config->struct_ops == TRISTATE_YES)
+                                ret = -EOPNOTSUPP;
+                }
+        }
+
+        if (m->config->native_spm == TRISTATE_NO) {
+                log_info("Enforcement layer native-spm: off (NativeSpm=no).");
+                return ret;
+        }
+        spm_attr = glob("/sys/bus/dax/devices/*/spm_node", 0, NULL, &g) == 0 && g.gl_pathc > 0;
+        globfree(&g);
+        sysram = access(CGROUP_ROOT "/cpuset.mems.sysram", F_OK) == 0;
+        if (m->topology->caps.private_nodes || spm_attr || sysram)
+                log_notice("Enforcement layer native-spm: this kernel has SPM/private-node support (%s%s%s), not "
+                           "used yet: the cpuset wall and the BPF guard enforce instead.",
+                           m->topology->caps.private_nodes ? "has_private_memory " : "",
+                           spm_attr ? "dax spm_node " : "", sysram ? "cpuset.mems.sysram" : "");
+        else {
+                log_full(m->config->native_spm == TRISTATE_YES ? LOG_ERR : LOG_INFO,
+                         "Enforcement layer native-spm: unavailable: no SPM/private-node support in this kernel "
+                         "(no node/has_private_memory, no spm_node on dax devices, no cpuset.mems.sysram).");
+                if (m->config->native_spm == TRISTATE_YES)
+                        ret = -EOPNOTSUPP;
+        }
+        return ret;
+}
+
 /* ---- pinning ---- */
 
 /* Where layer's programs are pinned, or NULL (with the reason logged once) when they should not or cannot be. */
@@ -670,6 +722,7 @@ int manager_reload(Manager *m) {
         manager_setup_wall(m);
         (void) manager_setup_observer(m);
         (void) manager_setup_guard(m);
+        (void) manager_report_kernel_layers(m);
         (void) manager_apply_devices(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
@@ -783,6 +836,10 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "CgroupGuard=yes or TaskMoveMemory=yes, but BPF-LSM is unavailable; "
                                           "refusing to start.");
+        r = manager_report_kernel_layers(m);
+        if (r < 0)
+                return log_error_errno(r, "StructOps=yes or NativeSpm=yes, but this kernel lacks it; refusing to "
+                                          "start.");
         /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
         return manager_apply_devices(m);
 }

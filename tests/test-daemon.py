@@ -134,6 +134,11 @@ def main():
         layer = re.search(r"Enforcement layer guard: (active \(.*|unavailable: .+)\.$", log, re.M)
         ok(layer is not None and re.search(r"guard: (active, 0 denial\(s\)|unavailable)", ready.get("STATUS", "")),
            "the BPF-LSM guard is reported active or unavailable with its reason", log)
+        ok(re.search(r"Enforcement layer struct_ops: (unavailable: no memory-placement struct_ops in this kernel's "
+                     r"BTF \(it offers: [^)]*\)|this kernel offers \w+)", log),
+           "struct_ops is looked for in the kernel's BTF and reported", log)
+        ok(re.search(r"Enforcement layer native-spm: (unavailable: no SPM/private-node support|this kernel has)", log),
+           "native SPM support is looked for and reported", log)
 
         n_before = sum(1 for m in notify.messages if m.get("WATCHDOG") == "1")
         time.sleep(0.6)
