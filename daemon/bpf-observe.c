@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 
 struct BpfObserver {
         struct observe_bpf *skel;
+        const char *via;      /* "fentry" or "syscall tracepoints" */
+        char *fentry_reason;  /* why not fentry, when via tracepoints */
         struct ring_buffer *rb;
         ViolationHandler handler;
         void *userdata;
@@ -55,23 +58,27 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
         return bpf_observer_new_pinned(kill_on_violation, NULL, handler, userdata, ret, NULL, ret_reason);
 }
 
-int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
-                            BpfObserver **ret, bool *ret_adopted, char **ret_reason) {
-        _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
-        const char *dir;
+static bool kernel_has_func(const char *name) {
+        struct btf *btf = btf__load_vmlinux_btf();
+        bool found;
+
+        if (!btf)
+                return false;
+        found = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+        btf__free(btf);
+        return found;
+}
+
+/* Open, load and attach one flavour: fentry on the syscall entry points, or the syscall tracepoints. */
+static int observer_load(BpfObserver *o, bool fentry, bool kill_on_violation, const char *pin_dir,
+                         char **ret_reason) {
+#if defined(__x86_64__)
+#define FENTRY_PROG(f) o->skel->progs.fentry_##f
+#else
+#define FENTRY_PROG(f) NULL
+#endif
+        const char *dir = tracefs_events_dir();
         int r;
-
-        /* Probe before loading: libbpf's own failure here would only say ENOENT. */
-        dir = tracefs_events_dir();
-        if (!dir)
-                return unavailable(ret_reason, -ENOENT, "%s",
-                                  "no syscall tracepoints (tracefs not mounted or CONFIG_FTRACE_SYSCALLS off)");
-
-        o = calloc(1, sizeof *o);
-        if (!o)
-                return -ENOMEM;
-        o->handler = handler;
-        o->userdata = userdata;
 
         o->skel = observe_bpf__open();
         if (!o->skel)
@@ -79,17 +86,41 @@ int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, Violati
         o->skel->rodata->spmd_tgid = (uint32_t) getpid();
         o->skel->rodata->kill_on_violation = kill_on_violation;
 
-        /* set_mempolicy_home_node arrived in 5.17: load the rest without it. */
-        char path[256];
-        snprintf(path, sizeof path, "%s/sys_enter_set_mempolicy_home_node", dir);
-        if (access(path, F_OK) < 0) {
-                log_debug("No set_mempolicy_home_node tracepoint; not observing it.");
-                bpf_program__set_autoload(o->skel->progs.observe_set_mempolicy_home_node, false);
+        struct {
+                struct bpf_program *tp, *fe;
+                const char *name;
+        } set[] = {
+                { o->skel->progs.observe_mbind, FENTRY_PROG(mbind), "mbind" },
+                { o->skel->progs.observe_set_mempolicy, FENTRY_PROG(set_mempolicy), "set_mempolicy" },
+                { o->skel->progs.observe_set_mempolicy_home_node, FENTRY_PROG(set_mempolicy_home_node),
+                  "set_mempolicy_home_node" },
+                { o->skel->progs.observe_move_pages, FENTRY_PROG(move_pages), "move_pages" },
+                { o->skel->progs.observe_migrate_pages, FENTRY_PROG(migrate_pages), "migrate_pages" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(set); i++) {
+                char path[256];
+                bool present;
+
+                /* set_mempolicy_home_node arrived in 5.17: observe the rest without it */
+                if (fentry) {
+                        snprintf(path, sizeof path, "__x64_sys_%s", set[i].name);
+                        present = set[i].fe && kernel_has_func(path);
+                } else {
+                        snprintf(path, sizeof path, "%s/sys_enter_%s", strempty(dir), set[i].name);
+                        present = dir && access(path, F_OK) == 0;
+                }
+                if (!present && strcmp(set[i].name, "set_mempolicy_home_node") != 0)
+                        return unavailable(ret_reason, -ENOENT, "no %s for %s in this kernel",
+                                           fentry ? "function" : "tracepoint", set[i].name);
+                if (!present)
+                        log_debug("No %s for set_mempolicy_home_node; not observing it.", fentry ? "function" : "tracepoint");
+                bpf_program__set_autoload(set[i].tp, !fentry && present);
+                if (set[i].fe)
+                        bpf_program__set_autoload(set[i].fe, fentry && present);
         }
+#undef FENTRY_PROG
 
         if (pin_dir) {
-                if (ret_adopted)
-                        *ret_adopted = bpf_pin_dir_has_pins(pin_dir);
                 r = bpf_pin_maps_before_load(o->skel->skeleton, pin_dir);
                 if (r < 0)
                         return unavailable(ret_reason, r, "cannot pin the maps in %s: %s", pin_dir, strerror(-r));
@@ -100,10 +131,47 @@ int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, Violati
                                                   "do not fit them (remove them with spmctl detach-bpf): %s",
                                    pin_dir, strerror(-r));
         if (r < 0)
-                return unavailable(ret_reason, r, "the kernel refused the programs: %s", strerror(-r));
+                return unavailable(ret_reason, r, "the kernel refused the %s programs: %s",
+                                   fentry ? "fentry" : "tracepoint", strerror(-r));
         r = observe_bpf__attach(o->skel);
         if (r < 0)
-                return unavailable(ret_reason, r, "attaching to the syscall tracepoints failed: %s", strerror(-r));
+                return unavailable(ret_reason, r, "attaching to the %s failed: %s",
+                                   fentry ? "syscall entry points" : "syscall tracepoints", strerror(-r));
+        return 0;
+}
+
+int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
+                            BpfObserver **ret, bool *ret_adopted, char **ret_reason) {
+        _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
+        _cleanup_free_ char *fentry_reason = NULL;
+        int r;
+
+        o = calloc(1, sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        o->handler = handler;
+        o->userdata = userdata;
+        if (pin_dir && ret_adopted)
+                *ret_adopted = bpf_pin_dir_has_pins(pin_dir);
+
+        /* fentry costs the other syscalls nothing; tracepoints slow them all a little */
+        r = observer_load(o, true, kill_on_violation, pin_dir, &fentry_reason);
+        if (r >= 0)
+                o->via = "fentry";
+        else {
+                log_debug("fentry observer unavailable (%s); using the syscall tracepoints.", strna(fentry_reason));
+                observe_bpf__destroy(o->skel);
+                o->skel = NULL;
+                if (!tracefs_events_dir())
+                        return unavailable(ret_reason, -ENOENT,
+                                           "fentry refused (%s) and no syscall tracepoints (tracefs not mounted or "
+                                           "CONFIG_FTRACE_SYSCALLS off)", strna(fentry_reason));
+                r = observer_load(o, false, kill_on_violation, pin_dir, ret_reason);
+                if (r < 0)
+                        return r;
+                o->via = "syscall tracepoints";
+                o->fentry_reason = TAKE_PTR(fentry_reason);
+        }
         if (pin_dir) {
                 r = bpf_pin_links_after_attach(o->skel->skeleton, pin_dir);
                 if (r < 0) /* attached all the same: it only ends with this process */
@@ -119,11 +187,18 @@ int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, Violati
         return 0;
 }
 
+const char *bpf_observer_via(const BpfObserver *o, const char **ret_fentry_reason) {
+        if (ret_fentry_reason)
+                *ret_fentry_reason = o->fentry_reason;
+        return o->via;
+}
+
 BpfObserver *bpf_observer_free(BpfObserver *o) {
         if (!o)
                 return NULL;
         ring_buffer__free(o->rb);
         observe_bpf__destroy(o->skel);
+        free(o->fentry_reason);
         free(o);
         return NULL;
 }

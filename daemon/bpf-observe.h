@@ -27,6 +27,8 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
 int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
                             BpfObserver **ret, bool *ret_adopted, char **ret_reason);
 BpfObserver *bpf_observer_free(BpfObserver *o);
+/* How it is attached: "fentry", or "syscall tracepoints" (then why not fentry). */
+const char *bpf_observer_via(const BpfObserver *o, const char **ret_fentry_reason);
 static inline void bpf_observer_freep(BpfObserver **o) {
         if (*o)
                 *o = bpf_observer_free(*o);

@@ -593,10 +593,12 @@ int manager_setup_observer(Manager *m) {
                 return log_error_errno(r, "Cannot watch the observer's ring buffer: %m");
         }
         m->observer_kills = kill;
+        const char *why_not_fentry = NULL, *via = bpf_observer_via(m->observer, &why_not_fentry);
         log_info("Enforcement layer observe: active (mbind, set_mempolicy, set_mempolicy_home_node, move_pages, "
-                 "migrate_pages; ViolationAction=%s)%s%s%s.", kill ? "kill" : "log",
-                 pin_dir ? (adopted ? "; re-adopted the pins in " : "; pinned in ") : "", strempty(pin_dir),
-                 pin_dir ? "" : "; not pinned");
+                 "migrate_pages; ViolationAction=%s) via %s%s%s%s%s%s.", kill ? "kill" : "log", via,
+                 why_not_fentry ? " (fentry: " : "", strempty(why_not_fentry), why_not_fentry ? ")" : "",
+                 pin_dir ? (adopted ? "; re-adopted the pins in " : "; pinned in ") : "; not pinned",
+                 strempty(pin_dir));
         return 0;
 }
 
