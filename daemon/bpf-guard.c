@@ -107,35 +107,13 @@ BpfGuard *bpf_guard_free(BpfGuard *g) {
         return NULL;
 }
 
-/* Make a u64-keyed set map hold exactly ids[0..n). */
-static int sync_set(struct bpf_map *map, const uint64_t *ids, size_t n) {
-        uint64_t key, next;
-        uint8_t one = 1;
-        bool first = true;
-
-        while (bpf_map__get_next_key(map, first ? NULL : &key, &next, sizeof next) == 0) {
-                bool keep = false;
-
-                first = false;
-                key = next;
-                for (size_t i = 0; i < n && !keep; i++)
-                        keep = ids[i] == next;
-                if (!keep && bpf_map__delete_elem(map, &next, sizeof next, 0) < 0)
-                        return -errno;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (bpf_map__update_elem(map, &ids[i], sizeof ids[i], &one, sizeof one, BPF_ANY) < 0)
-                        return -errno;
-        return 0;
-}
-
 int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
                    size_t n_gateways) {
-        int r = sync_set(g->skel->maps.granted_cgroups, granted, n_granted);
+        int r = bpf_map_sync_u64_set(g->skel->maps.granted_cgroups, granted, n_granted);
 
         if (r < 0)
                 return r;
-        return sync_set(g->skel->maps.gateways, gateways, n_gateways);
+        return bpf_map_sync_u64_set(g->skel->maps.gateways, gateways, n_gateways);
 }
 
 /*
@@ -226,25 +204,5 @@ int bpf_guard_consume(BpfGuard *g) {
 }
 
 int bpf_guard_counts(BpfGuard *g, uint64_t counts[SPMD_GUARD_MAX]) {
-        int ncpu = libbpf_num_possible_cpus();
-        uint64_t *values;
-
-        if (ncpu <= 0)
-                return ncpu < 0 ? ncpu : -EINVAL;
-        values = calloc((size_t) ncpu, sizeof *values);
-        if (!values)
-                return -ENOMEM;
-        for (uint32_t k = 0; k < SPMD_GUARD_MAX; k++) {
-                counts[k] = 0;
-                if (bpf_map__lookup_elem(g->skel->maps.deny_count, &k, sizeof k, values,
-                                         (size_t) ncpu * sizeof *values, 0) < 0) {
-                        int r = -errno;
-                        free(values);
-                        return r;
-                }
-                for (int c = 0; c < ncpu; c++)
-                        counts[k] += values[c];
-        }
-        free(values);
-        return 0;
+        return bpf_map_percpu_sums(g->skel->maps.deny_count, counts, SPMD_GUARD_MAX);
 }

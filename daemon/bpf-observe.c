@@ -227,29 +227,7 @@ int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted) {
 }
 
 int bpf_observer_sync_granted(BpfObserver *o, const uint64_t *ids, size_t n) {
-        uint64_t key, next;
-        bool first = true;
-        int r;
-
-        /* Drop what is no longer granted; deleting the current key is safe while iterating with next. */
-        for (;;) {
-                r = bpf_map__get_next_key(o->skel->maps.granted_cgroups, first ? NULL : &key, &next, sizeof next);
-                if (r < 0)
-                        break;
-                first = false;
-                key = next;
-                bool keep = false;
-                for (size_t i = 0; i < n && !keep; i++)
-                        keep = ids[i] == next;
-                if (!keep && bpf_map__delete_elem(o->skel->maps.granted_cgroups, &next, sizeof next, 0) < 0)
-                        return -errno;
-        }
-        for (size_t i = 0; i < n; i++) {
-                r = bpf_observer_set_granted(o, ids[i], true);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return bpf_map_sync_u64_set(o->skel->maps.granted_cgroups, ids, n);
 }
 
 int bpf_observer_fd(BpfObserver *o) {
@@ -261,24 +239,5 @@ int bpf_observer_consume(BpfObserver *o) {
 }
 
 int bpf_observer_counts(BpfObserver *o, uint64_t counts[SPMD_SYS_MAX]) {
-        int ncpu = libbpf_num_possible_cpus();
-
-        if (ncpu <= 0)
-                return ncpu < 0 ? ncpu : -EINVAL;
-        uint64_t *values = calloc((size_t) ncpu, sizeof *values);
-        if (!values)
-                return -ENOMEM;
-        for (uint32_t k = 0; k < SPMD_SYS_MAX; k++) {
-                counts[k] = 0;
-                if (bpf_map__lookup_elem(o->skel->maps.violation_count, &k, sizeof k, values,
-                                         (size_t) ncpu * sizeof *values, 0) < 0) {
-                        int r = -errno;
-                        free(values);
-                        return r;
-                }
-                for (int c = 0; c < ncpu; c++)
-                        counts[k] += values[c];
-        }
-        free(values);
-        return 0;
+        return bpf_map_percpu_sums(o->skel->maps.violation_count, counts, SPMD_SYS_MAX);
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -27,6 +28,49 @@ int unavailable(char **ret_reason, int r, const char *fmt, ...) {
         if (vasprintf(ret_reason, fmt, ap) < 0)
                 *ret_reason = NULL;
         va_end(ap);
+        return r;
+}
+
+int bpf_map_sync_u64_set(struct bpf_map *map, const uint64_t *ids, size_t n) {
+        uint64_t key, next;
+        uint8_t one = 1;
+        bool first = true;
+
+        /* Drop what is not in ids. Deleting the key just returned is safe: a hash map's
+         * get_next_key starts over from the first key when the one given is gone. */
+        while (bpf_map__get_next_key(map, first ? NULL : &key, &next, sizeof next) == 0) {
+                bool keep = false;
+
+                first = false;
+                key = next;
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = ids[i] == next;
+                if (!keep && bpf_map__delete_elem(map, &next, sizeof next, 0) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (bpf_map__update_elem(map, &ids[i], sizeof ids[i], &one, sizeof one, BPF_ANY) < 0)
+                        return -errno;
+        return 0;
+}
+
+int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n) {
+        int ncpu = libbpf_num_possible_cpus(), r = 0;
+        uint64_t *values;
+
+        if (ncpu <= 0)
+                return ncpu < 0 ? ncpu : -EINVAL;
+        values = calloc((size_t) ncpu, sizeof *values);
+        if (!values)
+                return -ENOMEM;
+        for (uint32_t k = 0; k < n && r == 0; k++) {
+                counts[k] = 0;
+                if (bpf_map__lookup_elem(map, &k, sizeof k, values, (size_t) ncpu * sizeof *values, 0) < 0)
+                        r = -errno;
+                for (int c = 0; c < ncpu && r == 0; c++)
+                        counts[k] += values[c];
+        }
+        free(values);
         return r;
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -12,7 +14,14 @@
  */
 int unavailable(char **ret_reason, int r, const char *fmt, ...) _printf_(3, 4);
 
+struct bpf_map;
 struct bpf_object_skeleton;
+
+/* A hash map used as a set of u64 keys (cgroup ids): make it hold exactly ids[0..n). */
+int bpf_map_sync_u64_set(struct bpf_map *map, const uint64_t *ids, size_t n);
+/* A per-CPU array of u64 counters: counts[k] summed over CPUs, for k < n. */
+int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n);
+
 
 /*
  * Pinning, so that enforcement outlives spmd (a restart, a crash). Each BPF

@@ -311,28 +311,35 @@ static void cgroup_name(uint64_t id, char *buf, size_t len) {
                 snprintf(buf, len, "id %" PRIu64 " (gone)", id);
 }
 
-#define VIOLATION_LOG_BURST 10 /* journal lines per second; the counters see every event */
+#define LOG_BURST 10 /* journal lines per second per kind of event; the counters see every event */
+
+/* May this event be logged? Says how many were not, once their second is over. */
+static bool log_ratelimit_pass(LogRateLimit *rl, const char *what) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (now - rl->window_start_usec >= 1000000) {
+                if (rl->suppressed > 0)
+                        log_warning("%u more %s in the last second not logged one by one.", rl->suppressed, what);
+                rl->window_start_usec = now;
+                rl->in_window = rl->suppressed = 0;
+        }
+        if (++rl->in_window > LOG_BURST) {
+                rl->suppressed++;
+                return false;
+        }
+        return true;
+}
 
 static void on_violation(const struct spmd_violation_event *e, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
         char cg[512], nodes[256], comm[17], msg[1400], target[32] = "";
         char f_sc[64], f_pid[32], f_comm[40], f_cg[560], f_nodes[280], f_uid[32];
         const char *fields[] = { f_sc, f_pid, f_comm, f_cg, f_nodes, f_uid, NULL };
         NodeMask mask = {};
 
         m->n_violations++;
-        if (now - m->violation_window_start >= 1000000) {
-                if (m->violations_suppressed > 0)
-                        log_warning("%u more violation(s) in the last second not logged one by one.",
-                                    m->violations_suppressed);
-                m->violation_window_start = now;
-                m->violations_in_window = m->violations_suppressed = 0;
-        }
-        if (++m->violations_in_window > VIOLATION_LOG_BURST) {
-                m->violations_suppressed++;
+        if (!log_ratelimit_pass(&m->violation_log, "violation(s)"))
                 return;
-        }
 
         for (unsigned w = 0; w < SPMD_EVENT_MASK_WORDS; w++)
                 mask.bits[w] = e->nodes[w];
@@ -454,23 +461,13 @@ static void manager_unpin(Manager *m, const char *layer) {
 
 static void on_denial(const struct spmd_guard_event *e, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
         char own[512], target[512], comm[17], msg[1400], what[96];
         char f_what[64], f_pid[32], f_comm[40], f_cg[560], f_tcg[560];
         const char *fields[] = { f_what, f_pid, f_comm, f_cg, f_tcg, NULL };
 
         m->n_denials++;
-        if (now - m->denial_window_start >= 1000000) {
-                if (m->denials_suppressed > 0)
-                        log_warning("%u more denial(s) in the last second not logged one by one.",
-                                    m->denials_suppressed);
-                m->denial_window_start = now;
-                m->denials_in_window = m->denials_suppressed = 0;
-        }
-        if (++m->denials_in_window > VIOLATION_LOG_BURST) {
-                m->denials_suppressed++;
+        if (!log_ratelimit_pass(&m->denial_log, "denial(s)"))
                 return;
-        }
         memcpy(comm, e->comm, 16);
         comm[16] = '\0';
         cgroup_name(e->cgroup_id, own, sizeof own); /* by id: the caller may be gone already */

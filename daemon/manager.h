@@ -11,6 +11,12 @@
 #include "devices.h"
 #include "topology.h"
 
+/* At most a burst of log lines a second for one kind of event; the rest are counted. */
+typedef struct LogRateLimit {
+        uint64_t window_start_usec;
+        unsigned in_window, suppressed;
+} LogRateLimit;
+
 typedef struct Manager {
         sd_event *event;
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
@@ -35,16 +41,14 @@ typedef struct Manager {
         bool observer_kills;            /* loaded with ViolationAction=kill */
         sd_event_source *observer_source;
         uint64_t n_violations;          /* events received since start */
-        uint64_t violation_window_start; /* for the log rate limit */
-        unsigned violations_in_window, violations_suppressed;
+        LogRateLimit violation_log;
 
         BpfGuard *guard;                /* NULL when off or unavailable */
         char *guard_reason;
         bool guard_cgroup, guard_movememory; /* which programs it was loaded with */
         sd_event_source *guard_source;
         uint64_t n_denials;
-        uint64_t denial_window_start;
-        unsigned denials_in_window, denials_suppressed;
+        LogRateLimit denial_log;
 } Manager;
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);

@@ -119,6 +119,8 @@ print("migrate_pages:", "ok" if r >= 0 else os.strerror(ctypes.get_errno()))
 
 guard_links() { ls /sys/fs/bpf/spmd/guard | grep -c '^link_'; }
 guard_progs() { bpftool prog list | grep -c 'name guard_' || true; }
+# Programs are freed after an RCU grace period: wait up to 10 s for the count.
+wait_guard_progs() { for _ in $(seq 100); do [ "$(guard_progs)" = "$1" ] && return 0; sleep 0.1; done; guard_progs; return 1; }
 
 testcase_guard_outlives_spmd() {
         spmd_stop
@@ -149,16 +151,14 @@ testcase_kill9_then_readopt_without_gap() {
         spmd_wait_log 'Denied: sh (pid [0-9]*, uid 0) in cgroup /work, writing cgroup.procs of cgroup / '
         # the dead spmd's links were replaced, not added to: two programs attached, not four
         [ "$(guard_links)" = 2 ]
-        sleep 0.5
+        wait_guard_progs 2
         bpftool prog list | grep 'name guard_'
-        [ "$(guard_progs)" = 2 ]
         spmd_stop
 }
 
 testcase_detach_bpf_ends_it() {
         "$SPMCTL" -c "$CONF" detach-bpf | tee /tmp/detach.txt
         grep '/sys/fs/bpf/spmd/guard: removed' /tmp/detach.txt
-        sleep 0.5
-        [ "$(guard_progs)" = 0 ]
+        wait_guard_progs 0
         in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs'
 }
