@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <dirent.h>
 #include <glob.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "bpf-probe.h"
+#include "broker.h"
 #include "bpf-util.h"
 #include "config.h"
 #include "log.h"
@@ -99,10 +101,11 @@ static void manager_notify_status(Manager *m, const char *extra) {
                                  : "unavailable");
         (void) sd_notifyf(false,
                           "READY=1\nSTATUS=%s%s%u SPM device rule(s), %u access rule(s); %zu device(s) online as "
-                          "SPM, %u device problem(s); cpuset wall: %s; observe: %s; guard: %s",
+                          "SPM, %u device problem(s); cpuset wall: %s; observe: %s; guard: %s; broker: %s, %zu "
+                          "grant(s)",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
                           (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall,
-                          observe, guard);
+                          observe, guard, m->bus ? "active" : "unavailable", m->n_grants);
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -130,7 +133,7 @@ static void strv_remove(char **l, const char *s) {
                 *w = NULL;
 }
 
-static int manager_refresh_topology(Manager *m) {
+int manager_refresh_topology(Manager *m) {
         Topology *t = NULL;
         int r = topology_discover(&t);
 
@@ -190,7 +193,7 @@ static void manager_sync_bpf_maps(Manager *m) {
 
         if (!m->observer && !m->guard)
                 return;
-        ids = calloc(m->config->n_grants ? m->config->n_grants : 1, sizeof *ids);
+        ids = calloc(m->config->n_grants + broker_n_grants(m) + 1, sizeof *ids);
         if (!ids) {
                 log_oom();
                 return;
@@ -204,6 +207,7 @@ static void manager_sync_bpf_maps(Manager *m) {
                 if (stat(p, &st) == 0)
                         ids[n++] = (uint64_t) st.st_ino;
         }
+        n += broker_grant_cgroup_ids(m, ids + n, broker_n_grants(m));
         if (m->observer) {
                 r = bpf_observer_sync_granted(m->observer, ids, n);
                 if (r < 0)
@@ -249,7 +253,7 @@ int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
                         nodemask_set(&in.usable, (unsigned) m->topology->nodes[i].id);
         in.sysram = nodemask_andnot(&in.usable, &in.spm);
 
-        grants = calloc(m->config->n_grants ? m->config->n_grants : 1, sizeof *grants);
+        grants = calloc(m->config->n_grants + broker_n_grants(m) + 1, sizeof *grants);
         if (!grants)
                 return log_oom();
         for (size_t i = 0; i < m->config->n_grants; i++) {
@@ -266,6 +270,7 @@ int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
                 grants[n].nodes = g->all_nodes ? in.spm : nodemask_and(&g->nodes, &in.spm);
                 n++;
         }
+        n += broker_cpuset_grants(m, &in.spm, grants + n, broker_n_grants(m));
         in.grants = grants;
         in.n_grants = n;
         r = cpuset_wall_apply(m->wall, &in);
@@ -360,6 +365,7 @@ static void on_violation(const struct spmd_violation_event *e, void *userdata) {
         snprintf(f_nodes, sizeof f_nodes, "SPMD_NODES=%s", nodes);
         snprintf(f_uid, sizeof f_uid, "SPMD_UID=%u", e->uid);
         log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
+        broker_emit_violation(m, e, cg, nodes);
 }
 
 static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -382,6 +388,19 @@ static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *us
  * not in mainline: spmd looks for them so an operator knows, and says that it
  * has nothing to load for them yet. With =yes a missing one stops the start.
  */
+static void set_layer(char **state, char **detail, const char *st, const char *fmt, ...) _printf_(4, 5);
+static void set_layer(char **state, char **detail, const char *st, const char *fmt, ...) {
+        va_list ap;
+
+        free(*state);
+        free(*detail);
+        *state = strdup(st);
+        va_start(ap, fmt);
+        if (vasprintf(detail, fmt, ap) < 0)
+                *detail = NULL;
+        va_end(ap);
+}
+
 static int manager_report_kernel_layers(Manager *m) {
         _cleanup_free_ char *name = NULL, *reason = NULL;
         bool spm_attr = false, sysram = false;
@@ -389,40 +408,137 @@ static int manager_report_kernel_layers(Manager *m) {
         int r, ret = 0;
 
         if (m->config->struct_ops == TRISTATE_NO)
-                log_info("Enforcement layer struct_ops: off (StructOps=no).");
+                set_layer(&m->struct_ops_state, &m->struct_ops_detail, "off", "StructOps=no");
         else {
                 r = bpf_struct_ops_probe(&name, &reason);
                 if (r > 0)
-                        log_notice("Enforcement layer struct_ops: this kernel offers %s, but spmd has no program "
-                                   "for it yet; the cpuset wall and the BPF guard enforce instead.", name);
+                        set_layer(&m->struct_ops_state, &m->struct_ops_detail, "unavailable",
+                                  "this kernel offers %s, but spmd has no program for it yet; the cpuset wall and "
+                                  "the BPF guard enforce instead", name);
                 else {
-                        log_full(m->config->struct_ops == TRISTATE_YES ? LOG_ERR : LOG_INFO,
-                                 "Enforcement layer struct_ops: unavailable: %s.", strna(reason));
+                        set_layer(&m->struct_ops_state, &m->struct_ops_detail, "unavailable", "%s", strna(reason));
                         if (m->config->struct_ops == TRISTATE_YES)
                                 ret = -EOPNOTSUPP;
                 }
         }
+        log_full(ret < 0 ? LOG_ERR : LOG_INFO, "Enforcement layer struct_ops: %s: %s.", strna(m->struct_ops_state),
+                 strna(m->struct_ops_detail));
 
         if (m->config->native_spm == TRISTATE_NO) {
+                set_layer(&m->native_spm_state, &m->native_spm_detail, "off", "NativeSpm=no");
                 log_info("Enforcement layer native-spm: off (NativeSpm=no).");
                 return ret;
         }
         spm_attr = glob("/sys/bus/dax/devices/*/spm_node", 0, NULL, &g) == 0 && g.gl_pathc > 0;
         globfree(&g);
         sysram = access(CGROUP_ROOT "/cpuset.mems.sysram", F_OK) == 0;
-        if (m->topology->caps.private_nodes || spm_attr || sysram)
-                log_notice("Enforcement layer native-spm: this kernel has SPM/private-node support (%s%s%s), not "
-                           "used yet: the cpuset wall and the BPF guard enforce instead.",
-                           m->topology->caps.private_nodes ? "has_private_memory " : "",
-                           spm_attr ? "dax spm_node " : "", sysram ? "cpuset.mems.sysram" : "");
-        else {
+        if (m->topology->caps.private_nodes || spm_attr || sysram) {
+                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable",
+                          "this kernel has SPM/private-node support (%s%s%s), not used yet: the cpuset wall and the "
+                          "BPF guard enforce instead",
+                          m->topology->caps.private_nodes ? "has_private_memory " : "",
+                          spm_attr ? "dax spm_node " : "", sysram ? "cpuset.mems.sysram" : "");
+                log_notice("Enforcement layer native-spm: %s.", strna(m->native_spm_detail));
+        } else {
+                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable",
+                          "no SPM/private-node support in this kernel (no node/has_private_memory, no spm_node on dax "
+                          "devices, no cpuset.mems.sysram)");
                 log_full(m->config->native_spm == TRISTATE_YES ? LOG_ERR : LOG_INFO,
-                         "Enforcement layer native-spm: unavailable: no SPM/private-node support in this kernel "
-                         "(no node/has_private_memory, no spm_node on dax devices, no cpuset.mems.sysram).");
+                         "Enforcement layer native-spm: unavailable: %s.", strna(m->native_spm_detail));
                 if (m->config->native_spm == TRISTATE_YES)
                         ret = -EOPNOTSUPP;
         }
         return ret;
+}
+
+void manager_spm_nodes(Manager *m, NodeMask *ret) {
+        *ret = (NodeMask){};
+        if (m->topology)
+                device_plan_spm_nodes(&m->plan, m->topology, ret);
+}
+
+void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {
+        LayerState *l = out;
+
+        *l = (LayerState){ .name = "cpuset" };
+        if (m->wall) {
+                CpusetStats st;
+                cpuset_wall_stats(m->wall, &st);
+                l->state = "active";
+                snprintf(l->detail, sizeof l->detail,
+                         "%u cgroup(s) walled, %u grant cgroup(s) open, %u waiting for their cgroup, %u failed "
+                         "write(s); %u process(es) in the root cgroup (%u kernel thread(s)) stay outside every wall",
+                         st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
+        } else {
+                l->state = m->config->cpuset ? "unavailable" : "off";
+                snprintf(l->detail, sizeof l->detail, "%s", m->config->cpuset ? strna(m->wall_reason) : "Cpuset=no");
+        }
+
+        *++l = (LayerState){ .name = "observe" };
+        if (m->observer) {
+                const char *why = NULL;
+                l->state = "active";
+                snprintf(l->detail, sizeof l->detail, "via %s, ViolationAction=%s, %" PRIu64 " violation(s)",
+                         bpf_observer_via(m->observer, &why), m->observer_kills ? "kill" : "log", m->n_violations);
+        } else {
+                l->state = m->config->observe == TRISTATE_NO ? "off" : "unavailable";
+                snprintf(l->detail, sizeof l->detail, "%s",
+                         m->config->observe == TRISTATE_NO ? "Observe=no" : strna(m->observer_reason));
+        }
+
+        *++l = (LayerState){ .name = "guard" };
+        if (m->guard) {
+                l->state = "active";
+                snprintf(l->detail, sizeof l->detail, "BPF-LSM: %s%s%s, %" PRIu64 " denial(s)",
+                         m->guard_cgroup ? "cgroupfs writes" : "", m->guard_cgroup && m->guard_movememory ? ", " : "",
+                         m->guard_movememory ? "task_movememory" : "", m->n_denials);
+        } else {
+                bool off = m->config->cgroup_guard == TRISTATE_NO && m->config->task_movememory == TRISTATE_NO;
+                l->state = off ? "off" : "unavailable";
+                snprintf(l->detail, sizeof l->detail, "%s",
+                         off ? "CgroupGuard=no, TaskMoveMemory=no" : strna(m->guard_reason));
+        }
+
+        *++l = (LayerState){ .name = "struct_ops", .state = m->struct_ops_state ? m->struct_ops_state : "unavailable" };
+        snprintf(l->detail, sizeof l->detail, "%s", strna(m->struct_ops_detail));
+        *++l = (LayerState){ .name = "native-spm", .state = m->native_spm_state ? m->native_spm_state : "unavailable" };
+        snprintf(l->detail, sizeof l->detail, "%s", strna(m->native_spm_detail));
+
+        *++l = (LayerState){ .name = "broker", .state = m->bus ? "active" : "unavailable" };
+        if (m->bus)
+                snprintf(l->detail, sizeof l->detail, "org.spmd1 on the system bus, %zu grant(s)", m->n_grants);
+        else
+                snprintf(l->detail, sizeof l->detail, "%s", m->bus_reason ? m->bus_reason : "not started");
+}
+
+int manager_release_device(Manager *m, const char *dev, char **ret_message) {
+        const DeviceClaim *claim = device_plan_find(&m->plan, dev);
+        const char *dax = claim ? claim->dax : dev;
+        _cleanup_free_ char *copy = strdup(dax);
+        int r;
+
+        *ret_message = NULL;
+        if (!copy)
+                return -ENOMEM;
+        r = manager_refresh_topology(m);
+        if (r < 0)
+                return r;
+        if (!topology_dax(m->topology, copy)) {
+                if (asprintf(ret_message, "%s: no such dax device and no [Device] with that Name=", dev) < 0)
+                        *ret_message = NULL;
+                return -ENOENT;
+        }
+        r = device_release(copy, ret_message);
+        if (r >= 0 || r == -ENODEV)
+                strv_remove(m->onlined, copy);
+        if (r >= 0)
+                log_notice("%s (asked over D-Bus).", strna(*ret_message));
+        else
+                log_error_errno(r, "%s.", strna(*ret_message));
+        (void) manager_refresh_topology(m);
+        (void) manager_apply_enforcement(m, NULL);
+        broker_layers_changed(m);
+        return r;
 }
 
 /* ---- pinning ---- */
@@ -485,6 +601,7 @@ static void on_denial(const struct spmd_guard_event *e, void *userdata) {
         snprintf(f_cg, sizeof f_cg, "SPMD_CGROUP=%s", own);
         snprintf(f_tcg, sizeof f_tcg, "SPMD_TARGET_CGROUP=%s", target);
         log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
+        broker_emit_denial(m, e, own, target);
 }
 
 static int on_guard_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -684,7 +801,23 @@ static void manager_release_devices(Manager *m) {
         }
 }
 
-int manager_reload(Manager *m) {
+/* The errors of a failed load, one a line, for the D-Bus caller. */
+static char *diags_errors(const ConfDiags *d) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < d->n; i++)
+                if (d->items[i].level == CONF_DIAG_ERROR)
+                        fprintf(f, "%s%s:%u: %s", ftell(f) > 0 ? "\n" : "", d->items[i].file, d->items[i].line,
+                                d->items[i].message);
+        fclose(f);
+        return buf;
+}
+
+int manager_reload(Manager *m, char **ret_error) {
         ConfDiags d = {};
         Config *c = NULL;
         int r;
@@ -709,6 +842,11 @@ int manager_reload(Manager *m) {
                                  strerror(-r));
                 log_error("%s.", status);
                 manager_notify_status(m, status);
+                if (ret_error) {
+                        *ret_error = r == -EINVAL ? diags_errors(&d) : NULL;
+                        if (!*ret_error)
+                                *ret_error = strdup(status);
+                }
                 conf_diags_clear(&d);
                 return r == -EINVAL ? r : -EIO;
         }
@@ -723,6 +861,8 @@ int manager_reload(Manager *m) {
         (void) manager_setup_guard(m);
         (void) manager_report_kernel_layers(m);
         (void) manager_apply_devices(m);
+        broker_recheck(m);
+        broker_layers_changed(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
         return 0;
@@ -740,7 +880,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         (void) s;
         (void) si;
-        (void) manager_reload(userdata);
+        (void) manager_reload(userdata, NULL);
         return 0;
 }
 
@@ -757,6 +897,9 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
                 return -ENOMEM;
         m->config_required = config_required;
         m->cmdline_log_level = cmdline_log_level;
+        m->next_grant_id = 1;
+        m->grant_inotify_fd = -1;
+        m->start_usec = now_usec(CLOCK_MONOTONIC);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -793,6 +936,19 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        broker_stop(m);
+        for (size_t i = 0; i < m->n_grants; i++)
+                grant_free(m->grants[i]);
+        free(m->grants);
+        strv_free(m->grant_labels);
+        sd_event_source_disable_unref(m->grant_inotify_source);
+        if (m->grant_inotify_fd >= 0)
+                close(m->grant_inotify_fd);
+        free(m->bus_reason);
+        free(m->struct_ops_state);
+        free(m->struct_ops_detail);
+        free(m->native_spm_state);
+        free(m->native_spm_detail);
         sd_event_source_unref(m->sigterm_source);
         sd_event_source_unref(m->sigint_source);
         sd_event_source_unref(m->sighup_source);
@@ -827,6 +983,8 @@ int manager_startup(Manager *m) {
                  strempty(m->topology->cxl_error), m->topology->cxl_error ? ")" : "", m->topology->n_daxdevs,
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
+        /* grants a previous spmd handed out stay in force from the first pass of the wall on */
+        broker_load_state(m);
         manager_setup_wall(m);
         r = manager_setup_observer(m);
         if (r < 0)
@@ -840,7 +998,11 @@ int manager_startup(Manager *m) {
                 return log_error_errno(r, "StructOps=yes or NativeSpm=yes, but this kernel lacks it; refusing to "
                                           "start.");
         /* A device that is missing or refuses is reported, not fatal: spmd still guards the rest. */
-        return manager_apply_devices(m);
+        r = manager_apply_devices(m);
+        if (r < 0)
+                return r;
+        /* last: clients can ask once the SPM nodes are known and walled */
+        return broker_start(m);
 }
 
 int manager_run(Manager *m) {
@@ -849,6 +1011,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m, "Running");
         log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
         r = sd_event_loop(m->event);
+        broker_stop(m); /* grants stay recorded: the next spmd adopts them */
         if (!m->config->persist_after_exit) {
                 /* enforcement ends with the daemon, as configured */
                 manager_unpin(m, "observe");

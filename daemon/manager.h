@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "bpf-guard.h"
@@ -9,6 +10,7 @@
 #include "conf.h"
 #include "cpuset.h"
 #include "devices.h"
+#include "grant.h"
 #include "topology.h"
 
 /* At most a burst of log lines a second for one kind of event; the rest are counted. */
@@ -49,7 +51,36 @@ typedef struct Manager {
         sd_event_source *guard_source;
         uint64_t n_denials;
         LogRateLimit denial_log;
+
+        char *struct_ops_state, *struct_ops_detail;   /* as last reported */
+        char *native_spm_state, *native_spm_detail;
+
+        /* the D-Bus broker (broker.c) */
+        sd_bus *bus;                    /* NULL when unavailable */
+        char *bus_reason;
+        Grant **grants;
+        size_t n_grants;
+        uint32_t next_grant_id;
+        char **grant_labels;            /* for the cpuset wall's logs */
+        int grant_inotify_fd;           /* IN_DELETE_SELF on granted cgroups */
+        sd_event_source *grant_inotify_source;
+        uint64_t start_usec;            /* CLOCK_MONOTONIC */
 } Manager;
+
+/* One enforcement layer as spmctl status and GetStatus show it. */
+typedef struct LayerState {
+        const char *name;       /* cpuset, observe, guard, struct_ops, native-spm, broker */
+        const char *state;      /* active, off, unavailable */
+        char detail[512];       /* what it does now, or why it is off or unavailable */
+} LayerState;
+
+#define MANAGER_N_LAYERS 6
+void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]);
+int manager_refresh_topology(Manager *m);
+/* Release dax device dev (or the device of [Device] Name=dev); -ENOENT when there is none. */
+int manager_release_device(Manager *m, const char *dev, char **ret_message);
+/* The SPM nodes now (online and claimed). */
+void manager_spm_nodes(Manager *m, NodeMask *ret);
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -60,8 +91,9 @@ static inline void manager_freep(Manager **m) {
 
 /* Load the configuration for the first time: errors are fatal here. */
 int manager_load_config(Manager *m);
-/* Re-read the configuration; with errors the running one stays. Returns 0 or -EINVAL. */
-int manager_reload(Manager *m);
+/* Re-read the configuration; with errors the running one stays. Returns 0 or -EINVAL;
+ * ret_error (may be NULL) gets the errors, one a line. */
+int manager_reload(Manager *m, char **ret_error);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
 /* Bring the cpuset wall and the BPF maps in line with the SPM nodes and grants;

@@ -295,3 +295,16 @@ bool cgroup_path_is_valid(const char *p) {
         }
         return true;
 }
+
+void json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        fprintf(f, "\\%c", *s);
+                else if ((unsigned char) *s < 0x20)
+                        fprintf(f, "\\u%04x", (unsigned char) *s);
+                else
+                        fputc(*s, f);
+        }
+        fputc('"', f);
+}

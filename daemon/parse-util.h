@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdio.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,3 +25,5 @@ int parse_nodemask(const char *s, NodeMask *ret);         /* "1", "1,3-5"; not e
 bool cgroup_path_is_valid(const char *p);
 
 const char *format_size(char *buf, size_t len, uint64_t bytes);
+/* s as a JSON string, quotes included. */
+void json_string(FILE *f, const char *s);

@@ -11,10 +11,10 @@
 #include "config.h"
 #include "devices.h"
 #include "log.h"
+#include "spmctl-bus.h"
 #include "strv.h"
 #include "topology.h"
 
-static bool arg_json = false;
 static bool arg_dump = false;
 static const char *arg_config = SPMD_CONF_PATH;
 static bool arg_config_given = false;
@@ -22,7 +22,19 @@ static bool arg_config_given = false;
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
                "Inspect and control spmd, the specific-purpose memory daemon.\n\n"
-               "Commands:\n"
+               "Commands that ask the running spmd (over the system bus, org.spmd1):\n"
+               "  status                Enforcement layers and their state, SPM nodes,\n"
+               "                        grants, violations, reloads\n"
+               "  grants                The grants in force\n"
+               "  request [OPTIONS]     Ask for a grant for your own cgroup (or --cgroup/\n"
+               "                        --unit); holds it until interrupted, or returns\n"
+               "                        at once with --persistent\n"
+               "  release GRANT...      End grants (id or object path)\n"
+               "  reload                Re-read the policy (errors keep the running one)\n"
+               "  monitor               Follow grants, violations and denials live\n"
+               "  run [OPTIONS] -- CMD  Run CMD in a cgroup of its own with a grant; the\n"
+               "                        grant ends when CMD exits (needs root)\n\n"
+               "Commands that read or change the machine directly:\n"
                "  check-config [PATH]   Validate PATH (default " SPMD_CONF_PATH ")\n"
                "                        and its drop-ins; exit 1 on errors\n"
                "  nodes                 NUMA nodes: kind (spm/sysram), CPUs, size, free,\n"
@@ -37,13 +49,20 @@ static void help(void) {
                "Options:\n"
                "  -h --help             Show this help\n"
                "     --version          Show package version\n"
-               "     --json             Machine-readable output (nodes, devices)\n"
+               "     --json             Machine-readable output (status, grants, monitor,\n"
+               "                        nodes, devices)\n"
                "     --dump             check-config: print the effective configuration\n"
                "  -c --config=PATH      Policy to read (default " SPMD_CONF_PATH ")\n\n"
-               "nodes, devices and device release act on the machine directly (as root for\n"
-               "release); the D-Bus commands (status, grants, request, ...) arrive with the\n"
-               "broker. A released device that spmd.conf still claims is onlined again by spmd\n"
-               "on its next reload or restart.\n",
+               "request and run options:\n"
+               "  -n --node=LIST        SPM nodes (default: every one the policy allows)\n"
+               "     --max-bytes=SIZE   Ask for a limit below the rule's MaxBytes=\n"
+               "     --persistent       request: outlive this command (needs AllowPersistent=)\n"
+               "     --cgroup=PATH      request: grant this cgroup instead of your own\n"
+               "     --unit=UNIT        request: grant this unit's cgroup\n\n"
+               "Exit status: 0 success, 1 spmd refused or failed, 2 usage error, 3 spmd\n"
+               "not running, 4 denied by the policy; run: the command's own status.\n"
+               "A released device that spmd.conf still claims is onlined again by spmd on\n"
+               "its next reload or restart.\n",
                program_invocation_short_name);
 }
 
@@ -93,7 +112,7 @@ static int verb_topology(bool devices) {
         if (load_machine(&t, &c, &plan) < 0)
                 return 1;
         device_plan_spm_nodes(&plan, t, &spm);
-        if (arg_json)
+        if (spmctl_json)
                 topology_print_json(t, c ? &spm : NULL, stdout);
         else if (devices) {
                 topology_print_devices(t, stdout);
@@ -203,7 +222,21 @@ int main(int argc, char *argv[]) {
         log_set_target(LOG_TARGET_CONSOLE);
         log_set_max_level(LOG_WARNING);
 
-        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+        /* Options may follow the command ("spmctl nodes --json"), except for the commands with options of
+         * their own ("request --node 1", "run -- CMD"): theirs belong to them. */
+        const char *optstring = "hc:";
+        for (int i = 1; i < argc; i++) {
+                if (argv[i][0] != '-') {
+                        if (strcmp(argv[i], "request") == 0 || strcmp(argv[i], "run") == 0)
+                                optstring = "+hc:";
+                        break;
+                }
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+                        i++;
+        }
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         arg_config = optarg;
@@ -216,7 +249,7 @@ int main(int argc, char *argv[]) {
                         printf("spmctl %s\n", SPMD_VERSION);
                         return 0;
                 case ARG_JSON:
-                        arg_json = true;
+                        spmctl_json = true;
                         break;
                 case ARG_DUMP:
                         arg_dump = true;
@@ -244,6 +277,17 @@ int main(int argc, char *argv[]) {
                 return verb_device(argc, argv);
         if (strcmp(argv[0], "detach-bpf") == 0)
                 return verb_detach_bpf(argc, argv);
+        static const struct {
+                const char *name;
+                int (*fn)(int argc, char *argv[]);
+        } bus_verbs[] = {
+                { "status", spmctl_status },   { "grants", spmctl_grants },   { "request", spmctl_request },
+                { "release", spmctl_release }, { "reload", spmctl_reload },   { "monitor", spmctl_monitor },
+                { "run", spmctl_run },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bus_verbs); i++)
+                if (strcmp(argv[0], bus_verbs[i].name) == 0)
+                        return bus_verbs[i].fn(argc, argv);
         fprintf(stderr, "Unknown command '%s'. See '%s --help'.\n", argv[0], program_invocation_short_name);
         return 2;
 }

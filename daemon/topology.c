@@ -534,19 +534,6 @@ void topology_print_devices(const Topology *t, FILE *f) {
         }
 }
 
-static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (; *s; s++) {
-                if (*s == '"' || *s == '\\')
-                        fprintf(f, "\\%c", *s);
-                else if ((unsigned char) *s < 0x20)
-                        fprintf(f, "\\u%04x", (unsigned char) *s);
-                else
-                        fputc(*s, f);
-        }
-        fputc('"', f);
-}
-
 void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
         char b[160];
 

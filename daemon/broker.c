@@ -1,0 +1,1249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "broker.h"
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "spmd/bus.h"
+#include "spmd/guard.h"
+#include "spmd/observe.h"
+#include "strv.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define ERROR_NO_SUCH_GRANT "org.spmd1.Error.NoSuchGrant"
+#define ERROR_NO_SPM_NODES  "org.spmd1.Error.NoSpmNodes"
+#define ERROR_ENFORCEMENT   "org.spmd1.Error.EnforcementFailed"
+#define ERROR_RELOAD        "org.spmd1.Error.ReloadFailed"
+#define ERROR_DEVICE        "org.spmd1.Error.DeviceFailed"
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void grant_path(const Grant *g, char *buf, size_t len) {
+        snprintf(buf, len, SPMD_BUS_GRANT_PATH_PREFIX "%" PRIu32, g->id);
+}
+
+static Grant *grant_by_id(Manager *m, uint32_t id) {
+        for (size_t i = 0; i < m->n_grants; i++)
+                if (m->grants[i]->id == id)
+                        return m->grants[i];
+        return NULL;
+}
+
+static Grant *grant_by_path(Manager *m, const char *path) {
+        const char *p;
+        uint64_t id;
+        char *end;
+
+        if (strncmp(path, SPMD_BUS_GRANT_PATH_PREFIX, strlen(SPMD_BUS_GRANT_PATH_PREFIX)) != 0)
+                return NULL;
+        p = path + strlen(SPMD_BUS_GRANT_PATH_PREFIX);
+        if (*p < '1' || *p > '9')
+                return NULL;
+        errno = 0;
+        id = strtoull(p, &end, 10);
+        if (errno || *end || id > UINT32_MAX)
+                return NULL;
+        return grant_by_id(m, (uint32_t) id);
+}
+
+size_t broker_n_grants(const Manager *m) {
+        return m->n_grants;
+}
+
+/* ---- the state file ---- */
+
+static int state_path(Manager *m, char *buf, size_t len) {
+        return (size_t) snprintf(buf, len, "%s/grants", m->config->state_directory) < len ? 0 : -ENAMETOOLONG;
+}
+
+/* Written before a grant takes effect and after it ends, atomically: a crash leaves the old or the new list. */
+static int broker_save_state(Manager *m) {
+        char path[PATH_MAX], tmp[PATH_MAX + 8];
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        if (state_path(m, path, sizeof path) < 0)
+                return log_error_errno(-ENAMETOOLONG, "StateDirectory=%s is too long.", m->config->state_directory);
+        if (mkdir(m->config->state_directory, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Cannot create StateDirectory=%s: %m", m->config->state_directory);
+        snprintf(tmp, sizeof tmp, "%s.new", path);
+        f = fopen(tmp, "we");
+        if (!f)
+                return log_error_errno(-errno, "Cannot write %s: %m", tmp);
+        fprintf(f, "# spmd's grants; rewritten on every change. Do not edit.\n");
+        for (size_t i = 0; i < m->n_grants; i++) {
+                r = grant_serialize(m->grants[i], f);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record grant %" PRIu32 " in %s: %m", m->grants[i]->id, tmp);
+        }
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return log_error_errno(r, "Cannot write %s: %m", tmp);
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return log_error_errno(r, "Cannot replace %s: %m", path);
+        }
+        return 0;
+}
+
+static void grant_watch(Manager *m, Grant *g) {
+        char p[PATH_MAX + 32];
+
+        if (m->grant_inotify_fd < 0 || g->watch >= 0)
+                return;
+        snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
+        g->watch = inotify_add_watch(m->grant_inotify_fd, p, IN_DELETE_SELF | IN_ONLYDIR);
+        if (g->watch < 0)
+                log_debug_errno(-errno, "Cannot watch %s: %m", p);
+}
+
+void broker_load_state(Manager *m) {
+        char path[PATH_MAX];
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+        unsigned lineno = 0;
+
+        if (state_path(m, path, sizeof path) < 0)
+                return;
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno != ENOENT)
+                        log_error_errno(-errno, "Cannot read the recorded grants in %s: %m", path);
+                return;
+        }
+        while (getline(&line, &n, f) > 0) {
+                _cleanup_free_ char *err = NULL;
+                Grant *g = NULL, **a;
+                int r;
+
+                lineno++;
+                if (line[0] == '#' || line[0] == '\n')
+                        continue;
+                r = grant_parse(line, &g, &err);
+                if (r < 0) {
+                        log_error("%s:%u: dropped an unreadable grant: %s.", path, lineno, err ? err : strerror(-r));
+                        continue;
+                }
+                if (grant_by_id(m, g->id)) {
+                        log_error("%s:%u: grant %" PRIu32 " appears twice; dropped the second.", path, lineno, g->id);
+                        grant_free(g);
+                        continue;
+                }
+                a = realloc(m->grants, (m->n_grants + 1) * sizeof *a);
+                if (!a) {
+                        grant_free(g);
+                        log_oom();
+                        return;
+                }
+                g->manager = m;
+                m->grants = a;
+                m->grants[m->n_grants++] = g;
+                if (g->id >= m->next_grant_id)
+                        m->next_grant_id = g->id + 1;
+        }
+        if (m->n_grants > 0)
+                log_info("Read %zu grant(s) from %s; they stay in force while spmd checks their clients.", m->n_grants,
+                         path);
+}
+
+/* ---- signals ---- */
+
+static int append_nodemask(sd_bus_message *msg, const NodeMask *mask) {
+        int r = sd_bus_message_open_container(msg, 'a', "u");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < SPMD_MAX_NODES; i++)
+                if (nodemask_test(mask, i) && (r = sd_bus_message_append(msg, "u", i)) < 0)
+                        return r;
+        return sd_bus_message_close_container(msg);
+}
+
+static void emit_grant_added(Manager *m, const Grant *g) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        char path[64];
+        int r;
+
+        if (!m->bus)
+                return;
+        grant_path(g, path, sizeof path);
+        r = sd_bus_message_new_signal(m->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantAdded");
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "ousu", path, g->id, g->cgroup, (uint32_t) g->uid);
+        if (r >= 0)
+                r = append_nodemask(msg, &g->nodes);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, msg, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot emit GrantAdded: %m");
+        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+}
+
+static void emit_grant_removed(Manager *m, const Grant *g, const char *reason) {
+        char path[64];
+
+        if (!m->bus)
+                return;
+        grant_path(g, path, sizeof path);
+        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved", "ouss", path, g->id,
+                               g->cgroup, reason) < 0)
+                log_warning("Cannot emit GrantRemoved for grant %" PRIu32 ".", g->id);
+        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+}
+
+void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup,
+                           const char *nodes) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        char comm[17];
+        NodeMask mask = {};
+        int r;
+
+        (void) nodes;
+        if (!m->bus)
+                return;
+        memcpy(comm, e->comm, 16);
+        comm[16] = '\0';
+        for (unsigned w = 0; w < SPMD_EVENT_MASK_WORDS; w++)
+                mask.bits[w] = e->nodes[w];
+        r = sd_bus_message_new_signal(m->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Violation");
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "suuss", strna(spmd_syscall_to_string(e->syscall)), e->tgid, e->uid,
+                                          comm, cgroup);
+        if (r >= 0)
+                r = append_nodemask(msg, &mask);
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "b", (int) !!e->killed);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, msg, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Cannot emit Violation: %m");
+}
+
+void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char *cgroup, const char *target) {
+        char comm[17];
+
+        if (!m->bus)
+                return;
+        memcpy(comm, e->comm, 16);
+        comm[16] = '\0';
+        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Denial", "suusss",
+                               strna(spmd_guard_what_to_string(e->what)), e->tgid, e->uid, comm, cgroup, target) < 0)
+                log_debug("Cannot emit Denial.");
+}
+
+void broker_layers_changed(Manager *m) {
+        if (m->bus)
+                (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
+                                                      "EnforcementLayers", "SpmNodes", NULL);
+}
+
+/* ---- grants in force ---- */
+
+size_t broker_cpuset_grants(Manager *m, const NodeMask *spm, CpusetGrant *out, size_t max) {
+        size_t n = 0;
+
+        m->grant_labels = strv_free(m->grant_labels);
+        for (size_t i = 0; i < m->n_grants && n < max; i++) {
+                const Grant *g = m->grants[i];
+                char *label = NULL;
+
+                if (asprintf(&label, "grant %" PRIu32 " (uid %u, %s)", g->id, (unsigned) g->uid, strna(g->rule)) < 0 ||
+                    strv_push(&m->grant_labels, label) < 0) {
+                        free(label);
+                        log_oom();
+                        label = NULL;
+                }
+                out[n].cgroup = g->cgroup;
+                out[n].nodes = nodemask_and(&g->nodes, spm);
+                out[n].label = label ? label : g->cgroup;
+                n++;
+        }
+        return n;
+}
+
+size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < m->n_grants && n < max; i++) {
+                char p[PATH_MAX + 32];
+                struct stat st;
+
+                snprintf(p, sizeof p, CGROUP_ROOT "%s", m->grants[i]->cgroup);
+                if (stat(p, &st) == 0)
+                        ids[n++] = (uint64_t) st.st_ino;
+        }
+        return n;
+}
+
+static void grant_untrack(Manager *m, Grant *g) {
+        g->track = sd_bus_track_unref(g->track);
+        if (g->watch >= 0 && m->grant_inotify_fd >= 0)
+                (void) inotify_rm_watch(m->grant_inotify_fd, g->watch);
+        g->watch = -1;
+}
+
+/* End a grant: state, then enforcement (the cgroup loses the nodes; cgroup v2 migrates its pages off them). */
+static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply) {
+        size_t i;
+
+        for (i = 0; i < m->n_grants && m->grants[i] != g; i++)
+                ;
+        if (i == m->n_grants)
+                return;
+        memmove(m->grants + i, m->grants + i + 1, (m->n_grants - i - 1) * sizeof *m->grants);
+        m->n_grants--;
+        grant_untrack(m, g);
+        log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
+        (void) broker_save_state(m);
+        if (apply)
+                (void) manager_apply_enforcement(m, NULL);
+        emit_grant_removed(m, g, reason);
+        grant_free(g);
+}
+
+static int on_track_gone(sd_bus_track *t, void *userdata) {
+        Grant *g = userdata;
+
+        (void) t;
+        broker_revoke(g->manager, g, "client-gone", true);
+        return 0;
+}
+
+static int grant_track(Manager *m, Grant *g) {
+        int r;
+
+        if (g->persistent || !g->owner || !m->bus)
+                return 0;
+        r = sd_bus_track_new(m->bus, (sd_bus_track **) &g->track, on_track_gone, g);
+        if (r < 0)
+                return r;
+        r = sd_bus_track_add_name(g->track, g->owner);
+        if (r < 0) {
+                g->track = sd_bus_track_unref(g->track);
+                return r;
+        }
+        return 0;
+}
+
+static int on_grant_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n;
+
+        (void) s;
+        (void) revents;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (char *p = buf; p < buf + n;) {
+                        const struct inotify_event *e = (const struct inotify_event *) p;
+
+                        p += sizeof *e + e->len;
+                        if (!(e->mask & (IN_DELETE_SELF | IN_IGNORED)))
+                                continue;
+                        for (size_t i = 0; i < m->n_grants; i++)
+                                if (m->grants[i]->watch == e->wd) {
+                                        Grant *g = m->grants[i];
+                                        g->watch = -1; /* the kernel dropped it */
+                                        broker_revoke(m, g, "cgroup-removed", true);
+                                        break;
+                                }
+                }
+        return 0;
+}
+
+/* ---- authorisation ---- */
+
+typedef struct CallerInfo {
+        uid_t uid;
+        pid_t pid;
+        char user[64];
+        gid_t gids[256];
+        size_t n_gids;
+        char cgroup[PATH_MAX];
+        const char *sender;
+} CallerInfo;
+
+static void caller_groups(CallerInfo *c) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        int n = (int) ELEMENTSOF(c->gids);
+
+        c->user[0] = '\0';
+        c->n_gids = 0;
+        if (getpwuid_r(c->uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+                return;
+        str_copy_cut(c->user, sizeof c->user, res->pw_name);
+        /* group membership from the user database, as polkit's unix-group does */
+        if (getgrouplist(res->pw_name, res->pw_gid, c->gids, &n) < 0)
+                n = (int) ELEMENTSOF(c->gids);
+        c->n_gids = (size_t) n;
+}
+
+/* Who is calling, as the bus says: uid and pid from the bus daemon, the cgroup from /proc/PID. */
+static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *cg = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
+                                                   SD_BUS_CREDS_CGROUP | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror(-r));
+        if (sd_bus_creds_get_euid(creds, &uid) < 0 && sd_bus_creds_get_uid(creds, &uid) < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The bus did not say the caller's uid.");
+        c->uid = uid;
+        if (sd_bus_creds_get_pid(creds, &c->pid) < 0)
+                c->pid = 0;
+        c->cgroup[0] = '\0';
+        if (sd_bus_creds_get_cgroup(creds, &cg) >= 0 && cg)
+                str_copy_cut(c->cgroup, sizeof c->cgroup, cg);
+        c->sender = sd_bus_message_get_sender(msg);
+        caller_groups(c);
+        return 0;
+}
+
+static int require_root(sd_bus_message *msg, const char *what, sd_bus_error *error) {
+        CallerInfo c;
+        int r = caller_get(msg, &c, error);
+
+        if (r < 0)
+                return r;
+        if (c.uid != 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s is for root only (caller uid %u).",
+                                         what, (unsigned) c.uid);
+        return 0;
+}
+
+static unsigned count_grants(const AccessConf *rule, uid_t uid, void *userdata) {
+        Manager *m = userdata;
+        char label[300];
+        unsigned n = 0;
+
+        access_rule_label(rule, label, sizeof label);
+        for (size_t i = 0; i < m->n_grants; i++)
+                if (m->grants[i]->uid == uid && streq_ptr(m->grants[i]->rule, rule->name ? rule->name : label))
+                        n++;
+        return n;
+}
+
+/* Find the cgroup of a unit by its name: systemd names each unit's cgroup after it. */
+static bool find_unit_cgroup(const char *dir, const char *rel, const char *unit, unsigned depth, char *buf,
+                             size_t len) {
+        struct dirent *de;
+        DIR *d;
+        bool found = false;
+
+        if (depth > 8 || !(d = opendir(dir)))
+                return false;
+        while (!found && (de = readdir(d))) {
+                char p[PATH_MAX], r[PATH_MAX];
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
+                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
+                        continue;
+                if (strcmp(de->d_name, unit) == 0) {
+                        str_copy_cut(buf, len, r);
+                        found = true;
+                } else
+                        found = find_unit_cgroup(p, r, unit, depth + 1, buf, len);
+        }
+        closedir(d);
+        return found;
+}
+
+/* The target's form, before anything about the caller or the machine is looked at:
+ * "" (the caller's own cgroup), "/a/b" (a cgroup) or "name.service|scope|slice" (a unit). */
+static int check_target(const char *target, sd_bus_error *error) {
+        if (!grant_value_ok(target))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The target contains control characters.");
+        if (!target[0])
+                return 0;
+        if (strcmp(target, "/") == 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "The root cgroup cannot hold a grant: it holds every process the wall "
+                                        "cannot reach. Run the workload in a cgroup of its own.");
+        if (target[0] == '/' && !cgroup_path_is_valid(target))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "'%s' is not a cgroup path (absolute, no '.', '..' or empty components, no "
+                                         "trailing '/').",
+                                         target);
+        if (target[0] != '/' && (strchr(target, '/') || !cgroup_path_unit(target)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "'%s' is neither a cgroup path (/...) nor a unit name (*.service, *.scope, "
+                                         "*.slice).",
+                                         target);
+        return 0;
+}
+
+/* The cgroup a checked target stands for, which must exist on the cgroup2 hierarchy. */
+static int resolve_target(const CallerInfo *c, const char *target, char *buf, size_t len, sd_bus_error *error) {
+        char p[PATH_MAX + 32];
+        struct statfs sfs;
+        struct stat st;
+
+        if (statfs(CGROUP_ROOT, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                        "No cgroup2 hierarchy at " CGROUP_ROOT ": grants are cgroup v2 cpusets.");
+        if (!target[0]) {
+                if (!c->cgroup[0])
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "Cannot tell the caller's cgroup; name the cgroup or unit.");
+                if (strcmp(c->cgroup, "/") == 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "The caller runs in the root cgroup, which cannot hold a grant; run "
+                                                "it in a cgroup of its own or name one.");
+                target = c->cgroup;
+        }
+        if (target[0] == '/')
+                str_copy_cut(buf, len, target);
+        else if (!find_unit_cgroup(CGROUP_ROOT, "", target, 0, buf, len))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unit %s has no cgroup under " CGROUP_ROOT " (is it running?).", target);
+        snprintf(p, sizeof p, CGROUP_ROOT "%s", buf);
+        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Cgroup %s does not exist.", buf);
+        return 0;
+}
+
+static int read_nodes_arg(sd_bus_message *msg, NodeMask *ret, sd_bus_error *error) {
+        const uint32_t *v;
+        size_t size;
+        int r;
+
+        *ret = (NodeMask){};
+        r = sd_bus_message_read_array(msg, 'u', (const void **) &v, &size);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < size / sizeof *v; i++) {
+                if (v[i] >= SPMD_MAX_NODES)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Node %" PRIu32 " is out of range (0-%u).", v[i], SPMD_MAX_NODES - 1);
+                nodemask_set(ret, v[i]);
+        }
+        return 0;
+}
+
+static int read_options(sd_bus_message *msg, bool *persistent, sd_bus_error *error) {
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                if (strcmp(key, "persistent") == 0) {
+                        int b;
+                        r = sd_bus_message_read(msg, "v", "b", &b);
+                        if (r < 0)
+                                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                        "Option 'persistent' takes a boolean (b).");
+                        *persistent = b;
+                } else
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown option '%s' (known: persistent).", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+/* ---- methods ---- */
+
+static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *why = NULL;
+        AccessRequest req = {};
+        AccessDecision d;
+        CallerInfo c;
+        const char *target;
+        char cgroup[PATH_MAX], path[64], label[300];
+        NodeMask spm;
+        Grant *g, **a;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &target);
+        if (r < 0)
+                return r;
+        r = read_nodes_arg(msg, &req.nodes, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "t", &req.max_bytes);
+        if (r < 0)
+                return r;
+        r = read_options(msg, &req.persistent, error);
+        if (r < 0)
+                return r;
+        r = check_target(target, error);
+        if (r < 0)
+                return r;
+
+        r = caller_get(msg, &c, error);
+        if (r < 0)
+                return r;
+        AccessCaller ac = { .uid = c.uid, .user = c.user[0] ? c.user : NULL, .gids = c.gids, .n_gids = c.n_gids,
+                            .cgroup = c.cgroup[0] ? c.cgroup : "/" };
+        r = access_admitted(m->config, &ac, &why);
+        if (r == -EACCES) {
+                log_notice("Refused a grant to uid %u (pid %d): %s.", (unsigned) c.uid, (int) c.pid, strna(why));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s", strna(why));
+        }
+        if (r < 0)
+                return r;
+        manager_spm_nodes(m, &spm);
+        if (nodemask_empty(&spm))
+                return sd_bus_error_set(error, ERROR_NO_SPM_NODES,
+                                        "There are no SPM nodes: no [Device] is online as one (see spmctl devices).");
+        r = resolve_target(&c, target, cgroup, sizeof cgroup, error);
+        if (r < 0)
+                return r;
+        req.cgroup = cgroup;
+
+        r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_notice("Refused a grant of %s to uid %u (pid %d): %s.", cgroup, (unsigned) c.uid, (int) c.pid,
+                           strna(why));
+                return sd_bus_error_setf(error,
+                                         r == -EACCES         ? SD_BUS_ERROR_ACCESS_DENIED
+                                         : nodemask_empty(&spm) ? ERROR_NO_SPM_NODES
+                                                                : SD_BUS_ERROR_INVALID_ARGS,
+                                         "%s", strna(why));
+        }
+
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        g->watch = -1;
+        g->manager = m;
+        g->id = m->next_grant_id++;
+        if (d.rule)
+                access_rule_label(d.rule, label, sizeof label);
+        g->cgroup = strdup(cgroup);
+        g->rule = strdup(d.rule ? (d.rule->name ? d.rule->name : label) : ACCESS_ROOT_RULE);
+        g->owner = c.sender ? strdup(c.sender) : NULL;
+        g->caller_cgroup = strdup(c.cgroup[0] ? c.cgroup : "/");
+        g->nodes = d.nodes;
+        g->max_bytes = d.max_bytes;
+        g->persistent = req.persistent;
+        g->uid = c.uid;
+        g->pid = c.pid;
+        g->created_usec = now_usec(CLOCK_REALTIME);
+        a = realloc(m->grants, (m->n_grants + 1) * sizeof *a);
+        if (!g->cgroup || !g->rule || (c.sender && !g->owner) || !g->caller_cgroup || !a) {
+                if (a)
+                        m->grants = a;
+                grant_free(g);
+                return -ENOMEM;
+        }
+        m->grants = a;
+        m->grants[m->n_grants++] = g;
+
+        r = grant_track(m, g);
+        if (r < 0) {
+                broker_revoke(m, g, "tracking-failed", false);
+                return sd_bus_error_set_errnof(error, r, "Cannot follow the caller's connection: %s", strerror(-r));
+        }
+        r = broker_save_state(m);
+        if (r < 0) {
+                broker_revoke(m, g, "state-not-saved", false);
+                return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
+                                         "Cannot record the grant under StateDirectory=%s: %s",
+                                         m->config->state_directory, strerror(-r));
+        }
+        grant_watch(m, g);
+        r = manager_apply_enforcement(m, NULL);
+        if (r < 0) {
+                broker_revoke(m, g, "enforcement-failed", true);
+                return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
+                                         "Cannot put the grant in force on %s (see spmd's log): %s", cgroup,
+                                         strerror(-r));
+        }
+        char nodes[256];
+        log_info("Grant %" PRIu32 ": %s may use SPM node(s) %s (uid %u, pid %d, %s, rule %s%s).", g->id, g->cgroup,
+                 nodemask_format(&g->nodes, nodes, sizeof nodes), (unsigned) g->uid, (int) g->pid,
+                 g->persistent ? "persistent" : "until the client disconnects", g->rule,
+                 g->max_bytes == UINT64_MAX ? "" : ", with a byte limit");
+        emit_grant_added(m, g);
+        grant_path(g, path, sizeof path);
+        return sd_bus_reply_method_return(msg, "o", path);
+}
+
+static int release_grant(sd_bus_message *msg, Manager *m, Grant *g, sd_bus_error *error) {
+        CallerInfo c;
+        int r = caller_get(msg, &c, error);
+
+        if (r < 0)
+                return r;
+        if (c.uid != 0 && c.uid != g->uid)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Grant %" PRIu32 " belongs to uid %u; only it or root may release it.",
+                                         g->id, (unsigned) g->uid);
+        broker_revoke(m, g, "released", true);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_release_access(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path;
+        Grant *g;
+        int r;
+
+        r = sd_bus_message_read(msg, "o", &path);
+        if (r < 0)
+                return r;
+        g = grant_by_path(m, path);
+        if (!g)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_GRANT, "No grant %s (see ListGrants).", path);
+        return release_grant(msg, m, g, error);
+}
+
+static int append_grant(sd_bus_message *reply, const Grant *g) {
+        char path[64];
+        int r;
+
+        grant_path(g, path, sizeof path);
+        r = sd_bus_message_open_container(reply, 'r', "ousauutbss");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "ous", path, g->id, g->cgroup);
+        if (r >= 0)
+                r = append_nodemask(reply, &g->nodes);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "uutbss", (uint32_t) g->uid, (uint32_t) g->pid, g->max_bytes,
+                                          (int) g->persistent, strempty(g->rule), strempty(g->owner));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_list_grants(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        (void) error;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ousauutbss)");
+        for (size_t i = 0; r >= 0 && i < m->n_grants; i++)
+                r = append_grant(reply, m->grants[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static const char *node_device(const Topology *t, int node) {
+        for (size_t i = 0; i < t->n_daxdevs; i++)
+                if (t->daxdevs[i].system_ram && t->daxdevs[i].target_node == node)
+                        return t->daxdevs[i].name;
+        return "";
+}
+
+static int method_list_nodes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        NodeMask spm;
+        int r;
+
+        (void) error;
+        r = manager_refresh_topology(m);
+        if (r < 0)
+                return r;
+        manager_spm_nodes(m, &spm);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ubuttis)");
+        for (size_t i = 0; r >= 0 && i < m->topology->n_nodes; i++) {
+                const NodeInfo *n = &m->topology->nodes[i];
+                r = sd_bus_message_append(reply, "(ubuttis)", (uint32_t) n->id, (int) nodemask_test(&spm, (unsigned) n->id),
+                                          n->n_cpus, n->size, n->free, (int32_t) n->memory_tier,
+                                          node_device(m->topology, n->id));
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        (void) error;
+        r = manager_refresh_topology(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssstisbs)");
+        for (size_t i = 0; r >= 0 && i < m->topology->n_daxdevs; i++) {
+                const DaxDevInfo *x = &m->topology->daxdevs[i];
+                const CxlRegionInfo *reg = x->cxl_region[0] ? topology_cxl_region(m->topology, x->cxl_region) : NULL;
+                const DeviceClaim *claim = device_plan_find(&m->plan, x->name);
+                r = sd_bus_message_append(reply, "(ssstisbs)", x->name, x->cxl_region,
+                                          reg && reg->n_targets ? reg->memdev[0] : "",
+                                          reg && reg->n_targets ? reg->serial[0] : (uint64_t) 0,
+                                          (int32_t) x->target_node, x->system_ram ? "system-ram" : "devdax",
+                                          (int) strv_contains(m->onlined, x->name),
+                                          claim ? (claim->conf->name ? claim->conf->name : claim->conf->match) : "");
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_layers(sd_bus_message *reply, Manager *m) {
+        LayerState l[MANAGER_N_LAYERS];
+        int r;
+
+        manager_layers(m, l);
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < MANAGER_N_LAYERS; i++)
+                r = sd_bus_message_append(reply, "(sss)", l[i].name, l[i].state, l[i].detail);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        CpusetStats st = {};
+        NodeMask spm;
+        int r;
+
+        (void) error;
+        manager_spm_nodes(m, &spm);
+        if (m->wall)
+                cpuset_wall_stats(m->wall, &st);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+#define KV(key, sig, ...)                                                                                   \
+        if (r >= 0)                                                                                         \
+                r = sd_bus_message_append(reply, "{sv}", key, sig, __VA_ARGS__)
+        KV("Version", "s", SPMD_VERSION);
+        KV("ConfigPath", "s", m->config_path);
+        KV("Reloads", "u", m->n_reloads);
+        KV("FailedReloads", "u", m->n_failed_reloads);
+        KV("UptimeUSec", "t", now_usec(CLOCK_MONOTONIC) - m->start_usec);
+        KV("DevicesOnline", "u", (uint32_t) strv_length(m->onlined));
+        KV("DeviceProblems", "u", m->n_device_problems);
+        KV("Grants", "u", (uint32_t) m->n_grants);
+        KV("StandingGrants", "u", (uint32_t) m->config->n_grants);
+        KV("Violations", "t", m->n_violations);
+        KV("Denials", "t", m->n_denials);
+        KV("WalledCgroups", "u", st.walled);
+        KV("RootCgroupProcesses", "u", st.root_procs);
+        KV("RootCgroupKernelThreads", "u", st.root_kthreads);
+#undef KV
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "SpmNodes");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "au");
+        if (r >= 0)
+                r = append_nodemask(reply, &spm);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "EnforcementLayers");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a(sss)");
+        if (r >= 0)
+                r = append_layers(reply, m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = require_root(msg, "Reload", error);
+        if (r < 0)
+                return r;
+        r = manager_reload(m, &why);
+        if (r < 0)
+                return sd_bus_error_setf(error, ERROR_RELOAD, "Kept the running configuration: %s",
+                                         why ? why : strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_release_device(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        Manager *m = userdata;
+        const char *dev;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &dev);
+        if (r < 0)
+                return r;
+        r = require_root(msg, "ReleaseDevice", error);
+        if (r < 0)
+                return r;
+        r = manager_release_device(m, dev, &why);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s", strna(why));
+        if (r < 0)
+                return sd_bus_error_setf(error, ERROR_DEVICE, "%s", why ? why : strerror(-r));
+        return sd_bus_reply_method_return(msg, "s", strempty(why));
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) property, (void) userdata, (void) error;
+        return sd_bus_message_append(reply, "s", SPMD_VERSION);
+}
+
+static int property_get_layers(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        return append_layers(reply, userdata);
+}
+
+static int property_get_spm_nodes(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        NodeMask spm;
+
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        manager_spm_nodes(userdata, &spm);
+        return append_nodemask(reply, &spm);
+}
+
+static int property_get_n_grants(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        return sd_bus_message_append(reply, "u", (uint32_t) m->n_grants);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("EnforcementLayers", "a(sss)", property_get_layers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SpmNodes", "au", property_get_spm_nodes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NGrants", "u", property_get_n_grants, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListNodes", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ubuttis)", nodes), method_list_nodes,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssstisbs)", devices),
+                                method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RequestAccess",
+                                SD_BUS_ARGS("s", target, "au", nodes, "t", max_bytes, "a{sv}", options),
+                                SD_BUS_RESULT("o", grant), method_request_access, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseAccess", SD_BUS_ARGS("o", grant), SD_BUS_NO_RESULT, method_release_access,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ousauutbss)", grants),
+                                method_list_grants, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status), method_get_status,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseDevice", SD_BUS_ARGS("s", device), SD_BUS_RESULT("s", message),
+                                method_release_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("GrantAdded", SD_BUS_ARGS("o", grant, "u", id, "s", cgroup, "u", uid, "au", nodes),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("GrantRemoved", SD_BUS_ARGS("o", grant, "u", id, "s", cgroup, "s", reason), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Violation",
+                                SD_BUS_ARGS("s", syscall, "u", pid, "u", uid, "s", comm, "s", cgroup, "au", nodes,
+                                            "b", killed),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("Denial",
+                                SD_BUS_ARGS("s", what, "u", pid, "u", uid, "s", comm, "s", cgroup, "s",
+                                            target_cgroup),
+                                0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- grant objects ---- */
+
+static int grant_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                      sd_bus_error *error) {
+        Grant *g = grant_by_path(userdata, path);
+
+        (void) bus, (void) interface, (void) error;
+        if (!g)
+                return 0;
+        *found = g;
+        return 1;
+}
+
+static int grant_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l = NULL;
+
+        (void) bus, (void) prefix, (void) error;
+        for (size_t i = 0; i < m->n_grants; i++) {
+                char path[64];
+                grant_path(m->grants[i], path, sizeof path);
+                if (strv_extend(&l, path) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+static int grant_property(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Grant *g = userdata;
+
+        (void) bus, (void) path, (void) interface, (void) error;
+        if (strcmp(property, "Id") == 0)
+                return sd_bus_message_append(reply, "u", g->id);
+        if (strcmp(property, "Cgroup") == 0)
+                return sd_bus_message_append(reply, "s", g->cgroup);
+        if (strcmp(property, "Nodes") == 0)
+                return append_nodemask(reply, &g->nodes);
+        if (strcmp(property, "Uid") == 0)
+                return sd_bus_message_append(reply, "u", (uint32_t) g->uid);
+        if (strcmp(property, "Pid") == 0)
+                return sd_bus_message_append(reply, "u", (uint32_t) g->pid);
+        if (strcmp(property, "Owner") == 0)
+                return sd_bus_message_append(reply, "s", strempty(g->owner));
+        if (strcmp(property, "Persistent") == 0)
+                return sd_bus_message_append(reply, "b", (int) g->persistent);
+        if (strcmp(property, "MaxBytes") == 0)
+                return sd_bus_message_append(reply, "t", g->max_bytes);
+        if (strcmp(property, "Rule") == 0)
+                return sd_bus_message_append(reply, "s", strempty(g->rule));
+        if (strcmp(property, "CreatedTimestamp") == 0)
+                return sd_bus_message_append(reply, "t", g->created_usec);
+        return -EINVAL;
+}
+
+static int grant_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Grant *g = userdata;
+        return release_grant(msg, g->manager, g, error);
+}
+
+static const sd_bus_vtable grant_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "u", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Cgroup", "s", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Nodes", "au", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Uid", "u", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Pid", "u", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Owner", "s", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Persistent", "b", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxBytes", "t", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Rule", "s", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedTimestamp", "t", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, grant_method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- lifetime of the broker ---- */
+
+/* Revoke the recorded grants whose clients are gone; follow the others again. */
+static void broker_adopt(Manager *m) {
+        for (size_t i = 0; i < m->n_grants;) {
+                Grant *g = m->grants[i];
+                int r = 0;
+
+                g->manager = m;
+                grant_watch(m, g);
+                if (g->watch < 0) {
+                        broker_revoke(m, g, "cgroup-removed", true);
+                        continue;
+                }
+                if (!g->persistent) {
+                        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+
+                        if (!m->bus || !g->owner)
+                                r = -ENOTCONN;
+                        else {
+                                r = grant_track(m, g);
+                                /* unique names are never reused on one bus: an owner means the same client */
+                                if (r >= 0)
+                                        r = sd_bus_get_name_creds(m->bus, g->owner, 0, &creds);
+                        }
+                        if (r < 0) {
+                                broker_revoke(m, g, "client-gone", true);
+                                continue;
+                        }
+                }
+                log_info("Grant %" PRIu32 " of %s to uid %u stays in force (%s).", g->id, g->cgroup, (unsigned) g->uid,
+                         g->persistent ? "persistent" : "its client is still connected");
+                i++;
+        }
+}
+
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void) msg, (void) error;
+        log_error("Lost the connection to the system bus; the broker stops and grants tied to clients end.");
+        broker_stop(m);
+        free(m->bus_reason);
+        m->bus_reason = strdup("lost the connection to the system bus");
+        for (size_t i = 0; i < m->n_grants;) {
+                if (!m->grants[i]->persistent)
+                        broker_revoke(m, m->grants[i], "bus-gone", false);
+                else
+                        i++;
+        }
+        (void) manager_apply_enforcement(m, NULL);
+        return 0;
+}
+
+int broker_start(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        m->bus_reason = mfree(m->bus_reason);
+        if (m->grant_inotify_fd < 0) {
+                m->grant_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (m->grant_inotify_fd >= 0 &&
+                    sd_event_add_io(m->event, &m->grant_inotify_source, m->grant_inotify_fd, EPOLLIN, on_grant_inotify,
+                                    m) < 0)
+                        log_warning("Cannot follow granted cgroups being removed.");
+        }
+
+        r = sd_bus_open_system_with_description(&bus, "spmd");
+        if (r >= 0)
+                r = sd_bus_set_exit_on_disconnect(bus, false);
+        if (r < 0) {
+                if (asprintf(&m->bus_reason, "cannot connect to the system bus: %s", strerror(-r)) < 0)
+                        m->bus_reason = NULL;
+                goto unavailable;
+        }
+        r = sd_bus_add_object_vtable(bus, NULL, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, manager_vtable, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, "/org/spmd1/grant", SPMD_BUS_GRANT_INTERFACE, grant_vtable,
+                                               grant_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(bus, NULL, "/org/spmd1/grant", grant_enumerate, m);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                        "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+        if (r < 0) {
+                if (asprintf(&m->bus_reason, "cannot set up the bus objects: %s", strerror(-r)) < 0)
+                        m->bus_reason = NULL;
+                goto unavailable;
+        }
+        r = sd_bus_request_name(bus, SPMD_BUS_NAME, 0);
+        if (r < 0) {
+                if (asprintf(&m->bus_reason, "cannot own %s on the system bus: %s%s", SPMD_BUS_NAME, strerror(-r),
+                             r == -EEXIST ? " (another spmd runs)"
+                             : r == -EACCES ? " (the bus policy does not allow it: install org.spmd1.conf)"
+                                            : "") < 0)
+                        m->bus_reason = NULL;
+                goto unavailable;
+        }
+        r = sd_bus_attach_event(bus, m->event, 0);
+        if (r < 0) {
+                if (asprintf(&m->bus_reason, "cannot attach the bus to the event loop: %s", strerror(-r)) < 0)
+                        m->bus_reason = NULL;
+                goto unavailable;
+        }
+        m->bus = TAKE_PTR(bus);
+        log_info("Broker: active (%s on the system bus).", SPMD_BUS_NAME);
+        broker_adopt(m);
+        return 0;
+
+unavailable:
+        log_warning("Broker: unavailable: %s; clients cannot ask for grants.", strna(m->bus_reason));
+        broker_adopt(m); /* revokes what tied to clients: they cannot be reached */
+        return 0;
+}
+
+void broker_stop(Manager *m) {
+        for (size_t i = 0; i < m->n_grants; i++)
+                m->grants[i]->track = sd_bus_track_unref(m->grants[i]->track);
+        if (m->bus) {
+                sd_bus_detach_event(m->bus);
+                m->bus = sd_bus_flush_close_unref(m->bus);
+        }
+}
+
+void broker_recheck(Manager *m) {
+        NodeMask spm;
+        bool changed = false;
+
+        manager_spm_nodes(m, &spm);
+        for (size_t i = 0; i < m->n_grants;) {
+                _cleanup_free_ char *why = NULL;
+                Grant *g = m->grants[i];
+                CallerInfo c = { .uid = g->uid };
+                AccessDecision d;
+                AccessRequest req = { .cgroup = g->cgroup, .nodes = g->nodes, .max_bytes = g->max_bytes == UINT64_MAX ? 0 : g->max_bytes,
+                                      .persistent = g->persistent };
+                int r;
+
+                caller_groups(&c);
+                AccessCaller ac = { .uid = c.uid, .user = c.user[0] ? c.user : NULL, .gids = c.gids,
+                                    .n_gids = c.n_gids, .cgroup = strempty(g->caller_cgroup) };
+                /* MaxGrants= counts the grants before this one */
+                size_t n_saved = m->n_grants;
+                m->n_grants = i;
+                r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
+                m->n_grants = n_saved;
+                if (r < 0 && r != -ENOMEM) {
+                        log_notice("Grant %" PRIu32 " of %s: the reloaded policy no longer allows it: %s.", g->id,
+                                   g->cgroup, strna(why));
+                        broker_revoke(m, g, "policy", false);
+                        changed = true;
+                        continue;
+                }
+                i++;
+        }
+        if (changed)
+                (void) manager_apply_enforcement(m, NULL);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The D-Bus access broker: org.spmd1 on the system bus. Clients ask for
+ * grants; each is authorised from the caller's credentials against the
+ * [Access] rules, recorded under StateDirectory=, tied to the client's bus
+ * connection (unless persistent) and to its cgroup, and put in force through
+ * the cpuset wall and the BPF maps before the reply leaves. API: docs/dbus-api.md.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cpuset.h"
+#include "nodemask.h"
+
+typedef struct Manager Manager;
+struct spmd_violation_event;
+struct spmd_guard_event;
+
+/* Read the grants a previous spmd recorded (before enforcement is first applied). */
+void broker_load_state(Manager *m);
+/* Connect to the system bus and take the name; without a bus the broker is reported unavailable. */
+int broker_start(Manager *m);
+void broker_stop(Manager *m);
+
+/* The broker's grants, as inputs for the cpuset wall (labels live until the next grant change). */
+size_t broker_cpuset_grants(Manager *m, const NodeMask *spm, CpusetGrant *out, size_t max);
+size_t broker_n_grants(const Manager *m);
+/* cgroup ids of the grants whose cgroups exist; up to max. */
+size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max);
+
+/* After a reload: revoke the grants the new policy no longer allows. */
+void broker_recheck(Manager *m);
+/* Enforcement layers changed state (reload, setup): PropertiesChanged. */
+void broker_layers_changed(Manager *m);
+void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup,
+                           const char *nodes);
+void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char *cgroup, const char *target);

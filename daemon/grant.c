@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grant.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "strv.h"
+
+Grant *grant_free(Grant *g) {
+        if (!g)
+                return NULL;
+        free(g->cgroup);
+        free(g->rule);
+        free(g->owner);
+        free(g->caller_cgroup);
+        free(g);
+        return NULL;
+}
+
+bool grant_value_ok(const char *s) {
+        for (; s && *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+int grant_serialize(const Grant *g, FILE *f) {
+        char nodes[4096];
+
+        if (!grant_value_ok(g->cgroup) || !grant_value_ok(g->rule) || !grant_value_ok(g->owner) ||
+            !grant_value_ok(g->caller_cgroup))
+                return -EINVAL;
+        fprintf(f,
+                "id=%" PRIu32 "\tcgroup=%s\tnodes=%s\tmax_bytes=%" PRIu64 "\tpersistent=%d\trule=%s\towner=%s\tuid=%u\t"
+                "pid=%d\tcaller_cgroup=%s\tcreated=%" PRIu64 "\n",
+                g->id, g->cgroup, nodemask_format(&g->nodes, nodes, sizeof nodes), g->max_bytes, g->persistent,
+                strempty(g->rule), strempty(g->owner), (unsigned) g->uid, (int) g->pid, strempty(g->caller_cgroup),
+                g->created_usec);
+        return ferror(f) ? -EIO : 0;
+}
+
+static int set_string(char **field, const char *v) {
+        char *s = strdup(v);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+int grant_parse(const char *line, Grant **ret, char **ret_error) {
+        _cleanup_free_ char *copy = strdup(line);
+        Grant *g;
+        char *save = NULL;
+        unsigned seen = 0;
+        int r = 0;
+
+        *ret_error = NULL;
+        if (!copy)
+                return -ENOMEM;
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        g->watch = -1;
+        copy[strcspn(copy, "\n")] = '\0';
+        for (char *kv = strtok_r(copy, "\t", &save); kv && r >= 0; kv = strtok_r(NULL, "\t", &save)) {
+                char *v = strchr(kv, '=');
+                uint64_t n;
+
+                if (!v) {
+                        r = asprintf(ret_error, "field '%s' is not key=value", kv) < 0 ? -ENOMEM : -EINVAL;
+                        break;
+                }
+                *v++ = '\0';
+#define NUM(key, dst, max)                                                                                  \
+        else if (strcmp(kv, key) == 0) {                                                                    \
+                if (parse_uint64(v, &n) < 0 || n > (max))                                                   \
+                        r = asprintf(ret_error, "%s=%s is not a number up to %" PRIu64, key, v, (uint64_t) (max)) \
+                                            < 0                                                             \
+                                    ? -ENOMEM                                                               \
+                                    : -EINVAL;                                                              \
+                else                                                                                        \
+                        (dst) = n;                                                                          \
+        }
+                if (0) {
+                }
+                NUM("id", g->id, UINT32_MAX)
+                NUM("max_bytes", g->max_bytes, UINT64_MAX)
+                NUM("persistent", g->persistent, 1)
+                NUM("uid", g->uid, UINT32_MAX - 1)
+                NUM("pid", g->pid, INT32_MAX)
+                NUM("created", g->created_usec, UINT64_MAX)
+                else if (strcmp(kv, "cgroup") == 0) {
+                        if (!cgroup_path_is_valid(v))
+                                r = asprintf(ret_error, "cgroup=%s is not a cgroup path", v) < 0 ? -ENOMEM : -EINVAL;
+                        else
+                                r = set_string(&g->cgroup, v);
+                } else if (strcmp(kv, "nodes") == 0) {
+                        if (parse_nodemask(v, &g->nodes) < 0)
+                                r = asprintf(ret_error, "nodes=%s is not a node list", v) < 0 ? -ENOMEM : -EINVAL;
+                } else if (strcmp(kv, "rule") == 0)
+                        r = set_string(&g->rule, v);
+                else if (strcmp(kv, "owner") == 0)
+                        r = *v ? set_string(&g->owner, v) : 0;
+                else if (strcmp(kv, "caller_cgroup") == 0)
+                        r = set_string(&g->caller_cgroup, v);
+                else
+                        continue; /* a newer spmd's field: ignore it */
+#undef NUM
+                seen |= strcmp(kv, "id") == 0 ? 1u : strcmp(kv, "cgroup") == 0 ? 2u : strcmp(kv, "nodes") == 0 ? 4u : 0u;
+        }
+        if (r >= 0 && seen != 7)
+                r = asprintf(ret_error, "lacks %s", !(seen & 1) ? "id=" : !(seen & 2) ? "cgroup=" : "nodes=") < 0
+                            ? -ENOMEM
+                            : -EINVAL;
+        if (r >= 0 && g->id == 0)
+                r = asprintf(ret_error, "id=0 is not a grant id") < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0) {
+                grant_free(g);
+                return r;
+        }
+        *ret = g;
+        return 0;
+}

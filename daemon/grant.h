@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Grants handed out over D-Bus: what they are, and their record under
+ * StateDirectory= so that they survive a restart of spmd. The bus side
+ * (objects, tracking of the client) lives in broker.c.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "nodemask.h"
+
+typedef struct Grant {
+        uint32_t id;
+        char *cgroup;          /* the cgroup granted, with its subtree */
+        NodeMask nodes;
+        uint64_t max_bytes;    /* UINT64_MAX = no limit */
+        bool persistent;       /* outlives the client's connection */
+        char *rule;            /* the [Access] Name= (or "FILE:LINE") that allowed it; "root" */
+
+        /* the client, as the bus reported it when it asked */
+        char *owner;           /* unique bus name, ":1.42" */
+        uid_t uid;
+        pid_t pid;
+        char *caller_cgroup;
+        uint64_t created_usec; /* CLOCK_REALTIME */
+
+        /* runtime only */
+        void *manager;         /* the Manager that holds it */
+        void *track;           /* sd_bus_track of owner */
+        int watch;             /* inotify watch of the cgroup directory, -1 */
+} Grant;
+
+Grant *grant_free(Grant *g);
+
+/* One line of the state file per grant; tab-separated key=value (tabs and newlines cannot occur in the values). */
+int grant_serialize(const Grant *g, FILE *f);
+/* Parse a line written by grant_serialize(); -EINVAL with *ret_error saying what is wrong. */
+int grant_parse(const char *line, Grant **ret, char **ret_error);
+/* A value grant_serialize() can store: no tab, newline or other control character. */
+bool grant_value_ok(const char *s);

@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* spmctl's commands that talk to a running spmd over the system bus (org.spmd1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "nodemask.h"
+#include "parse-util.h"
+#include "spmctl-bus.h"
+#include "spmd/bus.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+/* Exit codes, as documented in spmctl(1). */
+enum {
+        EXIT_FAILED = 1,   /* spmd refused or failed (the message says why) */
+        EXIT_USAGE = 2,    /* wrong command line */
+        EXIT_NO_SPMD = 3,  /* spmd is not on the bus */
+        EXIT_DENIED = 4,   /* the policy does not allow it */
+};
+
+bool spmctl_json = false;
+
+static int exit_code_for(const sd_bus_error *e, int r) {
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
+                return EXIT_DENIED;
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+            sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER) || r == -ENOENT || r == -ECONNREFUSED)
+                return EXIT_NO_SPMD;
+        return EXIT_FAILED;
+}
+
+static int report(const char *what, const sd_bus_error *e, int r) {
+        int code = exit_code_for(e, r);
+
+        if (code == EXIT_NO_SPMD)
+                fprintf(stderr, "%s: spmd is not running on the system bus (%s). Start it: systemctl start spmd\n",
+                        what, e && e->message ? e->message : strerror(-r));
+        else
+                fprintf(stderr, "%s: %s\n", what, e && e->message ? e->message : strerror(-r));
+        return code;
+}
+
+static int connect_bus(sd_bus **ret) {
+        int r = sd_bus_open_system(ret);
+        if (r < 0) {
+                fprintf(stderr, "Cannot connect to the system bus: %s\n", strerror(-r));
+                return EXIT_NO_SPMD;
+        }
+        return 0;
+}
+
+static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SPMD_BUS_NAME, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, method);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r < 0)
+                return report(method, NULL, r);
+        r = sd_bus_call(bus, m, 0, &e, reply);
+        if (r < 0) {
+                int code = report(method, &e, r);
+                sd_bus_error_free(&e);
+                return code;
+        }
+        return 0;
+}
+
+static int read_nodes(sd_bus_message *m, char *buf, size_t len) {
+        const uint32_t *v;
+        size_t size;
+        NodeMask mask = {};
+        int r = sd_bus_message_read_array(m, 'u', (const void **) &v, &size);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < size / sizeof *v; i++)
+                nodemask_set(&mask, v[i]);
+        if (nodemask_empty(&mask))
+                snprintf(buf, len, "-");
+        else
+                nodemask_format(&mask, buf, len);
+        return 0;
+}
+
+static int bad_reply(const char *what, int r) {
+        fprintf(stderr, "%s: unexpected reply from spmd: %s\n", what, strerror(-r));
+        return EXIT_FAILED;
+}
+
+/* ---- status ---- */
+
+int spmctl_status(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *key, *contents;
+        int r;
+
+        (void) argv;
+        if (argc > 1) {
+                fprintf(stderr, "status takes no arguments.\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)) || (r = call(bus, "GetStatus", &reply, NULL)))
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return bad_reply("GetStatus", r);
+        if (spmctl_json)
+                printf("{");
+        for (bool first = true; (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0; first = false) {
+                char type;
+
+                if ((r = sd_bus_message_read(reply, "s", &key)) < 0 ||
+                    (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
+                    (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
+                        return bad_reply("GetStatus", r);
+                if (spmctl_json) {
+                        printf("%s", first ? "" : ",");
+                        json_string(stdout, key);
+                        printf(":");
+                } else if (strcmp(key, "EnforcementLayers") != 0)
+                        printf("%24s: ", key);
+                if (strcmp(contents, "s") == 0) {
+                        const char *s;
+                        r = sd_bus_message_read(reply, "s", &s);
+                        if (r >= 0 && spmctl_json)
+                                json_string(stdout, s);
+                        else if (r >= 0)
+                                printf("%s\n", s);
+                } else if (strcmp(contents, "u") == 0) {
+                        uint32_t u;
+                        r = sd_bus_message_read(reply, "u", &u);
+                        if (r >= 0)
+                                printf(spmctl_json ? "%" PRIu32 : "%" PRIu32 "\n", u);
+                } else if (strcmp(contents, "t") == 0) {
+                        uint64_t t;
+                        r = sd_bus_message_read(reply, "t", &t);
+                        if (r >= 0 && !spmctl_json && strcmp(key, "UptimeUSec") == 0)
+                                printf("%" PRIu64 " s\n", t / 1000000);
+                        else if (r >= 0)
+                                printf(spmctl_json ? "%" PRIu64 : "%" PRIu64 "\n", t);
+                } else if (strcmp(contents, "au") == 0) {
+                        char nodes[1024];
+                        r = read_nodes(reply, nodes, sizeof nodes);
+                        if (r >= 0 && spmctl_json) {
+                                printf("\"");
+                                printf("%s", strcmp(nodes, "-") == 0 ? "" : nodes);
+                                printf("\"");
+                        } else if (r >= 0)
+                                printf("%s\n", nodes);
+                } else if (strcmp(contents, "a(sss)") == 0) {
+                        const char *name, *state, *detail;
+                        bool firstl = true;
+                        r = sd_bus_message_enter_container(reply, 'a', "(sss)");
+                        if (spmctl_json)
+                                printf("[");
+                        else
+                                printf("\nENFORCEMENT LAYER  STATE        DETAIL\n");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "(sss)", &name, &state, &detail)) > 0) {
+                                if (spmctl_json) {
+                                        printf("%s{\"name\":", firstl ? "" : ",");
+                                        json_string(stdout, name);
+                                        printf(",\"state\":");
+                                        json_string(stdout, state);
+                                        printf(",\"detail\":");
+                                        json_string(stdout, detail);
+                                        printf("}");
+                                } else
+                                        printf("%-18s %-12s %s\n", name, state, detail);
+                                firstl = false;
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                        if (spmctl_json)
+                                printf("]");
+                } else
+                        r = sd_bus_message_skip(reply, contents);
+                if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
+                    (r = sd_bus_message_exit_container(reply)) < 0)
+                        return bad_reply("GetStatus", r);
+        }
+        if (r < 0)
+                return bad_reply("GetStatus", r);
+        if (spmctl_json)
+                printf("}\n");
+        return 0;
+}
+
+/* ---- grants ---- */
+
+int spmctl_grants(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        unsigned n = 0;
+        int r;
+
+        (void) argv;
+        if (argc > 1) {
+                fprintf(stderr, "grants takes no arguments.\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)) || (r = call(bus, "ListGrants", &reply, NULL)))
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(ousauutbss)");
+        if (r < 0)
+                return bad_reply("ListGrants", r);
+        if (spmctl_json)
+                printf("[");
+        else
+                printf("%-4s %-40s %-6s %-6s %-7s %-10s %-10s %-14s %s\n", "ID", "CGROUP", "NODES", "UID", "PID",
+                       "LIMIT", "LIFETIME", "RULE", "OWNER");
+        while ((r = sd_bus_message_enter_container(reply, 'r', "ousauutbss")) > 0) {
+                const char *path, *cgroup, *rule, *owner;
+                uint32_t id, uid, pid;
+                uint64_t max;
+                int persistent;
+                char nodes[1024], lim[32];
+
+                if ((r = sd_bus_message_read(reply, "ous", &path, &id, &cgroup)) < 0 ||
+                    (r = read_nodes(reply, nodes, sizeof nodes)) < 0 ||
+                    (r = sd_bus_message_read(reply, "uutbss", &uid, &pid, &max, &persistent, &rule, &owner)) < 0 ||
+                    (r = sd_bus_message_exit_container(reply)) < 0)
+                        return bad_reply("ListGrants", r);
+                if (spmctl_json) {
+                        printf("%s{\"id\":%" PRIu32 ",\"path\":", n ? "," : "", id);
+                        json_string(stdout, path);
+                        printf(",\"cgroup\":");
+                        json_string(stdout, cgroup);
+                        printf(",\"nodes\":\"%s\",\"uid\":%" PRIu32 ",\"pid\":%" PRIu32 ",\"max_bytes\":",
+                               strcmp(nodes, "-") == 0 ? "" : nodes, uid, pid);
+                        if (max == UINT64_MAX)
+                                printf("null");
+                        else
+                                printf("%" PRIu64, max);
+                        printf(",\"persistent\":%s,\"rule\":", persistent ? "true" : "false");
+                        json_string(stdout, rule);
+                        printf(",\"owner\":");
+                        json_string(stdout, owner);
+                        printf("}");
+                } else
+                        printf("%-4" PRIu32 " %-40s %-6s %-6" PRIu32 " %-7" PRIu32 " %-10s %-10s %-14s %s\n", id,
+                               cgroup, nodes, uid, pid, max == UINT64_MAX ? "-" : format_size(lim, sizeof lim, max),
+                               persistent ? "persistent" : "client", rule, owner[0] ? owner : "-");
+                n++;
+        }
+        if (r < 0)
+                return bad_reply("ListGrants", r);
+        if (spmctl_json)
+                printf("]\n");
+        else
+                printf("\n%u grant(s).\n", n);
+        return 0;
+}
+
+/* ---- request, release, reload ---- */
+
+typedef struct RequestArgs {
+        const char *target;
+        NodeMask nodes;
+        uint64_t max_bytes;
+        bool persistent;
+} RequestArgs;
+
+static int append_request(sd_bus_message *m, const RequestArgs *a) {
+        int r = sd_bus_message_append(m, "s", a->target ? a->target : "");
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "u");
+        for (unsigned i = 0; r >= 0 && i < SPMD_MAX_NODES; i++)
+                if (nodemask_test(&a->nodes, i))
+                        r = sd_bus_message_append(m, "u", i);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "t", a->max_bytes);
+        if (r >= 0 && a->persistent)
+                r = sd_bus_message_append(m, "a{sv}", 1, "persistent", "b", 1);
+        else if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        return r;
+}
+
+static int request_grant(sd_bus *bus, const RequestArgs *a, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SPMD_BUS_NAME, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
+                                           "RequestAccess");
+        if (r >= 0)
+                r = append_request(m, a);
+        if (r < 0)
+                return report("RequestAccess", NULL, r);
+        r = sd_bus_call(bus, m, 0, &e, &reply);
+        if (r < 0) {
+                int code = report("RequestAccess", &e, r);
+                sd_bus_error_free(&e);
+                return code;
+        }
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return bad_reply("RequestAccess", r);
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : EXIT_FAILED;
+}
+
+static int release_grant(sd_bus *bus, const char *path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        return call(bus, "ReleaseAccess", &reply, "o", path);
+}
+
+/* Options shared by request and run; returns the index of the first non-option, or -exit code. */
+static int parse_request_args(int argc, char *argv[], RequestArgs *a, bool run) {
+        enum { ARG_MAX_BYTES = 0x100, ARG_PERSISTENT, ARG_CGROUP, ARG_UNIT };
+        static const struct option options[] = {
+                { "node", required_argument, NULL, 'n' },
+                { "max-bytes", required_argument, NULL, ARG_MAX_BYTES },
+                { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "cgroup", required_argument, NULL, ARG_CGROUP },
+                { "unit", required_argument, NULL, ARG_UNIT },
+                {}
+        };
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, run ? "+n:" : "n:", options, NULL)) >= 0)
+                switch (c) {
+                case 'n': {
+                        NodeMask more;
+                        if (parse_nodemask(optarg, &more) < 0) {
+                                fprintf(stderr, "--node=%s: expected a node list such as 1 or 1,3\n", optarg);
+                                return -EXIT_USAGE;
+                        }
+                        a->nodes = nodemask_or(&a->nodes, &more);
+                        break;
+                }
+                case ARG_MAX_BYTES:
+                        if (parse_size(optarg, &a->max_bytes) < 0 || a->max_bytes == 0) {
+                                fprintf(stderr, "--max-bytes=%s: expected a size such as 4G\n", optarg);
+                                return -EXIT_USAGE;
+                        }
+                        if (a->max_bytes == UINT64_MAX)
+                                a->max_bytes = 0;
+                        break;
+                case ARG_PERSISTENT:
+                        if (run) {
+                                fprintf(stderr, "run: a grant for a command ends with it; --persistent does not "
+                                                "apply\n");
+                                return -EXIT_USAGE;
+                        }
+                        a->persistent = true;
+                        break;
+                case ARG_CGROUP:
+                case ARG_UNIT:
+                        if (run) {
+                                fprintf(stderr, "run: the command gets a cgroup of its own; --cgroup/--unit do not "
+                                                "apply\n");
+                                return -EXIT_USAGE;
+                        }
+                        a->target = optarg;
+                        break;
+                default:
+                        return -EXIT_USAGE;
+                }
+        return optind;
+}
+
+static volatile sig_atomic_t got_signal = 0;
+
+static void on_signal(int sig) {
+        got_signal = sig;
+}
+
+static int match_grant_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *path, *cgroup, *reason;
+        uint32_t id;
+        char **watched = userdata;
+
+        (void) error;
+        if (sd_bus_message_read(m, "ouss", &path, &id, &cgroup, &reason) >= 0 && strcmp(path, *watched) == 0) {
+                fprintf(stderr, "Grant %s ended: %s.\n", path, reason);
+                free(*watched);
+                *watched = NULL;
+        }
+        return 0;
+}
+
+int spmctl_request(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        RequestArgs a = {};
+        int r, first;
+
+        first = parse_request_args(argc, argv, &a, false);
+        if (first < 0)
+                return -first;
+        if (first < argc) {
+                fprintf(stderr, "request: unexpected argument '%s'\n", argv[first]);
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)))
+                return r;
+        r = sd_bus_match_signal(bus, NULL, SPMD_BUS_NAME, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved",
+                                match_grant_removed, &path);
+        if (r < 0)
+                return report("request", NULL, r);
+        if ((r = request_grant(bus, &a, &path)))
+                return r;
+        printf("%s\n", path);
+        fflush(stdout);
+        if (a.persistent) {
+                fprintf(stderr, "Granted, persistent: it stays until 'spmctl release %s'.\n", path);
+                return 0;
+        }
+        /* The grant lives as long as this connection: hold it until told to stop. */
+        fprintf(stderr, "Granted; holding it until interrupted (Ctrl-C, SIGTERM) or it is revoked.\n");
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+        while (!got_signal && path) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0) {
+                        fprintf(stderr, "Lost the bus: %s; the grant ended with it.\n", strerror(-r));
+                        return EXIT_FAILED;
+                }
+                if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0 && r != -EINTR)
+                        break;
+        }
+        if (!path)
+                return EXIT_FAILED; /* revoked by spmd: says why above */
+        r = release_grant(bus, path);
+        if (r == 0)
+                fprintf(stderr, "Released %s.\n", path);
+        return r;
+}
+
+static int grant_arg_path(const char *arg, char *buf, size_t len) {
+        uint32_t id;
+
+        if (arg[0] == '/')
+                snprintf(buf, len, "%s", arg);
+        else if (parse_uint32(arg, &id) >= 0 && id > 0)
+                snprintf(buf, len, SPMD_BUS_GRANT_PATH_PREFIX "%" PRIu32, id);
+        else {
+                fprintf(stderr, "'%s' is not a grant id or path; see 'spmctl grants'\n", arg);
+                return -1;
+        }
+        return 0;
+}
+
+int spmctl_release(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r, ret = 0;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: spmctl release GRANT...  (an id or object path from 'spmctl grants')\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)))
+                return r;
+        for (int i = 1; i < argc; i++) {
+                char path[256];
+
+                if (grant_arg_path(argv[i], path, sizeof path) < 0)
+                        return EXIT_USAGE;
+                r = release_grant(bus, path);
+                if (r)
+                        ret = r;
+                else
+                        printf("released %s\n", path);
+        }
+        return ret;
+}
+
+int spmctl_reload(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        (void) argv;
+        if (argc > 1) {
+                fprintf(stderr, "reload takes no arguments.\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)) || (r = call(bus, "Reload", &reply, NULL)))
+                return r;
+        printf("spmd reloaded its configuration.\n");
+        return 0;
+}
+
+/* ---- monitor ---- */
+
+static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(m);
+        const char *s1, *s2, *s3, *s4;
+        uint32_t u1, u2;
+        int b, r = 0;
+        char nodes[1024] = "";
+
+        (void) userdata, (void) error;
+        if (!member)
+                return 0;
+        if (strcmp(member, "GrantAdded") == 0) {
+                r = sd_bus_message_read(m, "ousu", &s1, &u1, &s2, &u2);
+                if (r >= 0)
+                        r = read_nodes(m, nodes, sizeof nodes);
+                if (r >= 0 && spmctl_json) {
+                        printf("{\"signal\":\"GrantAdded\",\"grant\":");
+                        json_string(stdout, s1);
+                        printf(",\"id\":%" PRIu32 ",\"cgroup\":", u1);
+                        json_string(stdout, s2);
+                        printf(",\"uid\":%" PRIu32 ",\"nodes\":\"%s\"}\n", u2, nodes);
+                } else if (r >= 0)
+                        printf("GrantAdded     grant %" PRIu32 ": %s may use node(s) %s (uid %" PRIu32 ")\n", u1, s2,
+                               nodes, u2);
+        } else if (strcmp(member, "GrantRemoved") == 0) {
+                r = sd_bus_message_read(m, "ouss", &s1, &u1, &s2, &s3);
+                if (r >= 0 && spmctl_json) {
+                        printf("{\"signal\":\"GrantRemoved\",\"grant\":");
+                        json_string(stdout, s1);
+                        printf(",\"id\":%" PRIu32 ",\"cgroup\":", u1);
+                        json_string(stdout, s2);
+                        printf(",\"reason\":");
+                        json_string(stdout, s3);
+                        printf("}\n");
+                } else if (r >= 0)
+                        printf("GrantRemoved   grant %" PRIu32 " of %s: %s\n", u1, s2, s3);
+        } else if (strcmp(member, "Violation") == 0) {
+                r = sd_bus_message_read(m, "suuss", &s1, &u1, &u2, &s2, &s3);
+                if (r >= 0)
+                        r = read_nodes(m, nodes, sizeof nodes);
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "b", &b);
+                if (r >= 0 && spmctl_json) {
+                        printf("{\"signal\":\"Violation\",\"syscall\":");
+                        json_string(stdout, s1);
+                        printf(",\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"comm\":", u1, u2);
+                        json_string(stdout, s2);
+                        printf(",\"cgroup\":");
+                        json_string(stdout, s3);
+                        printf(",\"nodes\":\"%s\",\"killed\":%s}\n", nodes, b ? "true" : "false");
+                } else if (r >= 0)
+                        printf("Violation      %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s naming node(s) %s%s\n",
+                               s2, u1, u2, s3, s1, nodes, b ? "; killed" : "");
+        } else if (strcmp(member, "Denial") == 0) {
+                r = sd_bus_message_read(m, "suusss", &s1, &u1, &u2, &s2, &s3, &s4);
+                if (r >= 0 && spmctl_json) {
+                        printf("{\"signal\":\"Denial\",\"what\":");
+                        json_string(stdout, s1);
+                        printf(",\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"comm\":", u1, u2);
+                        json_string(stdout, s2);
+                        printf(",\"cgroup\":");
+                        json_string(stdout, s3);
+                        printf(",\"target_cgroup\":");
+                        json_string(stdout, s4);
+                        printf("}\n");
+                } else if (r >= 0)
+                        printf("Denial         %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s of %s\n", s2, u1, u2,
+                               s3, s1, s4);
+        } else if (strcmp(member, "PropertiesChanged") == 0) {
+                if (spmctl_json)
+                        printf("{\"signal\":\"PropertiesChanged\"}\n");
+                else
+                        printf("PropertiesChanged (see 'spmctl status')\n");
+        }
+        if (r < 0)
+                fprintf(stderr, "Cannot read a %s signal: %s\n", member, strerror(-r));
+        fflush(stdout);
+        return 0;
+}
+
+int spmctl_monitor(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        (void) argv;
+        if (argc > 1) {
+                fprintf(stderr, "monitor takes no arguments.\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)))
+                return r;
+        r = sd_bus_match_signal(bus, NULL, SPMD_BUS_NAME, NULL, NULL, NULL, on_any_signal, NULL);
+        if (r < 0)
+                return report("monitor", NULL, r);
+        /* fail early and clearly when spmd is not there */
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                if ((r = call(bus, "ListGrants", &reply, NULL)))
+                        return r;
+        }
+        if (!spmctl_json)
+                fprintf(stderr, "Following spmd's signals; Ctrl-C ends.\n");
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (!got_signal) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0) {
+                        fprintf(stderr, "Lost the bus: %s\n", strerror(-r));
+                        return EXIT_FAILED;
+                }
+                if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0 && r != -EINTR)
+                        break;
+        }
+        return 0;
+}
+
+/* ---- run ---- */
+
+/*
+ * Run CMD in a cgroup of its own with a grant: create the cgroup, put the
+ * child in it (before the grant: the guard keeps untrusted tasks from
+ * moving into granted cgroups), ask for the grant, let the child exec, and
+ * release when it exits. If spmctl dies, its bus connection goes and spmd
+ * ends the grant itself.
+ */
+int spmctl_run(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        char cg_rel[128], cg_dir[256], procs[300];
+        RequestArgs a = {};
+        int pipefd[2], status, r, first, ret;
+        pid_t pid;
+
+        first = parse_request_args(argc, argv, &a, true);
+        if (first < 0)
+                return -first;
+        if (first < argc && strcmp(argv[first], "--") == 0)
+                first++;
+        if (first >= argc) {
+                fprintf(stderr, "usage: spmctl run [--node N] [--max-bytes SIZE] -- COMMAND [ARG...]\n");
+                return EXIT_USAGE;
+        }
+        if ((r = connect_bus(&bus)))
+                return r;
+
+        snprintf(cg_rel, sizeof cg_rel, "/spmd-run.slice/run-%d.scope", (int) getpid());
+        snprintf(cg_dir, sizeof cg_dir, CGROUP_ROOT "%s", cg_rel);
+        if ((mkdir(CGROUP_ROOT "/spmd-run.slice", 0755) < 0 && errno != EEXIST) || mkdir(cg_dir, 0755) < 0) {
+                fprintf(stderr, "run: cannot create cgroup %s: %s%s\n", cg_dir, strerror(errno),
+                        errno == EACCES || errno == EPERM
+                                ? " (run needs root; otherwise ask with 'spmctl request' from a cgroup of your own)"
+                                : "");
+                return EXIT_FAILED;
+        }
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                (void) rmdir(cg_dir);
+                return EXIT_FAILED;
+        }
+        pid = fork();
+        if (pid < 0) {
+                (void) rmdir(cg_dir);
+                return EXIT_FAILED;
+        }
+        if (pid == 0) {
+                char go;
+                close(pipefd[1]);
+                if (read(pipefd[0], &go, 1) != 1)
+                        _exit(127); /* the parent gave up: no grant */
+                execvp(argv[first], argv + first);
+                fprintf(stderr, "run: cannot execute %s: %s\n", argv[first], strerror(errno));
+                _exit(127);
+        }
+        close(pipefd[0]);
+
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", cg_dir);
+        FILE *f = fopen(procs, "we");
+        bool moved = f && fprintf(f, "%d\n", (int) pid) > 0;
+        if (f && fclose(f) != 0)
+                moved = false;
+        a.target = cg_rel;
+        if (!moved) {
+                fprintf(stderr, "run: cannot move the command into %s: %s\n", cg_dir, strerror(errno));
+                ret = EXIT_FAILED;
+        } else
+                ret = request_grant(bus, &a, &path);
+        if (ret) {
+                close(pipefd[1]); /* the child exits without running the command */
+                (void) waitpid(pid, NULL, 0);
+                (void) rmdir(cg_dir);
+                return ret;
+        }
+        fprintf(stderr, "Running %s in %s with grant %s.\n", argv[first], cg_rel, path);
+        if (write(pipefd[1], "g", 1) != 1)
+                fprintf(stderr, "run: cannot start the command: %s\n", strerror(errno));
+        close(pipefd[1]);
+
+        /* forward the usual stop signals to the command; keep serving the bus meanwhile */
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid)
+                        break;
+                if (got_signal) {
+                        (void) kill(pid, got_signal);
+                        got_signal = 0;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 100 * 1000);
+        }
+        r = release_grant(bus, path);
+        if (r)
+                fprintf(stderr, "run: could not release %s; spmd ends it when this connection closes.\n", path);
+        for (int i = 0; i < 50 && rmdir(cg_dir) < 0 && errno == EBUSY; i++)
+                usleep(20000); /* the cgroup empties a moment after the last task is reaped */
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        return 128 + WTERMSIG(status);
+}

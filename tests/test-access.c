@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* [Access] rules against callers and requests, and the grant records of the state file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "conf.h"
+#include "grant.h"
+#include "parse-util.h"
+
+static Config *load(const char *text) {
+        Config *c = config_new();
+        ConfDiags d = {};
+
+        assert_non_null(c);
+        assert_int_equal(config_parse_buffer(c, "test.conf", text, strlen(text), &d), 0);
+        assert_int_equal(config_verify(c, &d), 0);
+        conf_diags_clear(&d);
+        return c;
+}
+
+static NodeMask mask(const char *s) {
+        NodeMask m = {};
+        if (s && *s)
+                assert_int_equal(parse_nodemask(s, &m), 0);
+        return m;
+}
+
+static unsigned held_n;
+static unsigned count(const AccessConf *rule, uid_t uid, void *userdata) {
+        (void) rule, (void) uid, (void) userdata;
+        return held_n;
+}
+
+static const gid_t gids_1000[] = { 1000, 27 };
+static const AccessCaller alice = { .uid = 1000, .user = "alice", .gids = gids_1000, .n_gids = 2,
+                                    .cgroup = "/user.slice/user-1000.slice/session-3.scope" };
+
+static int check(const Config *c, const char *spm, const AccessCaller *caller, const char *cgroup, const char *nodes,
+                 uint64_t max_bytes, bool persistent, AccessDecision *d, char **err) {
+        NodeMask s = mask(spm);
+        AccessRequest req = { .cgroup = cgroup, .nodes = mask(nodes), .max_bytes = max_bytes, .persistent = persistent };
+        free(*err);
+        *err = NULL;
+        return access_check(c, &s, caller, &req, count, NULL, d, err);
+}
+
+static void test_no_rule(void **state) {
+        Config *c = load("[Access]\nName=ops\nUser=bob\nGroup=4242\n");
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        assert_int_equal(check(c, "1", &alice, alice.cgroup, NULL, 0, false, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "no [Access] rule admits uid 1000 (alice)"));
+        assert_int_equal(access_admitted(c, &alice, &err), -EACCES);
+        free(err);
+        config_free(c);
+}
+
+static void test_own_cgroup_only_without_patterns(void **state) {
+        Config *c = load("[Access]\nName=users\nUser=alice\n");
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        /* the caller's own cgroup and below */
+        assert_int_equal(check(c, "1,2", &alice, alice.cgroup, NULL, 0, false, &d, &err), 0);
+        assert_ptr_equal(d.rule, c->access[0]);
+        assert_true(nodemask_same(&d.nodes, &(NodeMask){ .bits = { 6 } }));
+        assert_int_equal(d.max_bytes, UINT64_MAX);
+        assert_int_equal(check(c, "1", &alice, "/user.slice/user-1000.slice/session-3.scope/job", NULL, 0, false, &d,
+                               &err),
+                         0);
+        /* a sibling, or a cgroup whose name merely starts the same */
+        assert_int_equal(check(c, "1", &alice, "/user.slice/user-1000.slice/session-30.scope", NULL, 0, false, &d,
+                               &err),
+                         -EACCES);
+        assert_non_null(strstr(err, "[Access] users (test.conf:1) refuses"));
+        assert_non_null(strstr(err, "not the caller's own cgroup"));
+        free(err);
+        config_free(c);
+}
+
+static void test_patterns_nodes_bytes_persistence_count(void **state) {
+        Config *c = load("[Access]\nName=batch\nGroup=27\nCgroup=/jobs/*\nUnit=ml-*.service\nNodes=2\n"
+                         "MaxBytes=1G\nMaxGrants=2\n");
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", NULL, 0, false, &d, &err), 0);
+        assert_true(nodemask_same(&d.nodes, &(NodeMask){ .bits = { 4 } })); /* only what the rule covers */
+        assert_int_equal(d.max_bytes, 1ull << 30);
+        assert_int_equal(check(c, "1,2", &alice, "/system.slice/ml-train.service", NULL, 512ull << 20, false, &d, &err),
+                         0);
+        assert_int_equal(d.max_bytes, 512ull << 20);
+        /* own cgroup is not enough once the rule names patterns */
+        assert_int_equal(check(c, "1,2", &alice, alice.cgroup, NULL, 0, false, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "matches none of its Unit= and Cgroup= patterns"));
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", "1", 0, false, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "Nodes=2 does not cover node(s) 1"));
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", NULL, 2ull << 30, false, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "MaxBytes=1.0G is less than the 2.0G asked for"));
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", NULL, 0, true, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "AllowPersistent=no"));
+        held_n = 2;
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", NULL, 0, false, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "MaxGrants=2 reached"));
+        held_n = 0;
+        /* the request names a node that is no SPM node at all: the request is wrong, not the caller */
+        assert_int_equal(check(c, "1,2", &alice, "/jobs/a", "0", 0, false, &d, &err), -EINVAL);
+        assert_non_null(strstr(err, "node(s) 0 are not SPM nodes (SPM nodes: 1-2)"));
+        assert_int_equal(check(c, "", &alice, "/jobs/a", NULL, 0, false, &d, &err), -EINVAL);
+        assert_non_null(strstr(err, "no SPM nodes"));
+        free(err);
+        config_free(c);
+}
+
+static void test_second_rule_and_all_refusals_named(void **state) {
+        Config *c = load("[Access]\nName=small\nUser=1000\nMaxBytes=1M\n[Access]\nName=big\nUser=alice\n");
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        assert_int_equal(check(c, "1", &alice, alice.cgroup, NULL, 1ull << 30, false, &d, &err), 0);
+        assert_ptr_equal(d.rule, c->access[1]);
+        assert_int_equal(check(c, "1", &alice, alice.cgroup, NULL, 0, true, &d, &err), -EACCES);
+        assert_non_null(strstr(err, "[Access] small (test.conf:1) refuses"));
+        assert_non_null(strstr(err, "; [Access] big (test.conf:5) refuses"));
+        free(err);
+        config_free(c);
+}
+
+static void test_root(void **state) {
+        Config *c = load("");
+        AccessCaller root = { .uid = 0, .user = "root", .cgroup = "/" };
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        assert_int_equal(check(c, "1,3", &root, "/anything", NULL, 0, true, &d, &err), 0);
+        assert_null(d.rule);
+        assert_true(nodemask_same(&d.nodes, &(NodeMask){ .bits = { 10 } }));
+        assert_int_equal(check(c, "1,3", &root, "/anything", "2", 0, false, &d, &err), -EINVAL);
+        free(err);
+        config_free(c);
+}
+
+static void test_unit_of_cgroup(void **state) {
+        (void) state;
+        assert_string_equal(cgroup_path_unit("/system.slice/foo.service"), "foo.service");
+        assert_string_equal(cgroup_path_unit("/a.slice"), "a.slice");
+        assert_null(cgroup_path_unit("/jobs/a"));
+        assert_null(cgroup_path_unit("/x/.service"));
+}
+
+static void test_grant_records(void **state) {
+        Grant g = { .id = 7, .cgroup = (char *) "/jobs/a b", .nodes = mask("1,3"), .max_bytes = UINT64_MAX,
+                    .persistent = true, .rule = (char *) "batch", .owner = (char *) ":1.42", .uid = 65534,
+                    .pid = 99, .caller_cgroup = (char *) "/", .created_usec = 123, .watch = -1 };
+        char *buf = NULL, *err = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        Grant *p = NULL;
+
+        (void) state;
+        assert_int_equal(grant_serialize(&g, f), 0);
+        fclose(f);
+        assert_int_equal(grant_parse(buf, &p, &err), 0);
+        assert_int_equal(p->id, 7);
+        assert_string_equal(p->cgroup, "/jobs/a b");
+        assert_true(nodemask_same(&p->nodes, &g.nodes));
+        assert_int_equal(p->max_bytes, UINT64_MAX);
+        assert_true(p->persistent);
+        assert_string_equal(p->rule, "batch");
+        assert_string_equal(p->owner, ":1.42");
+        assert_int_equal(p->uid, 65534);
+        assert_int_equal(p->pid, 99);
+        assert_int_equal(p->created_usec, 123);
+        grant_free(p);
+        free(buf);
+
+        /* damage of every kind is named */
+        static const struct {
+                const char *line, *why;
+        } bad[] = {
+                { "cgroup=/a\tnodes=1\n", "lacks id=" },
+                { "id=1\tnodes=1\n", "lacks cgroup=" },
+                { "id=1\tcgroup=/a\n", "lacks nodes=" },
+                { "id=0\tcgroup=/a\tnodes=1\n", "id=0 is not a grant id" },
+                { "id=x\tcgroup=/a\tnodes=1\n", "id=x is not a number" },
+                { "id=1\tcgroup=a\tnodes=1\n", "cgroup=a is not a cgroup path" },
+                { "id=1\tcgroup=/a/../b\tnodes=1\n", "is not a cgroup path" },
+                { "id=1\tcgroup=/a\tnodes=one\n", "nodes=one is not a node list" },
+                { "id=1\tcgroup=/a\tnodes=1\tpersistent=2\n", "persistent=2 is not a number up to 1" },
+                { "id=1\tcgroup=/a\tnodes=1\tjunk\n", "field 'junk' is not key=value" },
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                p = NULL;
+                assert_int_equal(grant_parse(bad[i].line, &p, &err), -EINVAL);
+                assert_null(p);
+                if (!strstr(err, bad[i].why))
+                        fail_msg("%s: got '%s', want '%s'", bad[i].line, err, bad[i].why);
+                free(err);
+        }
+        /* a newer spmd's fields are ignored */
+        assert_int_equal(grant_parse("id=2\tcgroup=/a\tnodes=1\tfuture=x\n", &p, &err), 0);
+        grant_free(p);
+        /* what cannot be stored is refused, not written half */
+        g.cgroup = (char *) "/a\tb";
+        f = open_memstream(&buf, &len);
+        assert_int_equal(grant_serialize(&g, f), -EINVAL);
+        fclose(f);
+        free(buf);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_no_rule),
+                cmocka_unit_test(test_own_cgroup_only_without_patterns),
+                cmocka_unit_test(test_patterns_nodes_bytes_persistence_count),
+                cmocka_unit_test(test_second_rule_and_all_refusals_named),
+                cmocka_unit_test(test_root),
+                cmocka_unit_test(test_unit_of_cgroup),
+                cmocka_unit_test(test_grant_records),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

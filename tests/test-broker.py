@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The D-Bus broker on a real dbus-daemon: org.spmd1 through busctl and through
+python3-dbus (a second, independent client library), as root and as
+unprivileged uids (setpriv), against spmd's own bus policy file.
+
+This machine has no SPM node, so a grant cannot be handed out here: the
+requests that pass authorisation end in org.spmd1.Error.NoSpmNodes. Grant
+lifetime (disconnect, restart, cgroup removal, reload) is tested in the VM
+(tests/vm/TEST-10-broker.sh). Prints TAP.
+
+usage: test-broker.py SPMD SPMCTL POLICY INTROSPECTION-XML PRIVATE-BUS
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+SPMD, SPMCTL, POLICY, XML, PRIVATE_BUS = sys.argv[1:6]
+results = []
+
+
+def ok(cond, name, detail=""):
+    results.append(bool(cond))
+    print(("ok" if cond else "not ok") + f" {len(results)} - {name}")
+    if not cond and detail:
+        for line in str(detail).splitlines()[-30:]:
+            print(f"# {line}")
+    sys.stdout.flush()
+
+
+def skip_all(why):
+    print("1..0 # SKIP " + why)
+    sys.exit(0)
+
+
+if os.geteuid() != 0:
+    skip_all("needs root: it runs clients as other uids and spmd owns a name only root may own")
+for tool in ("dbus-daemon", "busctl", "setpriv"):
+    if not shutil.which(tool):
+        skip_all(f"unavailable: {tool} is not installed (scripts/install-deps installs it)")
+try:
+    import dbus
+except ImportError:
+    skip_all("unavailable: python3-dbus is not installed (scripts/install-deps installs it)")
+
+tmp = tempfile.mkdtemp(prefix="spmd-broker-")
+os.chmod(tmp, 0o755)
+busdir = os.path.join(tmp, "bus")
+address = subprocess.run([PRIVATE_BUS, busdir, POLICY], check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[0]
+bus_pid = int(open(os.path.join(busdir, "pid")).read().split()[0])
+env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
+
+CONF = os.path.join(tmp, "spmd.conf")
+STATE = os.path.join(tmp, "state")
+BASE = f"""[Daemon]
+StateDirectory={STATE}
+BpfPinDirectory={tmp}/pins
+[Enforcement]
+Cpuset=no
+Observe=no
+CgroupGuard=no
+TaskMoveMemory=no
+"""
+RULE = """[Access]
+Name=batch
+User=nobody
+Cgroup=/jobs/*
+"""
+open(CONF, "w").write(BASE + RULE)
+log = open(os.path.join(tmp, "spmd.log"), "w+")
+spmd = None
+
+
+def start_spmd():
+    global spmd
+    spmd = subprocess.Popen([SPMD, "--config", CONF, "--log-target=console"], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+    for _ in range(100):
+        r = subprocess.run(["busctl", "--system", "status", "org.spmd1"], capture_output=True, env=env)
+        if r.returncode == 0:
+            return True
+        if spmd.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
+
+
+def spmd_log():
+    log.flush()
+    return open(log.name).read()
+
+
+def busctl(*args, uid=None):
+    cmd = ["busctl", "--system"] + list(args)
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def spmctl(*args, uid=None):
+    cmd = [SPMCTL] + list(args)
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def as_uid(uid, code):
+    """Run python-dbus code as another uid; returns (exit, stdout+stderr)."""
+    prog = "import dbus, sys\nbus = dbus.SystemBus()\nm = dbus.Interface(bus.get_object('org.spmd1', " \
+           "'/org/spmd1'), 'org.spmd1.Manager')\n" + code
+    cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", prog]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return r.returncode, r.stdout + r.stderr
+
+
+def dbus_error(fn):
+    try:
+        fn()
+    except dbus.exceptions.DBusException as e:
+        return e.get_dbus_name(), e.get_dbus_message()
+    return None, None
+
+
+try:
+    ok(start_spmd(), "spmd owns org.spmd1 on a private system bus with spmd's own policy file", spmd_log())
+    ok("Broker: active" in spmd_log(), "spmd reports the broker layer active", spmd_log())
+
+    # ---- introspection: what busctl shows is what docs/org.spmd1.Manager.xml documents ----
+    r = busctl("introspect", "--xml-interface", "org.spmd1", "/org/spmd1")
+    live = ET.fromstring(r.stdout)
+    shipped = ET.parse(XML).getroot()
+
+    def members(root, iface):
+        for i in root.iter("interface"):
+            if i.get("name") == iface:
+                out = set()
+                for m in i:
+                    sig = ",".join(f"{a.get('direction', '')}{a.get('type')}" for a in m.iter("arg"))
+                    out.add((m.tag, m.get("name"), sig or m.get("type", "")))
+                return out
+        return set()
+
+    lm, sm = members(live, "org.spmd1.Manager"), members(shipped, "org.spmd1.Manager")
+    ok(lm and lm == sm, "busctl introspect shows exactly the org.spmd1.Manager API shipped in the XML",
+       f"live only: {sorted(lm - sm)}\nshipped only: {sorted(sm - lm)}")
+    for name in ("RequestAccess", "ReleaseAccess", "ListGrants", "ListNodes", "ListDevices", "GetStatus", "Reload",
+                 "GrantAdded", "GrantRemoved", "Violation", "EnforcementLayers"):
+        if not any(m[1] == name for m in lm):
+            ok(False, f"introspection has {name}")
+    r = busctl("introspect", "org.spmd1", "/org/spmd1")
+    ok(r.returncode == 0 and ".RequestAccess" in r.stdout and "sauta{sv}" in r.stdout,
+       "busctl introspect (table) shows RequestAccess(sauta{sv})", r.stdout + r.stderr)
+
+    # ---- read-only methods: busctl and python-dbus agree with the machine ----
+    bus = dbus.SystemBus()
+    mgr = dbus.Interface(bus.get_object("org.spmd1", "/org/spmd1"), "org.spmd1.Manager")
+    props = dbus.Interface(bus.get_object("org.spmd1", "/org/spmd1"), "org.freedesktop.DBus.Properties")
+    nodes = mgr.ListNodes()
+    sys_nodes = sorted(int(d[4:]) for d in os.listdir("/sys/devices/system/node") if re.fullmatch(r"node\d+", d))
+    ok(sorted(int(n[0]) for n in nodes) == sys_nodes and not any(bool(n[1]) for n in nodes),
+       "ListNodes lists the nodes in sysfs, none of them SPM", f"{nodes} vs {sys_nodes}")
+    size0 = [int(n[3]) for n in nodes if int(n[0]) == sys_nodes[0]][0]
+    meminfo = open(f"/sys/devices/system/node/node{sys_nodes[0]}/meminfo").read()
+    total_kb = int(re.search(r"MemTotal:\s+(\d+) kB", meminfo).group(1))
+    ok(abs(size0 - total_kb * 1024) <= 64 << 20, "ListNodes' size matches the node's MemTotal",
+       f"{size0} vs {total_kb * 1024}")
+    r = busctl("call", "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "ListNodes")
+    ok(r.returncode == 0 and r.stdout.startswith(f"a(ubuttis) {len(sys_nodes)} "),
+       "busctl ListNodes returns the same number of nodes", r.stdout + r.stderr)
+    devs = mgr.ListDevices()
+    n_dax = len(os.listdir("/sys/bus/dax/devices")) if os.path.isdir("/sys/bus/dax/devices") else 0
+    ok(len(devs) == n_dax, f"ListDevices lists the {n_dax} dax device(s) of this machine", str(devs))
+    st = mgr.GetStatus()
+    version = subprocess.run([SPMD, "--version"], capture_output=True, text=True).stdout.split()[-1]
+    ok(st["Version"] == version and st["ConfigPath"] == CONF and int(st["Grants"]) == 0 and
+       len(st["EnforcementLayers"]) == 6, "GetStatus: version, config path, no grants, six layers", str(st))
+    layers = {str(l[0]): (str(l[1]), str(l[2])) for l in props.Get("org.spmd1.Manager", "EnforcementLayers")}
+    ok(layers.get("cpuset") == ("off", "Cpuset=no") and layers["broker"][0] == "active" and
+       layers["struct_ops"][0] == "unavailable" and layers["struct_ops"][1],
+       "EnforcementLayers property: each layer with its state and reason", str(layers))
+    ok(props.Get("org.spmd1.Manager", "Version") == version and int(props.Get("org.spmd1.Manager", "NGrants")) == 0,
+       "Version and NGrants properties")
+    ok(list(mgr.ListGrants()) == [], "ListGrants: none")
+    r = spmctl("status")
+    ok(r.returncode == 0 and re.search(r"broker\s+active", r.stdout) and re.search(r"cpuset\s+off\s+Cpuset=no", r.stdout),
+       "spmctl status lists each layer with state and reason", r.stdout + r.stderr)
+    r = spmctl("--json", "status")
+    import json
+    try:
+        js = json.loads(r.stdout)
+    except ValueError:
+        js = {}
+    ok(r.returncode == 0 and js.get("Version") == version and len(js.get("EnforcementLayers", [])) == 6,
+       "spmctl --json status parses", r.stdout + r.stderr)
+    r = spmctl("grants", uid=65534)
+    ok(r.returncode == 0 and "0 grant(s)" in r.stdout, "an unprivileged uid may list grants", r.stdout + r.stderr)
+
+    # ---- RequestAccess: authorisation first, then the arguments ----
+    code, out = as_uid(1, "m.RequestAccess('', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "org.freedesktop.DBus.Error.AccessDenied" in out and "no [Access] rule admits uid 1" in out,
+       "uid 1 without a rule: AccessDenied naming the missing rule (python-dbus)", out)
+    r = spmctl("request", "--cgroup", "/jobs/a", uid=1)
+    ok(r.returncode == 4 and "no [Access] rule admits uid 1" in r.stderr, "spmctl request as uid 1: exit 4, says why",
+       f"{r.returncode}\n{r.stderr}")
+    code, out = as_uid(65534, "m.RequestAccess('/', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "root cgroup cannot hold a grant" in out, "the root cgroup is refused",
+       out)
+    code, out = as_uid(65534, "m.RequestAccess('x/y', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "neither a cgroup path" in out, "a target that is neither path nor unit",
+       out)
+    code, out = as_uid(65534, "m.RequestAccess('/a/../b', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "is not a cgroup path" in out, "'..' in a cgroup path", out)
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([5000], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "Node 5000 is out of range" in out, "an out-of-range node", out)
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({'colour': dbus.Boolean(True)}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "Unknown option 'colour'" in out, "an unknown option is named", out)
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({'persistent': 'yes'}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "'persistent' takes a boolean" in out, "an option of the wrong type",
+       out)
+    r = busctl("call", "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "RequestAccess", "s", "x", uid=65534)
+    ok(r.returncode != 0, "busctl RequestAccess with the wrong signature is refused", r.stdout + r.stderr)
+    # admitted, well-formed, but nothing to grant on this machine
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "org.spmd1.Error.NoSpmNodes" in out and "no SPM nodes" in out,
+       "nobody for /jobs/a: passes the rule, then NoSpmNodes (this machine has none)", out)
+    r = busctl("call", "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "RequestAccess", "sauta{sv}", "/jobs/a",
+               "0", "0", "0")
+    ok(r.returncode != 0 and "no SPM nodes" in r.stderr, "root via busctl: NoSpmNodes too", r.stdout + r.stderr)
+
+    # ---- ReleaseAccess, ReleaseDevice ----
+    name, msg = dbus_error(lambda: mgr.ReleaseAccess(dbus.ObjectPath("/org/spmd1/grant/77")))
+    ok(name == "org.spmd1.Error.NoSuchGrant" and "/org/spmd1/grant/77" in msg, "releasing a grant that does not exist",
+       f"{name}: {msg}")
+    r = spmctl("release", "77")
+    ok(r.returncode == 1 and "No grant /org/spmd1/grant/77" in r.stderr, "spmctl release 77: exit 1, says why",
+       r.stderr)
+    r = spmctl("release", "seventy")
+    ok(r.returncode == 2, "spmctl release with a malformed id: usage error", r.stderr)
+    code, out = as_uid(1, "m.ReleaseDevice('dax0.0')")
+    ok(code != 0 and "AccessDenied" in out and "ReleaseDevice is for root only" in out,
+       "ReleaseDevice as uid 1: AccessDenied", out)
+    name, msg = dbus_error(lambda: mgr.ReleaseDevice("dax9.9"))
+    ok(name == "org.freedesktop.DBus.Error.InvalidArgs" and "dax9.9: no such dax device" in msg,
+       "ReleaseDevice of a device that does not exist", f"{name}: {msg}")
+
+    # ---- Reload: root only; a bad policy keeps the running one and says where it is wrong ----
+    code, out = as_uid(1, "m.Reload()")
+    ok(code != 0 and "AccessDenied" in out and "Reload is for root only (caller uid 1)" in out,
+       "Reload as uid 1: AccessDenied", out)
+    open(CONF, "w").write(BASE + RULE + "[Access]\nName=broken\nUser=nobody\nMaxBytes=lots\n")
+    name, msg = dbus_error(lambda: mgr.Reload())
+    ok(name == "org.spmd1.Error.ReloadFailed" and f"{CONF}:" in (msg or "") and "MaxBytes" in (msg or ""),
+       "Reload of a broken policy: ReloadFailed naming file, line and key", f"{name}: {msg}")
+    st = mgr.GetStatus()
+    ok(int(st["FailedReloads"]) == 1 and int(st["Reloads"]) == 0, "the failed reload is counted, nothing else changed",
+       str(st))
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok("AccessDenied" not in out, "the running policy still admits nobody after the failed reload", out)
+    open(CONF, "w").write(BASE)
+    r = spmctl("reload")
+    ok(r.returncode == 0 and int(mgr.GetStatus()["Reloads"]) == 1, "spmctl reload of a good policy", r.stderr)
+    code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "no [Access] rule admits uid 65534" in out, "after dropping the rule nobody is refused", out)
+
+    # ---- spmctl without spmd ----
+    spmd.send_signal(signal.SIGTERM)
+    spmd.wait(timeout=10)
+    r = spmctl("status")
+    ok(r.returncode == 3 and "spmd is not running" in r.stderr, "spmctl status without spmd: exit 3, says so",
+       f"{r.returncode}\n{r.stderr}")
+
+    # ---- a damaged state file: the bad line is named and dropped, spmd runs ----
+    os.makedirs(STATE, exist_ok=True)
+    open(os.path.join(STATE, "grants"), "w").write("# header\nid=3\tcgroup=relative\tnodes=1\n")
+    ok(start_spmd(), "spmd starts with a damaged grants file", spmd_log())
+    ok(re.search(r"grants:2: dropped an unreadable grant: cgroup=relative is not a cgroup path", spmd_log()),
+       "the damaged line is reported with file, line and reason", spmd_log()[-2000:])
+finally:
+    if spmd and spmd.poll() is None:
+        spmd.send_signal(signal.SIGTERM)
+        try:
+            spmd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            spmd.kill()
+    os.kill(bus_pid, signal.SIGTERM)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print(f"1..{len(results)}")
+sys.exit(0 if all(results) else 1)
