@@ -110,15 +110,21 @@ static int broker_save_state(Manager *m) {
         return 0;
 }
 
+/* Follow the grant's cgroup being removed: cgroupfs reports rmdir as IN_DELETE to the parent's
+ * watchers (there is no IN_DELETE_SELF for a kernfs directory), so the parent is watched. */
 static void grant_watch(Manager *m, Grant *g) {
         char p[PATH_MAX + 32];
+        struct stat st;
 
         if (m->grant_inotify_fd < 0 || g->watch >= 0)
                 return;
         snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
-        g->watch = inotify_add_watch(m->grant_inotify_fd, p, IN_DELETE_SELF | IN_ONLYDIR);
+        if (stat(p, &st) < 0)
+                return; /* gone already: the caller revokes */
+        *strrchr(p, '/') = '\0';
+        g->watch = inotify_add_watch(m->grant_inotify_fd, p, IN_DELETE | IN_ONLYDIR);
         if (g->watch < 0)
-                log_debug_errno(-errno, "Cannot watch %s: %m", p);
+                log_warning_errno(-errno, "Cannot follow %s for the removal of %s: %m", p, g->cgroup);
 }
 
 void broker_load_state(Manager *m) {
@@ -300,8 +306,13 @@ size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
 }
 
 static void grant_untrack(Manager *m, Grant *g) {
+        bool shared = false;
+
         g->track = sd_bus_track_unref(g->track);
-        if (g->watch >= 0 && m->grant_inotify_fd >= 0)
+        /* grants below one parent share its watch */
+        for (size_t i = 0; i < m->n_grants; i++)
+                shared = shared || (m->grants[i] != g && m->grants[i]->watch == g->watch);
+        if (g->watch >= 0 && m->grant_inotify_fd >= 0 && !shared)
                 (void) inotify_rm_watch(m->grant_inotify_fd, g->watch);
         g->watch = -1;
 }
@@ -361,15 +372,17 @@ static int on_grant_inotify(sd_event_source *s, int fd, uint32_t revents, void *
                         const struct inotify_event *e = (const struct inotify_event *) p;
 
                         p += sizeof *e + e->len;
-                        if (!(e->mask & (IN_DELETE_SELF | IN_IGNORED)))
+                        if (!(e->mask & IN_DELETE) || !(e->mask & IN_ISDIR) || e->len == 0)
                                 continue;
-                        for (size_t i = 0; i < m->n_grants; i++)
-                                if (m->grants[i]->watch == e->wd) {
-                                        Grant *g = m->grants[i];
-                                        g->watch = -1; /* the kernel dropped it */
-                                        broker_revoke(m, g, "cgroup-removed", true);
-                                        break;
-                                }
+                        for (size_t i = 0; i < m->n_grants;) {
+                                Grant *g = m->grants[i];
+                                const char *base = strrchr(g->cgroup, '/');
+
+                                if (g->watch == e->wd && base && strcmp(base + 1, e->name) == 0)
+                                        broker_revoke(m, g, "cgroup-removed", true); /* shifts the rest down */
+                                else
+                                        i++;
+                        }
                 }
         return 0;
 }
@@ -736,7 +749,7 @@ static int append_grant(sd_bus_message *reply, const Grant *g) {
         int r;
 
         grant_path(g, path, sizeof path);
-        r = sd_bus_message_open_container(reply, 'r', "ousauutbss");
+        r = sd_bus_message_open_container(reply, 'r', "ousauuutbss");
         if (r >= 0)
                 r = sd_bus_message_append(reply, "ous", path, g->id, g->cgroup);
         if (r >= 0)
@@ -757,7 +770,7 @@ static int method_list_grants(sd_bus_message *msg, void *userdata, sd_bus_error 
         (void) error;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ousauutbss)");
+                r = sd_bus_message_open_container(reply, 'a', "(ousauuutbss)");
         for (size_t i = 0; r >= 0 && i < m->n_grants; i++)
                 r = append_grant(reply, m->grants[i]);
         if (r >= 0)
@@ -987,7 +1000,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("o", grant), method_request_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReleaseAccess", SD_BUS_ARGS("o", grant), SD_BUS_NO_RESULT, method_release_access,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ousauutbss)", grants),
+        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ousauuutbss)", grants),
                                 method_list_grants, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status), method_get_status,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -1098,11 +1111,13 @@ static void broker_adopt(Manager *m) {
                 int r = 0;
 
                 g->manager = m;
-                grant_watch(m, g);
-                if (g->watch < 0) {
+                char p[PATH_MAX + 32];
+                snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
+                if (access(p, F_OK) < 0) {
                         broker_revoke(m, g, "cgroup-removed", true);
                         continue;
                 }
+                grant_watch(m, g);
                 if (!g->persistent) {
                         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 

@@ -221,7 +221,7 @@ int spmctl_grants(int argc, char *argv[]) {
         }
         if ((r = connect_bus(&bus)) || (r = call(bus, "ListGrants", &reply, NULL)))
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ousauutbss)");
+        r = sd_bus_message_enter_container(reply, 'a', "(ousauuutbss)");
         if (r < 0)
                 return bad_reply("ListGrants", r);
         if (spmctl_json)
@@ -229,7 +229,7 @@ int spmctl_grants(int argc, char *argv[]) {
         else
                 printf("%-4s %-40s %-6s %-6s %-7s %-10s %-10s %-14s %s\n", "ID", "CGROUP", "NODES", "UID", "PID",
                        "LIMIT", "LIFETIME", "RULE", "OWNER");
-        while ((r = sd_bus_message_enter_container(reply, 'r', "ousauutbss")) > 0) {
+        while ((r = sd_bus_message_enter_container(reply, 'r', "ousauuutbss")) > 0) {
                 const char *path, *cgroup, *rule, *owner;
                 uint32_t id, uid, pid;
                 uint64_t max;
@@ -398,6 +398,8 @@ static int match_grant_removed(sd_bus_message *m, void *userdata, sd_bus_error *
         char **watched = userdata;
 
         (void) error;
+        if (!*watched)
+                return 0; /* not granted yet: not ours */
         if (sd_bus_message_read(m, "ouss", &path, &id, &cgroup, &reason) >= 0 && strcmp(path, *watched) == 0) {
                 fprintf(stderr, "Grant %s ended: %s.\n", path, reason);
                 free(*watched);

@@ -1,0 +1,279 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: nvdimm
+#
+# The D-Bus broker with a real SPM node and a real cgroup tree, on a private
+# system bus (a real dbus-daemon with spmd's policy file): a granted cgroup
+# allocates on the node and a walled one cannot; the grant ends when its
+# client disconnects and the cgroup's pages move off the node; an
+# unprivileged uid gets a grant only through a rule; spmctl run; grants
+# survive kill -9 and restart of spmd and are revoked at restart when their
+# client is gone; a removed cgroup or a reload that no longer allows a grant
+# ends it; spmctl monitor follows it all.
+
+CONF=/etc/spmd/spmd.conf
+CG=/sys/fs/cgroup
+BUSDIR=/tmp/bus
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUSDIR/system_bus_socket
+
+scenario_setup() {
+        dax=$(vm_nvdimm_create_devdax)
+        test "$dax" = dax0.0
+        mkdir -p /etc/spmd
+        write_conf rule
+        "$VM_SRC/tests/dbus/private-bus" "$BUSDIR" "$VM_SRC/config/org.spmd1.conf"
+        mkdir -p "$CG/jobs"
+        cat >/tmp/probe.py <<'PY'
+# probe.py NODE [hold]: bind to NODE, allocate 16 MiB, count pages on NODE; with
+# "hold", print the count, then wait for a line on stdin and print it again
+# Counts the pages of the 16 MiB buffer only: file pages the process maps (python itself,
+# its libraries) may sit on the node when a granted process read them first (page cache is
+# shared; the documented residual of TEST-09).
+import ctypes, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+node = int(sys.argv[1])
+mask = ctypes.c_ulong(1 << node)
+r = libc.syscall(238, 2, ctypes.byref(mask), 64)   # set_mempolicy(MPOL_BIND)
+err = 0 if r == 0 else ctypes.get_errno()
+buf = mmap.mmap(-1, 16 << 20)
+for off in range(0, len(buf), 4096):
+    buf[off] = off // 4096 % 251
+start = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+def pages():
+    n = 0
+    for line in open("/proc/self/numa_maps"):
+        f = line.split()
+        if int(f[0], 16) != start:
+            continue
+        for x in f:
+            if x.startswith("N%d=" % node):
+                n += int(x.split("=")[1])
+    return n
+print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(err), node, pages()), flush=True)
+if len(sys.argv) > 2:
+    sys.stdin.readline()
+    intact = all(buf[off] == off // 4096 % 251 for off in range(0, len(buf), 4096))
+    print("after pages_on_node%d=%d intact=%s" % (node, pages(), intact), flush=True)
+PY
+}
+
+# The wall and the broker; the BPF guard would refuse this script moving
+# processes into granted cgroups (TEST-08 covers it).
+write_conf() { # write_conf rule|norule
+        printf '[Device]\nName=nv\nMatch=dax0.0\n[Enforcement]\nCgroupGuard=no\nTaskMoveMemory=no\n' >"$CONF"
+        if [ "$1" = rule ]; then
+                printf '[Access]\nName=batch\nUser=nobody\nCgroup=/jobs/*\n' >>"$CONF"
+        fi
+}
+
+in_cgroup() { # in_cgroup CGROUP CMD...
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG$1" "${@:2}"
+}
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+probe() { in_cgroup "$1" python3 /tmp/probe.py 1; }
+pages_of() { sed -n 's/.*pages_on_node1=\([0-9]*\).*/\1/p' | head -n1; }
+effective() { cat "$CG$1/cpuset.mems.effective"; }
+n_grants() { "$SPMCTL" --json grants | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+
+# Start CMD (a `spmctl request` that holds its grant) in the background; once the grant is in
+# force print CMD's pid. Its object path goes to /tmp/req-TAG.out, its exit status to /tmp/req-TAG.rc.
+hold_grant() { # hold_grant TAG CMD...
+        local tag=$1
+        shift
+        rm -f "/tmp/req-$tag.rc" "/tmp/req-$tag.pid"
+        ( "$@" >"/tmp/req-$tag.out" 2>"/tmp/req-$tag.err" &
+          echo $! >"/tmp/req-$tag.pid"
+          rc=0
+          wait $! || rc=$?   # set -e is on here too
+          echo $rc >"/tmp/req-$tag.rc" ) >/dev/null 2>&1 &
+        for _ in $(seq 100); do
+                if grep -q '^/org/spmd1/grant/' "/tmp/req-$tag.out" 2>/dev/null; then
+                        cat "/tmp/req-$tag.pid"
+                        return 0
+                fi
+                [ -e "/tmp/req-$tag.rc" ] && break
+                sleep 0.1
+        done
+        cat "/tmp/req-$tag.err" >&2
+        return 1
+}
+
+# The exit status of the client hold_grant TAG started, once it has exited.
+client_rc() { # client_rc TAG
+        for _ in $(seq 100); do
+                [ -s "/tmp/req-$1.rc" ] && { cat "/tmp/req-$1.rc"; return 0; }
+                sleep 0.1
+        done
+        echo "client $1 still running" >&2
+        return 1
+}
+
+testcase_broker_up() {
+        spmd_start "$CONF"
+        grep 'Broker: active (org.spmd1 on the system bus)' /tmp/spmd.log
+        "$SPMCTL" status | tee /tmp/status
+        grep -E '^broker +active' /tmp/status
+        grep -E '^cpuset +active' /tmp/status
+        grep -E 'SpmNodes: 1$' /tmp/status
+        busctl --system call org.spmd1 /org/spmd1 org.spmd1.Manager ListNodes | tee /tmp/nodes
+        grep -q '^a(ubuttis) 2 0 false .* 1 true 0 ' /tmp/nodes
+}
+
+testcase_grant_allocates_and_disconnect_ends_it() {
+        mkdir -p "$CG/jobs/a" "$CG/jobs/b"
+        test "$(effective /jobs)" = 0
+        pid=$(hold_grant a "$SPMCTL" request --cgroup /jobs/a)
+        path=$(cat /tmp/req-a.out)
+        test "$(effective /jobs/a)" = 0-1
+        test "$(effective /jobs/b)" = 0
+        probe /jobs/a | tee /tmp/p-a
+        grep -q 'set_mempolicy=ok' /tmp/p-a
+        [ "$(pages_of </tmp/p-a)" -ge 4096 ]
+        probe /jobs/b | tee /tmp/p-b
+        grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-b
+        # the grant object, as documented
+        busctl --system get-property org.spmd1 "$path" org.spmd1.Grant Cgroup | grep -q '"/jobs/a"'
+        busctl --system introspect --xml-interface org.spmd1 "$path" >/tmp/grant.xml
+        python3 - "$VM_SRC/docs/org.spmd1.xml" /tmp/grant.xml <<'PY'
+import sys, xml.etree.ElementTree as ET
+def members(path):
+    for i in ET.parse(path).getroot().iter("interface"):
+        if i.get("name") == "org.spmd1.Grant":
+            return {(m.tag, m.get("name"), m.get("type", "")) for m in i}
+a, b = members(sys.argv[1]), members(sys.argv[2])
+assert a and a == b, (a, b)
+PY
+        # a process holding 16 MiB on the node while its client vanishes without a word
+        mkfifo /tmp/hold-in
+        (in_cgroup /jobs/a python3 /tmp/probe.py 1 hold </tmp/hold-in >/tmp/hold.out) &
+        exec 7>/tmp/hold-in
+        for _ in $(seq 100); do grep -q pages_on_node1 /tmp/hold.out && break; sleep 0.1; done
+        [ "$(pages_of </tmp/hold.out)" -ge 4096 ]
+        kill -9 "$pid"
+        spmd_wait_log "Grant [0-9]* of /jobs/a to uid 0 ended: client-gone"
+        test "$(n_grants)" = 0
+        test "$(effective /jobs/a)" = 0
+        echo go >&7
+        exec 7>&-
+        for _ in $(seq 100); do grep -q '^after' /tmp/hold.out && break; sleep 0.1; done
+        cat /tmp/hold.out
+        # cgroup v2 moved the pages off the node when the wall closed, and nothing was lost
+        grep -q '^after pages_on_node1=0 intact=True' /tmp/hold.out
+}
+
+testcase_unprivileged_needs_a_rule() {
+        mkdir -p "$CG/jobs/n" "$CG/other"
+        # uid 1 has no rule: refused, named
+        ! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" request --cgroup /jobs/n 2>/tmp/e1
+        grep 'no \[Access\] rule admits uid 1' /tmp/e1
+        set +e
+        setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" request --cgroup /jobs/n 2>/dev/null
+        test $? -eq 4 || exit 1
+        # nobody, admitted by [Access] batch, but not for a cgroup outside Cgroup=/jobs/*
+        as_nobody "$SPMCTL" request --cgroup /other 2>/tmp/e2
+        test $? -eq 4 || exit 1
+        set -e
+        grep 'batch (/etc/spmd/spmd.conf:[0-9]*) refuses: cgroup /other matches none of its Unit= and Cgroup= patterns' /tmp/e2
+        # ... and not persistent
+        ! as_nobody "$SPMCTL" request --persistent --cgroup /jobs/n 2>/tmp/e3
+        grep 'AllowPersistent=no' /tmp/e3
+        # for /jobs/n it is granted, and a process of nobody's there allocates on the SPM node
+        hold_grant n as_nobody "$SPMCTL" request --cgroup /jobs/n
+        "$SPMCTL" grants | tee /tmp/grants
+        grep -E '/jobs/n +1 +65534 .* batch' /tmp/grants
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec setpriv --reuid=65534 --regid=65534 --clear-groups python3 /tmp/probe.py 1' \
+                "$CG/jobs/n" | tee /tmp/p-n
+        [ "$(pages_of </tmp/p-n)" -ge 4096 ]
+        # uid 1 may not release nobody's grant; nobody may
+        ! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" release "$(cat /tmp/req-n.out)" 2>/tmp/e4
+        grep 'belongs to uid 65534' /tmp/e4
+        as_nobody "$SPMCTL" release "$(cat /tmp/req-n.out)"
+        # the holding client learns its grant ended, and exits non-zero
+        test "$(client_rc n)" = 1
+        grep 'ended: released' /tmp/req-n.err
+        test "$(effective /jobs/n)" = 0
+}
+
+testcase_spmctl_run() {
+        "$SPMCTL" run --node 1 -- python3 /tmp/probe.py 1 | tee /tmp/p-run
+        grep -q 'set_mempolicy=ok' /tmp/p-run
+        [ "$(pages_of </tmp/p-run)" -ge 4096 ]
+        # released when the command ended; its cgroup removed
+        test "$(n_grants)" = 0
+        test -z "$(ls "$CG/spmd-run.slice" | grep '^run-' || true)"
+        # the command's exit status is spmctl's
+        set +e
+        "$SPMCTL" run -- sh -c 'exit 7'
+        test $? -eq 7 || exit 1
+        set -e
+        # without a grant the command does not run
+        ! "$SPMCTL" run --node 0 -- touch /tmp/must-not-exist 2>/tmp/e-run
+        grep 'not SPM nodes' /tmp/e-run
+        test ! -e /tmp/must-not-exist
+}
+
+testcase_grants_survive_restart() {
+        mkdir -p "$CG/jobs/p" "$CG/jobs/h" "$CG/jobs/g"
+        "$SPMCTL" request --persistent --cgroup /jobs/p | tee /tmp/req-p.out
+        hpid=$(hold_grant h "$SPMCTL" request --cgroup /jobs/h)
+        gpid=$(hold_grant g "$SPMCTL" request --cgroup /jobs/g)
+        test "$(n_grants)" = 3
+        kill -9 "$(cat /tmp/spmd.pid)"
+        sleep 0.2
+        # spmd is gone: the walls and openings stay as they were
+        test "$(effective /jobs/p)" = 0-1
+        probe /jobs/p | tee /tmp/p-p
+        [ "$(pages_of </tmp/p-p)" -ge 4096 ]
+        # g's client goes away while spmd is down
+        kill -9 "$gpid"
+        spmd_start "$CONF"
+        grep 'Read 3 grant(s) from /run/spmd/grants' /tmp/spmd.log
+        grep 'of /jobs/p to uid 0 stays in force (persistent)' /tmp/spmd.log
+        grep 'of /jobs/h to uid 0 stays in force (its client is still connected)' /tmp/spmd.log
+        grep 'of /jobs/g to uid 0 ended: client-gone' /tmp/spmd.log
+        test "$(n_grants)" = 2
+        test "$(effective /jobs/g)" = 0
+        test "$(effective /jobs/h)" = 0-1
+        # the re-adopted grant is still tied to its client
+        kill -9 "$hpid"
+        spmd_wait_log 'of /jobs/h to uid 0 ended: client-gone'
+        "$SPMCTL" release "$(cat /tmp/req-p.out)"
+        test "$(n_grants)" = 0
+}
+
+testcase_removed_cgroup_ends_grant() {
+        mkdir -p "$CG/jobs/tmp"
+        "$SPMCTL" request --persistent --cgroup /jobs/tmp
+        rmdir "$CG/jobs/tmp"
+        spmd_wait_log 'of /jobs/tmp to uid 0 ended: cgroup-removed'
+        test "$(n_grants)" = 0
+}
+
+testcase_reload_revokes_and_monitor_sees_it() {
+        "$SPMCTL" --json monitor >/tmp/monitor.json 2>/dev/null &
+        mon=$!
+        sleep 0.5
+        mkdir -p "$CG/jobs/r"
+        hold_grant r as_nobody "$SPMCTL" request --cgroup /jobs/r
+        write_conf norule
+        "$SPMCTL" reload
+        spmd_wait_log 'of /jobs/r to uid 65534 ended: policy'
+        test "$(client_rc r)" = 1
+        grep 'ended: policy' /tmp/req-r.err
+        sleep 0.3
+        kill "$mon"
+        cat /tmp/monitor.json
+        python3 - <<'PY'
+import json
+ev = [json.loads(l) for l in open("/tmp/monitor.json")]
+added = [e for e in ev if e["signal"] == "GrantAdded" and e["cgroup"] == "/jobs/r"]
+removed = [e for e in ev if e["signal"] == "GrantRemoved" and e["cgroup"] == "/jobs/r"]
+assert added and added[0]["uid"] == 65534 and added[0]["nodes"] == "1", ev
+assert removed and removed[0]["reason"] == "policy", ev
+PY
+        # a bad reload over D-Bus names the error and keeps the running policy
+        printf '[Access]\nUser=nobody\nMaxGrants=0\n' >>"$CONF"
+        ! "$SPMCTL" reload 2>/tmp/e-reload
+        grep "/etc/spmd/spmd.conf:[0-9]*: .*MaxGrants" /tmp/e-reload
+        spmd_stop
+        kill "$(cat "$BUSDIR/pid")"
+}
