@@ -308,7 +308,8 @@ size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
 static void grant_untrack(Manager *m, Grant *g) {
         bool shared = false;
 
-        g->track = sd_bus_track_unref(g->track);
+        g->owner_match = sd_bus_slot_unref(g->owner_match);
+        g->owner_check = sd_bus_slot_unref(g->owner_check);
         /* grants below one parent share its watch */
         for (size_t i = 0; i < m->n_grants; i++)
                 shared = shared || (m->grants[i] != g && m->grants[i]->watch == g->watch);
@@ -331,33 +332,71 @@ static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply) 
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
         (void) broker_save_state(m);
         if (apply)
-                (void) manager_apply_enforcement(m, NULL);
+                (void) manager_apply_grants(m);
         emit_grant_removed(m, g, reason);
         grant_free(g);
 }
 
-static int on_track_gone(sd_bus_track *t, void *userdata) {
+/*
+ * A grant tied to its client ends when the client's unique name loses its
+ * owner. The match is added asynchronously, so the reply to RequestAccess
+ * does not wait for it; once the bus has it in place, GetNameOwner closes
+ * the window in which the client might have left unseen.
+ */
+static int on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
         Grant *g = userdata;
 
-        (void) t;
-        broker_revoke(g->manager, g, "client-gone", true);
+        (void) error;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) >= 0 && !new_owner[0])
+                broker_revoke(g->manager, g, "client-gone", true);
+        return 0;
+}
+
+static int on_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Grant *g = userdata;
+
+        (void) error;
+        if (sd_bus_message_is_method_error(reply, NULL))
+                broker_revoke(g->manager, g, "client-gone", true);
+        return 0;
+}
+
+static int on_owner_match_installed(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Grant *g = userdata;
+        Manager *m = g->manager;
+        int r;
+
+        (void) error;
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_error("Grant %" PRIu32 ": the bus refused to report %s leaving (%s); ending the grant.", g->id,
+                          g->owner, sd_bus_message_get_error(reply)->message);
+                broker_revoke(m, g, "tracking-failed", true);
+                return 0;
+        }
+        r = sd_bus_call_method_async(m->bus, (sd_bus_slot **) &g->owner_check, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                     on_owner_checked, g, "s", g->owner);
+        if (r < 0) {
+                log_error_errno(r, "Grant %" PRIu32 ": cannot ask whether %s is still there: %m", g->id, g->owner);
+                broker_revoke(m, g, "tracking-failed", true);
+        }
         return 0;
 }
 
 static int grant_track(Manager *m, Grant *g) {
-        int r;
+        char match[256];
 
         if (g->persistent || !g->owner || !m->bus)
                 return 0;
-        r = sd_bus_track_new(m->bus, (sd_bus_track **) &g->track, on_track_gone, g);
-        if (r < 0)
-                return r;
-        r = sd_bus_track_add_name(g->track, g->owner);
-        if (r < 0) {
-                g->track = sd_bus_track_unref(g->track);
-                return r;
-        }
-        return 0;
+        if (!grant_value_ok(g->owner) || strchr(g->owner, '\''))
+                return -EINVAL;
+        snprintf(match, sizeof match,
+                 "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                 g->owner);
+        return sd_bus_add_match_async(m->bus, (sd_bus_slot **) &g->owner_match, match, on_owner_changed,
+                                      on_owner_match_installed, g);
 }
 
 static int on_grant_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -415,28 +454,84 @@ static void caller_groups(CallerInfo *c) {
         c->n_gids = (size_t) n;
 }
 
-/* Who is calling, as the bus says: uid and pid from the bus daemon, the cgroup from /proc/PID. */
+/* The cgroup2 path of pid, from /proc/PID/cgroup ("0::/path"); "" when unknown. */
+static void pid_cgroup(pid_t pid, char *buf, size_t len) {
+        char p[64], line[PATH_MAX + 8];
+        FILE *f;
+
+        buf[0] = '\0';
+        if (pid <= 0)
+                return;
+        snprintf(p, sizeof p, "/proc/%d/cgroup", (int) pid);
+        f = fopen(p, "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        str_copy_cut(buf, len, line + 3);
+                        break;
+                }
+        fclose(f);
+}
+
+/*
+ * uid and pid of a connection never change, and unique names are never
+ * reused on one bus: the answers for the last few senders are kept, so a
+ * client that asks many times costs one GetConnectionCredentials.
+ */
+#define CREDS_CACHE 64
+static struct {
+        char sender[64];
+        uid_t uid;
+        pid_t pid;
+} creds_cache[CREDS_CACHE];
+static unsigned creds_next;
+
+/*
+ * Who is calling, as the bus says: uid and pid from the bus daemon (one
+ * GetConnectionCredentials call; nothing taken from /proc for them), the
+ * cgroup from /proc/PID/cgroup. A process could exit and its pid be reused
+ * between the two; the cgroup only picks the default target and "the
+ * caller's own cgroup" of a rule, never who the caller is.
+ */
 static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        const char *cg = NULL;
+        const char *sender = sd_bus_message_get_sender(msg);
+        size_t i;
         uid_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
-                                                   SD_BUS_CREDS_CGROUP | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror(-r));
-        if (sd_bus_creds_get_euid(creds, &uid) < 0 && sd_bus_creds_get_uid(creds, &uid) < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The bus did not say the caller's uid.");
-        c->uid = uid;
-        if (sd_bus_creds_get_pid(creds, &c->pid) < 0)
-                c->pid = 0;
-        c->cgroup[0] = '\0';
-        if (sd_bus_creds_get_cgroup(creds, &cg) >= 0 && cg)
-                str_copy_cut(c->cgroup, sizeof c->cgroup, cg);
-        c->sender = sd_bus_message_get_sender(msg);
-        caller_groups(c);
+        c->sender = sender;
+        for (i = 0; sender && i < CREDS_CACHE; i++)
+                if (strcmp(creds_cache[i].sender, sender) == 0) {
+                        c->uid = creds_cache[i].uid;
+                        c->pid = creds_cache[i].pid;
+                        break;
+                }
+        if (!sender || i == CREDS_CACHE) {
+                r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID, &creds);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror(-r));
+                if (sd_bus_creds_get_euid(creds, &uid) < 0 && sd_bus_creds_get_uid(creds, &uid) < 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                "The bus did not say the caller's uid.");
+                c->uid = uid;
+                if (sd_bus_creds_get_pid(creds, &c->pid) < 0)
+                        c->pid = 0;
+                if (sender && strlen(sender) < sizeof creds_cache[0].sender) {
+                        unsigned k = creds_next++ % CREDS_CACHE;
+                        snprintf(creds_cache[k].sender, sizeof creds_cache[k].sender, "%s", sender);
+                        creds_cache[k].uid = c->uid;
+                        creds_cache[k].pid = c->pid;
+                }
+        }
+        pid_cgroup(c->pid, c->cgroup, sizeof c->cgroup);
+        /* root is admitted without rules: no user database lookups for it */
+        c->user[0] = '\0';
+        c->n_gids = 0;
+        if (c->uid != 0)
+                caller_groups(c);
         return 0;
 }
 
@@ -698,7 +793,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
                                          m->config->state_directory, strerror(-r));
         }
         grant_watch(m, g);
-        r = manager_apply_enforcement(m, NULL);
+        r = manager_apply_grants(m);
         if (r < 0) {
                 broker_revoke(m, g, "enforcement-failed", true);
                 return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
@@ -1124,10 +1219,10 @@ static void broker_adopt(Manager *m) {
                         if (!m->bus || !g->owner)
                                 r = -ENOTCONN;
                         else {
-                                r = grant_track(m, g);
                                 /* unique names are never reused on one bus: an owner means the same client */
+                                r = sd_bus_get_name_creds(m->bus, g->owner, 0, &creds);
                                 if (r >= 0)
-                                        r = sd_bus_get_name_creds(m->bus, g->owner, 0, &creds);
+                                        r = grant_track(m, g);
                         }
                         if (r < 0) {
                                 broker_revoke(m, g, "client-gone", true);
@@ -1154,7 +1249,7 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 else
                         i++;
         }
-        (void) manager_apply_enforcement(m, NULL);
+        (void) manager_apply_grants(m);
         return 0;
 }
 
@@ -1163,6 +1258,7 @@ int broker_start(Manager *m) {
         int r;
 
         m->bus_reason = mfree(m->bus_reason);
+        memset(creds_cache, 0, sizeof creds_cache); /* unique names are unique on one bus instance only */
         if (m->grant_inotify_fd < 0) {
                 m->grant_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
                 if (m->grant_inotify_fd >= 0 &&
@@ -1220,8 +1316,10 @@ unavailable:
 }
 
 void broker_stop(Manager *m) {
-        for (size_t i = 0; i < m->n_grants; i++)
-                m->grants[i]->track = sd_bus_track_unref(m->grants[i]->track);
+        for (size_t i = 0; i < m->n_grants; i++) {
+                m->grants[i]->owner_match = sd_bus_slot_unref(m->grants[i]->owner_match);
+                m->grants[i]->owner_check = sd_bus_slot_unref(m->grants[i]->owner_check);
+        }
         if (m->bus) {
                 sd_bus_detach_event(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
@@ -1260,5 +1358,5 @@ void broker_recheck(Manager *m) {
                 i++;
         }
         if (changed)
-                (void) manager_apply_enforcement(m, NULL);
+                (void) manager_apply_grants(m);
 }

@@ -253,6 +253,8 @@ static void walk(CpusetWall *w, const char *path, unsigned depth) {
         closedir(d);
 }
 
+/* Read when the stats are asked for, not on every pass: a grant should not cost a read of
+ * /proc/PID/stat for every process in the root cgroup. */
 static void count_root_procs(CpusetWall *w) {
         char p[PATH_MAX];
         unsigned procs = 0, kthreads = 0;
@@ -355,7 +357,6 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
                 else
                         w->stats.pending_grants++;
         }
-        count_root_procs(w);
         return (int) w->stats.errors;
 }
 
@@ -534,6 +535,7 @@ size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max) {
         return n;
 }
 
-void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret) {
+void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret) {
+        count_root_procs(w);
         *ret = w->stats;
 }

@@ -85,7 +85,8 @@ static inline void cpuset_wall_freep(CpusetWall **w) {
  * for even a moment. Returns the number of failed writes (each logged).
  */
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
-void cpuset_wall_stats(const CpusetWall *w, CpusetStats *ret);
+/* The stats of the last pass, and the processes in the root cgroup now. */
+void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);
 /* The cgroup ids of the gateways that exist (the root included); up to max. Returns how many. */
 size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max);

@@ -30,7 +30,8 @@ typedef struct Grant {
 
         /* runtime only */
         void *manager;         /* the Manager that holds it */
-        void *track;           /* sd_bus_track of owner */
+        void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
+        void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
         int watch;             /* inotify watch of the cgroup directory, -1 */
 } Grant;
 

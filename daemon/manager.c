@@ -227,7 +227,7 @@ static void on_grant_appeared(const char *path, void *userdata) {
         manager_sync_bpf_maps(userdata);
 }
 
-int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
+static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose) {
         _cleanup_free_ CpusetGrant *grants = NULL;
         CpusetInput in = {};
         size_t n = 0;
@@ -274,9 +274,18 @@ int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
         in.grants = grants;
         in.n_grants = n;
         r = cpuset_wall_apply(m->wall, &in);
-        manager_log_wall(m);
+        if (verbose)
+                manager_log_wall(m);
         manager_sync_bpf_maps(m); /* after the wall: its gateways exist now */
         return r > 0 ? -EIO : r;
+}
+
+int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
+        return apply_enforcement(m, spm, true);
+}
+
+int manager_apply_grants(Manager *m) {
+        return apply_enforcement(m, NULL, false);
 }
 
 /* ---- the syscall observer ---- */
