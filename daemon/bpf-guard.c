@@ -21,6 +21,7 @@ struct BpfGuard {
         struct ring_buffer *rb;
         GuardHandler handler;
         void *userdata;
+        BpfU64Set granted, gateways; /* what the maps hold */
 };
 
 static const char *const what_names[SPMD_GUARD_MAX] = {
@@ -103,17 +104,19 @@ BpfGuard *bpf_guard_free(BpfGuard *g) {
                 return NULL;
         ring_buffer__free(g->rb);
         guard_bpf__destroy(g->skel);
+        bpf_u64_set_clear(&g->granted);
+        bpf_u64_set_clear(&g->gateways);
         free(g);
         return NULL;
 }
 
 int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
                    size_t n_gateways) {
-        int r = bpf_map_sync_u64_set(g->skel->maps.granted_cgroups, granted, n_granted);
+        int r = bpf_map_sync_u64_set_cached(g->skel->maps.granted_cgroups, &g->granted, granted, n_granted);
 
         if (r < 0)
                 return r;
-        return bpf_map_sync_u64_set(g->skel->maps.gateways, gateways, n_gateways);
+        return bpf_map_sync_u64_set_cached(g->skel->maps.gateways, &g->gateways, gateways, n_gateways);
 }
 
 /*

@@ -20,6 +20,7 @@ struct BpfObserver {
         struct ring_buffer *rb;
         ViolationHandler handler;
         void *userdata;
+        BpfU64Set granted;    /* what granted_cgroups holds */
 };
 
 static const char *const syscall_names[SPMD_SYS_MAX] = {
@@ -199,6 +200,7 @@ BpfObserver *bpf_observer_free(BpfObserver *o) {
         ring_buffer__free(o->rb);
         observe_bpf__destroy(o->skel);
         free(o->fentry_reason);
+        bpf_u64_set_clear(&o->granted);
         free(o);
         return NULL;
 }
@@ -227,7 +229,7 @@ int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted) {
 }
 
 int bpf_observer_sync_granted(BpfObserver *o, const uint64_t *ids, size_t n) {
-        return bpf_map_sync_u64_set(o->skel->maps.granted_cgroups, ids, n);
+        return bpf_map_sync_u64_set_cached(o->skel->maps.granted_cgroups, &o->granted, ids, n);
 }
 
 int bpf_observer_fd(BpfObserver *o) {

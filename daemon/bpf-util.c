@@ -54,6 +54,59 @@ int bpf_map_sync_u64_set(struct bpf_map *map, const uint64_t *ids, size_t n) {
         return 0;
 }
 
+void bpf_u64_set_clear(BpfU64Set *s) {
+        s->ids = mfree(s->ids);
+        s->n = 0;
+        s->valid = false;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint64_t *ids, size_t n) {
+        uint64_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
+        uint8_t one = 1;
+        size_t k = 0;
+        int r = 0;
+
+        if (!sorted)
+                return -ENOMEM;
+        memcpy(sorted, ids, n * sizeof *ids);
+        qsort(sorted, n, sizeof *sorted, cmp_u64);
+        for (size_t i = 0; i < n; i++) /* unique */
+                if (k == 0 || sorted[k - 1] != sorted[i])
+                        sorted[k++] = sorted[i];
+        n = k;
+
+        if (!last->valid)
+                r = bpf_map_sync_u64_set(map, sorted, n);
+        else {
+                /* merge the two sorted lists: what only the old one has goes, what only the new has comes */
+                size_t i = 0, j = 0;
+                while (r == 0 && (i < last->n || j < n)) {
+                        if (j == n || (i < last->n && last->ids[i] < sorted[j])) {
+                                if (bpf_map__delete_elem(map, &last->ids[i], sizeof last->ids[i], 0) < 0 &&
+                                    errno != ENOENT)
+                                        r = -errno;
+                                i++;
+                        } else if (i == last->n || sorted[j] < last->ids[i]) {
+                                if (bpf_map__update_elem(map, &sorted[j], sizeof sorted[j], &one, sizeof one,
+                                                         BPF_ANY) < 0)
+                                        r = -errno;
+                                j++;
+                        } else
+                                i++, j++;
+                }
+        }
+        free(last->ids);
+        last->ids = sorted;
+        last->n = n;
+        last->valid = r == 0;
+        return r;
+}
+
 int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n) {
         int ncpu = libbpf_num_possible_cpus(), r = 0;
         uint64_t *values;

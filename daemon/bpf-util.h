@@ -19,6 +19,17 @@ struct bpf_object_skeleton;
 
 /* A hash map used as a set of u64 keys (cgroup ids): make it hold exactly ids[0..n). */
 int bpf_map_sync_u64_set(struct bpf_map *map, const uint64_t *ids, size_t n);
+
+/* What a set map was last made to hold, so that the next sync writes only the difference. */
+typedef struct BpfU64Set {
+        uint64_t *ids; /* sorted */
+        size_t n;
+        bool valid;    /* false: the map's content is unknown (new, or a write failed) */
+} BpfU64Set;
+void bpf_u64_set_clear(BpfU64Set *s);
+/* As bpf_map_sync_u64_set(), but against what last says the map holds: a grant costs one write,
+ * not one per grant. The first call (or one after a failure) does the full sync. */
+int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint64_t *ids, size_t n);
 /* A per-CPU array of u64 counters: counts[k] summed over CPUs, for k < n. */
 int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n);
 

@@ -116,11 +116,12 @@ static void grant_watch(Manager *m, Grant *g) {
         char p[PATH_MAX + 32];
         struct stat st;
 
-        if (m->grant_inotify_fd < 0 || g->watch >= 0)
-                return;
         snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
         if (stat(p, &st) < 0)
                 return; /* gone already: the caller revokes */
+        g->cgroup_id = (uint64_t) st.st_ino; /* a cgroup2 directory's inode number is the cgroup id */
+        if (m->grant_inotify_fd < 0 || g->watch >= 0)
+                return;
         *strrchr(p, '/') = '\0';
         g->watch = inotify_add_watch(m->grant_inotify_fd, p, IN_DELETE | IN_ONLYDIR);
         if (g->watch < 0)
@@ -167,6 +168,14 @@ void broker_load_state(Manager *m) {
                         return;
                 }
                 g->manager = m;
+                {
+                        /* its id for the BPF maps from the first pass on; a missing cgroup is revoked later */
+                        char p[PATH_MAX + 32];
+                        struct stat st;
+                        snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
+                        if (stat(p, &st) == 0)
+                                g->cgroup_id = (uint64_t) st.st_ino;
+                }
                 m->grants = a;
                 m->grants[m->n_grants++] = g;
                 if (g->id >= m->next_grant_id)
@@ -294,14 +303,10 @@ size_t broker_cpuset_grants(Manager *m, const NodeMask *spm, CpusetGrant *out, s
 size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
         size_t n = 0;
 
-        for (size_t i = 0; i < m->n_grants && n < max; i++) {
-                char p[PATH_MAX + 32];
-                struct stat st;
-
-                snprintf(p, sizeof p, CGROUP_ROOT "%s", m->grants[i]->cgroup);
-                if (stat(p, &st) == 0)
-                        ids[n++] = (uint64_t) st.st_ino;
-        }
+        /* a grant ends when its cgroup is removed, so the id taken when it began stays right */
+        for (size_t i = 0; i < m->n_grants && n < max; i++)
+                if (m->grants[i]->cgroup_id != 0)
+                        ids[n++] = m->grants[i]->cgroup_id;
         return n;
 }
 
@@ -332,7 +337,7 @@ static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply) 
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
         (void) broker_save_state(m);
         if (apply)
-                (void) manager_apply_grants(m);
+                (void) manager_apply_grants(m, g->cgroup);
         emit_grant_removed(m, g, reason);
         grant_free(g);
 }
@@ -793,7 +798,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
                                          m->config->state_directory, strerror(-r));
         }
         grant_watch(m, g);
-        r = manager_apply_grants(m);
+        r = manager_apply_grants(m, g->cgroup);
         if (r < 0) {
                 broker_revoke(m, g, "enforcement-failed", true);
                 return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
@@ -1249,7 +1254,7 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 else
                         i++;
         }
-        (void) manager_apply_grants(m);
+        (void) manager_apply_grants(m, NULL);
         return 0;
 }
 
@@ -1358,5 +1363,5 @@ void broker_recheck(Manager *m) {
                 i++;
         }
         if (changed)
-                (void) manager_apply_grants(m);
+                (void) manager_apply_grants(m, NULL);
 }

@@ -315,6 +315,16 @@ static int copy_input(CpusetWall *w, const CpusetInput *in) {
         return 0;
 }
 
+static void forget_watches(CpusetWall *w) {
+        /* Forget watches on cgroups that no longer let SPM nodes through. */
+        for (size_t i = 0; i < w->n_watches;)
+                if (!cpuset_is_gateway(&w->in, w->watches[i].path)) {
+                        inotify_rm_watch(w->inotify_fd, w->watches[i].wd);
+                        watch_drop(w, i);
+                } else
+                        i++;
+}
+
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
         unsigned new_cgroups = w->stats.new_cgroups;
         int r;
@@ -323,14 +333,7 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
         if (r < 0)
                 return log_oom();
         w->stats = (CpusetStats){ .new_cgroups = new_cgroups };
-
-        /* Forget watches on cgroups that no longer let SPM nodes through. */
-        for (size_t i = 0; i < w->n_watches;)
-                if (!cpuset_is_gateway(&w->in, w->watches[i].path)) {
-                        inotify_rm_watch(w->inotify_fd, w->watches[i].wd);
-                        watch_drop(w, i);
-                } else
-                        i++;
+        forget_watches(w);
 
         if (!nodemask_empty(&w->in.spm)) {
                 /* Gateways: the root, and every existing cgroup above a grant. Top-down, so each
@@ -358,6 +361,87 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
                         w->stats.pending_grants++;
         }
         return (int) w->stats.errors;
+}
+
+/*
+ * After grants on the cgroups in changed came or went, with the SPM nodes as
+ * they were: only the changed cgroups, their ancestors, and the children of
+ * an ancestor that now lets more through than before need another look.
+ * Everything else is as the last pass left it.
+ */
+static void walk_changed(CpusetWall *w, const CpusetInput *old, const char *path, unsigned depth,
+                         const char *const *changed, size_t n_changed) {
+        NodeMask planned = cpuset_open_for_children(&w->in, path), now = effective_spm(w, path);
+        NodeMask was = cpuset_open_for_children(old, path);
+        NodeMask parent_open = nodemask_or(&planned, &now), before = nodemask_or(&was, &now);
+        size_t len = strlen(path);
+
+        if (depth > 64)
+                return;
+        if (!nodemask_subset(&planned, &before)) {
+                walk(w, path, depth); /* more gets through here than before: every child again */
+                return;
+        }
+        for (size_t i = 0; i < n_changed; i++) {
+                const char *c = changed[i], *end;
+                char child[PATH_MAX];
+                bool seen = false;
+
+                if (!cgroup_path_covers(path, c) || strcmp(path, c) == 0 || (len > 0 && c[len] != '/'))
+                        continue;
+                end = strchrnul(c + len + 1, '/');
+                snprintf(child, sizeof child, "%.*s", (int) (end - c), c);
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = cgroup_path_covers(child, changed[j]) && cgroup_path_covers(path, changed[j]);
+                if (seen)
+                        continue; /* handled with an earlier changed path below the same child */
+                NodeMask need = cpuset_need(&w->in, child);
+                if (nodemask_empty(&need))
+                        (void) wall_one(w, child, &parent_open);
+                else {
+                        walk_changed(w, old, child, depth + 1, changed, n_changed);
+                        (void) wall_one(w, child, &parent_open);
+                }
+        }
+}
+
+int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *const *changed, size_t n_changed) {
+        CpusetInput old = w->in;
+        CpusetGrant *old_grants = w->grants;
+        unsigned errors = w->stats.errors;
+        int r;
+
+        if (!nodemask_same(&in->spm, &w->in.spm) || !nodemask_same(&in->sysram, &w->in.sysram) ||
+            !nodemask_same(&in->usable, &w->in.usable))
+                return cpuset_wall_apply(w, in);
+
+        /* copy_input frees the old grants: keep them for the comparison */
+        w->grants = NULL;
+        w->in.n_grants = 0;
+        r = copy_input(w, in);
+        if (r < 0) {
+                w->grants = old_grants;
+                w->in = old;
+                return log_oom();
+        }
+        forget_watches(w);
+        w->stats.errors = 0;
+        for (size_t i = 0; i < n_changed && !nodemask_empty(&w->in.spm); i++)
+                for (const char *s = strchr(changed[i] + 1, '/'); s; s = strchr(s + 1, '/')) {
+                        char prefix[PATH_MAX];
+                        snprintf(prefix, sizeof prefix, "%.*s", (int) (s - changed[i]), changed[i]);
+                        if (cpuset_is_gateway(&w->in, prefix))
+                                (void) gateway_setup(w, prefix);
+                }
+        walk_changed(w, &old, "", 0, changed, n_changed);
+        for (size_t i = 0; i < old.n_grants; i++) {
+                free(old_grants[i].cgroup);
+                free(old_grants[i].label);
+        }
+        free(old_grants);
+        r = (int) w->stats.errors;
+        w->stats.errors += errors;
+        return r;
 }
 
 /* ---- new cgroups ---- */

@@ -85,6 +85,13 @@ static inline void cpuset_wall_freep(CpusetWall **w) {
  * for even a moment. Returns the number of failed writes (each logged).
  */
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
+/*
+ * The same after grants on the cgroups in changed (paths) came or went, the
+ * SPM nodes unchanged (otherwise it is cpuset_wall_apply()): only what those
+ * grants can affect is read and written. The cgroup counts in the stats stay
+ * those of the last full pass.
+ */
+int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *const *changed, size_t n_changed);
 /* The stats of the last pass, and the processes in the root cgroup now. */
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);

@@ -30,6 +30,7 @@ typedef struct Grant {
 
         /* runtime only */
         void *manager;         /* the Manager that holds it */
+        uint64_t cgroup_id;    /* inode of the cgroup directory, the id BPF sees; 0 = not known */
         void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
         void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
         int watch;             /* inotify watch of the cgroup directory, -1 */

@@ -227,7 +227,7 @@ static void on_grant_appeared(const char *path, void *userdata) {
         manager_sync_bpf_maps(userdata);
 }
 
-static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose) {
+static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, const char *changed) {
         _cleanup_free_ CpusetGrant *grants = NULL;
         CpusetInput in = {};
         size_t n = 0;
@@ -273,7 +273,10 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose) {
         n += broker_cpuset_grants(m, &in.spm, grants + n, broker_n_grants(m));
         in.grants = grants;
         in.n_grants = n;
-        r = cpuset_wall_apply(m->wall, &in);
+        if (changed)
+                r = cpuset_wall_apply_changed(m->wall, &in, &changed, 1);
+        else
+                r = cpuset_wall_apply(m->wall, &in);
         if (verbose)
                 manager_log_wall(m);
         manager_sync_bpf_maps(m); /* after the wall: its gateways exist now */
@@ -281,11 +284,11 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose) {
 }
 
 int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
-        return apply_enforcement(m, spm, true);
+        return apply_enforcement(m, spm, true, NULL);
 }
 
-int manager_apply_grants(Manager *m) {
-        return apply_enforcement(m, NULL, false);
+int manager_apply_grants(Manager *m, const char *changed) {
+        return apply_enforcement(m, NULL, false, changed);
 }
 
 /* ---- the syscall observer ---- */

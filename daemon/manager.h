@@ -99,9 +99,9 @@ int manager_run(Manager *m);
 /* Bring the cpuset wall and the BPF maps in line with the SPM nodes and grants;
  * spm: SPM nodes, or NULL for the current ones. */
 int manager_apply_enforcement(Manager *m, const NodeMask *spm);
-/* The same after a grant came or went: quietly (the broker logs the grant), without the census of
- * the root cgroup. */
-int manager_apply_grants(Manager *m);
+/* The same after a grant on cgroup changed came or went (NULL: several): quietly (the broker logs
+ * the grant), without the census of the root cgroup, touching only what that grant affects. */
+int manager_apply_grants(Manager *m, const char *changed);
 /* Load, reload or drop the syscall observer to match Observe= and ViolationAction=. */
 int manager_setup_observer(Manager *m);
 /* Load, reload or drop the BPF-LSM guard to match CgroupGuard=, TaskMoveMemory=, TrustedExecutable=. */

@@ -130,6 +130,9 @@ testcase_grant_allocates_and_disconnect_ends_it() {
         [ "$(pages_of </tmp/p-a)" -ge 4096 ]
         probe /jobs/b | tee /tmp/p-b
         grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-b
+        # the observer's map follows grants as they come: /jobs/b is reported, /jobs/a is not
+        spmd_wait_log 'Violation: python3 (pid [0-9]*, uid 0) in cgroup /jobs/b called set_mempolicy'
+        ! grep -q 'Violation: .* in cgroup /jobs/a ' /tmp/spmd.log
         # the grant object, as documented
         busctl --system get-property org.spmd1 "$path" org.spmd1.Grant Cgroup | grep -q '"/jobs/a"'
         busctl --system introspect --xml-interface org.spmd1 "$path" >/tmp/grant.xml
@@ -152,6 +155,9 @@ PY
         spmd_wait_log "Grant [0-9]* of /jobs/a to uid 0 ended: client-gone"
         test "$(n_grants)" = 0
         test "$(effective /jobs/a)" = 0
+        # ... and as they go
+        probe /jobs/a | grep -q 'set_mempolicy=Invalid argument'
+        spmd_wait_log 'Violation: python3 (pid [0-9]*, uid 0) in cgroup /jobs/a called set_mempolicy'
         echo go >&7
         exec 7>&-
         for _ in $(seq 100); do grep -q '^after' /tmp/hold.out && break; sleep 0.1; done
