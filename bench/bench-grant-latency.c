@@ -153,6 +153,29 @@ static unsigned n_grants(sd_bus *bus) {
         return n;
 }
 
+/* One timed round: Ping (the floor), RequestAccess, a look at the cgroup, ReleaseAccess. */
+static int timed_grant(sd_bus *bus, unsigned node, uint64_t *floor, uint64_t *req, uint64_t *rel,
+                       unsigned *not_in_force) {
+        char path[128];
+        uint64_t t0 = now_ns();
+
+        if (ping(bus) < 0)
+                return -1;
+        uint64_t t1 = now_ns();
+        if (request(bus, BENCH_CG "/one", path, sizeof path) < 0)
+                return -1;
+        uint64_t t2 = now_ns();
+        if (effective_has(BENCH_CG "/one", node) != 1)
+                (*not_in_force)++;
+        uint64_t t3 = now_ns();
+        if (release(bus, path) < 0)
+                return -1;
+        *floor = t1 - t0;
+        *req = t2 - t1;
+        *rel = now_ns() - t3;
+        return 0;
+}
+
 /* One client of the load phase: request and release on its own cgroup until the deadline. */
 static void load_client(unsigned i, uint64_t deadline, unsigned *ok, unsigned *failed) {
         sd_bus *bus = NULL;
@@ -222,24 +245,9 @@ int main(int argc, char *argv[]) {
                 if (ping(bus) < 0 || request(bus, BENCH_CG "/one", path, sizeof path) < 0 || release(bus, path) < 0)
                         return 1;
         /* interleaved, so drift hits both alike */
-        for (unsigned i = 0; i < n; i++) {
-                uint64_t t0 = now_ns();
-                if (ping(bus) < 0)
+        for (unsigned i = 0; i < n; i++)
+                if (timed_grant(bus, node, &floor[i], &req[i], &rel[i], &not_in_force) < 0)
                         return 1;
-                uint64_t t1 = now_ns();
-                if (request(bus, BENCH_CG "/one", path, sizeof path) < 0)
-                        return 1;
-                uint64_t t2 = now_ns();
-                if (effective_has(BENCH_CG "/one", node) != 1)
-                        not_in_force++;
-                uint64_t t3 = now_ns();
-                if (release(bus, path) < 0)
-                        return 1;
-                uint64_t t4 = now_ns();
-                floor[i] = t1 - t0;
-                req[i] = t2 - t1;
-                rel[i] = t4 - t3;
-        }
         qsort(floor, n, sizeof *floor, cmp_u64);
         qsort(req, n, sizeof *req, cmp_u64);
         qsort(rel, n, sizeof *rel, cmp_u64);
@@ -259,20 +267,9 @@ int main(int argc, char *argv[]) {
                 sd_bus *fresh = NULL;
                 if (sd_bus_open_system(&fresh) < 0 || ping(fresh) < 0) /* connected, Hello done */
                         return 1;
-                uint64_t t0 = now_ns();
-                if (ping(fresh) < 0)
-                        return 1;
-                uint64_t t1 = now_ns();
-                if (request(fresh, BENCH_CG "/one", path, sizeof path) < 0)
-                        return 1;
-                uint64_t t2 = now_ns();
-                if (effective_has(BENCH_CG "/one", node) != 1)
-                        not_in_force++;
-                if (release(fresh, path) < 0)
+                if (timed_grant(fresh, node, &floor[i], &req[i], &rel[i], &not_in_force) < 0)
                         return 1;
                 sd_bus_flush_close_unref(fresh);
-                floor[i] = t1 - t0;
-                req[i] = t2 - t1;
         }
         qsort(floor, n_cold, sizeof *floor, cmp_u64);
         qsort(req, n_cold, sizeof *req, cmp_u64);

@@ -85,7 +85,8 @@ static int broker_save_state(Manager *m) {
 
         if (state_path(m, path, sizeof path) < 0)
                 return log_error_errno(-ENAMETOOLONG, "StateDirectory=%s is too long.", m->config->state_directory);
-        if (mkdir(m->config->state_directory, 0755) < 0 && errno != EEXIST)
+        if (access(m->config->state_directory, F_OK) < 0 && mkdir(m->config->state_directory, 0755) < 0 &&
+            errno != EEXIST)
                 return log_error_errno(-errno, "Cannot create StateDirectory=%s: %m", m->config->state_directory);
         snprintf(tmp, sizeof tmp, "%s.new", path);
         f = fopen(tmp, "we");
@@ -274,6 +275,76 @@ void broker_layers_changed(Manager *m) {
         if (m->bus)
                 (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
                                                       "EnforcementLayers", "SpmNodes", NULL);
+}
+
+/* ---- byte limits ---- */
+
+static uint64_t grant_usage(const Grant *g) {
+        char dir[PATH_MAX + 32];
+
+        snprintf(dir, sizeof dir, CGROUP_ROOT "%s", g->cgroup);
+        return cgroup_node_usage(dir, &g->nodes);
+}
+
+#define LIMIT_CHECK_USEC (1000 * 1000)
+
+static void broker_arm_limit_check(Manager *m);
+
+/*
+ * MaxBytes= is watched, not enforced: memory.numa_stat has no notification,
+ * so limited grants are looked at once a second, and crossing the limit (and
+ * coming back under it) is logged. Taking pages back is the evacuation
+ * engine's job, which does not exist yet.
+ */
+static int on_limit_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s, (void) usec;
+        for (size_t i = 0; i < m->n_grants; i++) {
+                Grant *g = m->grants[i];
+                uint64_t used;
+                char a[32], b[32], nodes[256];
+
+                if (g->max_bytes == UINT64_MAX)
+                        continue;
+                used = grant_usage(g);
+                if (used == UINT64_MAX)
+                        continue;
+                if (used > g->max_bytes && !g->over_limit)
+                        log_warning("Grant %" PRIu32 ": %s holds %s on SPM node(s) %s, over its limit of %s (rule %s); "
+                                    "byte limits are reported, not enforced, in this version.",
+                                    g->id, g->cgroup, format_size(a, sizeof a, used),
+                                    nodemask_format(&g->nodes, nodes, sizeof nodes),
+                                    format_size(b, sizeof b, g->max_bytes), strna(g->rule));
+                else if (used <= g->max_bytes && g->over_limit)
+                        log_info("Grant %" PRIu32 ": %s is back within its limit (%s of %s).", g->id, g->cgroup,
+                                 format_size(a, sizeof a, used), format_size(b, sizeof b, g->max_bytes));
+                g->over_limit = used > g->max_bytes;
+        }
+        broker_arm_limit_check(m);
+        return 0;
+}
+
+/* Look again in a second while some grant has a limit (an armed check stays as it is). */
+static void broker_arm_limit_check(Manager *m) {
+        bool limited = false;
+        int enabled = SD_EVENT_OFF, r;
+
+        for (size_t i = 0; i < m->n_grants && !limited; i++)
+                limited = m->grants[i]->max_bytes != UINT64_MAX;
+        if (!limited)
+                return; /* a check already armed finds nothing and does not re-arm */
+        if (!m->limit_source) {
+                r = sd_event_add_time_relative(m->event, &m->limit_source, CLOCK_MONOTONIC, LIMIT_CHECK_USEC,
+                                               100 * 1000, on_limit_check, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch the grants' byte limits: %m");
+                return;
+        }
+        if (sd_event_source_get_enabled(m->limit_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        (void) sd_event_source_set_time_relative(m->limit_source, LIMIT_CHECK_USEC);
+        (void) sd_event_source_set_enabled(m->limit_source, SD_EVENT_ONESHOT);
 }
 
 /* ---- grants in force ---- */
@@ -564,31 +635,9 @@ static unsigned count_grants(const AccessConf *rule, uid_t uid, void *userdata) 
         return n;
 }
 
-/* Find the cgroup of a unit by its name: systemd names each unit's cgroup after it. */
-static bool find_unit_cgroup(const char *dir, const char *rel, const char *unit, unsigned depth, char *buf,
-                             size_t len) {
-        struct dirent *de;
-        DIR *d;
-        bool found = false;
-
-        if (depth > 8 || !(d = opendir(dir)))
-                return false;
-        while (!found && (de = readdir(d))) {
-                char p[PATH_MAX], r[PATH_MAX];
-
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
-                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
-                        continue;
-                if (strcmp(de->d_name, unit) == 0) {
-                        str_copy_cut(buf, len, r);
-                        found = true;
-                } else
-                        found = find_unit_cgroup(p, r, unit, depth + 1, buf, len);
-        }
-        closedir(d);
-        return found;
+/* The cgroup of a unit, by its name: systemd names each unit's cgroup after it. */
+static bool has_name(const struct dirent *de, const void *userdata) {
+        return strcmp(de->d_name, userdata) == 0;
 }
 
 /* The target's form, before anything about the caller or the machine is looked at:
@@ -636,7 +685,7 @@ static int resolve_target(const CallerInfo *c, const char *target, char *buf, si
         }
         if (target[0] == '/')
                 str_copy_cut(buf, len, target);
-        else if (!find_unit_cgroup(CGROUP_ROOT, "", target, 0, buf, len))
+        else if (!cgroup_tree_find(CGROUP_ROOT, 8, has_name, target, buf, len))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unit %s has no cgroup under " CGROUP_ROOT " (is it running?).", target);
         snprintf(p, sizeof p, CGROUP_ROOT "%s", buf);
@@ -810,9 +859,12 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
                  nodemask_format(&g->nodes, nodes, sizeof nodes), (unsigned) g->uid, (int) g->pid,
                  g->persistent ? "persistent" : "until the client disconnects", g->rule,
                  g->max_bytes == UINT64_MAX ? "" : ", with a byte limit");
-        emit_grant_added(m, g);
+        broker_arm_limit_check(m);
         grant_path(g, path, sizeof path);
-        return sd_bus_reply_method_return(msg, "o", path);
+        /* the reply first: the bus daemon routes the signals after it, not before */
+        r = sd_bus_reply_method_return(msg, "o", path);
+        emit_grant_added(m, g);
+        return r;
 }
 
 static int release_grant(sd_bus_message *msg, Manager *m, Grant *g, sd_bus_error *error) {
@@ -849,14 +901,15 @@ static int append_grant(sd_bus_message *reply, const Grant *g) {
         int r;
 
         grant_path(g, path, sizeof path);
-        r = sd_bus_message_open_container(reply, 'r', "ousauuutbss");
+        r = sd_bus_message_open_container(reply, 'r', "ousauuutbsst");
         if (r >= 0)
                 r = sd_bus_message_append(reply, "ous", path, g->id, g->cgroup);
         if (r >= 0)
                 r = append_nodemask(reply, &g->nodes);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "uutbss", (uint32_t) g->uid, (uint32_t) g->pid, g->max_bytes,
-                                          (int) g->persistent, strempty(g->rule), strempty(g->owner));
+                r = sd_bus_message_append(reply, "uutbsst", (uint32_t) g->uid, (uint32_t) g->pid, g->max_bytes,
+                                          (int) g->persistent, strempty(g->rule), strempty(g->owner),
+                                          grant_usage(g));
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
@@ -870,7 +923,7 @@ static int method_list_grants(sd_bus_message *msg, void *userdata, sd_bus_error 
         (void) error;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ousauuutbss)");
+                r = sd_bus_message_open_container(reply, 'a', "(ousauuutbsst)");
         for (size_t i = 0; r >= 0 && i < m->n_grants; i++)
                 r = append_grant(reply, m->grants[i]);
         if (r >= 0)
@@ -1100,7 +1153,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("o", grant), method_request_access, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReleaseAccess", SD_BUS_ARGS("o", grant), SD_BUS_NO_RESULT, method_release_access,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ousauuutbss)", grants),
+        SD_BUS_METHOD_WITH_ARGS("ListGrants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ousauuutbsst)", grants),
                                 method_list_grants, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status), method_get_status,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -1177,6 +1230,8 @@ static int grant_property(sd_bus *bus, const char *path, const char *interface, 
                 return sd_bus_message_append(reply, "s", strempty(g->rule));
         if (strcmp(property, "CreatedTimestamp") == 0)
                 return sd_bus_message_append(reply, "t", g->created_usec);
+        if (strcmp(property, "UsageBytes") == 0)
+                return sd_bus_message_append(reply, "t", grant_usage(g));
         return -EINVAL;
 }
 
@@ -1197,6 +1252,7 @@ static const sd_bus_vtable grant_vtable[] = {
         SD_BUS_PROPERTY("MaxBytes", "t", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Rule", "s", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("CreatedTimestamp", "t", grant_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("UsageBytes", "t", grant_property, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, grant_method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -1312,6 +1368,7 @@ int broker_start(Manager *m) {
         m->bus = TAKE_PTR(bus);
         log_info("Broker: active (%s on the system bus).", SPMD_BUS_NAME);
         broker_adopt(m);
+        broker_arm_limit_check(m);
         return 0;
 
 unavailable:

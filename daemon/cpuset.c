@@ -159,6 +159,14 @@ static Watch *watch_by_wd(CpusetWall *w, int wd) {
         return NULL;
 }
 
+/* A gateway already set up (controller enabled, watched) by an earlier pass. */
+static bool watch_by_path(const CpusetWall *w, const char *path) {
+        for (size_t i = 0; i < w->n_watches; i++)
+                if (strcmp(w->watches[i].path, path) == 0)
+                        return true;
+        return false;
+}
+
 static void watch_drop(CpusetWall *w, size_t i) {
         free(w->watches[i].path);
         w->watches[i] = w->watches[--w->n_watches];
@@ -430,7 +438,7 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
                 for (const char *s = strchr(changed[i] + 1, '/'); s; s = strchr(s + 1, '/')) {
                         char prefix[PATH_MAX];
                         snprintf(prefix, sizeof prefix, "%.*s", (int) (s - changed[i]), changed[i]);
-                        if (cpuset_is_gateway(&w->in, prefix))
+                        if (cpuset_is_gateway(&w->in, prefix) && !watch_by_path(w, prefix))
                                 (void) gateway_setup(w, prefix);
                 }
         walk_changed(w, &old, "", 0, changed, n_changed);
@@ -442,6 +450,39 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
         r = (int) w->stats.errors;
         w->stats.errors += errors;
         return r;
+}
+
+/* ---- finding a cgroup ---- */
+
+static bool tree_find(const char *dir, const char *rel, unsigned depth, unsigned max_depth, CgroupMatch match,
+                      const void *userdata, char *buf, size_t len) {
+        struct dirent *de;
+        bool found = false;
+        DIR *d;
+
+        if (depth > max_depth || !(d = opendir(dir)))
+                return false;
+        while (!found && (de = readdir(d))) {
+                char p[PATH_MAX], r[PATH_MAX];
+
+                if (!is_subdir(de) || de->d_name[0] == '.')
+                        continue;
+                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
+                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
+                        continue;
+                if (match(de, userdata)) {
+                        str_copy_cut(buf, len, r);
+                        found = true;
+                } else
+                        found = tree_find(p, r, depth + 1, max_depth, match, userdata, buf, len);
+        }
+        closedir(d);
+        return found;
+}
+
+bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, const void *userdata, char *buf,
+                      size_t len) {
+        return tree_find(root, "", 0, max_depth, match, userdata, buf, len);
 }
 
 /* ---- new cgroups ---- */

@@ -54,6 +54,15 @@ bool cpuset_is_gateway(const CpusetInput *in, const char *path);
 bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
                  NodeMask *ret);
 
+/* ---- finding a cgroup ---- */
+
+struct dirent;
+typedef bool (*CgroupMatch)(const struct dirent *de, const void *userdata);
+/* Depth-first below root (at most max_depth levels down): the first cgroup whose directory entry
+ * match() accepts. Its path relative to root ("/a/b") goes to buf. */
+bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, const void *userdata, char *buf,
+                      size_t len);
+
 /* ---- applying it ---- */
 
 typedef struct CpusetWall CpusetWall;

@@ -27,6 +27,35 @@ bool grant_value_ok(const char *s) {
         return true;
 }
 
+uint64_t cgroup_node_usage(const char *cgroup_dir, const NodeMask *mask) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        uint64_t sum = 0;
+        size_t n = 0;
+        bool seen = false;
+
+        if (asprintf(&path, "%s/memory.numa_stat", cgroup_dir) < 0)
+                return UINT64_MAX;
+        f = fopen(path, "re");
+        if (!f)
+                return UINT64_MAX;
+        /* "anon N0=1234 N1=5678" */
+        while (getline(&line, &n, f) > 0) {
+                char *save = NULL, *key = strtok_r(line, " \n", &save);
+
+                if (!key || (strcmp(key, "anon") != 0 && strcmp(key, "file") != 0))
+                        continue;
+                seen = true;
+                for (char *t = strtok_r(NULL, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+                        unsigned node;
+                        uint64_t bytes;
+                        if (sscanf(t, "N%u=%" SCNu64, &node, &bytes) == 2 && nodemask_test(mask, node))
+                                sum += bytes;
+                }
+        }
+        return seen ? sum : UINT64_MAX;
+}
+
 int grant_serialize(const Grant *g, FILE *f) {
         char nodes[4096];
 

@@ -31,6 +31,7 @@ typedef struct Grant {
         /* runtime only */
         void *manager;         /* the Manager that holds it */
         uint64_t cgroup_id;    /* inode of the cgroup directory, the id BPF sees; 0 = not known */
+        bool over_limit;       /* its usage on its nodes was above max_bytes at the last look */
         void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
         void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
         int watch;             /* inotify watch of the cgroup directory, -1 */
@@ -42,5 +43,9 @@ Grant *grant_free(Grant *g);
 int grant_serialize(const Grant *g, FILE *f);
 /* Parse a line written by grant_serialize(); -EINVAL with *ret_error saying what is wrong. */
 int grant_parse(const char *line, Grant **ret, char **ret_error);
+/* Bytes a cgroup holds on the nodes in mask, from its memory.numa_stat (anon + file, which
+ * includes shmem); UINT64_MAX when it cannot be read (no memory controller on the cgroup). */
+uint64_t cgroup_node_usage(const char *cgroup_dir, const NodeMask *mask);
+
 /* A value grant_serialize() can store: no tab, newline or other control character. */
 bool grant_value_ok(const char *s);

@@ -293,30 +293,10 @@ int manager_apply_grants(Manager *m, const char *changed) {
 
 /* ---- the syscall observer ---- */
 
-/* The path of the cgroup with this id, found by walking cgroupfs (logging is rate-limited). */
-static bool find_cgroup(const char *dir, const char *rel, uint64_t id, unsigned depth, char *buf, size_t len) {
-        struct dirent *de;
-        DIR *d;
-
-        if (depth > 16 || !(d = opendir(dir)))
-                return false;
-        while ((de = readdir(d))) {
-                char p[PATH_MAX], r[PATH_MAX];
-
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
-                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
-                        continue;
-                if (de->d_ino == id || find_cgroup(p, r, id, depth + 1, buf, len)) {
-                        if (de->d_ino == id)
-                                str_copy_cut(buf, len, r);
-                        closedir(d);
-                        return true;
-                }
-        }
-        closedir(d);
-        return false;
+/* The cgroup with this id (a cgroup2 directory's inode number), found by walking cgroupfs
+ * (only for events that are logged, which are rate-limited). */
+static bool has_id(const struct dirent *de, const void *userdata) {
+        return de->d_ino == *(const uint64_t *) userdata;
 }
 
 static void cgroup_name(uint64_t id, char *buf, size_t len) {
@@ -324,7 +304,7 @@ static void cgroup_name(uint64_t id, char *buf, size_t len) {
 
         if (stat(CGROUP_ROOT, &st) == 0 && st.st_ino == id)
                 snprintf(buf, len, "/");
-        else if (!find_cgroup(CGROUP_ROOT, "", id, 0, buf, len))
+        else if (!cgroup_tree_find(CGROUP_ROOT, 16, has_id, &id, buf, len))
                 snprintf(buf, len, "id %" PRIu64 " (gone)", id);
 }
 
@@ -954,6 +934,7 @@ Manager *manager_free(Manager *m) {
         free(m->grants);
         strv_free(m->grant_labels);
         sd_event_source_disable_unref(m->grant_inotify_source);
+        sd_event_source_disable_unref(m->limit_source);
         if (m->grant_inotify_fd >= 0)
                 close(m->grant_inotify_fd);
         free(m->bus_reason);

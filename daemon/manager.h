@@ -64,6 +64,7 @@ typedef struct Manager {
         char **grant_labels;            /* for the cpuset wall's logs */
         int grant_inotify_fd;           /* IN_DELETE_SELF on granted cgroups */
         sd_event_source *grant_inotify_source;
+        sd_event_source *limit_source;  /* looks at the grants' byte limits */
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
 } Manager;
 

@@ -221,24 +221,24 @@ int spmctl_grants(int argc, char *argv[]) {
         }
         if ((r = connect_bus(&bus)) || (r = call(bus, "ListGrants", &reply, NULL)))
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ousauuutbss)");
+        r = sd_bus_message_enter_container(reply, 'a', "(ousauuutbsst)");
         if (r < 0)
                 return bad_reply("ListGrants", r);
         if (spmctl_json)
                 printf("[");
         else
-                printf("%-4s %-40s %-6s %-6s %-7s %-10s %-10s %-14s %s\n", "ID", "CGROUP", "NODES", "UID", "PID",
-                       "LIMIT", "LIFETIME", "RULE", "OWNER");
-        while ((r = sd_bus_message_enter_container(reply, 'r', "ousauuutbss")) > 0) {
+                printf("%-4s %-36s %-6s %-6s %-7s %-8s %-8s %-10s %-14s %s\n", "ID", "CGROUP", "NODES", "UID", "PID",
+                       "USED", "LIMIT", "LIFETIME", "RULE", "OWNER");
+        while ((r = sd_bus_message_enter_container(reply, 'r', "ousauuutbsst")) > 0) {
                 const char *path, *cgroup, *rule, *owner;
                 uint32_t id, uid, pid;
-                uint64_t max;
+                uint64_t max, used;
                 int persistent;
-                char nodes[1024], lim[32];
+                char nodes[1024], lim[32], use[32];
 
                 if ((r = sd_bus_message_read(reply, "ous", &path, &id, &cgroup)) < 0 ||
                     (r = read_nodes(reply, nodes, sizeof nodes)) < 0 ||
-                    (r = sd_bus_message_read(reply, "uutbss", &uid, &pid, &max, &persistent, &rule, &owner)) < 0 ||
+                    (r = sd_bus_message_read(reply, "uutbsst", &uid, &pid, &max, &persistent, &rule, &owner, &used)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
                         return bad_reply("ListGrants", r);
                 if (spmctl_json) {
@@ -252,14 +252,20 @@ int spmctl_grants(int argc, char *argv[]) {
                                 printf("null");
                         else
                                 printf("%" PRIu64, max);
+                        printf(",\"usage_bytes\":");
+                        if (used == UINT64_MAX)
+                                printf("null");
+                        else
+                                printf("%" PRIu64, used);
                         printf(",\"persistent\":%s,\"rule\":", persistent ? "true" : "false");
                         json_string(stdout, rule);
                         printf(",\"owner\":");
                         json_string(stdout, owner);
                         printf("}");
                 } else
-                        printf("%-4" PRIu32 " %-40s %-6s %-6" PRIu32 " %-7" PRIu32 " %-10s %-10s %-14s %s\n", id,
-                               cgroup, nodes, uid, pid, max == UINT64_MAX ? "-" : format_size(lim, sizeof lim, max),
+                        printf("%-4" PRIu32 " %-36s %-6s %-6" PRIu32 " %-7" PRIu32 " %-8s %-8s %-10s %-14s %s\n", id,
+                               cgroup, nodes, uid, pid, used == UINT64_MAX ? "-" : format_size(use, sizeof use, used),
+                               max == UINT64_MAX ? "-" : format_size(lim, sizeof lim, max),
                                persistent ? "persistent" : "client", rule, owner[0] ? owner : "-");
                 n++;
         }
