@@ -31,6 +31,7 @@
 #define ERROR_ENFORCEMENT   "org.spmd1.Error.EnforcementFailed"
 #define ERROR_RELOAD        "org.spmd1.Error.ReloadFailed"
 #define ERROR_DEVICE        "org.spmd1.Error.DeviceFailed"
+#define ERROR_PRESSURE      "org.spmd1.Error.NodeUnderPressure"
 
 static uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
@@ -271,10 +272,20 @@ void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char
                 log_debug("Cannot emit Denial.");
 }
 
+void broker_emit_pressure(Manager *m, unsigned node, int level, int before, const char *why) {
+        if (!m->bus)
+                return;
+        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "PressureChanged", "usss", node,
+                               pressure_level_to_string(level), pressure_level_to_string(before), why) < 0)
+                log_debug("Cannot emit PressureChanged.");
+        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NodePressure",
+                                              NULL);
+}
+
 void broker_layers_changed(Manager *m) {
         if (m->bus)
                 (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
-                                                      "EnforcementLayers", "SpmNodes", NULL);
+                                                      "EnforcementLayers", "SpmNodes", "NodePressure", NULL);
 }
 
 /* ---- byte limits ---- */
@@ -794,6 +805,20 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         req.cgroup = cgroup;
 
         r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
+        if (r >= 0 && m->config->refuse_grants_at != PRESSURE_NEVER)
+                for (unsigned node = 0; node < SPMD_MAX_NODES; node++) {
+                        const NodePressure *np = nodemask_test(&d.nodes, node) ? manager_node_pressure(m, node) : NULL;
+                        if (np && np->state.level >= m->config->refuse_grants_at) {
+                                log_notice("Refused a grant of %s to uid %u: SPM node %u is at %s pressure (%s).",
+                                           cgroup, (unsigned) c.uid, node,
+                                           pressure_level_to_string(np->state.level), np->why);
+                                return sd_bus_error_setf(error, ERROR_PRESSURE,
+                                                         "SPM node %u is at %s pressure (%s); new grants wait "
+                                                         "until it recovers (RefuseGrantsAt=%s).",
+                                                         node, pressure_level_to_string(np->state.level), np->why,
+                                                         pressure_level_to_string(m->config->refuse_grants_at));
+                        }
+                }
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -997,6 +1022,17 @@ static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int append_pressure(sd_bus_message *reply, Manager *m) {
+        int r = sd_bus_message_open_container(reply, 'a', "(uss)");
+
+        for (size_t i = 0; r >= 0 && i < m->n_pressure; i++)
+                r = sd_bus_message_append(reply, "(uss)", m->pressure[i].node,
+                                          pressure_level_to_string(m->pressure[i].state.level), m->pressure[i].why);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int append_layers(sd_bus_message *reply, Manager *m) {
         LayerState l[MANAGER_N_LAYERS];
         int r;
@@ -1051,6 +1087,18 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = sd_bus_message_open_container(reply, 'v', "au");
         if (r >= 0)
                 r = append_nodemask(reply, &spm);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "NodePressure");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a(uss)");
+        if (r >= 0)
+                r = append_pressure(reply, m);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
@@ -1130,6 +1178,12 @@ static int property_get_spm_nodes(sd_bus *bus, const char *path, const char *int
         return append_nodemask(reply, &spm);
 }
 
+static int property_get_pressure(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+        return append_pressure(reply, userdata);
+}
+
 static int property_get_n_grants(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -1144,6 +1198,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("EnforcementLayers", "a(sss)", property_get_layers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("SpmNodes", "au", property_get_spm_nodes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NGrants", "u", property_get_n_grants, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NodePressure", "a(uss)", property_get_pressure, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListNodes", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ubuttis)", nodes), method_list_nodes,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssstisbs)", devices),
@@ -1168,6 +1223,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", syscall, "u", pid, "u", uid, "s", comm, "s", cgroup, "au", nodes,
                                             "b", killed),
                                 0),
+        SD_BUS_SIGNAL_WITH_ARGS("PressureChanged",
+                                SD_BUS_ARGS("u", node, "s", level, "s", previous, "s", reason), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Denial",
                                 SD_BUS_ARGS("s", what, "u", pid, "u", uid, "s", comm, "s", cgroup, "s",
                                             target_cgroup),

@@ -35,4 +35,5 @@ void broker_recheck(Manager *m);
 void broker_layers_changed(Manager *m);
 void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup,
                            const char *nodes);
+void broker_emit_pressure(Manager *m, unsigned node, int level, int before, const char *why);
 void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char *cgroup, const char *target);

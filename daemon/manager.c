@@ -528,6 +528,7 @@ int manager_release_device(Manager *m, const char *dev, char **ret_message) {
         else
                 log_error_errno(r, "%s.", strna(*ret_message));
         (void) manager_refresh_topology(m);
+        manager_setup_pressure(m);
         (void) manager_apply_enforcement(m, NULL);
         broker_layers_changed(m);
         return r;
@@ -773,6 +774,7 @@ int manager_apply_devices(Manager *m) {
                 if (r < 0)
                         return r;
         }
+        manager_setup_pressure(m);
         /* Grants can name the nodes now that they have memory. */
         return manager_apply_enforcement(m, NULL);
 }
@@ -935,6 +937,7 @@ Manager *manager_free(Manager *m) {
         strv_free(m->grant_labels);
         sd_event_source_disable_unref(m->grant_inotify_source);
         sd_event_source_disable_unref(m->limit_source);
+        manager_free_pressure(m);
         if (m->grant_inotify_fd >= 0)
                 close(m->grant_inotify_fd);
         free(m->bus_reason);

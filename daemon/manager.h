@@ -12,6 +12,7 @@
 #include "devices.h"
 #include "grant.h"
 #include "topology.h"
+#include "watch.h"
 
 /* At most a burst of log lines a second for one kind of event; the rest are counted. */
 typedef struct LogRateLimit {
@@ -65,6 +66,10 @@ typedef struct Manager {
         int grant_inotify_fd;           /* IN_DELETE_SELF on granted cgroups */
         sd_event_source *grant_inotify_source;
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
+
+        NodePressure *pressure;         /* one per SPM node (watch.c) */
+        size_t n_pressure;
+        sd_event_source *pressure_source;
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
 } Manager;
 

@@ -193,6 +193,30 @@ int spmctl_status(int argc, char *argv[]) {
                                 r = sd_bus_message_exit_container(reply);
                         if (spmctl_json)
                                 printf("]");
+                } else if (strcmp(contents, "a(uss)") == 0) {
+                        const char *level, *why;
+                        uint32_t node;
+                        bool firstn = true;
+                        r = sd_bus_message_enter_container(reply, 'a', "(uss)");
+                        if (spmctl_json)
+                                printf("[");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &node, &level, &why)) > 0) {
+                                if (spmctl_json) {
+                                        printf("%s{\"node\":%" PRIu32 ",\"level\":", firstn ? "" : ",", node);
+                                        json_string(stdout, level);
+                                        printf(",\"reason\":");
+                                        json_string(stdout, why);
+                                        printf("}");
+                                } else
+                                        printf("%snode %" PRIu32 " %s (%s)", firstn ? "" : "; ", node, level, why);
+                                firstn = false;
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                        if (spmctl_json)
+                                printf("]");
+                        else
+                                printf("%s\n", firstn ? "-" : "");
                 } else
                         r = sd_bus_message_skip(reply, contents);
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
@@ -586,6 +610,18 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 } else if (r >= 0)
                         printf("Denial         %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s of %s\n", s2, u1, u2,
                                s3, s1, s4);
+        } else if (strcmp(member, "PressureChanged") == 0) {
+                r = sd_bus_message_read(m, "usss", &u1, &s1, &s2, &s3);
+                if (r >= 0 && spmctl_json) {
+                        printf("{\"signal\":\"PressureChanged\",\"node\":%" PRIu32 ",\"level\":", u1);
+                        json_string(stdout, s1);
+                        printf(",\"previous\":");
+                        json_string(stdout, s2);
+                        printf(",\"reason\":");
+                        json_string(stdout, s3);
+                        printf("}\n");
+                } else if (r >= 0)
+                        printf("PressureChanged node %" PRIu32 ": %s -> %s (%s)\n", u1, s2, s1, s3);
         } else if (strcmp(member, "PropertiesChanged") == 0) {
                 if (spmctl_json)
                         printf("{\"signal\":\"PropertiesChanged\"}\n");

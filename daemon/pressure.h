@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The pressure level of an SPM node (ok, warn, critical) from its metrics,
+ * with hysteresis and a recovery delay so that a noisy source does not make
+ * it flap. Pure: the caller reads the metrics and keeps the clock.
+ *
+ * Thresholds come from [Pressure]: the level rises to warn/critical when free
+ * memory falls below FreeWarn=/FreeCritical= of the node's size, or when the
+ * compression ratio falls to RatioWarn=/RatioCritical= or below. It rises at
+ * once. To step down, every metric must clear the threshold by Hysteresis=
+ * (percentage points of the node for free memory, per cent of the threshold
+ * for the ratio) and the lower level must hold for RecoverAfter=.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+typedef struct PressureSample {
+        uint64_t size;  /* bytes of memory on the node; 0 = unknown */
+        uint64_t free;  /* bytes free */
+        double ratio;   /* compression ratio; 0 = the node has no ratio source */
+} PressureSample;
+
+typedef struct PressureState {
+        PressureLevel level;
+        PressureLevel lower;       /* a lower level the metrics call for, waiting out RecoverAfter= */
+        uint64_t lower_since_usec; /* 0 = none waiting */
+} PressureState;
+
+/* The level the sample calls for on its own, given the level now (for the hysteresis). *ret_why
+ * (may be NULL) names the metric that decided, e.g. "free 4.2% < FreeCritical=5%". */
+PressureLevel pressure_level_for(const Config *c, const PressureSample *s, PressureLevel now, char *why,
+                                 size_t why_len);
+
+/* Feed one sample taken at now_usec (monotonic). Returns true when st->level changed. */
+bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, uint64_t now_usec, char *why,
+                   size_t why_len);

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Watching the SPM nodes: free memory from the node's meminfo and, for a
+ * compressed device, the ratio its driver exposes (CompressionRatioPath=),
+ * sampled once a second (neither has a notification), turned into a level
+ * by pressure.c, reported on change (journal, PressureChanged) and used to
+ * refuse new grants (RefuseGrantsAt=). PSI and libcxl health are not read
+ * yet; reclaim and evacuation do not exist yet.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "pressure.h"
+#include "watch.h"
+
+#define SAMPLE_USEC (1000 * 1000)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
+        char p[96], line[256];
+        uint64_t kb;
+        bool got_total = false, got_free = false;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/sys/devices/system/node/node%u/meminfo", node);
+        f = fopen(p, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                unsigned n;
+                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
+                        *size = kb * 1024, got_total = true;
+                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
+                        *free_bytes = kb * 1024, got_free = true;
+        }
+        fclose(f);
+        return got_total && got_free ? 0 : -EBADMSG;
+}
+
+/* The ratio a driver exposes; 0 when there is no source, -errno (logged once per streak) when it fails. */
+static double read_ratio(NodePressure *np) {
+        char buf[64] = "";
+        double v;
+        FILE *f;
+
+        if (!np->ratio_path)
+                return 0;
+        f = fopen(np->ratio_path, "re");
+        if (!f || !fgets(buf, sizeof buf, f)) {
+                if (!np->ratio_failing)
+                        log_warning("Node %u: cannot read its compression ratio from %s (CompressionRatioPath=): "
+                                    "%s; the ratio is left out until it reads again.",
+                                    np->node, np->ratio_path, f ? "empty" : strerror(errno));
+                if (f)
+                        fclose(f);
+                np->ratio_failing = true;
+                return 0;
+        }
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        if (parse_double(buf, &v) < 0 || v <= 0) {
+                if (!np->ratio_failing)
+                        log_warning("Node %u: %s reads '%s', not a compression ratio (a positive number); the ratio "
+                                    "is left out until it reads again.",
+                                    np->node, np->ratio_path, buf);
+                np->ratio_failing = true;
+                return 0;
+        }
+        if (np->ratio_failing)
+                log_info("Node %u: %s reads a compression ratio again (%.2f).", np->node, np->ratio_path, v);
+        np->ratio_failing = false;
+        return v;
+}
+
+static void sample_all(Manager *m) {
+        uint64_t now = now_usec();
+
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                NodePressure *np = &m->pressure[i];
+                PressureSample s = {};
+                PressureLevel before = np->state.level;
+                char why[160];
+
+                if (read_node_meminfo(np->node, &s.size, &s.free) < 0)
+                        s.size = 0; /* the node went away: its device is being released */
+                s.ratio = read_ratio(np);
+                np->last = s;
+                if (!pressure_step(&np->state, m->config, &s, now, why, sizeof why)) {
+                        snprintf(np->why, sizeof np->why, "%s", why);
+                        continue;
+                }
+                snprintf(np->why, sizeof np->why, "%s", why);
+                log_full(np->state.level > before ? (np->state.level == PRESSURE_CRITICAL ? LOG_ERR : LOG_WARNING)
+                                                  : LOG_NOTICE,
+                         "SPM node %u: pressure %s -> %s (%s).", np->node, pressure_level_to_string(before),
+                         pressure_level_to_string(np->state.level), why);
+                broker_emit_pressure(m, np->node, np->state.level, before, why);
+        }
+}
+
+static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) usec;
+        sample_all(m);
+        (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+void manager_setup_pressure(Manager *m) {
+        NodeMask spm;
+        NodePressure *n;
+        size_t k = 0;
+
+        manager_spm_nodes(m, &spm);
+        n = calloc(SPMD_MAX_NODES, sizeof *n);
+        if (!n) {
+                log_oom();
+                return;
+        }
+        for (unsigned node = 0; node < SPMD_MAX_NODES; node++) {
+                if (!nodemask_test(&spm, node))
+                        continue;
+                n[k].node = node;
+                /* a node keeps its state across reloads */
+                for (size_t i = 0; i < m->n_pressure; i++)
+                        if (m->pressure[i].node == node) {
+                                n[k].state = m->pressure[i].state;
+                                snprintf(n[k].why, sizeof n[k].why, "%s", m->pressure[i].why);
+                        }
+                for (size_t c = 0; c < m->plan.n_claims; c++)
+                        if (m->plan.claims[c].node == (int) node && m->plan.claims[c].conf->ratio_path &&
+                            !n[k].ratio_path)
+                                n[k].ratio_path = strdup(m->plan.claims[c].conf->ratio_path);
+                k++;
+        }
+        for (size_t i = 0; i < m->n_pressure; i++)
+                free(m->pressure[i].ratio_path);
+        free(m->pressure);
+        m->pressure = n;
+        m->n_pressure = k;
+        if (k == 0) {
+                m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
+                return;
+        }
+        sample_all(m); /* a level at once, not a second later */
+        if (!m->pressure_source &&
+            sd_event_add_time_relative(m->event, &m->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
+                                       on_sample, m) < 0)
+                log_warning("Cannot sample the SPM nodes' pressure.");
+        for (size_t i = 0; i < k; i++)
+                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s.", n[i].node,
+                         pressure_level_to_string(n[i].state.level), n[i].why,
+                         n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path));
+}
+
+void manager_free_pressure(Manager *m) {
+        m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
+        for (size_t i = 0; i < m->n_pressure; i++)
+                free(m->pressure[i].ratio_path);
+        m->pressure = mfree(m->pressure);
+        m->n_pressure = 0;
+}
+
+const NodePressure *manager_node_pressure(const Manager *m, unsigned node) {
+        for (size_t i = 0; i < m->n_pressure; i++)
+                if (m->pressure[i].node == node)
+                        return &m->pressure[i];
+        return NULL;
+}
