@@ -60,7 +60,9 @@ static void test_no_rule(void **state) {
         (void) state;
         assert_int_equal(check(c, "1", &alice, alice.cgroup, NULL, 0, false, &d, &err), -EACCES);
         assert_non_null(strstr(err, "no [Access] rule admits uid 1000 (alice)"));
+        free(err);
         assert_int_equal(access_admitted(c, &alice, &err), -EACCES);
+        assert_non_null(strstr(err, "no [Access] rule admits uid 1000 (alice)"));
         free(err);
         config_free(c);
 }
