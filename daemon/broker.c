@@ -1046,15 +1046,38 @@ static int append_layers(sd_bus_message *reply, Manager *m) {
         return r;
 }
 
+static int append_spm_nodes(sd_bus_message *reply, Manager *m) {
+        NodeMask spm;
+
+        manager_spm_nodes(m, &spm);
+        return append_nodemask(reply, &spm);
+}
+
+/* One "{sv}" of GetStatus whose value fn appends. */
+static int append_status_entry(sd_bus_message *reply, const char *key, const char *signature,
+                               int (*fn)(sd_bus_message *reply, Manager *m), Manager *m) {
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', signature);
+        if (r >= 0)
+                r = fn(reply, m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         CpusetStats st = {};
-        NodeMask spm;
         int r;
 
         (void) error;
-        manager_spm_nodes(m, &spm);
         if (m->wall)
                 cpuset_wall_stats(m->wall, &st);
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -1080,41 +1103,11 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         KV("RootCgroupKernelThreads", "u", st.root_kthreads);
 #undef KV
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
+                r = append_status_entry(reply, "SpmNodes", "au", append_spm_nodes, m);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "SpmNodes");
+                r = append_status_entry(reply, "NodePressure", "a(uss)", append_pressure, m);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "au");
-        if (r >= 0)
-                r = append_nodemask(reply, &spm);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "NodePressure");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a(uss)");
-        if (r >= 0)
-                r = append_pressure(reply, m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "EnforcementLayers");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a(sss)");
-        if (r >= 0)
-                r = append_layers(reply, m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = append_status_entry(reply, "EnforcementLayers", "a(sss)", append_layers, m);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -1171,11 +1164,8 @@ static int property_get_layers(sd_bus *bus, const char *path, const char *interf
 
 static int property_get_spm_nodes(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        NodeMask spm;
-
         (void) bus, (void) path, (void) interface, (void) property, (void) error;
-        manager_spm_nodes(userdata, &spm);
-        return append_nodemask(reply, &spm);
+        return append_spm_nodes(reply, userdata);
 }
 
 static int property_get_pressure(sd_bus *bus, const char *path, const char *interface, const char *property,

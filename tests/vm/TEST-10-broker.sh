@@ -12,15 +12,13 @@
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
-BUSDIR=/tmp/bus
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUSDIR/system_bus_socket
 
 scenario_setup() {
         dax=$(vm_nvdimm_create_devdax)
         test "$dax" = dax0.0
         mkdir -p /etc/spmd
         write_conf rule
-        "$VM_SRC/tests/dbus/private-bus" "$BUSDIR" "$VM_SRC/config/org.spmd1.conf"
+        vm_private_bus
         mkdir -p "$CG/jobs"
         cat >/tmp/probe.py <<'PY'
 # probe.py NODE [hold]: bind to NODE, allocate 16 MiB, count pages on NODE; with
@@ -303,5 +301,5 @@ PY
         ! "$SPMCTL" reload 2>/tmp/e-reload
         grep "/etc/spmd/spmd.conf:[0-9]*: .*MaxGrants" /tmp/e-reload
         spmd_stop
-        kill "$(cat "$BUSDIR/pid")"
+        vm_private_bus_stop
 }

@@ -11,9 +11,7 @@
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
-BUSDIR=/tmp/bus
 RATIO=/tmp/ratio
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUSDIR/system_bus_socket
 
 scenario_setup() {
         dax=$(vm_nvdimm_create_devdax)
@@ -21,7 +19,7 @@ scenario_setup() {
         mkdir -p /etc/spmd
         echo 3.00 >"$RATIO"
         write_conf 1%
-        "$VM_SRC/tests/dbus/private-bus" "$BUSDIR" "$VM_SRC/config/org.spmd1.conf"
+        vm_private_bus
         mkdir -p "$CG/jobs/fill"
 }
 
@@ -168,5 +166,5 @@ want = [("ok", "warn"), ("warn", "critical"), ("critical", "ok"), ("ok", "warn")
 assert seq == want, seq
 PY
         spmd_stop
-        kill "$(cat "$BUSDIR/pid")"
+        vm_private_bus_stop
 }

@@ -16,8 +16,8 @@ done
 dax=$(vm_nvdimm_create_devdax)
 mkdir -p /etc/spmd
 printf "[Device]\nMatch=%s\n" "$dax" >/etc/spmd/spmd.conf
-"$VM_SRC/tests/dbus/private-bus" /tmp/bus "$VM_SRC/config/org.spmd1.conf" >/dev/null
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/tmp/bus/system_bus_socket
+vm_private_bus
 spmd_start /etc/spmd/spmd.conf
 "$VM_BUILD/bench/bench-grant-latency" || echo "# bench-grant-latency: exit $?"
 spmd_stop
+vm_private_bus_stop

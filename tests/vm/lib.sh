@@ -11,6 +11,18 @@
 SPMD=${VM_BUILD:-}/daemon/spmd
 SPMCTL=${VM_BUILD:-}/daemon/spmctl
 
+# The system bus of the scenarios that talk to spmd over D-Bus: a real dbus-daemon with spmd's
+# bus policy, started by vm_private_bus (busybox init starts none). Without it spmd reports
+# its broker unavailable.
+VM_BUSDIR=/tmp/bus
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$VM_BUSDIR/system_bus_socket
+vm_private_bus() {
+        "$VM_SRC/tests/dbus/private-bus" "$VM_BUSDIR" "$VM_SRC/config/org.spmd1.conf" >/dev/null
+}
+vm_private_bus_stop() {
+        kill "$(cat "$VM_BUSDIR/pid")"
+}
+
 skip() {
         echo "SKIP: $*" >&2
         echo "$*" >"${VM_SKIP_FILE:-/dev/null}"
