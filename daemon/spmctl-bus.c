@@ -654,8 +654,8 @@ int spmctl_monitor(int argc, char *argv[]) {
                 if ((r = call(bus, "ListGrants", &reply, NULL)))
                         return r;
         }
-        if (!spmctl_json)
-                fprintf(stderr, "Following spmd's signals; Ctrl-C ends.\n");
+        /* on stderr in both modes: the JSON stream stays clean, and a script can tell when it is subscribed */
+        fprintf(stderr, "Following spmd's signals; Ctrl-C ends.\n");
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         while (!got_signal) {

@@ -275,9 +275,10 @@ testcase_removed_cgroup_ends_grant() {
 }
 
 testcase_reload_revokes_and_monitor_sees_it() {
-        "$SPMCTL" --json monitor >/tmp/monitor.json 2>/dev/null &
+        "$SPMCTL" --json monitor >/tmp/monitor.json 2>/tmp/monitor.err &
         mon=$!
-        sleep 0.5
+        for _ in $(seq 100); do grep -q "Following spmd's signals" /tmp/monitor.err && break; sleep 0.1; done
+        grep -q "Following spmd's signals" /tmp/monitor.err
         mkdir -p "$CG/jobs/r"
         hold_grant r as_nobody "$SPMCTL" request --cgroup /jobs/r
         write_conf norule

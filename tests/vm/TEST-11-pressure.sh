@@ -62,9 +62,11 @@ testcase_ok_at_start() {
         spmd_start "$CONF"
         grep 'SPM node 1: pressure ok (free [0-9.]*%, compression ratio 3.00); sources: free memory, compression ratio from /tmp/ratio' /tmp/spmd.log
         "$SPMCTL" status | grep 'NodePressure: node 1 ok'
-        "$SPMCTL" --json monitor >/tmp/monitor.json 2>/dev/null &
+        "$SPMCTL" --json monitor >/tmp/monitor.json 2>/tmp/monitor.err &
         echo $! >/tmp/monitor.pid
-        sleep 0.5
+        # subscribed once it says so (its match is in place before it asks spmd anything)
+        for _ in $(seq 100); do grep -q "Following spmd's signals" /tmp/monitor.err && break; sleep 0.1; done
+        grep -q "Following spmd's signals" /tmp/monitor.err
 }
 
 testcase_ratio_rises_at_once() {
