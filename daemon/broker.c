@@ -24,21 +24,14 @@
 #include "spmd/guard.h"
 #include "spmd/observe.h"
 #include "strv.h"
+#include "time-util.h"
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
 #define ERROR_NO_SUCH_GRANT "org.spmd1.Error.NoSuchGrant"
 #define ERROR_NO_SPM_NODES  "org.spmd1.Error.NoSpmNodes"
 #define ERROR_ENFORCEMENT   "org.spmd1.Error.EnforcementFailed"
 #define ERROR_RELOAD        "org.spmd1.Error.ReloadFailed"
 #define ERROR_DEVICE        "org.spmd1.Error.DeviceFailed"
 #define ERROR_PRESSURE      "org.spmd1.Error.NodeUnderPressure"
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static void grant_path(const Grant *g, char *buf, size_t len) {
         snprintf(buf, len, SPMD_BUS_GRANT_PATH_PREFIX "%" PRIu32, g->id);
@@ -232,14 +225,12 @@ static void emit_grant_removed(Manager *m, const Grant *g, const char *reason) {
         (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
 }
 
-void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup,
-                           const char *nodes) {
+void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         char comm[17];
         NodeMask mask = {};
         int r;
 
-        (void) nodes;
         if (!m->bus)
                 return;
         memcpy(comm, e->comm, 16);
@@ -622,6 +613,15 @@ static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
         return 0;
 }
 
+/* The caller as the [Access] rules see it; cgroup: its own cgroup ("" or NULL: unknown, taken as the root). */
+static AccessCaller access_caller(const CallerInfo *c, const char *cgroup) {
+        return (AccessCaller){ .uid = c->uid,
+                               .user = c->user[0] ? c->user : NULL,
+                               .gids = c->gids,
+                               .n_gids = c->n_gids,
+                               .cgroup = cgroup && cgroup[0] ? cgroup : "/" };
+}
+
 static int require_root(sd_bus_message *msg, const char *what, sd_bus_error *error) {
         CallerInfo c;
         int r = caller_get(msg, &c, error);
@@ -786,8 +786,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         r = caller_get(msg, &c, error);
         if (r < 0)
                 return r;
-        AccessCaller ac = { .uid = c.uid, .user = c.user[0] ? c.user : NULL, .gids = c.gids, .n_gids = c.n_gids,
-                            .cgroup = c.cgroup[0] ? c.cgroup : "/" };
+        AccessCaller ac = access_caller(&c, c.cgroup);
         r = access_admitted(m->config, &ac, &why);
         if (r == -EACCES) {
                 log_notice("Refused a grant to uid %u (pid %d): %s.", (unsigned) c.uid, (int) c.pid, strna(why));
@@ -1445,13 +1444,14 @@ void broker_recheck(Manager *m) {
                 Grant *g = m->grants[i];
                 CallerInfo c = { .uid = g->uid };
                 AccessDecision d;
-                AccessRequest req = { .cgroup = g->cgroup, .nodes = g->nodes, .max_bytes = g->max_bytes == UINT64_MAX ? 0 : g->max_bytes,
+                AccessRequest req = { .cgroup = g->cgroup,
+                                      .nodes = g->nodes,
+                                      .max_bytes = g->max_bytes == UINT64_MAX ? 0 : g->max_bytes,
                                       .persistent = g->persistent };
                 int r;
 
                 caller_groups(&c);
-                AccessCaller ac = { .uid = c.uid, .user = c.user[0] ? c.user : NULL, .gids = c.gids,
-                                    .n_gids = c.n_gids, .cgroup = strempty(g->caller_cgroup) };
+                AccessCaller ac = access_caller(&c, g->caller_cgroup);
                 /* MaxGrants= counts the grants before this one */
                 size_t n_saved = m->n_grants;
                 m->n_grants = i;

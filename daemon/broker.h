@@ -33,7 +33,6 @@ size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max);
 void broker_recheck(Manager *m);
 /* Enforcement layers changed state (reload, setup): PropertiesChanged. */
 void broker_layers_changed(Manager *m);
-void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup,
-                           const char *nodes);
+void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup);
 void broker_emit_pressure(Manager *m, unsigned node, int level, int before, const char *why);
 void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char *cgroup, const char *target);

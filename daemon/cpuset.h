@@ -22,6 +22,9 @@
 
 #include "nodemask.h"
 
+/* Where the cgroup2 hierarchy spmd works on is mounted. */
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
 typedef struct CpusetGrant {
         char *cgroup;  /* "/inference.slice", relative to the cgroup2 mount */
         NodeMask nodes;

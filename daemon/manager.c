@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manager.h"
 #include "strv.h"
+#include "time-util.h"
 
 static void manager_apply_log_level(Manager *m) {
         if (m->cmdline_log_level >= 0)
@@ -69,13 +70,6 @@ int manager_load_config(Manager *m) {
         m->config = c;
         manager_apply_log_level(m);
         return 0;
-}
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 static void manager_notify_status(Manager *m, const char *extra) {
@@ -133,6 +127,23 @@ static void strv_remove(char **l, const char *s) {
                 *w = NULL;
 }
 
+/* Give back a dax device spmd holds; it leaves m->onlined once it is devdax again or gone. dax must
+ * not point into m->onlined. The message is logged, and handed to *ret_message when asked for. */
+static int release_held(Manager *m, const char *dax, char **ret_message) {
+        _cleanup_free_ char *msg = NULL;
+        int r = device_release(dax, &msg);
+
+        if (r >= 0 || r == -ENODEV)
+                strv_remove(m->onlined, dax);
+        if (r >= 0)
+                log_notice("%s.", strna(msg));
+        else
+                log_error_errno(r, "%s.", strna(msg));
+        if (ret_message)
+                *ret_message = TAKE_PTR(msg);
+        return r;
+}
+
 int manager_refresh_topology(Manager *m) {
         Topology *t = NULL;
         int r = topology_discover(&t);
@@ -143,8 +154,6 @@ int manager_refresh_topology(Manager *m) {
         m->topology = t;
         return 0;
 }
-
-#define CGROUP_ROOT "/sys/fs/cgroup"
 
 static void on_grant_appeared(const char *path, void *userdata);
 
@@ -236,7 +245,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
         if (spm)
                 in.spm = *spm;
         else
-                device_plan_spm_nodes(&m->plan, m->topology, &in.spm);
+                manager_spm_nodes(m, &in.spm);
 
         if (m->observer) {
                 r = bpf_observer_set_spm_nodes(m->observer, &in.spm);
@@ -357,7 +366,7 @@ static void on_violation(const struct spmd_violation_event *e, void *userdata) {
         snprintf(f_nodes, sizeof f_nodes, "SPMD_NODES=%s", nodes);
         snprintf(f_uid, sizeof f_uid, "SPMD_UID=%u", e->uid);
         log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
-        broker_emit_violation(m, e, cg, nodes);
+        broker_emit_violation(m, e, cg);
 }
 
 static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -520,13 +529,7 @@ int manager_release_device(Manager *m, const char *dev, char **ret_message) {
                         *ret_message = NULL;
                 return -ENOENT;
         }
-        r = device_release(copy, ret_message);
-        if (r >= 0 || r == -ENODEV)
-                strv_remove(m->onlined, copy);
-        if (r >= 0)
-                log_notice("%s (asked over D-Bus).", strna(*ret_message));
-        else
-                log_error_errno(r, "%s.", strna(*ret_message));
+        r = release_held(m, copy, ret_message);
         (void) manager_refresh_topology(m);
         manager_setup_pressure(m);
         (void) manager_apply_enforcement(m, NULL);
@@ -740,18 +743,10 @@ int manager_apply_devices(Manager *m) {
                 return log_oom();
         }
         for (char **d = held; d && *d; d++) {
-                _cleanup_free_ char *msg = NULL;
-
                 if (device_plan_find(&plan, *d))
                         continue;
                 log_info("%s: no longer claimed by the configuration, releasing.", *d);
-                r = device_release(*d, &msg);
-                if (r >= 0 || r == -ENODEV)
-                        strv_remove(m->onlined, *d);
-                if (r >= 0)
-                        log_notice("%s.", msg);
-                else
-                        log_error_errno(r, "%s.", msg);
+                (void) release_held(m, *d, NULL);
                 changed = true;
         }
 
@@ -781,17 +776,12 @@ int manager_apply_devices(Manager *m) {
 
 static void manager_release_devices(Manager *m) {
         while (!strv_isempty(m->onlined)) {
-                _cleanup_free_ char *msg = NULL, *dax = strdup(m->onlined[0]);
-                int r;
+                _cleanup_free_ char *dax = strdup(m->onlined[0]);
 
                 if (!dax)
                         return;
-                r = device_release(dax, &msg);
-                if (r >= 0)
-                        log_notice("%s.", msg);
-                else
-                        log_error_errno(r, "%s.", msg);
-                strv_remove(m->onlined, dax);
+                (void) release_held(m, dax, NULL);
+                strv_remove(m->onlined, dax); /* stopping: what failed stays as it is, not retried */
         }
 }
 

@@ -15,13 +15,12 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "cpuset.h"
 #include "macro.h"
 #include "nodemask.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
 #include "spmd/bus.h"
-
-#define CGROUP_ROOT "/sys/fs/cgroup"
 
 /* Exit codes, as documented in spmctl(1). */
 enum {

@@ -19,16 +19,10 @@
 #include "manager.h"
 #include "parse-util.h"
 #include "pressure.h"
+#include "time-util.h"
 #include "watch.h"
 
 #define SAMPLE_USEC (1000 * 1000)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
         char p[96], line[256];
@@ -87,7 +81,7 @@ static double read_ratio(NodePressure *np) {
 }
 
 static void sample_all(Manager *m) {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         for (size_t i = 0; i < m->n_pressure; i++) {
                 NodePressure *np = &m->pressure[i];
@@ -99,11 +93,11 @@ static void sample_all(Manager *m) {
                         s.size = 0; /* the node went away: its device is being released */
                 s.ratio = read_ratio(np);
                 np->last = s;
-                if (!pressure_step(&np->state, m->config, &s, now, why, sizeof why)) {
-                        snprintf(np->why, sizeof np->why, "%s", why);
-                        continue;
-                }
+                bool changed = pressure_step(&np->state, m->config, &s, now, why, sizeof why);
+
                 snprintf(np->why, sizeof np->why, "%s", why);
+                if (!changed)
+                        continue;
                 log_full(np->state.level > before ? (np->state.level == PRESSURE_CRITICAL ? LOG_ERR : LOG_WARNING)
                                                   : LOG_NOTICE,
                          "SPM node %u: pressure %s -> %s (%s).", np->node, pressure_level_to_string(before),
