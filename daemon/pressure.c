@@ -1,18 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
 
+#include "macro.h"
+
 #include "pressure.h"
+
+/* Free memory as a share of the node (permyriad); for a compressed node with a known physical
+ * capacity the physical media left, when that is lower. *ret_physical says which. */
+static uint64_t free_permyriad(const PressureSample *s, bool *ret_physical) {
+        uint64_t pm = s->free >= s->size ? 10000 : s->free * 10000 / s->size;
+
+        *ret_physical = false;
+        if (s->physical > 0 && s->ratio > 0) {
+                double used = (double) (s->size - MIN(s->free, s->size)) / s->ratio;
+                double left = used >= (double) s->physical ? 0 : (double) s->physical - used;
+                uint64_t ppm = (uint64_t) (left * 10000 / (double) s->physical);
+
+                if (ppm < pm) {
+                        pm = ppm;
+                        *ret_physical = true;
+                }
+        }
+        return pm;
+}
 
 /* Is a metric bad enough for level l? On the way up the threshold itself counts; at or below the
  * level now the metric must clear the threshold by the hysteresis to count as good. */
 static bool free_bad(const Config *c, const PressureSample *s, PressureLevel l, PressureLevel now,
-                     uint64_t *ret_pm, uint32_t *ret_threshold) {
+                     uint64_t *ret_pm, uint32_t *ret_threshold, bool *ret_physical) {
         uint32_t t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
         uint64_t pm;
 
         if (s->size == 0 || t == 0)
                 return false;
-        pm = s->free >= s->size ? 10000 : s->free * 10000 / s->size;
+        pm = free_permyriad(s, ret_physical);
         *ret_pm = pm;
         *ret_threshold = t;
         return pm < (uint64_t) t + (l <= now ? c->hysteresis : 0);
@@ -35,11 +56,12 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                 uint64_t pm = 0;
                 uint32_t ft = 0;
                 double rt = 0;
+                bool physical = false;
 
-                if (free_bad(c, s, l, now, &pm, &ft)) {
+                if (free_bad(c, s, l, now, &pm, &ft, &physical)) {
                         if (why)
-                                snprintf(why, why_len, "free %.1f%% %s Free%s=%.1f%%", pm / 100.0,
-                                         l <= now ? "has not cleared" : "<", name, ft / 100.0);
+                                snprintf(why, why_len, "%sfree %.1f%% %s Free%s=%.1f%%", physical ? "physical " : "",
+                                         pm / 100.0, l <= now ? "has not cleared" : "<", name, ft / 100.0);
                         return l;
                 }
                 if (ratio_bad(c, s, l, now, &rt)) {
@@ -50,7 +72,12 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                 }
         }
         if (why) {
-                if (s->ratio > 0)
+                bool physical = false;
+                uint64_t pm = s->size ? free_permyriad(s, &physical) : 0;
+
+                if (physical)
+                        snprintf(why, why_len, "physical free %.1f%%, compression ratio %.2f", pm / 100.0, s->ratio);
+                else if (s->ratio > 0)
                         snprintf(why, why_len, "free %.1f%%, compression ratio %.2f",
                                  s->size ? (s->free >= s->size ? 100.0 : s->free * 100.0 / s->size) : 0.0,
                                  s->ratio);
@@ -86,4 +113,27 @@ bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, 
         st->level = st->lower;
         st->lower_since_usec = 0;
         return true;
+}
+
+uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, PressureLevel l) {
+        uint32_t t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
+        double want = (double) (t + c->hysteresis) / 10000.0, need = 0, rt;
+
+        if (l <= PRESSURE_OK || l >= PRESSURE_NEVER)
+                return 0;
+        if (ratio_bad(c, s, l, l, &rt))
+                return UINT64_MAX; /* the ratio holds the level: moving pages does not change it */
+        if (s->size == 0 || t == 0)
+                return 0;
+        if ((double) s->free < want * (double) s->size)
+                need = want * (double) s->size - (double) s->free;
+        if (s->physical > 0 && s->ratio > 0) {
+                /* negative when the media is overcommitted: that much more must go */
+                double left = (double) s->physical - (double) (s->size - MIN(s->free, s->size)) / s->ratio;
+                double want_left = want * (double) s->physical;
+
+                if (left < want_left && (want_left - left) * s->ratio > need)
+                        need = (want_left - left) * s->ratio;
+        }
+        return (uint64_t) need;
 }

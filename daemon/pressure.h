@@ -10,6 +10,12 @@
  * once. To step down, every metric must clear the threshold by Hysteresis=
  * (percentage points of the node for free memory, per cent of the threshold
  * for the ratio) and the lower level must hold for RecoverAfter=.
+ *
+ * A compressed node with a known physical capacity (PhysicalCapacity=) and a
+ * ratio has a second free-memory metric: the media left, capacity minus the
+ * memory in use divided by the ratio, against the same FreeWarn=/FreeCritical=.
+ * It is the one that moves when spmd reclaims or evacuates the node; the ratio
+ * thresholds alone do not.
  */
 #pragma once
 
@@ -22,6 +28,7 @@ typedef struct PressureSample {
         uint64_t size;  /* bytes of memory on the node; 0 = unknown */
         uint64_t free;  /* bytes free */
         double ratio;   /* compression ratio; 0 = the node has no ratio source */
+        uint64_t physical; /* bytes of physical media behind a compressed node; 0 = unknown */
 } PressureSample;
 
 typedef struct PressureState {
@@ -38,3 +45,8 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
 /* Feed one sample taken at now_usec (monotonic). Returns true when st->level changed. */
 bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, uint64_t now_usec, char *why,
                    size_t why_len);
+
+/* Bytes that must leave the node for its free-memory metrics to clear level l's threshold by the
+ * hysteresis (what reclaim or evacuation has to do): 0 when they have; UINT64_MAX when a ratio
+ * threshold holds the level, which moving pages does not change. */
+uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, PressureLevel l);

@@ -119,12 +119,81 @@ static void test_no_flapping(void **state) {
         config_free(c);
 }
 
+/* A compressed node with a known physical capacity: the media left is a free-memory metric of its own,
+ * and it is the one evacuation and reclaim can move. */
+static void test_physical_capacity(void **state) {
+        Config *c = config_new();
+        const char *t = "[Pressure]\nFreeWarn=40%\nFreeCritical=20%\nHysteresis=2%\n";
+        ConfDiags d = {};
+        char why[128];
+        /* 1 GiB node, 600 MiB in use, 512 MiB of media */
+        PressureSample s = { .size = GIB, .free = GIB - 600 * (GIB >> 10), .physical = 512 * (GIB >> 10) };
+
+        (void) state;
+        assert_non_null(c);
+        assert_int_equal(config_parse_buffer(c, "t.conf", t, strlen(t), &d), 0);
+        conf_diags_clear(&d);
+        /* ratio 3: 200 MiB of media used, 60.9% left: more than the 41.4% logical free, which decides */
+        s.ratio = 3.0;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_OK);
+        assert_string_equal(why, "free 41.4%, compression ratio 3.00");
+        /* ratio 1.6: 375 MiB of media used, 26.75% left: lower than logical free, so it decides */
+        s.ratio = 1.6;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_WARN);
+        assert_string_equal(why, "physical free 26.8% < FreeWarn=40.0%");
+        s.ratio = 1.0; /* more in use than the media holds: nothing left */
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_CRITICAL);
+        assert_string_equal(why, "physical free 0.0% < FreeCritical=20.0%");
+        /* evacuating 300 MiB at ratio 1.6: 300 MiB in use, 187.5 MiB of media, 63.4% left */
+        s.free = GIB - 300 * (GIB >> 10);
+        s.ratio = 1.6;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_CRITICAL, why, sizeof why), PRESSURE_OK);
+        assert_string_equal(why, "physical free 63.4%, compression ratio 1.60");
+        /* ... at ratio 1.0 the same 300 MiB leave 41.4%: below FreeWarn= + Hysteresis= at warn, not at ok */
+        s.ratio = 1.0;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_WARN, why, sizeof why), PRESSURE_WARN);
+        assert_string_equal(why, "physical free 41.4% has not cleared FreeWarn=40.0%");
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_OK);
+        /* what evacuation must move to bring it below critical (20% + 2% of the media left): at ratio 1.0
+         * 300 MiB in use leave 212 MiB, more than the 112.6 MiB wanted: nothing; at 600 MiB in use the
+         * media is overcommitted: 600 - (512 - 112.64) = 200.64 MiB */
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL), 0);
+        s.free = GIB - 600 * (GIB >> 10);
+        assert_true(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL) / (GIB >> 10) == 200);
+        /* ... and below warn (42%): 600 - (512 - 215.04) = 303 MiB */
+        assert_true(pressure_bytes_to_clear(c, &s, PRESSURE_WARN) / (GIB >> 10) == 303);
+        /* without a ratio the capacity says nothing */
+        s.ratio = 0;
+        s.free = GIB / 10;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_CRITICAL);
+        assert_string_equal(why, "free 10.0% < FreeCritical=20.0%");
+        /* logical: 10% free, 22% wanted: 12% of 1 GiB, 122.9 MiB */
+        assert_true(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL) / (GIB >> 10) == 122);
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_OK), 0);
+        config_free(c);
+}
+
+/* A level the ratio holds cannot be cleared by moving pages. */
+static void test_bytes_to_clear_ratio(void **state) {
+        Config *c = cfg();
+        PressureSample s = { .size = 100 * GIB, .free = 80 * GIB, .ratio = 1.4 };
+
+        (void) state;
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL), UINT64_MAX);
+        s.ratio = 1.8; /* critical cleared by the ratio, free is plenty */
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL), 0);
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_WARN), UINT64_MAX);
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_levels),
                 cmocka_unit_test(test_rise_at_once_recover_after_delay),
                 cmocka_unit_test(test_steps_down_only_as_far_as_the_worst_seen),
                 cmocka_unit_test(test_no_flapping),
+                cmocka_unit_test(test_physical_capacity),
+                cmocka_unit_test(test_bytes_to_clear_ratio),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
