@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The evacuation engine's walk on this machine's kernel, with real move_pages(2) calls on a child
+ * process: budgets, the cursor, counting, a process that goes away. The build machine has one NUMA
+ * node, so pages "move" from node 0 to node 0 (the kernel reports them on the target, as for a page
+ * that moved); moving between nodes for real is TEST-12 in the VM.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "migrate.h"
+
+#define MIB (1u << 20)
+#define SIZE (32 * MIB)
+
+static pid_t child;
+
+static int start_child(void **state) {
+        int p[2];
+        char c;
+
+        (void) state;
+        assert_int_equal(pipe(p), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                char *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (buf == MAP_FAILED)
+                        _exit(1);
+                (void) madvise(buf, SIZE, MADV_NOHUGEPAGE); /* 4 KiB pages: the counts below are in them */
+                for (size_t i = 0; i < SIZE; i += 4096)
+                        buf[i] = (char) i;
+                (void) !write(p[1], "r", 1);
+                pause();
+                _exit(0);
+        }
+        close(p[1]);
+        assert_int_equal(read(p[0], &c, 1), 1);
+        close(p[0]);
+        return 0;
+}
+
+static int stop_child(void **state) {
+        (void) state;
+        if (child > 0) {
+                kill(child, SIGKILL);
+                waitpid(child, NULL, 0);
+        }
+        child = 0;
+        return 0;
+}
+
+static NodeMask node0(void) {
+        NodeMask m = {};
+        nodemask_set(&m, 0);
+        return m;
+}
+
+static void test_numa_maps_sees_the_buffer(void **state) {
+        NodeMask m = node0();
+
+        (void) state;
+        assert_true(migrate_bytes_on_nodes(child, &m) >= (int64_t) SIZE);
+}
+
+/* Budgeted passes: each call moves at most its budget and resumes where the last stopped; the calls
+ * together move every resident page exactly once. */
+static void test_budget_and_cursor(void **state) {
+        NodeMask from = node0();
+        MigrateCursor cur = { .pid = child };
+        MigrateStats st = {};
+        int64_t total = 0, resident = migrate_bytes_on_nodes(child, &from) / 4096;
+        unsigned calls = 0;
+
+        (void) state;
+        while (!cur.done) {
+                int64_t r = migrate_move_pages(&cur, &from, 0, 512, 1000, &st);
+                assert_true(r >= 0);
+                assert_true(r <= 1000);
+                total += r;
+                calls++;
+                assert_true(calls < 100000);
+        }
+        assert_true(calls >= SIZE / 4096 / 1000);
+        assert_int_equal(st.moved, (uint64_t) total);
+        assert_int_equal(st.found, st.moved + st.busy + st.no_memory + st.failed);
+        /* the buffer, and not much more than what numa_maps counted (the child's stack, libc) */
+        assert_true(total >= SIZE / 4096);
+        assert_true(total <= resident + 64);
+        assert_true(st.scanned >= st.found);
+        /* a finished cursor does nothing */
+        assert_int_equal(migrate_move_pages(&cur, &from, 0, 512, 0, &st), 0);
+}
+
+/* Unlimited: one call walks the whole address space. */
+static void test_unlimited(void **state) {
+        NodeMask from = node0();
+        MigrateCursor cur = { .pid = child };
+        MigrateStats st = {};
+        int64_t r;
+
+        (void) state;
+        r = migrate_move_pages(&cur, &from, 0, 4096, 0, &st);
+        assert_true(r >= SIZE / 4096);
+        assert_true(cur.done);
+}
+
+/* Nothing on the source nodes: nothing found, nothing moved, the walk still ends. */
+static void test_nothing_on_source(void **state) {
+        NodeMask from = {};
+        MigrateCursor cur = { .pid = child };
+        MigrateStats st = {};
+
+        (void) state;
+        nodemask_set(&from, 7);
+        assert_int_equal(migrate_move_pages(&cur, &from, 0, 4096, 100, &st), 0);
+        assert_true(cur.done);
+        assert_int_equal(st.found, 0);
+        assert_true(st.scanned >= SIZE / 4096);
+}
+
+static void test_whole_process(void **state) {
+        NodeMask m = node0();
+
+        (void) state;
+        assert_int_equal(migrate_whole_process(child, &m, &m), 0);
+}
+
+static void test_gone(void **state) {
+        NodeMask m = node0();
+        MigrateCursor cur = {};
+        MigrateStats st = {};
+
+        (void) state;
+        stop_child(state);
+        cur.pid = child ? child : 0x7ffffff0;
+        assert_int_equal(migrate_move_pages(&cur, &m, 0, 16, 0, &st), -ESRCH);
+        assert_int_equal(migrate_bytes_on_nodes(cur.pid, &m), -ESRCH);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_numa_maps_sees_the_buffer, start_child, stop_child),
+                cmocka_unit_test_setup_teardown(test_budget_and_cursor, start_child, stop_child),
+                cmocka_unit_test_setup_teardown(test_unlimited, start_child, stop_child),
+                cmocka_unit_test_setup_teardown(test_nothing_on_source, start_child, stop_child),
+                cmocka_unit_test_setup_teardown(test_whole_process, start_child, stop_child),
+                cmocka_unit_test(test_gone),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
