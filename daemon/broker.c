@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <grp.h>
 #include <stdlib.h>
@@ -1032,6 +1033,72 @@ static int append_pressure(sd_bus_message *reply, Manager *m) {
         return r;
 }
 
+static int append_kv(sd_bus_message *reply, const char *key, const char *type, ...) {
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', type);
+        if (r >= 0) {
+                va_start(ap, type);
+                r = sd_bus_message_appendv(reply, type, ap);
+                va_end(ap);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* Per SPM node: its metrics and what spmd did about them (a dict per node, so keys can be added). */
+static int append_activity(sd_bus_message *reply, Manager *m) {
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+
+        for (size_t i = 0; r >= 0 && i < m->n_pressure; i++) {
+                const NodePressure *np = &m->pressure[i];
+                const NodeActivity *a = &np->act;
+                const char *acting = a->reclaiming && a->evacuating ? "reclaim,evacuation"
+                                     : a->reclaiming                ? "reclaim"
+                                     : a->evacuating                ? "evacuation"
+                                                                    : "";
+                uint64_t phys_free = 0;
+
+                if (np->last.physical > 0 && np->last.ratio > 0) {
+                        double used = (double) (np->last.size - MIN(np->last.free, np->last.size)) / np->last.ratio;
+                        phys_free = used >= (double) np->last.physical ? 0 : (uint64_t) ((double) np->last.physical - used);
+                }
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r >= 0) r = append_kv(reply, "node", "u", np->node);
+                if (r >= 0) r = append_kv(reply, "level", "s", pressure_level_to_string(np->state.level));
+                if (r >= 0) r = append_kv(reply, "reason", "s", np->why);
+                if (r >= 0) r = append_kv(reply, "size", "t", np->last.size);
+                if (r >= 0) r = append_kv(reply, "free", "t", np->last.free);
+                if (r >= 0) r = append_kv(reply, "ratio", "d", np->last.ratio);
+                if (r >= 0) r = append_kv(reply, "physical", "t", np->last.physical);
+                if (r >= 0) r = append_kv(reply, "physical_free", "t", phys_free);
+                if (r >= 0) r = append_kv(reply, "acting", "s", acting);
+                if (r >= 0) r = append_kv(reply, "reclaim_writes", "t", a->reclaim_writes);
+                if (r >= 0) r = append_kv(reply, "reclaim_short", "t", a->reclaim_short);
+                if (r >= 0) r = append_kv(reply, "reclaim_failed", "t", a->reclaim_failed);
+                if (r >= 0) r = append_kv(reply, "reclaim_bytes", "t", a->reclaim_bytes);
+                if (r >= 0) r = append_kv(reply, "evacuated_pages", "t", a->evacuated.moved);
+                if (r >= 0) r = append_kv(reply, "evacuate_busy", "t", a->evacuated.busy);
+                if (r >= 0) r = append_kv(reply, "evacuate_no_memory", "t", a->evacuated.no_memory);
+                if (r >= 0) r = append_kv(reply, "evacuate_failed", "t", a->evacuated.failed);
+                if (r >= 0) r = append_kv(reply, "evacuation_passes", "t", a->passes);
+                if (r >= 0) r = append_kv(reply, "evacuation_target", "i", a->evacuating ? a->target : -1);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int append_layers(sd_bus_message *reply, Manager *m) {
         LayerState l[MANAGER_N_LAYERS];
         int r;
@@ -1105,6 +1172,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = append_status_entry(reply, "SpmNodes", "au", append_spm_nodes, m);
         if (r >= 0)
                 r = append_status_entry(reply, "NodePressure", "a(uss)", append_pressure, m);
+        if (r >= 0)
+                r = append_status_entry(reply, "NodeActivity", "aa{sv}", append_activity, m);
         if (r >= 0)
                 r = append_status_entry(reply, "EnforcementLayers", "a(sss)", append_layers, m);
         if (r >= 0)

@@ -883,6 +883,7 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         m->cmdline_log_level = cmdline_log_level;
         m->next_grant_id = 1;
         m->grant_inotify_fd = -1;
+        m->ratio_inotify_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
 
         r = sd_event_default(&m->event);

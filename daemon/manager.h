@@ -70,6 +70,15 @@ typedef struct Manager {
         NodePressure *pressure;         /* one per SPM node (watch.c) */
         size_t n_pressure;
         sd_event_source *pressure_source;
+        sd_event_source *ratio_watch_source; /* inotify on the CompressionRatioPath= files (watch.c) */
+        int ratio_inotify_fd;
+
+        /* reclaim and evacuation (act.c) */
+        sd_event_source *act_source;
+        struct ReclaimMark *reclaim_marks; /* when each cgroup was last asked to reclaim */
+        size_t n_reclaim_marks;
+        bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
+
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
 } Manager;
 

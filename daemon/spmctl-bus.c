@@ -52,7 +52,7 @@ static int report(const char *what, const sd_bus_error *e, int r) {
         return code;
 }
 
-static int connect_bus(sd_bus **ret) {
+int spmctl_connect_bus(sd_bus **ret) {
         int r = sd_bus_open_system(ret);
         if (r < 0) {
                 fprintf(stderr, "Cannot connect to the system bus: %s\n", strerror(-r));
@@ -61,7 +61,7 @@ static int connect_bus(sd_bus **ret) {
         return 0;
 }
 
-static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...) {
+int spmctl_call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         va_list ap;
@@ -101,7 +101,7 @@ static int read_nodes(sd_bus_message *m, char *buf, size_t len) {
         return 0;
 }
 
-static int bad_reply(const char *what, int r) {
+int spmctl_bad_reply(const char *what, int r) {
         fprintf(stderr, "%s: unexpected reply from spmd: %s\n", what, strerror(-r));
         return EXIT_FAILED;
 }
@@ -119,11 +119,11 @@ int spmctl_status(int argc, char *argv[]) {
                 fprintf(stderr, "status takes no arguments.\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)) || (r = call(bus, "GetStatus", &reply, NULL)))
+        if ((r = spmctl_connect_bus(&bus)) || (r = spmctl_call(bus, "GetStatus", &reply, NULL)))
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
-                return bad_reply("GetStatus", r);
+                return spmctl_bad_reply("GetStatus", r);
         if (spmctl_json)
                 printf("{");
         for (bool first = true; (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0; first = false) {
@@ -132,7 +132,7 @@ int spmctl_status(int argc, char *argv[]) {
                 if ((r = sd_bus_message_read(reply, "s", &key)) < 0 ||
                     (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
                     (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
-                        return bad_reply("GetStatus", r);
+                        return spmctl_bad_reply("GetStatus", r);
                 if (spmctl_json) {
                         printf("%s", first ? "" : ",");
                         json_string(stdout, key);
@@ -216,14 +216,20 @@ int spmctl_status(int argc, char *argv[]) {
                                 printf("]");
                         else
                                 printf("%s\n", firstn ? "-" : "");
+                } else if (strcmp(contents, "aa{sv}") == 0 && strcmp(key, "NodeActivity") == 0) {
+                        _cleanup_free_ NodeAct *acts = NULL;
+                        size_t n_acts = 0;
+                        r = spmctl_read_activity(reply, &acts, &n_acts);
+                        if (r >= 0)
+                                spmctl_print_activity(stdout, acts, n_acts, spmctl_json);
                 } else
                         r = sd_bus_message_skip(reply, contents);
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
-                        return bad_reply("GetStatus", r);
+                        return spmctl_bad_reply("GetStatus", r);
         }
         if (r < 0)
-                return bad_reply("GetStatus", r);
+                return spmctl_bad_reply("GetStatus", r);
         if (spmctl_json)
                 printf("}\n");
         return 0;
@@ -242,11 +248,11 @@ int spmctl_grants(int argc, char *argv[]) {
                 fprintf(stderr, "grants takes no arguments.\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)) || (r = call(bus, "ListGrants", &reply, NULL)))
+        if ((r = spmctl_connect_bus(&bus)) || (r = spmctl_call(bus, "ListGrants", &reply, NULL)))
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(ousauuutbsst)");
         if (r < 0)
-                return bad_reply("ListGrants", r);
+                return spmctl_bad_reply("ListGrants", r);
         if (spmctl_json)
                 printf("[");
         else
@@ -263,7 +269,7 @@ int spmctl_grants(int argc, char *argv[]) {
                     (r = read_nodes(reply, nodes, sizeof nodes)) < 0 ||
                     (r = sd_bus_message_read(reply, "uutbsst", &uid, &pid, &max, &persistent, &rule, &owner, &used)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
-                        return bad_reply("ListGrants", r);
+                        return spmctl_bad_reply("ListGrants", r);
                 if (spmctl_json) {
                         printf("%s{\"id\":%" PRIu32 ",\"path\":", n ? "," : "", id);
                         json_string(stdout, path);
@@ -293,7 +299,7 @@ int spmctl_grants(int argc, char *argv[]) {
                 n++;
         }
         if (r < 0)
-                return bad_reply("ListGrants", r);
+                return spmctl_bad_reply("ListGrants", r);
         if (spmctl_json)
                 printf("]\n");
         else
@@ -349,14 +355,14 @@ static int request_grant(sd_bus *bus, const RequestArgs *a, char **ret_path) {
         }
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
-                return bad_reply("RequestAccess", r);
+                return spmctl_bad_reply("RequestAccess", r);
         *ret_path = strdup(path);
         return *ret_path ? 0 : EXIT_FAILED;
 }
 
 static int release_grant(sd_bus *bus, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        return call(bus, "ReleaseAccess", &reply, "o", path);
+        return spmctl_call(bus, "ReleaseAccess", &reply, "o", path);
 }
 
 /* Options shared by request and run; returns the index of the first non-option, or -exit code. */
@@ -450,7 +456,7 @@ int spmctl_request(int argc, char *argv[]) {
                 fprintf(stderr, "request: unexpected argument '%s'\n", argv[first]);
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)))
+        if ((r = spmctl_connect_bus(&bus)))
                 return r;
         r = sd_bus_match_signal(bus, NULL, SPMD_BUS_NAME, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved",
                                 match_grant_removed, &path);
@@ -508,7 +514,7 @@ int spmctl_release(int argc, char *argv[]) {
                 fprintf(stderr, "usage: spmctl release GRANT...  (an id or object path from 'spmctl grants')\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)))
+        if ((r = spmctl_connect_bus(&bus)))
                 return r;
         for (int i = 1; i < argc; i++) {
                 char path[256];
@@ -534,7 +540,7 @@ int spmctl_reload(int argc, char *argv[]) {
                 fprintf(stderr, "reload takes no arguments.\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)) || (r = call(bus, "Reload", &reply, NULL)))
+        if ((r = spmctl_connect_bus(&bus)) || (r = spmctl_call(bus, "Reload", &reply, NULL)))
                 return r;
         printf("spmd reloaded its configuration.\n");
         return 0;
@@ -642,7 +648,7 @@ int spmctl_monitor(int argc, char *argv[]) {
                 fprintf(stderr, "monitor takes no arguments.\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)))
+        if ((r = spmctl_connect_bus(&bus)))
                 return r;
         r = sd_bus_match_signal(bus, NULL, SPMD_BUS_NAME, NULL, NULL, NULL, on_any_signal, NULL);
         if (r < 0)
@@ -650,7 +656,7 @@ int spmctl_monitor(int argc, char *argv[]) {
         /* fail early and clearly when spmd is not there */
         {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                if ((r = call(bus, "ListGrants", &reply, NULL)))
+                if ((r = spmctl_call(bus, "ListGrants", &reply, NULL)))
                         return r;
         }
         /* on stderr in both modes: the JSON stream stays clean, and a script can tell when it is subscribed */
@@ -695,7 +701,7 @@ int spmctl_run(int argc, char *argv[]) {
                 fprintf(stderr, "usage: spmctl run [--node N] [--max-bytes SIZE] -- COMMAND [ARG...]\n");
                 return EXIT_USAGE;
         }
-        if ((r = connect_bus(&bus)))
+        if ((r = spmctl_connect_bus(&bus)))
                 return r;
 
         snprintf(cg_rel, sizeof cg_rel, "/spmd-run.slice/run-%d.scope", (int) getpid());

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-bus.h>
 
 /* --json: machine-readable output */
 extern bool spmctl_json;
@@ -14,3 +17,26 @@ int spmctl_release(int argc, char *argv[]);
 int spmctl_reload(int argc, char *argv[]);
 int spmctl_monitor(int argc, char *argv[]);
 int spmctl_run(int argc, char *argv[]);
+int spmctl_top(int argc, char *argv[]);
+
+/* Shared by the commands: connect (exit code on failure), call a Manager method (exit code on
+ * failure, the error printed), say that a reply was not what was expected. */
+int spmctl_connect_bus(sd_bus **ret);
+int spmctl_call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...);
+int spmctl_bad_reply(const char *what, int r);
+
+/* One SPM node as GetStatus's NodeActivity reports it. */
+typedef struct NodeAct {
+        uint32_t node;
+        char level[16], acting[32], reason[160];
+        uint64_t size, free, physical, physical_free;
+        double ratio;
+        uint64_t reclaim_writes, reclaim_short, reclaim_failed, reclaim_bytes;
+        uint64_t evacuated_pages, evacuate_busy, evacuate_no_memory, evacuate_failed, evacuation_passes;
+        int32_t evacuation_target;
+} NodeAct;
+
+/* Read NodeActivity's aa{sv} (the reply positioned on it); unknown keys are skipped. */
+int spmctl_read_activity(sd_bus_message *reply, NodeAct **ret, size_t *ret_n);
+/* For spmctl status: a line per node, or a JSON array. */
+void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json);

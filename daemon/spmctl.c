@@ -32,6 +32,9 @@ static void help(void) {
                "  release GRANT...      End grants (id or object path)\n"
                "  reload                Re-read the policy (errors keep the running one)\n"
                "  monitor               Follow grants, violations and denials live\n"
+               "  top [-n N] [-d DELAY] Per SPM node, refreshed: size, free, compression\n"
+               "                        ratio, physical media left, pressure level, reclaim\n"
+               "                        and migration rates, what spmd is doing about it\n"
                "  run [OPTIONS] -- CMD  Run CMD in a cgroup of its own with a grant; the\n"
                "                        grant ends when CMD exits (needs root)\n\n"
                "Commands that read or change the machine directly:\n"
@@ -227,7 +230,8 @@ int main(int argc, char *argv[]) {
         const char *optstring = "hc:";
         for (int i = 1; i < argc; i++) {
                 if (argv[i][0] != '-') {
-                        if (strcmp(argv[i], "request") == 0 || strcmp(argv[i], "run") == 0)
+                        if (strcmp(argv[i], "request") == 0 || strcmp(argv[i], "run") == 0 ||
+                            strcmp(argv[i], "top") == 0)
                                 optstring = "+hc:";
                         break;
                 }
@@ -283,7 +287,7 @@ int main(int argc, char *argv[]) {
         } bus_verbs[] = {
                 { "status", spmctl_status },   { "grants", spmctl_grants },   { "request", spmctl_request },
                 { "release", spmctl_release }, { "reload", spmctl_reload },   { "monitor", spmctl_monitor },
-                { "run", spmctl_run },
+                { "run", spmctl_run },         { "top", spmctl_top },
         };
         for (size_t i = 0; i < ELEMENTSOF(bus_verbs); i++)
                 if (strcmp(argv[0], bus_verbs[i].name) == 0)

@@ -2,18 +2,27 @@
 /*
  * Watching the SPM nodes: free memory from the node's meminfo and, for a
  * compressed device, the ratio its driver exposes (CompressionRatioPath=),
- * sampled once a second (neither has a notification), turned into a level
- * by pressure.c, reported on change (journal, PressureChanged) and used to
- * refuse new grants (RefuseGrantsAt=). PSI and libcxl health are not read
- * yet; reclaim and evacuation do not exist yet.
+ * turned into a level by pressure.c, reported on change (journal,
+ * PressureChanged), used to refuse new grants (RefuseGrantsAt=) and handed
+ * to act.c, which reclaims and evacuates.
+ *
+ * Free memory has no notification: it is sampled once a second, and as
+ * often as act.c acts. The ratio is read when it changes: POLLPRI on a sysfs
+ * attribute (a driver that calls sysfs_notify()), inotify on a regular file
+ * (written and closed, or renamed into place); and on every sample.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <sys/inotify.h>
+#include <sys/vfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "act.h"
 #include "broker.h"
 #include "log.h"
 #include "manager.h"
@@ -23,6 +32,7 @@
 #include "watch.h"
 
 #define SAMPLE_USEC (1000 * 1000)
+#define SYSFS_MAGIC_NUMBER 0x62656572
 
 static int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
         char p[96], line[256];
@@ -92,6 +102,7 @@ static void sample_all(Manager *m) {
                 if (read_node_meminfo(np->node, &s.size, &s.free) < 0)
                         s.size = 0; /* the node went away: its device is being released */
                 s.ratio = read_ratio(np);
+                s.physical = np->physical;
                 np->last = s;
                 bool changed = pressure_step(&np->state, m->config, &s, now, why, sizeof why);
 
@@ -106,14 +117,104 @@ static void sample_all(Manager *m) {
         }
 }
 
+void manager_sample_pressure(Manager *m) {
+        sample_all(m);
+}
+
 static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) usec;
         sample_all(m);
+        manager_act_kick(m);
         (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
+}
+
+/* The ratio changed (or may have): sample now rather than at the next second. */
+static int on_ratio_sysfs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        char buf[64];
+
+        (void) s;
+        (void) revents;
+        /* re-arm: sysfs notifies once per read of the attribute */
+        if (lseek(fd, 0, SEEK_SET) == 0)
+                (void) !read(fd, buf, sizeof buf);
+        sample_all(m);
+        manager_act_kick(m);
+        return 0;
+}
+
+static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool hit = false;
+        ssize_t n;
+
+        (void) s;
+        (void) revents;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (char *p = buf; p < buf + n;) {
+                        const struct inotify_event *e = (const struct inotify_event *) p;
+                        for (size_t i = 0; i < m->n_pressure && !hit; i++) {
+                                NodePressure *np = &m->pressure[i];
+                                _cleanup_free_ char *copy = np->ratio_path ? strdup(np->ratio_path) : NULL;
+                                hit = copy && np->ratio_watch == e->wd && e->len > 0 &&
+                                      strcmp(e->name, basename(copy)) == 0;
+                        }
+                        p += sizeof *e + e->len;
+                }
+        if (hit) {
+                sample_all(m);
+                manager_act_kick(m);
+        }
+        return 0;
+}
+
+static void unwatch_ratio(Manager *m, NodePressure *np) {
+        np->ratio_source = sd_event_source_disable_unref(np->ratio_source);
+        if (np->ratio_watch >= 0 && m->ratio_inotify_fd >= 0)
+                (void) inotify_rm_watch(m->ratio_inotify_fd, np->ratio_watch);
+        np->ratio_watch = -1;
+}
+
+/* Follow np->ratio_path for changes; without a way to, it is still sampled once a second. */
+static void watch_ratio(Manager *m, NodePressure *np) {
+        _cleanup_free_ char *dir = NULL;
+        struct statfs sf;
+        int fd;
+
+        np->ratio_watch = -1;
+        if (!np->ratio_path)
+                return;
+        if (statfs(np->ratio_path, &sf) == 0 && (unsigned long) sf.f_type == SYSFS_MAGIC_NUMBER) {
+                char buf[64];
+
+                fd = open(np->ratio_path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return;
+                (void) !read(fd, buf, sizeof buf);
+                if (sd_event_add_io(m->event, &np->ratio_source, fd, EPOLLPRI | EPOLLERR, on_ratio_sysfs, m) < 0) {
+                        close(fd);
+                        return;
+                }
+                (void) sd_event_source_set_io_fd_own(np->ratio_source, true);
+                return;
+        }
+        if (m->ratio_inotify_fd < 0) {
+                m->ratio_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (m->ratio_inotify_fd < 0 ||
+                    sd_event_add_io(m->event, &m->ratio_watch_source, m->ratio_inotify_fd, EPOLLIN, on_ratio_inotify,
+                                    m) < 0) {
+                        log_debug("Cannot follow ratio files with inotify; sampling them once a second.");
+                        return;
+                }
+        }
+        dir = strdup(np->ratio_path);
+        if (dir)
+                np->ratio_watch = inotify_add_watch(m->ratio_inotify_fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO);
 }
 
 void manager_setup_pressure(Manager *m) {
@@ -137,14 +238,24 @@ void manager_setup_pressure(Manager *m) {
                                 n[k].state = m->pressure[i].state;
                                 snprintf(n[k].why, sizeof n[k].why, "%s", m->pressure[i].why);
                         }
+                for (size_t i = 0; i < m->n_pressure; i++)
+                        if (m->pressure[i].node == node) {
+                                n[k].act = m->pressure[i].act;
+                                m->pressure[i].act.pids = NULL; /* moved */
+                        }
                 for (size_t c = 0; c < m->plan.n_claims; c++)
                         if (m->plan.claims[c].node == (int) node && m->plan.claims[c].conf->ratio_path &&
-                            !n[k].ratio_path)
+                            !n[k].ratio_path) {
                                 n[k].ratio_path = strdup(m->plan.claims[c].conf->ratio_path);
+                                n[k].physical = m->plan.claims[c].conf->physical_capacity;
+                        }
                 k++;
         }
-        for (size_t i = 0; i < m->n_pressure; i++)
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                unwatch_ratio(m, &m->pressure[i]);
+                node_activity_clear(&m->pressure[i]);
                 free(m->pressure[i].ratio_path);
+        }
         free(m->pressure);
         m->pressure = n;
         m->n_pressure = k;
@@ -152,6 +263,8 @@ void manager_setup_pressure(Manager *m) {
                 m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
                 return;
         }
+        for (size_t i = 0; i < k; i++)
+                watch_ratio(m, &n[i]);
         sample_all(m); /* a level at once, not a second later */
         if (!m->pressure_source &&
             sd_event_add_time_relative(m->event, &m->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
@@ -161,12 +274,21 @@ void manager_setup_pressure(Manager *m) {
                 log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s.", n[i].node,
                          pressure_level_to_string(n[i].state.level), n[i].why,
                          n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path));
+        manager_act_kick(m);
 }
 
 void manager_free_pressure(Manager *m) {
         m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
-        for (size_t i = 0; i < m->n_pressure; i++)
+        manager_act_free(m);
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                unwatch_ratio(m, &m->pressure[i]);
+                node_activity_clear(&m->pressure[i]);
                 free(m->pressure[i].ratio_path);
+        }
+        m->ratio_watch_source = sd_event_source_disable_unref(m->ratio_watch_source);
+        if (m->ratio_inotify_fd >= 0)
+                close(m->ratio_inotify_fd);
+        m->ratio_inotify_fd = -1;
         m->pressure = mfree(m->pressure);
         m->n_pressure = 0;
 }

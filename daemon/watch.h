@@ -2,23 +2,57 @@
 #pragma once
 
 #include <stdbool.h>
+#include <systemd/sd-event.h>
 
+#include "migrate.h"
 #include "pressure.h"
 
 typedef struct Manager Manager;
+
+/* What spmd did about one SPM node's pressure (act.c). Counters since spmd started following it. */
+typedef struct NodeActivity {
+        uint64_t reclaim_writes;        /* writes to memory.reclaim or nodeN/reclaim */
+        uint64_t reclaim_short;         /* ... answered EAGAIN: less than asked was reclaimable */
+        uint64_t reclaim_failed;        /* ... failed otherwise */
+        uint64_t reclaim_bytes;         /* bytes asked for by the writes that succeeded */
+        uint64_t last_node_reclaim_usec;
+        MigrateStats evacuated;         /* pages moved off the node, and those that stayed, by reason */
+        uint64_t passes;                /* evacuation passes over the granted processes completed */
+        bool reclaiming, evacuating;    /* acting now */
+        uint64_t reclaim_since_usec, evac_since_usec; /* when the current reclaim/evacuation began */
+        uint64_t reclaim_writes_at_start, reclaim_bytes_at_start, reclaim_short_at_start;
+        MigrateStats evac_at_start;     /* the counters when the current evacuation began */
+
+        /* the evacuation pass under way */
+        pid_t *pids;
+        size_t n_pids, pid_index;
+        MigrateCursor cursor;
+        uint64_t pass_found;            /* pages found on the node in this pass */
+        uint64_t idle_until_usec;       /* the last pass found nothing: look again from then */
+        double tokens;                  /* MaxRate= budget, pages */
+        uint64_t tokens_usec;
+        int target;                     /* the node pages go to, -1 = none chosen */
+        bool no_target_logged, no_source_logged;
+} NodeActivity;
 
 /* One SPM node's pressure as spmd follows it. */
 typedef struct NodePressure {
         unsigned node;
         char *ratio_path;       /* CompressionRatioPath= of the [Device] behind it, or NULL */
+        uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
+        int ratio_watch;        /* inotify watch of ratio_path's directory, -1 */
+        sd_event_source *ratio_source; /* POLLPRI on a sysfs ratio_path (sysfs_notify) */
         bool ratio_failing;     /* the last read of ratio_path failed (logged once) */
         PressureState state;
         PressureSample last;
         char why[160];          /* what the last sample said */
+        NodeActivity act;
 } NodePressure;
 
 /* Follow the SPM nodes now (after start, reload, device changes), keeping the levels of those that stay. */
 void manager_setup_pressure(Manager *m);
 void manager_free_pressure(Manager *m);
+/* Sample every SPM node now: levels, their logs and signals. */
+void manager_sample_pressure(Manager *m);
 /* The node's pressure, or NULL when it is not an SPM node spmd follows. */
 const NodePressure *manager_node_pressure(const Manager *m, unsigned node);

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "act.h"
+#include "cpuset.h"
+#include "log.h"
+#include "manager.h"
+#include "migrate.h"
+#include "reclaim.h"
+#include "strv.h"
+#include "time-util.h"
+#include "watch.h"
+
+#define SLICE_USEC (20 * 1000)          /* most time one evacuation slice runs */
+#define IDLE_RESCAN_USEC (1000 * 1000)  /* a pass found nothing: look again this much later */
+#define MAX_PIDS 65536
+#define WHOLE_MAX_PAGES 65536           /* most pages one call may move: 256 MiB of 4 KiB pages */
+
+typedef struct ReclaimMark {
+        char *cgroup;
+        uint64_t last_usec;
+} ReclaimMark;
+
+static const char *size_str(uint64_t b, char *buf, size_t len) {
+        static const char u[] = "KMGTP";
+        double v = (double) b;
+        int i = -1;
+
+        while (v >= 1024 && i < 4) {
+                v /= 1024;
+                i++;
+        }
+        if (i < 0)
+                snprintf(buf, len, "%" PRIu64 "B", b);
+        else
+                snprintf(buf, len, "%.1f%c", v, u[i]);
+        return buf;
+}
+
+/* The granted cgroups (directories under the cgroup2 mount) that hold node, outermost only: a grant
+ * inside another grant's subtree is covered by it. */
+static char **node_cgroups(Manager *m, unsigned node) {
+        _cleanup_(strv_freep) char **rel = NULL;
+        char **out = NULL;
+
+        for (size_t i = 0; i < m->config->n_grants; i++) {
+                const GrantConf *g = m->config->grants[i];
+                if ((g->all_nodes || nodemask_test(&g->nodes, node)) && strv_extend(&rel, g->cgroup) < 0)
+                        goto oom;
+        }
+        for (size_t i = 0; i < m->n_grants; i++)
+                if (nodemask_test(&m->grants[i]->nodes, node) && strv_extend(&rel, m->grants[i]->cgroup) < 0)
+                        goto oom;
+        for (char **a = rel; a && *a; a++) {
+                bool covered = false;
+                char *dir;
+
+                for (char **b = rel; b && *b && !covered; b++)
+                        covered = b != a && cgroup_path_covers(*b, *a) && (strcmp(*a, *b) != 0 || b < a);
+                if (covered)
+                        continue;
+                if (asprintf(&dir, CGROUP_ROOT "%s", *a) < 0 || strv_push(&out, dir) < 0)
+                        goto oom;
+        }
+        return out;
+oom:
+        log_oom();
+        return strv_free(out);
+}
+
+/* ---- reclaim ---- */
+
+static ReclaimMark *reclaim_mark(Manager *m, const char *cgroup) {
+        ReclaimMark *n;
+
+        for (size_t i = 0; i < m->n_reclaim_marks; i++)
+                if (strcmp(m->reclaim_marks[i].cgroup, cgroup) == 0)
+                        return &m->reclaim_marks[i];
+        n = realloc(m->reclaim_marks, (m->n_reclaim_marks + 1) * sizeof *n);
+        if (!n)
+                return NULL;
+        m->reclaim_marks = n;
+        n = &m->reclaim_marks[m->n_reclaim_marks];
+        *n = (ReclaimMark){ .cgroup = strdup(cgroup) };
+        if (!n->cgroup)
+                return NULL;
+        m->n_reclaim_marks++;
+        return n;
+}
+
+/* One write; swappiness= dropped for good when the kernel refuses it. */
+static int reclaim_write(Manager *m, const char *cgroup, int node) {
+        int sw = m->swappiness_refused ? -1 : m->config->swappiness;
+        int r;
+
+        r = cgroup ? reclaim_cgroup(cgroup, m->config->reclaim_step, sw)
+                   : reclaim_node((unsigned) node, m->config->reclaim_step, sw);
+        if (r == -EINVAL && sw >= 0) {
+                log_warning("%s%s refuses swappiness=%d (Swappiness=): this kernel does not take it; reclaiming "
+                            "with the kernel's own swappiness from now on.",
+                            cgroup ? cgroup : "nodeN/reclaim", cgroup ? "/memory.reclaim" : "", sw);
+                m->swappiness_refused = true;
+                r = cgroup ? reclaim_cgroup(cgroup, m->config->reclaim_step, -1)
+                           : reclaim_node((unsigned) node, m->config->reclaim_step, -1);
+        }
+        return r;
+}
+
+static void count_reclaim(NodeActivity *a, int r, uint64_t step, const char *what) {
+        a->reclaim_writes++;
+        if (r == 0)
+                a->reclaim_bytes += step;
+        else if (r == -EAGAIN)
+                a->reclaim_short++;
+        else {
+                a->reclaim_failed++;
+                if (a->reclaim_failed == 1 || a->reclaim_failed % 100 == 0)
+                        log_warning_errno(r, "Reclaim: writing to %s failed (%" PRIu64 " failure(s) so far): %m", what,
+                                          a->reclaim_failed);
+        }
+}
+
+/* Reclaim for np if due; returns when it is due next (0 = not reclaiming). */
+static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
+        NodeActivity *a = &np->act;
+        uint64_t interval = m->config->reclaim_min_interval_usec, next = 0;
+        _cleanup_(strv_freep) char **cgroups = NULL;
+
+        if (m->topology && m->topology->caps.per_node_reclaim && reclaim_node_supported(np->node)) {
+                if (now - a->last_node_reclaim_usec < interval && a->last_node_reclaim_usec)
+                        return a->last_node_reclaim_usec + interval;
+                char what[64];
+                snprintf(what, sizeof what, "/sys/devices/system/node/node%u/reclaim", np->node);
+                count_reclaim(a, reclaim_write(m, NULL, (int) np->node), m->config->reclaim_step, what);
+                a->last_node_reclaim_usec = now;
+                return now + interval;
+        }
+        cgroups = node_cgroups(m, np->node);
+        for (char **c = cgroups; c && *c; c++) {
+                ReclaimMark *mk = reclaim_mark(m, *c);
+                char what[4200];
+
+                if (!mk) {
+                        log_oom();
+                        break;
+                }
+                if (mk->last_usec && now - mk->last_usec < interval) {
+                        next = next ? MIN(next, mk->last_usec + interval) : mk->last_usec + interval;
+                        continue;
+                }
+                snprintf(what, sizeof what, "%s/memory.reclaim", *c);
+                count_reclaim(a, reclaim_write(m, *c, -1), m->config->reclaim_step, what);
+                mk->last_usec = now;
+                next = next ? MIN(next, now + interval) : now + interval;
+        }
+        if (!cgroups && !a->no_source_logged) {
+                log_notice("SPM node %u: nothing to reclaim from: no granted cgroup holds the node, and this kernel "
+                           "does not reclaim node by node (nodeN/reclaim, kernel >= 6.17).",
+                           np->node);
+                a->no_source_logged = true;
+        }
+        return next ? next : now + interval;
+}
+
+/* ---- evacuation ---- */
+
+static void collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        DIR *d;
+        int pid;
+
+        if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
+                return;
+        f = fopen(p, "re");
+        while (f && *n < MAX_PIDS && fscanf(f, "%d", &pid) == 1) {
+                pid_t *np = realloc(*pids, (*n + 1) * sizeof *np);
+                if (!np)
+                        return;
+                *pids = np;
+                (*pids)[(*n)++] = pid;
+        }
+        if (depth == 0 || !(d = opendir(dir)))
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *sub = NULL;
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&sub, "%s/%s", dir, de->d_name) >= 0)
+                        collect_procs(sub, depth - 1, pids, n);
+        }
+        closedir(d);
+}
+
+static int read_free(int node, uint64_t *size, uint64_t *free_bytes) {
+        char p[96], line[256];
+        uint64_t kb;
+        int got = 0;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/sys/devices/system/node/node%d/meminfo", node);
+        f = fopen(p, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                unsigned n;
+                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
+                        *size = kb * 1024, got |= 1;
+                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
+                        *free_bytes = kb * 1024, got |= 2;
+        }
+        fclose(f);
+        return got == 3 ? 0 : -EBADMSG;
+}
+
+/* The target with the most free memory that is not itself below FreeCritical=; -1 = none. */
+static int choose_target(Manager *m) {
+        NodeMask spm, targets = {};
+        uint64_t best_free = 0;
+        int best = -1;
+
+        manager_spm_nodes(m, &spm);
+        if (m->config->evacuate_target_set)
+                targets = m->config->evacuate_target;
+        else if (m->topology)
+                for (size_t i = 0; i < m->topology->n_nodes; i++)
+                        if (m->topology->nodes[i].n_cpus > 0)
+                                nodemask_set(&targets, (unsigned) m->topology->nodes[i].id);
+        targets = nodemask_andnot(&targets, &spm);
+        NODEMASK_FOREACH(t, &targets) {
+                uint64_t size = 0, fr = 0;
+                if (read_free((int) t, &size, &fr) < 0 || size == 0)
+                        continue;
+                if (fr * 10000 / size < m->config->free_critical)
+                        continue;
+                if (best < 0 || fr > best_free) {
+                        best = (int) t;
+                        best_free = fr;
+                }
+        }
+        return best;
+}
+
+static void start_pass(Manager *m, NodePressure *np) {
+        NodeActivity *a = &np->act;
+        _cleanup_(strv_freep) char **cgroups = node_cgroups(m, np->node);
+
+        a->pids = mfree(a->pids);
+        a->n_pids = a->pid_index = 0;
+        a->pass_found = 0;
+        for (char **c = cgroups; c && *c; c++)
+                collect_procs(*c, 16, &a->pids, &a->n_pids);
+        a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
+}
+
+/* One slice of evacuation; returns when the next is due. */
+static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
+        NodeActivity *a = &np->act;
+        uint64_t rate = m->config->evacuate_max_rate, page = (uint64_t) sysconf(_SC_PAGESIZE);
+        uint32_t batch = m->config->evacuate_batch_pages;
+        NodeMask from = {};
+        uint64_t deadline, need, moved = 0;
+
+        if (a->idle_until_usec > now)
+                return a->idle_until_usec;
+        a->target = choose_target(m);
+        if (a->target < 0) {
+                if (!a->no_target_logged)
+                        log_warning("SPM node %u: evacuation waits: no target node has free memory above "
+                                    "FreeCritical= (TargetNodes=%s).",
+                                    np->node, m->config->evacuate_target_set ? "as configured" : "every node with CPUs");
+                a->no_target_logged = true;
+                return now + IDLE_RESCAN_USEC;
+        }
+        a->no_target_logged = false;
+        nodemask_set(&from, np->node);
+
+        /* MaxRate=: a bucket of pages, filled at the rate, holding at most one second's worth */
+        if (rate != UINT64_MAX) {
+                double cap = (double) rate / (double) page;
+                a->tokens += (double) (now - a->tokens_usec) * cap / 1e6;
+                if (a->tokens > cap)
+                        a->tokens = cap;
+                a->tokens_usec = now;
+                if (a->tokens < 1)
+                        return now + (uint64_t) ((1 - a->tokens) * 1e6 / cap) + 1;
+        }
+
+        need = pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at);
+        need = need == UINT64_MAX ? UINT64_MAX : need / page + 1;
+        /* from now: a reclaim write before us in this round may have taken a while */
+        deadline = now_usec(CLOCK_MONOTONIC) + SLICE_USEC;
+        for (bool first = true; (first || now_usec(CLOCK_MONOTONIC) < deadline) && moved < need; first = false) {
+                uint64_t budget, found_before, no_memory_before;
+                int64_t r;
+
+                if (a->pid_index >= a->n_pids) {
+                        if (a->n_pids)
+                                a->passes++;
+                        if (a->n_pids && a->pass_found == 0) {
+                                /* everything granted is off the node (or cannot move): look again later */
+                                a->pids = mfree(a->pids);
+                                a->n_pids = a->pid_index = 0;
+                                a->idle_until_usec = now + IDLE_RESCAN_USEC;
+                                return a->idle_until_usec;
+                        }
+                        start_pass(m, np);
+                        if (a->n_pids == 0) {
+                                if (!a->no_source_logged)
+                                        log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
+                                                   "holds the node.",
+                                                   np->node);
+                                a->no_source_logged = true;
+                                a->idle_until_usec = now + IDLE_RESCAN_USEC;
+                                return a->idle_until_usec;
+                        }
+                }
+                /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a
+                 * process that small; larger ones go in move_pages(2) batches), within MaxRate= */
+                budget = need == UINT64_MAX ? batch : MIN(need - moved, WHOLE_MAX_PAGES);
+                if (rate != UINT64_MAX)
+                        budget = MIN(budget, (uint64_t) a->tokens);
+                if (budget == 0)
+                        break;
+                found_before = a->evacuated.found;
+                no_memory_before = a->evacuated.no_memory;
+                r = migrate_evacuate(&a->cursor, &from, a->target, batch, budget, &a->evacuated);
+                a->pass_found += a->evacuated.found - found_before;
+                if (r > 0) {
+                        moved += (uint64_t) r;
+                        if (rate != UINT64_MAX)
+                                a->tokens -= (double) r;
+                }
+                if (r < 0 || a->cursor.done) {
+                        if (r < 0 && r != -ESRCH)
+                                log_debug_errno((int) r, "Evacuation: cannot walk process %d: %m", (int) a->cursor.pid);
+                        a->pid_index++;
+                        a->cursor = (MigrateCursor){ .pid = a->pid_index < a->n_pids ? a->pids[a->pid_index] : 0 };
+                }
+                if (a->evacuated.no_memory > no_memory_before)
+                        break; /* the target filled up: choose again on the next slice */
+        }
+        log_debug("SPM node %u: evacuation slice: %" PRIu64 " page(s) moved to node %d, %s%" PRIu64 " needed; "
+                  "process %zu of %zu (pid %d, %" PRIu64 " page(s) on the node at the start of its pass).",
+                  np->node, moved, a->target, need == UINT64_MAX ? "all of them, the ratio holds the level; " : "",
+                  need == UINT64_MAX ? 0 : need, a->pid_index, a->n_pids, (int) a->cursor.pid, a->cursor.on_from);
+        return now_usec(CLOCK_MONOTONIC);
+}
+
+/* ---- the round ---- */
+
+static void log_stop(NodePressure *np, bool reclaim, const char *why) {
+        NodeActivity *a = &np->act;
+        double secs = (double) (now_usec(CLOCK_MONOTONIC) - (reclaim ? a->reclaim_since_usec : a->evac_since_usec)) / 1e6;
+        char b[32];
+
+        if (reclaim)
+                log_notice("SPM node %u: reclaim stops (%s): %" PRIu64 " write(s), %s asked, %" PRIu64
+                           " short (less was reclaimable) in %.1f s.",
+                           np->node, why, a->reclaim_writes - a->reclaim_writes_at_start,
+                           size_str(a->reclaim_bytes - a->reclaim_bytes_at_start, b, sizeof b),
+                           a->reclaim_short - a->reclaim_short_at_start, secs);
+        else
+                log_notice("SPM node %u: evacuation stops (%s): %" PRIu64 " page(s) moved to node %d in %.1f s; "
+                           "stayed: %" PRIu64 " busy, %" PRIu64 " for lack of memory, %" PRIu64
+                           " other (retried on the next pass).",
+                           np->node, why, a->evacuated.moved - a->evac_at_start.moved, a->target, secs,
+                           a->evacuated.busy - a->evac_at_start.busy,
+                           a->evacuated.no_memory - a->evac_at_start.no_memory,
+                           a->evacuated.failed - a->evac_at_start.failed);
+}
+
+static bool wants(const Config *c, const NodePressure *np, PressureLevel at) {
+        PressureLevel now = pressure_level_for(c, &np->last, np->state.level, NULL, 0);
+
+        return at != PRESSURE_NEVER && np->state.level >= at && now >= at;
+}
+
+static int on_act(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void act_round(Manager *m) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC), next = 0;
+        const Config *c = m->config;
+
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                NodePressure *np = &m->pressure[i];
+                NodeActivity *a = &np->act;
+                bool rec = c->reclaim && wants(c, np, c->reclaim_at);
+                bool evac = c->evacuation && wants(c, np, c->evacuate_at);
+                uint64_t t;
+
+                if (rec && !a->reclaiming) {
+                        log_notice("SPM node %u: reclaim starts (%s, Reclaim At=%s): %s per write, at most one "
+                                   "write per %.0f ms to each cgroup.",
+                                   np->node, np->why, pressure_level_to_string(c->reclaim_at),
+                                   size_str(c->reclaim_step, (char[32]){}, 32), c->reclaim_min_interval_usec / 1e3);
+                        a->reclaim_writes_at_start = a->reclaim_writes;
+                        a->reclaim_bytes_at_start = a->reclaim_bytes;
+                        a->reclaim_short_at_start = a->reclaim_short;
+                        a->reclaim_since_usec = now;
+                } else if (!rec && a->reclaiming)
+                        log_stop(np, true, np->why);
+                a->reclaiming = rec;
+                if (evac && !a->evacuating) {
+                        log_notice("SPM node %u: evacuation starts (%s, Evacuation At=%s): moving the granted "
+                                   "processes' pages off the node, %" PRIu32 " per call.",
+                                   np->node, np->why, pressure_level_to_string(c->evacuate_at), c->evacuate_batch_pages);
+                        a->evac_at_start = a->evacuated;
+                        a->idle_until_usec = 0;
+                        a->tokens = 0;
+                        a->tokens_usec = now;
+                        a->evac_since_usec = now;
+                } else if (!evac && a->evacuating) {
+                        log_stop(np, false, np->why);
+                        a->pids = mfree(a->pids);
+                        a->n_pids = a->pid_index = 0;
+                }
+                a->evacuating = evac;
+
+                if (rec) {
+                        t = reclaim_step(m, np, now);
+                        next = next ? MIN(next, t) : t;
+                }
+                if (evac) {
+                        t = evacuate_step(m, np, now);
+                        next = next ? MIN(next, t) : t;
+                }
+        }
+        if (!next) {
+                m->act_source = sd_event_source_disable_unref(m->act_source);
+                return;
+        }
+        if (!m->act_source) {
+                if (sd_event_add_time(m->event, &m->act_source, CLOCK_MONOTONIC, next, 1000, on_act, m) < 0) {
+                        log_error("Cannot schedule reclaim and evacuation.");
+                        return;
+                }
+        } else {
+                (void) sd_event_source_set_time(m->act_source, next);
+                (void) sd_event_source_set_enabled(m->act_source, SD_EVENT_ONESHOT);
+        }
+}
+
+static int on_act(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s;
+        (void) usec;
+        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
+        act_round(m);
+        return 0;
+}
+
+void manager_act_kick(Manager *m) {
+        act_round(m);
+}
+
+void node_activity_clear(NodePressure *np) {
+        np->act.pids = mfree(np->act.pids);
+        np->act.n_pids = np->act.pid_index = 0;
+}
+
+void manager_act_free(Manager *m) {
+        m->act_source = sd_event_source_disable_unref(m->act_source);
+        for (size_t i = 0; i < m->n_reclaim_marks; i++)
+                free(m->reclaim_marks[i].cgroup);
+        m->reclaim_marks = mfree(m->reclaim_marks);
+        m->n_reclaim_marks = 0;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* spmctl top, and the per-node activity spmctl status shows: GetStatus's NodeActivity. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "parse-util.h"
+#include "spmctl-bus.h"
+#include "time-util.h"
+
+static int read_entry(sd_bus_message *m, NodeAct *a) {
+        const char *key, *contents;
+        char type;
+        int r;
+
+        if ((r = sd_bus_message_read(m, "s", &key)) < 0 || (r = sd_bus_message_peek_type(m, &type, &contents)) < 0 ||
+            (r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
+                return r;
+        struct {
+                const char *key;
+                uint64_t *t;
+        } tk[] = {
+                { "size", &a->size },
+                { "free", &a->free },
+                { "physical", &a->physical },
+                { "physical_free", &a->physical_free },
+                { "reclaim_writes", &a->reclaim_writes },
+                { "reclaim_short", &a->reclaim_short },
+                { "reclaim_failed", &a->reclaim_failed },
+                { "reclaim_bytes", &a->reclaim_bytes },
+                { "evacuated_pages", &a->evacuated_pages },
+                { "evacuate_busy", &a->evacuate_busy },
+                { "evacuate_no_memory", &a->evacuate_no_memory },
+                { "evacuate_failed", &a->evacuate_failed },
+                { "evacuation_passes", &a->evacuation_passes },
+        };
+        r = 0;
+        if (strcmp(contents, "t") == 0) {
+                uint64_t v;
+                r = sd_bus_message_read(m, "t", &v);
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(tk); i++)
+                        if (strcmp(key, tk[i].key) == 0)
+                                *tk[i].t = v;
+        } else if (strcmp(contents, "s") == 0) {
+                const char *v;
+                r = sd_bus_message_read(m, "s", &v);
+                if (r >= 0 && strcmp(key, "level") == 0)
+                        str_copy_cut(a->level, sizeof a->level, v);
+                else if (r >= 0 && strcmp(key, "acting") == 0)
+                        str_copy_cut(a->acting, sizeof a->acting, v);
+                else if (r >= 0 && strcmp(key, "reason") == 0)
+                        str_copy_cut(a->reason, sizeof a->reason, v);
+        } else if (strcmp(contents, "u") == 0 && strcmp(key, "node") == 0)
+                r = sd_bus_message_read(m, "u", &a->node);
+        else if (strcmp(contents, "d") == 0 && strcmp(key, "ratio") == 0)
+                r = sd_bus_message_read(m, "d", &a->ratio);
+        else if (strcmp(contents, "i") == 0 && strcmp(key, "evacuation_target") == 0)
+                r = sd_bus_message_read(m, "i", &a->evacuation_target);
+        else
+                r = sd_bus_message_skip(m, contents); /* a key this spmctl does not know */
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+int spmctl_read_activity(sd_bus_message *m, NodeAct **ret, size_t *ret_n) {
+        _cleanup_free_ NodeAct *out = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                NodeAct *na = realloc(out, (n + 1) * sizeof *na);
+                if (!na)
+                        return -ENOMEM;
+                out = na;
+                out[n] = (NodeAct){ .evacuation_target = -1 };
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        r = read_entry(m, &out[n]);
+                        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+                                return r;
+                }
+                if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+                        return r;
+                n++;
+        }
+        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+                return r;
+        *ret = TAKE_PTR(out);
+        *ret_n = n;
+        return 0;
+}
+
+static const char *size_str(uint64_t b, char *buf, size_t len) {
+        static const char u[] = "KMGTP";
+        double v = (double) b;
+        int i = -1;
+
+        while (v >= 1024 && i < 4) {
+                v /= 1024;
+                i++;
+        }
+        if (i < 0)
+                snprintf(buf, len, "%" PRIu64 "B", b);
+        else
+                snprintf(buf, len, "%.1f%c", v, u[i]);
+        return buf;
+}
+
+void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
+        char b1[32];
+
+        if (json) {
+                fprintf(f, "[");
+                for (size_t i = 0; i < n; i++) {
+                        fprintf(f, "%s{\"node\":%" PRIu32 ",\"level\":", i ? "," : "", a[i].node);
+                        json_string(f, a[i].level);
+                        fprintf(f, ",\"acting\":");
+                        json_string(f, a[i].acting);
+                        fprintf(f,
+                                ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"ratio\":%.4f,\"physical\":%" PRIu64
+                                ",\"physical_free\":%" PRIu64 ",\"reclaim_writes\":%" PRIu64 ",\"reclaim_short\":%" PRIu64
+                                ",\"reclaim_failed\":%" PRIu64 ",\"reclaim_bytes\":%" PRIu64 ",\"evacuated_pages\":%" PRIu64
+                                ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
+                                ",\"evacuate_failed\":%" PRIu64 ",\"evacuation_passes\":%" PRIu64
+                                ",\"evacuation_target\":%" PRId32 "}",
+                                a[i].size, a[i].free, a[i].ratio, a[i].physical, a[i].physical_free, a[i].reclaim_writes,
+                                a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes, a[i].evacuated_pages,
+                                a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
+                                a[i].evacuation_passes, a[i].evacuation_target);
+                }
+                fprintf(f, "]");
+                return;
+        }
+        if (n == 0)
+                fprintf(f, "-\n");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f,
+                        "%snode %" PRIu32 ": %s; reclaim %" PRIu64 " write(s), %s asked, %" PRIu64 " short, %" PRIu64
+                        " failed; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
+                        " other\n",
+                        i ? "                          " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
+                        a[i].reclaim_writes, size_str(a[i].reclaim_bytes, b1, sizeof b1), a[i].reclaim_short,
+                        a[i].reclaim_failed, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
+                        a[i].evacuate_failed);
+}
+
+/* ---- top ---- */
+
+static int fetch(sd_bus *bus, NodeAct **ret, size_t *ret_n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *key;
+        int r;
+
+        r = spmctl_call(bus, "GetStatus", &reply, NULL);
+        if (r)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                if ((r = sd_bus_message_read(reply, "s", &key)) < 0)
+                        break;
+                if (strcmp(key, "NodeActivity") == 0) {
+                        if ((r = sd_bus_message_enter_container(reply, 'v', "aa{sv}")) < 0 ||
+                            (r = spmctl_read_activity(reply, ret, ret_n)) < 0)
+                                break;
+                        return 0;
+                }
+                if ((r = sd_bus_message_skip(reply, "v")) < 0 || (r = sd_bus_message_exit_container(reply)) < 0)
+                        break;
+        }
+        if (r >= 0) {
+                fprintf(stderr, "GetStatus: this spmd does not report NodeActivity (too old?).\n");
+                return 1;
+        }
+        return spmctl_bad_reply("GetStatus", r);
+}
+
+static const NodeAct *find(const NodeAct *a, size_t n, uint32_t node) {
+        for (size_t i = 0; i < n; i++)
+                if (a[i].node == node)
+                        return &a[i];
+        return NULL;
+}
+
+static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_prev, double dt) {
+        long page = sysconf(_SC_PAGESIZE);
+        char s1[32], s2[32], s3[32], s4[32], s5[32];
+
+        printf("NODE LEVEL     SIZE   FREE   RATIO  PHYS-FREE  RECLAIM/s  MIGRATE/s  ACTING\n");
+        for (size_t i = 0; i < n; i++) {
+                const NodeAct *p = find(prev, n_prev, a[i].node);
+                char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-";
+
+                if (p && dt > 0) {
+                        snprintf(rec, sizeof rec, "%s",
+                                 size_str((uint64_t) ((double) (a[i].reclaim_bytes - p->reclaim_bytes) / dt), s3, sizeof s3));
+                        snprintf(mig, sizeof mig, "%s",
+                                 size_str((uint64_t) ((double) (a[i].evacuated_pages - p->evacuated_pages) * (double) page / dt),
+                                          s4, sizeof s4));
+                }
+                if (a[i].ratio > 0)
+                        snprintf(ratio, sizeof ratio, "%.2f", a[i].ratio);
+                if (a[i].physical > 0)
+                        snprintf(phys, sizeof phys, "%s", size_str(a[i].physical_free, s5, sizeof s5));
+                printf("%-4" PRIu32 " %-8s %6s %6s %7s %10s %10s %10s  %s\n", a[i].node, a[i].level,
+                       size_str(a[i].size, s1, sizeof s1), size_str(a[i].free, s2, sizeof s2), ratio, phys, rec, mig,
+                       a[i].acting[0] ? a[i].acting : "-");
+        }
+        if (n == 0)
+                printf("(no SPM node)\n");
+        fflush(stdout);
+}
+
+int spmctl_top(int argc, char *argv[]) {
+        static const struct option opts[] = {
+                { "iterations", required_argument, NULL, 'n' },
+                { "delay", required_argument, NULL, 'd' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ NodeAct *prev = NULL;
+        size_t n_prev = 0;
+        uint64_t iterations = 0, delay = 1000000, prev_t = 0;
+        bool clear = isatty(STDOUT_FILENO) && !spmctl_json;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+n:d:", opts, NULL)) >= 0)
+                switch (c) {
+                case 'n':
+                        if (parse_uint64(optarg, &iterations) < 0 || iterations == 0) {
+                                fprintf(stderr, "top: --iterations takes a positive number, not '%s'.\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'd':
+                        if (parse_duration(optarg, &delay) < 0 || delay < 100000) {
+                                fprintf(stderr, "top: --delay takes a duration of at least 100ms (e.g. 2s, 500ms), not '%s'.\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "top takes no arguments but its options.\n");
+                return 2;
+        }
+        if ((r = spmctl_connect_bus(&bus)))
+                return r;
+        for (uint64_t i = 0; iterations == 0 || i < iterations; i++) {
+                _cleanup_free_ NodeAct *a = NULL;
+                size_t n = 0;
+                uint64_t t;
+
+                if (i > 0)
+                        usleep((useconds_t) delay);
+                r = fetch(bus, &a, &n);
+                if (r)
+                        return r;
+                t = now_usec(CLOCK_MONOTONIC);
+                if (spmctl_json) {
+                        printf("{\"usec\":%" PRIu64 ",\"nodes\":", t);
+                        spmctl_print_activity(stdout, a, n, true);
+                        printf("}\n");
+                        fflush(stdout);
+                } else {
+                        if (clear)
+                                printf("\033[H\033[2J");
+                        print_top(a, n, prev, n_prev, prev_t ? (double) (t - prev_t) / 1e6 : 0);
+                        if (!clear)
+                                printf("\n");
+                }
+                free(prev);
+                prev = TAKE_PTR(a);
+                n_prev = n;
+                prev_t = t;
+        }
+        return 0;
+}
