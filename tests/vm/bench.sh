@@ -8,7 +8,7 @@ echo "# in the guest: $(uname -r), lsm=$(cat /sys/kernel/security/lsm)"
 # these measure BPF programs of their own: before spmd attaches its
 for b in "$VM_BUILD"/bench/bench-*; do
         [ -f "$b" ] && [ -x "$b" ] || continue
-        [ "$(basename "$b")" = bench-grant-latency ] && continue
+        case "$(basename "$b")" in bench-grant-latency | bench-evacuate | bench-reaction) continue ;; esac
         "$b" 2>/dev/null || echo "# $(basename "$b"): exit $?"
 done
 
@@ -21,3 +21,14 @@ spmd_start /etc/spmd/spmd.conf
 "$VM_BUILD/bench/bench-grant-latency" || echo "# bench-grant-latency: exit $?"
 spmd_stop
 vm_private_bus_stop
+
+# the evacuation engine: node 1 stays online as spmd left it (ShutdownPolicy=keep)
+"$VM_BUILD/bench/bench-evacuate" 128 || echo "# bench-evacuate: exit $?"
+
+# reaction to pressure: its own spmd on the same node, swap for its reclaim to go to
+vm_modprobe zram
+echo 256M >/sys/block/zram0/disksize
+mkswap /dev/zram0 >/dev/null
+swapon /dev/zram0
+echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+"$VM_BUILD/bench/bench-reaction" "$SPMD" "$dax" 100 || echo "# bench-reaction: exit $?"
