@@ -26,6 +26,7 @@
 typedef struct ReclaimMark {
         char *cgroup;
         uint64_t last_usec;
+        bool backed_off; /* the last turn skipped it for its PSI (logged once a streak) */
 } ReclaimMark;
 
 static const char *size_str(uint64_t b, char *buf, size_t len) {
@@ -44,9 +45,7 @@ static const char *size_str(uint64_t b, char *buf, size_t len) {
         return buf;
 }
 
-/* The granted cgroups (directories under the cgroup2 mount) that hold node, outermost only: a grant
- * inside another grant's subtree is covered by it. */
-static char **node_cgroups(Manager *m, unsigned node) {
+char **manager_node_cgroups(Manager *m, unsigned node) {
         _cleanup_(strv_freep) char **rel = NULL;
         char **out = NULL;
 
@@ -142,7 +141,7 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                 a->last_node_reclaim_usec = now;
                 return now + interval;
         }
-        cgroups = node_cgroups(m, np->node);
+        cgroups = manager_node_cgroups(m, np->node);
         for (char **c = cgroups; c && *c; c++) {
                 ReclaimMark *mk = reclaim_mark(m, *c);
                 char what[4200];
@@ -155,6 +154,20 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                         next = next ? MIN(next, mk->last_usec + interval) : mk->last_usec + interval;
                         continue;
                 }
+                /* reclaim that makes the workload stall defeats itself: leave a stalling cgroup be */
+                const PsiWatch *pw = manager_psi_watch(m, *c);
+                if (pw && pw->valid && m->config->psi_warn > 0 && pw->share >= m->config->psi_warn) {
+                        if (!mk->backed_off)
+                                log_notice("SPM node %u: reclaim leaves %s alone while its memory PSI is %.1f%% "
+                                           "(>= PsiWarn=%.1f%%): reclaiming it would stall it more.",
+                                           np->node, *c, pw->share / 100.0, m->config->psi_warn / 100.0);
+                        mk->backed_off = true;
+                        a->reclaim_backoffs++;
+                        mk->last_usec = now;
+                        next = next ? MIN(next, now + interval) : now + interval;
+                        continue;
+                }
+                mk->backed_off = false;
                 snprintf(what, sizeof what, "%s/memory.reclaim", *c);
                 count_reclaim(a, reclaim_write(m, *c, -1), m->config->reclaim_step, what);
                 mk->last_usec = now;
@@ -250,7 +263,7 @@ static int choose_target(Manager *m) {
 
 static void start_pass(Manager *m, NodePressure *np) {
         NodeActivity *a = &np->act;
-        _cleanup_(strv_freep) char **cgroups = node_cgroups(m, np->node);
+        _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
 
         a->pids = mfree(a->pids);
         a->n_pids = a->pid_index = 0;

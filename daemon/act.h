@@ -21,6 +21,9 @@
 typedef struct Manager Manager;
 typedef struct NodePressure NodePressure;
 
+/* The granted cgroups (directories under the cgroup2 mount) that hold node, outermost only: a grant
+ * inside another grant's subtree is covered by it. NULL when there are none. */
+char **manager_node_cgroups(Manager *m, unsigned node);
 /* A sample was taken: start, go on with or stop acting. */
 void manager_act_kick(Manager *m);
 void manager_act_free(Manager *m);

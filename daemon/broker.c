@@ -1080,11 +1080,13 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                 if (r >= 0) r = append_kv(reply, "ratio", "d", np->last.ratio);
                 if (r >= 0) r = append_kv(reply, "physical", "t", np->last.physical);
                 if (r >= 0) r = append_kv(reply, "physical_free", "t", phys_free);
+                if (r >= 0) r = append_kv(reply, "psi", "d", np->last.psi_valid ? np->last.psi / 100.0 : -1.0);
                 if (r >= 0) r = append_kv(reply, "acting", "s", acting);
                 if (r >= 0) r = append_kv(reply, "reclaim_writes", "t", a->reclaim_writes);
                 if (r >= 0) r = append_kv(reply, "reclaim_short", "t", a->reclaim_short);
                 if (r >= 0) r = append_kv(reply, "reclaim_failed", "t", a->reclaim_failed);
                 if (r >= 0) r = append_kv(reply, "reclaim_bytes", "t", a->reclaim_bytes);
+                if (r >= 0) r = append_kv(reply, "reclaim_backoffs", "t", a->reclaim_backoffs);
                 if (r >= 0) r = append_kv(reply, "evacuated_pages", "t", a->evacuated.moved);
                 if (r >= 0) r = append_kv(reply, "evacuate_busy", "t", a->evacuated.busy);
                 if (r >= 0) r = append_kv(reply, "evacuate_no_memory", "t", a->evacuated.no_memory);
@@ -1097,6 +1099,19 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
+}
+
+static int append_system_psi(sd_bus_message *reply, Manager *m) {
+        char buf[256];
+
+        if (m->psi_reason)
+                snprintf(buf, sizeof buf, "unavailable: %s", m->psi_reason);
+        else if (m->system_psi && m->system_psi->valid)
+                snprintf(buf, sizeof buf, "system %.1f%% over PsiWindow=%.1fs; granted cgroups followed: %zu",
+                         m->system_psi->share / 100.0, m->config->psi_window_usec / 1e6, m->n_psi);
+        else
+                snprintf(buf, sizeof buf, "not read yet (no SPM node followed)");
+        return sd_bus_message_append(reply, "s", buf);
 }
 
 static int append_layers(sd_bus_message *reply, Manager *m) {
@@ -1174,6 +1189,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = append_status_entry(reply, "NodePressure", "a(uss)", append_pressure, m);
         if (r >= 0)
                 r = append_status_entry(reply, "NodeActivity", "aa{sv}", append_activity, m);
+        if (r >= 0)
+                r = append_status_entry(reply, "MemoryPSI", "s", append_system_psi, m);
         if (r >= 0)
                 r = append_status_entry(reply, "EnforcementLayers", "a(sss)", append_layers, m);
         if (r >= 0)

@@ -71,6 +71,10 @@ typedef struct Manager {
         size_t n_pressure;
         sd_event_source *pressure_source;
         sd_event_source *ratio_watch_source; /* inotify on the CompressionRatioPath= files (watch.c) */
+        struct PsiWatch *psi;           /* memory PSI of the granted cgroups holding SPM nodes */
+        size_t n_psi;
+        struct PsiWatch *system_psi;    /* /proc/pressure/memory; NULL without PSI */
+        char *psi_reason;               /* why PSI is not followed, NULL when it is */
         int ratio_inotify_fd;
 
         /* reclaim and evacuation (act.c) */

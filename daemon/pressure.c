@@ -49,6 +49,17 @@ static bool ratio_bad(const Config *c, const PressureSample *s, PressureLevel l,
         return s->ratio <= t * (1.0 + (l <= now ? c->hysteresis / 10000.0 : 0));
 }
 
+static bool psi_bad(const Config *c, const PressureSample *s, PressureLevel l, PressureLevel now,
+                    uint32_t *ret_threshold) {
+        uint32_t t = l == PRESSURE_CRITICAL ? c->psi_critical : c->psi_warn;
+        uint32_t h = l <= now ? c->hysteresis : 0;
+
+        if (!s->psi_valid || t == 0)
+                return false;
+        *ret_threshold = t;
+        return s->psi >= (t > h ? t - h : 0);
+}
+
 PressureLevel pressure_level_for(const Config *c, const PressureSample *s, PressureLevel now, char *why,
                                  size_t why_len) {
         for (PressureLevel l = PRESSURE_CRITICAL; l > PRESSURE_OK; l--) {
@@ -68,6 +79,12 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                         if (why)
                                 snprintf(why, why_len, "compression ratio %.2f %s Ratio%s=%.2f", s->ratio,
                                          l <= now ? "has not cleared" : "<=", name, rt);
+                        return l;
+                }
+                if (psi_bad(c, s, l, now, &ft)) {
+                        if (why)
+                                snprintf(why, why_len, "memory PSI %.1f%% %s Psi%s=%.1f%%", s->psi / 100.0,
+                                         l <= now ? "has not cleared" : ">=", name, ft / 100.0);
                         return l;
                 }
         }
@@ -116,13 +133,15 @@ bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, 
 }
 
 uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, PressureLevel l) {
-        uint32_t t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
-        double want = (double) (t + c->hysteresis) / 10000.0, need = 0, rt;
+        uint32_t t;
+        double want, need = 0, rt;
 
         if (l <= PRESSURE_OK || l >= PRESSURE_NEVER)
                 return 0;
-        if (ratio_bad(c, s, l, l, &rt))
-                return UINT64_MAX; /* the ratio holds the level: moving pages does not change it */
+        if (ratio_bad(c, s, l, l, &rt) || psi_bad(c, s, l, l, &t))
+                return UINT64_MAX; /* the ratio or PSI holds the level: bytes do not say when it clears */
+        t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
+        want = (double) (t + c->hysteresis) / 10000.0;
         if (s->size == 0 || t == 0)
                 return 0;
         if ((double) s->free < want * (double) s->size)

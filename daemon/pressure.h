@@ -16,6 +16,10 @@
  * memory in use divided by the ratio, against the same FreeWarn=/FreeCritical=.
  * It is the one that moves when spmd reclaims or evacuates the node; the ratio
  * thresholds alone do not.
+ *
+ * Memory PSI of the granted cgroups that hold the node raises the level at
+ * PsiWarn=/PsiCritical= of stall time over PsiWindow=; to step down it must
+ * fall below the threshold by Hysteresis= (percentage points).
  */
 #pragma once
 
@@ -29,6 +33,8 @@ typedef struct PressureSample {
         uint64_t free;  /* bytes free */
         double ratio;   /* compression ratio; 0 = the node has no ratio source */
         uint64_t physical; /* bytes of physical media behind a compressed node; 0 = unknown */
+        bool psi_valid;    /* a granted cgroup holds the node and its memory.pressure reads */
+        uint32_t psi;      /* the highest "some" stall share of those cgroups over PsiWindow=, permyriad */
 } PressureSample;
 
 typedef struct PressureState {

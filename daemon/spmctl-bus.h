@@ -31,6 +31,8 @@ typedef struct NodeAct {
         char level[16], acting[32], reason[160];
         uint64_t size, free, physical, physical_free;
         double ratio;
+        double psi; /* per cent, -1 = none */
+        uint64_t reclaim_backoffs;
         uint64_t reclaim_writes, reclaim_short, reclaim_failed, reclaim_bytes;
         uint64_t evacuated_pages, evacuate_busy, evacuate_no_memory, evacuate_failed, evacuation_passes;
         int32_t evacuation_target;

@@ -34,6 +34,7 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 { "reclaim_short", &a->reclaim_short },
                 { "reclaim_failed", &a->reclaim_failed },
                 { "reclaim_bytes", &a->reclaim_bytes },
+                { "reclaim_backoffs", &a->reclaim_backoffs },
                 { "evacuated_pages", &a->evacuated_pages },
                 { "evacuate_busy", &a->evacuate_busy },
                 { "evacuate_no_memory", &a->evacuate_no_memory },
@@ -60,6 +61,8 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 r = sd_bus_message_read(m, "u", &a->node);
         else if (strcmp(contents, "d") == 0 && strcmp(key, "ratio") == 0)
                 r = sd_bus_message_read(m, "d", &a->ratio);
+        else if (strcmp(contents, "d") == 0 && strcmp(key, "psi") == 0)
+                r = sd_bus_message_read(m, "d", &a->psi);
         else if (strcmp(contents, "i") == 0 && strcmp(key, "evacuation_target") == 0)
                 r = sd_bus_message_read(m, "i", &a->evacuation_target);
         else
@@ -82,7 +85,7 @@ int spmctl_read_activity(sd_bus_message *m, NodeAct **ret, size_t *ret_n) {
                 if (!na)
                         return -ENOMEM;
                 out = na;
-                out[n] = (NodeAct){ .evacuation_target = -1 };
+                out[n] = (NodeAct){ .evacuation_target = -1, .psi = -1 };
                 while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                         r = read_entry(m, &out[n]);
                         if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0)
@@ -126,14 +129,16 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                         fprintf(f, ",\"acting\":");
                         json_string(f, a[i].acting);
                         fprintf(f,
-                                ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"ratio\":%.4f,\"physical\":%" PRIu64
+                                ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"ratio\":%.4f,\"psi\":%.2f,\"physical\":%" PRIu64
                                 ",\"physical_free\":%" PRIu64 ",\"reclaim_writes\":%" PRIu64 ",\"reclaim_short\":%" PRIu64
-                                ",\"reclaim_failed\":%" PRIu64 ",\"reclaim_bytes\":%" PRIu64 ",\"evacuated_pages\":%" PRIu64
+                                ",\"reclaim_failed\":%" PRIu64 ",\"reclaim_bytes\":%" PRIu64 ",\"reclaim_backoffs\":%" PRIu64
+                                ",\"evacuated_pages\":%" PRIu64
                                 ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
                                 ",\"evacuate_failed\":%" PRIu64 ",\"evacuation_passes\":%" PRIu64
                                 ",\"evacuation_target\":%" PRId32 "}",
-                                a[i].size, a[i].free, a[i].ratio, a[i].physical, a[i].physical_free, a[i].reclaim_writes,
-                                a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes, a[i].evacuated_pages,
+                                a[i].size, a[i].free, a[i].ratio, a[i].psi, a[i].physical, a[i].physical_free,
+                                a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
+                                a[i].reclaim_backoffs, a[i].evacuated_pages,
                                 a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
                                 a[i].evacuation_passes, a[i].evacuation_target);
                 }
@@ -145,11 +150,11 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
         for (size_t i = 0; i < n; i++)
                 fprintf(f,
                         "%snode %" PRIu32 ": %s; reclaim %" PRIu64 " write(s), %s asked, %" PRIu64 " short, %" PRIu64
-                        " failed; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
+                        " failed, %" PRIu64 " backed off; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
                         " other\n",
                         i ? "                          " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
                         a[i].reclaim_writes, size_str(a[i].reclaim_bytes, b1, sizeof b1), a[i].reclaim_short,
-                        a[i].reclaim_failed, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
+                        a[i].reclaim_failed, a[i].reclaim_backoffs, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
                         a[i].evacuate_failed);
 }
 
@@ -194,10 +199,10 @@ static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_
         long page = sysconf(_SC_PAGESIZE);
         char s1[32], s2[32], s3[32], s4[32], s5[32];
 
-        printf("NODE LEVEL     SIZE   FREE   RATIO  PHYS-FREE  RECLAIM/s  MIGRATE/s  ACTING\n");
+        printf("NODE LEVEL     SIZE   FREE   RATIO  PHYS-FREE    PSI  RECLAIM/s  MIGRATE/s  ACTING\n");
         for (size_t i = 0; i < n; i++) {
                 const NodeAct *p = find(prev, n_prev, a[i].node);
-                char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-";
+                char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-", psi[16] = "-";
 
                 if (p && dt > 0) {
                         snprintf(rec, sizeof rec, "%s",
@@ -210,8 +215,10 @@ static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_
                         snprintf(ratio, sizeof ratio, "%.2f", a[i].ratio);
                 if (a[i].physical > 0)
                         snprintf(phys, sizeof phys, "%s", size_str(a[i].physical_free, s5, sizeof s5));
-                printf("%-4" PRIu32 " %-8s %6s %6s %7s %10s %10s %10s  %s\n", a[i].node, a[i].level,
-                       size_str(a[i].size, s1, sizeof s1), size_str(a[i].free, s2, sizeof s2), ratio, phys, rec, mig,
+                if (a[i].psi >= 0)
+                        snprintf(psi, sizeof psi, "%.1f%%", a[i].psi);
+                printf("%-4" PRIu32 " %-8s %6s %6s %7s %10s %6s %10s %10s  %s\n", a[i].node, a[i].level,
+                       size_str(a[i].size, s1, sizeof s1), size_str(a[i].free, s2, sizeof s2), ratio, phys, psi, rec, mig,
                        a[i].acting[0] ? a[i].acting : "-");
         }
         if (n == 0)

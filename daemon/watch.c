@@ -28,6 +28,7 @@
 #include "manager.h"
 #include "parse-util.h"
 #include "pressure.h"
+#include "strv.h"
 #include "time-util.h"
 #include "watch.h"
 
@@ -90,8 +91,135 @@ static double read_ratio(NodePressure *np) {
         return v;
 }
 
+/* ---- PSI ---- */
+
+static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static void psi_watch_clear(PsiWatch *w) {
+        w->trigger = sd_event_source_disable_unref(w->trigger);
+        w->cgroup = mfree(w->cgroup);
+        w->path = mfree(w->path);
+}
+
+static void psi_watch_read(PsiWatch *w, const Config *c, uint64_t now) {
+        uint64_t total;
+        int r = psi_read_some_total(w->path, &total);
+
+        if (r < 0) {
+                if (w->valid)
+                        log_debug_errno(r, "Cannot read %s: %m", w->path);
+                w->valid = false;
+                return;
+        }
+        psi_history_add(&w->history, now, total);
+        w->share = psi_history_share(&w->history, c->psi_window_usec);
+        w->valid = true;
+}
+
+/* Open the trigger for a watch (at PsiWarn= per PsiWindow=); without one it is still read on every sample. */
+static void psi_watch_arm(Manager *m, PsiWatch *w) {
+        int fd;
+
+        if (m->config->psi_warn == 0)
+                return;
+        fd = psi_open_trigger(w->path, (uint64_t) m->config->psi_warn * m->config->psi_window_usec / 10000,
+                              m->config->psi_window_usec);
+        if (fd < 0) {
+                log_debug_errno(fd, "No PSI trigger on %s (it is read once a second): %m", w->path);
+                return;
+        }
+        if (sd_event_add_io(m->event, &w->trigger, fd, EPOLLPRI, on_psi_trigger, m) < 0) {
+                close(fd);
+                return;
+        }
+        (void) sd_event_source_set_io_fd_own(w->trigger, true);
+}
+
+/* Follow the memory PSI of exactly the granted cgroups that hold SPM nodes. */
+static void psi_sync(Manager *m) {
+        for (size_t i = 0; i < m->n_psi; i++)
+                m->psi[i].seen = false;
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, m->pressure[i].node);
+
+                for (char **c = cgroups; c && *c; c++) {
+                        PsiWatch *w = NULL;
+
+                        for (size_t k = 0; k < m->n_psi && !w; k++)
+                                if (strcmp(m->psi[k].cgroup, *c) == 0)
+                                        w = &m->psi[k];
+                        if (!w) {
+                                PsiWatch *n = realloc(m->psi, (m->n_psi + 1) * sizeof *n);
+                                if (!n) {
+                                        log_oom();
+                                        return;
+                                }
+                                m->psi = n;
+                                w = &m->psi[m->n_psi];
+                                *w = (PsiWatch){ .cgroup = strdup(*c) };
+                                if (!w->cgroup || asprintf(&w->path, "%s/memory.pressure", *c) < 0) {
+                                        free(w->cgroup);
+                                        log_oom();
+                                        return;
+                                }
+                                m->n_psi++;
+                                psi_watch_arm(m, w);
+                        }
+                        w->seen = true;
+                }
+        }
+        for (size_t i = 0; i < m->n_psi;)
+                if (!m->psi[i].seen) {
+                        psi_watch_clear(&m->psi[i]);
+                        m->psi[i] = m->psi[--m->n_psi];
+                } else
+                        i++;
+}
+
+static void psi_drop_all(Manager *m) {
+        for (size_t i = 0; i < m->n_psi; i++)
+                psi_watch_clear(&m->psi[i]);
+        m->psi = mfree(m->psi);
+        m->n_psi = 0;
+        if (m->system_psi) {
+                psi_watch_clear(m->system_psi);
+                m->system_psi = mfree(m->system_psi);
+        }
+}
+
+const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup) {
+        for (size_t i = 0; i < m->n_psi; i++)
+                if (strcmp(m->psi[i].cgroup, cgroup) == 0)
+                        return &m->psi[i];
+        return NULL;
+}
+
+/* The highest stall share of the granted cgroups holding node. */
+static bool node_psi(Manager *m, unsigned node, uint32_t *ret) {
+        _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, node);
+        bool any = false;
+
+        *ret = 0;
+        for (char **c = cgroups; c && *c; c++) {
+                const PsiWatch *w = manager_psi_watch(m, *c);
+                if (w && w->valid) {
+                        any = true;
+                        *ret = MAX(*ret, w->share);
+                }
+        }
+        return any;
+}
+
 static void sample_all(Manager *m) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!m->psi_reason) {
+                psi_sync(m);
+                for (size_t i = 0; i < m->n_psi; i++)
+                        psi_watch_read(&m->psi[i], m->config, now);
+                if (m->system_psi)
+                        psi_watch_read(m->system_psi, m->config, now);
+        }
 
         for (size_t i = 0; i < m->n_pressure; i++) {
                 NodePressure *np = &m->pressure[i];
@@ -103,6 +231,8 @@ static void sample_all(Manager *m) {
                         s.size = 0; /* the node went away: its device is being released */
                 s.ratio = read_ratio(np);
                 s.physical = np->physical;
+                if (!m->psi_reason)
+                        s.psi_valid = node_psi(m, np->node, &s.psi);
                 np->last = s;
                 bool changed = pressure_step(&np->state, m->config, &s, now, why, sizeof why);
 
@@ -129,6 +259,20 @@ static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_act_kick(m);
         (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+
+        (void) fd;
+        if (revents & EPOLLERR) {
+                /* the cgroup went away: the watch goes with the next sync */
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        sample_all(m);
+        manager_act_kick(m);
         return 0;
 }
 
@@ -265,15 +409,25 @@ void manager_setup_pressure(Manager *m) {
         }
         for (size_t i = 0; i < k; i++)
                 watch_ratio(m, &n[i]);
+        /* PSI: a kernel without it (CONFIG_PSI=n, psi=0) has no /proc/pressure; a changed PsiWarn= or
+         * PsiWindow= takes new triggers */
+        psi_drop_all(m);
+        m->psi_reason = mfree(m->psi_reason);
+        if (access("/proc/pressure/memory", R_OK) < 0)
+                m->psi_reason = strdup("no /proc/pressure/memory (a kernel without PSI, or booted with psi=0)");
+        else if ((m->system_psi = calloc(1, sizeof *m->system_psi)))
+                m->system_psi->path = strdup("/proc/pressure/memory");
         sample_all(m); /* a level at once, not a second later */
         if (!m->pressure_source &&
             sd_event_add_time_relative(m->event, &m->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
                                        on_sample, m) < 0)
                 log_warning("Cannot sample the SPM nodes' pressure.");
         for (size_t i = 0; i < k; i++)
-                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s.", n[i].node,
+                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s.", n[i].node,
                          pressure_level_to_string(n[i].state.level), n[i].why,
-                         n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path));
+                         n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path),
+                         m->psi_reason ? "; memory PSI unavailable: " : ", memory PSI of its granted cgroups",
+                         strempty(m->psi_reason));
         manager_act_kick(m);
 }
 
@@ -286,6 +440,8 @@ void manager_free_pressure(Manager *m) {
                 free(m->pressure[i].ratio_path);
         }
         m->ratio_watch_source = sd_event_source_disable_unref(m->ratio_watch_source);
+        psi_drop_all(m);
+        m->psi_reason = mfree(m->psi_reason);
         if (m->ratio_inotify_fd >= 0)
                 close(m->ratio_inotify_fd);
         m->ratio_inotify_fd = -1;

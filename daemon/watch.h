@@ -6,6 +6,7 @@
 
 #include "migrate.h"
 #include "pressure.h"
+#include "psi.h"
 
 typedef struct Manager Manager;
 
@@ -15,6 +16,7 @@ typedef struct NodeActivity {
         uint64_t reclaim_short;         /* ... answered EAGAIN: less than asked was reclaimable */
         uint64_t reclaim_failed;        /* ... failed otherwise */
         uint64_t reclaim_bytes;         /* bytes asked for by the writes that succeeded */
+        uint64_t reclaim_backoffs;      /* turns a cgroup was left alone for its memory PSI */
         uint64_t last_node_reclaim_usec;
         MigrateStats evacuated;         /* pages moved off the node, and those that stayed, by reason */
         uint64_t passes;                /* evacuation passes over the granted processes completed */
@@ -48,6 +50,20 @@ typedef struct NodePressure {
         char why[160];          /* what the last sample said */
         NodeActivity act;
 } NodePressure;
+
+/* Memory PSI of one granted cgroup (or of the system), with a kernel trigger at PsiWarn=. */
+typedef struct PsiWatch {
+        char *cgroup;           /* the cgroup directory; NULL for the system (/proc/pressure/memory) */
+        char *path;             /* its memory.pressure */
+        sd_event_source *trigger; /* EPOLLPRI on the trigger's fd; NULL when the kernel refused one */
+        PsiHistory history;
+        uint32_t share;         /* "some" stall over PsiWindow=, permyriad */
+        bool valid;             /* the last read worked */
+        bool seen;              /* still wanted (while syncing) */
+} PsiWatch;
+
+/* The PSI watch of a granted cgroup directory, or NULL. */
+const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup);
 
 /* Follow the SPM nodes now (after start, reload, device changes), keeping the levels of those that stay. */
 void manager_setup_pressure(Manager *m);

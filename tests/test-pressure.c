@@ -186,6 +186,37 @@ static void test_bytes_to_clear_ratio(void **state) {
         config_free(c);
 }
 
+/* Memory PSI of the granted cgroups: a level of its own, with the hysteresis below the threshold. */
+static void test_psi(void **state) {
+        Config *c = config_new();
+        const char *t = "[Pressure]\nFreeWarn=10%\nFreeCritical=5%\nPsiWarn=10%\nPsiCritical=40%\nHysteresis=2%\n";
+        ConfDiags d = {};
+        char why[128];
+        PressureSample s = { .size = GIB, .free = GIB / 2, .psi_valid = true, .psi = 1200 };
+
+        (void) state;
+        assert_int_equal(config_parse_buffer(c, "t.conf", t, strlen(t), &d), 0);
+        conf_diags_clear(&d);
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_WARN);
+        assert_string_equal(why, "memory PSI 12.0% >= PsiWarn=10.0%");
+        s.psi = 4000;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_CRITICAL);
+        /* at warn, 9% has not cleared 10% - 2%; 7.9% has */
+        s.psi = 900;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_WARN, why, sizeof why), PRESSURE_WARN);
+        assert_string_equal(why, "memory PSI 9.0% has not cleared PsiWarn=10.0%");
+        s.psi = 790;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_WARN, why, sizeof why), PRESSURE_OK);
+        /* no granted cgroup: no PSI, whatever the number says */
+        s.psi_valid = false;
+        s.psi = 9000;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_OK);
+        /* a level PSI holds: no byte count clears it */
+        s.psi_valid = true;
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL), UINT64_MAX);
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_levels),
@@ -194,6 +225,7 @@ int main(void) {
                 cmocka_unit_test(test_no_flapping),
                 cmocka_unit_test(test_physical_capacity),
                 cmocka_unit_test(test_bytes_to_clear_ratio),
+                cmocka_unit_test(test_psi),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

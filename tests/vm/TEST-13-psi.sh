@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: nvdimm
+#
+# Memory PSI as a pressure source: spmd follows memory.pressure of the
+# granted cgroups that hold an SPM node, with a kernel trigger at PsiWarn=.
+# A granted workload thrashes for real (memory.max well below what it
+# touches, zram swap), the node's level rises on its stall time, reclaim
+# leaves the stalling cgroup alone, and the level comes back once it stops.
+
+CONF=/etc/spmd/spmd.conf
+CG=/sys/fs/cgroup
+
+scenario_setup() {
+        dax=$(vm_nvdimm_create_devdax)
+        test "$dax" = dax0.0
+        mkdir -p /etc/spmd "$CG/jobs"
+        echo +memory >"$CG/cgroup.subtree_control"
+        echo +memory >"$CG/jobs/cgroup.subtree_control"
+        mkdir -p "$CG/jobs/thrash"
+        echo 24M >"$CG/jobs/thrash/memory.max"
+        vm_modprobe zram
+        echo 512M >/sys/block/zram0/disksize
+        mkswap /dev/zram0 >/dev/null
+        swapon /dev/zram0
+        cat >"$CONF" <<EOF2
+[Device]
+Match=dax0.0
+[Enforcement]
+CgroupGuard=no
+TaskMoveMemory=no
+[Pressure]
+FreeWarn=1%
+FreeCritical=0.5%
+PsiWarn=5%
+PsiCritical=95%
+PsiWindow=1s
+Hysteresis=2%
+RecoverAfter=2s
+RefuseGrantsAt=never
+[Reclaim]
+At=warn
+Step=1M
+MinInterval=100ms
+[Evacuation]
+Enable=no
+[Grant]
+Name=thrash
+Cgroup=/jobs/thrash
+Nodes=1
+EOF2
+        vm_private_bus
+}
+
+node1() { # node1 KEY
+        "$SPMCTL" --json status | python3 -c '
+import json, sys
+print([a for a in json.load(sys.stdin)["NodeActivity"] if a["node"] == 1][0][sys.argv[1]])' "$1"
+}
+
+testcase_psi_followed() {
+        spmd_start "$CONF"
+        grep 'SPM node 1: pressure ok (free [0-9.]*%); sources: free memory, memory PSI of its granted cgroups.' /tmp/spmd.log
+        "$SPMCTL" status | grep -E 'MemoryPSI: system [0-9.]+% over PsiWindow=1.0s; granted cgroups followed: 1'
+        [ "$(node1 level)" = ok ]
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0 else 1)" "$(node1 psi)"
+}
+
+testcase_thrashing_raises_the_level() {
+        # 64 MiB touched over and over with 24 MiB allowed: every pass swaps
+        sh -c 'echo $$ >"$1/cgroup.procs" && exec python3 -c "
+import mmap, time
+buf = mmap.mmap(-1, 64 << 20)
+end = time.time() + 120
+while time.time() < end:
+    for off in range(0, len(buf), 4096):
+        buf[off] = (buf[off] + 1) % 256
+"' - "$CG/jobs/thrash" >/dev/null 2>/tmp/thrash.err &
+        echo $! >/tmp/thrash.pid
+        spmd_wait_log 'SPM node 1: pressure ok -> warn (memory PSI [0-9.]*% >= PsiWarn=5.0%)'
+        spmd_wait_log 'SPM node 1: reclaim starts'
+        spmd_wait_log "SPM node 1: reclaim leaves $CG/jobs/thrash alone while its memory PSI is"
+        grep 'memory.pressure\|PSI trigger' /tmp/spmd.log || true
+        [ "$(node1 reclaim_backoffs)" -gt 0 ]
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 3 else 1)" "$(node1 psi)"
+        "$SPMCTL" top -n 1 | grep -E '^1 +(warn|critical) .* [0-9.]+%'
+}
+
+testcase_level_recovers() {
+        kill "$(cat /tmp/thrash.pid)"
+        spmd_wait_log 'SPM node 1: pressure [a-z]* -> ok'
+        [ "$(node1 level)" = ok ]
+        grep 'SPM node 1: reclaim stops' /tmp/spmd.log
+}
+
+testcase_stop() {
+        spmd_stop
+        vm_private_bus_stop
+}
