@@ -1080,6 +1080,7 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                 if (r >= 0) r = append_kv(reply, "ratio", "d", np->last.ratio);
                 if (r >= 0) r = append_kv(reply, "physical", "t", np->last.physical);
                 if (r >= 0) r = append_kv(reply, "physical_free", "t", phys_free);
+                if (r >= 0) r = append_kv(reply, "health", "s", np->n_memdevs ? np->health_why : "");
                 if (r >= 0) r = append_kv(reply, "psi", "d", np->last.psi_valid ? np->last.psi / 100.0 : -1.0);
                 if (r >= 0) r = append_kv(reply, "acting", "s", acting);
                 if (r >= 0) r = append_kv(reply, "reclaim_writes", "t", a->reclaim_writes);

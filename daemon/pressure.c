@@ -81,6 +81,11 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                                          l <= now ? "has not cleared" : "<=", name, rt);
                         return l;
                 }
+                if (s->health >= l && s->health < PRESSURE_NEVER) {
+                        if (why)
+                                snprintf(why, why_len, "%s", s->health_why ? s->health_why : "CXL device health");
+                        return l;
+                }
                 if (psi_bad(c, s, l, now, &ft)) {
                         if (why)
                                 snprintf(why, why_len, "memory PSI %.1f%% %s Psi%s=%.1f%%", s->psi / 100.0,
@@ -138,8 +143,8 @@ uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, Press
 
         if (l <= PRESSURE_OK || l >= PRESSURE_NEVER)
                 return 0;
-        if (ratio_bad(c, s, l, l, &rt) || psi_bad(c, s, l, l, &t))
-                return UINT64_MAX; /* the ratio or PSI holds the level: bytes do not say when it clears */
+        if (ratio_bad(c, s, l, l, &rt) || psi_bad(c, s, l, l, &t) || (s->health >= l && s->health < PRESSURE_NEVER))
+                return UINT64_MAX; /* the ratio, PSI or the device's health holds the level: no byte count clears it */
         t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
         want = (double) (t + c->hysteresis) / 10000.0;
         if (s->size == 0 || t == 0)

@@ -17,6 +17,10 @@
  * It is the one that moves when spmd reclaims or evacuates the node; the ratio
  * thresholds alone do not.
  *
+ * The health of the CXL memory devices behind the node (libcxl
+ * GET_HEALTH_INFO) raises it too: media not normal to critical, 90% of the
+ * device's life used to warn; it holds there while the device says so.
+ *
  * Memory PSI of the granted cgroups that hold the node raises the level at
  * PsiWarn=/PsiCritical= of stall time over PsiWindow=; to step down it must
  * fall below the threshold by Hysteresis= (percentage points).
@@ -33,6 +37,9 @@ typedef struct PressureSample {
         uint64_t free;  /* bytes free */
         double ratio;   /* compression ratio; 0 = the node has no ratio source */
         uint64_t physical; /* bytes of physical media behind a compressed node; 0 = unknown */
+        PressureLevel health; /* what the CXL device's health calls for (media not normal: critical,
+                               * life used >= 90%: warn); ok when healthy or unknown */
+        const char *health_why; /* e.g. "CXL mem0: media not normal" (the caller's storage) */
         bool psi_valid;    /* a granted cgroup holds the node and its memory.pressure reads */
         uint32_t psi;      /* the highest "some" stall share of those cgroups over PsiWindow=, permyriad */
 } PressureSample;

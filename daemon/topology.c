@@ -226,6 +226,28 @@ static void read_health(struct cxl_memdev *memdev, CxlMemdevInfo *m) {
         cxl_cmd_unref(cmd);
 }
 
+int topology_memdev_health(const char *name, CxlMemdevInfo *ret) {
+        struct cxl_ctx *ctx = NULL;
+        struct cxl_memdev *memdev;
+        int r = cxl_new(&ctx);
+
+        if (r < 0)
+                return r;
+        log_hook_cxl(ctx);
+        r = -ENODEV;
+        cxl_memdev_foreach(ctx, memdev)
+                if (streq_ptr(cxl_memdev_get_devname(memdev), name)) {
+                        *ret = (CxlMemdevInfo){};
+                        snprintf(ret->name, sizeof ret->name, "%s", name);
+                        ret->serial = cxl_memdev_get_serial(memdev);
+                        read_health(memdev, ret);
+                        r = 0;
+                        break;
+                }
+        cxl_unref(ctx);
+        return r;
+}
+
 static int discover_cxl_regions(Topology *t, struct cxl_ctx *ctx) {
         struct cxl_bus *bus;
 

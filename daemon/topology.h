@@ -91,6 +91,9 @@ static inline void topology_freep(Topology **t) {
 }
 
 const NodeInfo *topology_node(const Topology *t, int id);
+/* GET_HEALTH_INFO of CXL memdev name (mem0) now, through libcxl; -ENODEV when it is gone. A device
+ * that cannot answer gets health_valid = false and the reason in health_error. */
+int topology_memdev_health(const char *name, CxlMemdevInfo *ret);
 const DaxDevInfo *topology_dax(const Topology *t, const char *name);
 const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name);
 

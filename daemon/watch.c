@@ -30,9 +30,11 @@
 #include "pressure.h"
 #include "strv.h"
 #include "time-util.h"
+#include "topology.h"
 #include "watch.h"
 
 #define SAMPLE_USEC (1000 * 1000)
+#define HEALTH_USEC (10 * 1000 * 1000) /* GET_HEALTH_INFO is a mailbox command: not every second */
 #define SYSFS_MAGIC_NUMBER 0x62656572
 
 static int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
@@ -210,6 +212,50 @@ static bool node_psi(Manager *m, unsigned node, uint32_t *ret) {
         return any;
 }
 
+/* ---- CXL device health (libcxl GET_HEALTH_INFO) ---- */
+
+static void read_health(NodePressure *np, uint64_t now) {
+        PressureLevel level = PRESSURE_OK;
+        char why[sizeof np->health_why] = "";
+        size_t len = 0;
+
+        if (np->n_memdevs == 0 || (np->health_usec && now - np->health_usec < HEALTH_USEC))
+                return;
+        np->health_usec = now;
+        for (unsigned i = 0; i < np->n_memdevs; i++) {
+                CxlMemdevInfo h;
+                int r = topology_memdev_health(np->memdevs[i], &h);
+                PressureLevel l = PRESSURE_OK;
+                char one[200];
+
+                if (r < 0)
+                        snprintf(one, sizeof one, "CXL %s: gone (%s)", np->memdevs[i], strerror(-r));
+                else if (!h.health_valid)
+                        snprintf(one, sizeof one, "CXL %s: health unavailable: %s", np->memdevs[i], h.health_error);
+                else if (!h.media_normal)
+                        snprintf(one, sizeof one, "CXL %s: media not normal", np->memdevs[i]), l = PRESSURE_CRITICAL;
+                else if (h.life_used >= 90)
+                        snprintf(one, sizeof one, "CXL %s: %d%% of its life used", np->memdevs[i], h.life_used),
+                                l = PRESSURE_WARN;
+                else
+                        snprintf(one, sizeof one, "CXL %s: media normal, life used %s%d%%", np->memdevs[i],
+                                 h.life_used < 0 ? "unknown " : "", h.life_used < 0 ? 0 : h.life_used);
+                if (l > level) {
+                        level = l;
+                        len = 0; /* the worst device names the reason */
+                        why[0] = '\0';
+                }
+                if (l == level && len < sizeof why - 1) {
+                        int w = snprintf(why + len, sizeof why - len, "%s%s", len ? "; " : "", one);
+                        len = w > 0 ? MIN(len + (size_t) w, sizeof why - 1) : len;
+                }
+        }
+        if (level != np->health || strcmp(why, np->health_why) != 0)
+                log_full(level > PRESSURE_OK ? LOG_WARNING : LOG_INFO, "SPM node %u: %s.", np->node, why);
+        np->health = level;
+        snprintf(np->health_why, sizeof np->health_why, "%s", why);
+}
+
 static void sample_all(Manager *m) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
@@ -231,6 +277,9 @@ static void sample_all(Manager *m) {
                         s.size = 0; /* the node went away: its device is being released */
                 s.ratio = read_ratio(np);
                 s.physical = np->physical;
+                read_health(np, now);
+                s.health = np->health;
+                s.health_why = np->health_why;
                 if (!m->psi_reason)
                         s.psi_valid = node_psi(m, np->node, &s.psi);
                 np->last = s;
@@ -387,6 +436,16 @@ void manager_setup_pressure(Manager *m) {
                                 n[k].act = m->pressure[i].act;
                                 m->pressure[i].act.pids = NULL; /* moved */
                         }
+                for (size_t c = 0; c < m->plan.n_claims && m->topology; c++) {
+                        const DaxDevInfo *dax = m->plan.claims[c].node == (int) node
+                                                        ? topology_dax(m->topology, m->plan.claims[c].dax)
+                                                        : NULL;
+                        const CxlRegionInfo *reg = dax && dax->cxl_region[0]
+                                                           ? topology_cxl_region(m->topology, dax->cxl_region)
+                                                           : NULL;
+                        for (unsigned t = 0; reg && t < reg->n_targets && n[k].n_memdevs < ELEMENTSOF(n[k].memdevs); t++)
+                                snprintf(n[k].memdevs[n[k].n_memdevs++], sizeof n[k].memdevs[0], "%s", reg->memdev[t]);
+                }
                 for (size_t c = 0; c < m->plan.n_claims; c++)
                         if (m->plan.claims[c].node == (int) node && m->plan.claims[c].conf->ratio_path &&
                             !n[k].ratio_path) {
@@ -423,9 +482,10 @@ void manager_setup_pressure(Manager *m) {
                                        on_sample, m) < 0)
                 log_warning("Cannot sample the SPM nodes' pressure.");
         for (size_t i = 0; i < k; i++)
-                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s.", n[i].node,
+                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s%s%s.", n[i].node,
                          pressure_level_to_string(n[i].state.level), n[i].why,
                          n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path),
+                         n[i].n_memdevs ? ", CXL health of " : "", n[i].n_memdevs ? n[i].memdevs[0] : "",
                          m->psi_reason ? "; memory PSI unavailable: " : ", memory PSI of its granted cgroups",
                          strempty(m->psi_reason));
         manager_act_kick(m);

@@ -43,6 +43,11 @@ typedef struct NodePressure {
         char *ratio_path;       /* CompressionRatioPath= of the [Device] behind it, or NULL */
         uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
         int ratio_watch;        /* inotify watch of ratio_path's directory, -1 */
+        char memdevs[4][32];    /* the CXL memdevs behind the node's dax device (region targets) */
+        unsigned n_memdevs;
+        uint64_t health_usec;   /* when their health was last read; 0 = never */
+        PressureLevel health;   /* what it calls for */
+        char health_why[256];   /* the reason, or what the devices report */
         sd_event_source *ratio_source; /* POLLPRI on a sysfs ratio_path (sysfs_notify) */
         bool ratio_failing;     /* the last read of ratio_path failed (logged once) */
         PressureState state;

@@ -217,6 +217,29 @@ static void test_psi(void **state) {
         config_free(c);
 }
 
+/* The CXL device's health: media not normal holds the node at critical, whatever else says. */
+static void test_health(void **state) {
+        Config *c = cfg();
+        char why[128];
+        PressureSample s = { .size = GIB, .free = GIB / 2, .health = PRESSURE_CRITICAL,
+                             .health_why = "CXL mem0: media not normal" };
+        PressureState st = {};
+
+        (void) state;
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_CRITICAL);
+        assert_string_equal(why, "CXL mem0: media not normal");
+        assert_int_equal(pressure_bytes_to_clear(c, &s, PRESSURE_CRITICAL), UINT64_MAX);
+        s.health = PRESSURE_WARN;
+        s.health_why = "CXL mem0: 93% of its life used";
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_WARN);
+        assert_true(pressure_step(&st, c, &s, 0, why, sizeof why));
+        s.health = PRESSURE_OK;
+        assert_false(pressure_step(&st, c, &s, 1 * S, why, sizeof why)); /* RecoverAfter= still applies */
+        assert_true(pressure_step(&st, c, &s, 11 * S, why, sizeof why));
+        assert_int_equal(st.level, PRESSURE_OK);
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_levels),
@@ -226,6 +249,7 @@ int main(void) {
                 cmocka_unit_test(test_physical_capacity),
                 cmocka_unit_test(test_bytes_to_clear_ratio),
                 cmocka_unit_test(test_psi),
+                cmocka_unit_test(test_health),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

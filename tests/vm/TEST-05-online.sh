@@ -58,6 +58,17 @@ testcase_restart_changes_nothing() {
         spmd_stop
 }
 
+# The CXL device behind the node is a pressure source: its health through libcxl (GET_HEALTH_INFO),
+# read at start and every 10 s. QEMU 10's type-3 device does not take the command (the kernel
+# answers ENOTTY): spmd must say so, with the reason, and keep the node at ok.
+testcase_health_is_a_source() {
+        spmd_start "$CONF"
+        grep -E 'SPM node 1: pressure ok \(.*\); sources: free memory, CXL health of mem0, memory PSI' /tmp/spmd.log
+        grep -E 'SPM node 1: CXL mem0: (media normal, life used [0-9]+%|health unavailable: the device does not support GET_HEALTH_INFO \(not in its command effects log\))\.' /tmp/spmd.log
+        ! grep -E 'CXL mem0: (gone|media not normal)' /tmp/spmd.log
+        spmd_stop
+}
+
 testcase_release_on_config_change() {
         spmd_start "$CONF"
         printf '[Daemon]\nLogLevel=info\n' >"$CONF"
