@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -849,6 +850,7 @@ int manager_reload(Manager *m, char **ret_error) {
         broker_layers_changed(m);
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
+        manager_trim_memory();
         return 0;
 }
 
@@ -955,6 +957,12 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+/* Loading BPF objects parses the kernel's BTF (megabytes) and frees it again; give what malloc
+ * keeps back to the kernel, so that an idle spmd holds only what it uses. */
+void manager_trim_memory(void) {
+        (void) malloc_trim(0);
+}
+
 int manager_startup(Manager *m) {
         size_t cpuless = 0;
         int r;
@@ -989,7 +997,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         /* last: clients can ask once the SPM nodes are known and walled */
-        return broker_start(m);
+        r = broker_start(m);
+        manager_trim_memory();
+        return r;
 }
 
 int manager_run(Manager *m) {

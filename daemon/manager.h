@@ -114,6 +114,8 @@ int manager_load_config(Manager *m);
  * ret_error (may be NULL) gets the errors, one a line. */
 int manager_reload(Manager *m, char **ret_error);
 int manager_startup(Manager *m);
+/* Return memory malloc holds but does not use (after start-up and reloads). */
+void manager_trim_memory(void);
 int manager_run(Manager *m);
 /* Bring the cpuset wall and the BPF maps in line with the SPM nodes and grants;
  * spm: SPM nodes, or NULL for the current ones. */

@@ -8,7 +8,7 @@ echo "# in the guest: $(uname -r), lsm=$(cat /sys/kernel/security/lsm)"
 # these measure BPF programs of their own: before spmd attaches its
 for b in "$VM_BUILD"/bench/bench-*; do
         [ -f "$b" ] && [ -x "$b" ] || continue
-        case "$(basename "$b")" in bench-grant-latency | bench-evacuate | bench-reaction) continue ;; esac
+        case "$(basename "$b")" in bench-grant-latency | bench-evacuate | bench-reaction | bench-idle) continue ;; esac
         "$b" 2>/dev/null || echo "# $(basename "$b"): exit $?"
 done
 
@@ -32,3 +32,6 @@ mkswap /dev/zram0 >/dev/null
 swapon /dev/zram0
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control
 "$VM_BUILD/bench/bench-reaction" "$SPMD" "$dax" 100 || echo "# bench-reaction: exit $?"
+
+# idle footprint: spmd with the node and nothing happening for 60 s
+"$VM_BUILD/bench/bench-idle" "$SPMD" "$dax" 60 || echo "# bench-idle: exit $?"
