@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "migrate.h"
+#include "parse-util.h"
 #include "reclaim.h"
 #include "strv.h"
 #include "time-util.h"
@@ -28,22 +29,6 @@ typedef struct ReclaimMark {
         uint64_t last_usec;
         bool backed_off; /* the last turn skipped it for its PSI (logged once a streak) */
 } ReclaimMark;
-
-static const char *size_str(uint64_t b, char *buf, size_t len) {
-        static const char u[] = "KMGTP";
-        double v = (double) b;
-        int i = -1;
-
-        while (v >= 1024 && i < 4) {
-                v /= 1024;
-                i++;
-        }
-        if (i < 0)
-                snprintf(buf, len, "%" PRIu64 "B", b);
-        else
-                snprintf(buf, len, "%.1f%c", v, u[i]);
-        return buf;
-}
 
 char **manager_node_cgroups(Manager *m, unsigned node) {
         _cleanup_(strv_freep) char **rel = NULL;
@@ -173,12 +158,11 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                 mk->last_usec = now;
                 next = next ? MIN(next, now + interval) : now + interval;
         }
-        if (!cgroups && !a->no_source_logged) {
+        if (!cgroups && !a->no_reclaim_source_logged)
                 log_notice("SPM node %u: nothing to reclaim from: no granted cgroup holds the node, and this kernel "
                            "does not reclaim node by node (nodeN/reclaim, kernel >= 6.17).",
                            np->node);
-                a->no_source_logged = true;
-        }
+        a->no_reclaim_source_logged = !cgroups;
         return next ? next : now + interval;
 }
 
@@ -212,27 +196,6 @@ static void collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t 
         closedir(d);
 }
 
-static int read_free(int node, uint64_t *size, uint64_t *free_bytes) {
-        char p[96], line[256];
-        uint64_t kb;
-        int got = 0;
-        FILE *f;
-
-        snprintf(p, sizeof p, "/sys/devices/system/node/node%d/meminfo", node);
-        f = fopen(p, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof line, f)) {
-                unsigned n;
-                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
-                        *size = kb * 1024, got |= 1;
-                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
-                        *free_bytes = kb * 1024, got |= 2;
-        }
-        fclose(f);
-        return got == 3 ? 0 : -EBADMSG;
-}
-
 /* The target with the most free memory that is not itself below FreeCritical=; -1 = none. */
 static int choose_target(Manager *m) {
         NodeMask spm, targets = {};
@@ -249,7 +212,7 @@ static int choose_target(Manager *m) {
         targets = nodemask_andnot(&targets, &spm);
         NODEMASK_FOREACH(t, &targets) {
                 uint64_t size = 0, fr = 0;
-                if (read_free((int) t, &size, &fr) < 0 || size == 0)
+                if (read_node_meminfo(t, &size, &fr) < 0 || size == 0)
                         continue;
                 if (fr * 10000 / size < m->config->free_critical)
                         continue;
@@ -325,6 +288,8 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                                 return a->idle_until_usec;
                         }
                         start_pass(m, np);
+                        if (a->n_pids > 0)
+                                a->no_source_logged = false;
                         if (a->n_pids == 0) {
                                 if (!a->no_source_logged)
                                         log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
@@ -378,7 +343,7 @@ static void log_stop(NodePressure *np, bool reclaim, const char *why) {
                 log_notice("SPM node %u: reclaim stops (%s): %" PRIu64 " write(s), %s asked, %" PRIu64
                            " short (less was reclaimable) in %.1f s.",
                            np->node, why, a->reclaim_writes - a->reclaim_writes_at_start,
-                           size_str(a->reclaim_bytes - a->reclaim_bytes_at_start, b, sizeof b),
+                           format_size(b, sizeof b, a->reclaim_bytes - a->reclaim_bytes_at_start),
                            a->reclaim_short - a->reclaim_short_at_start, secs);
         else
                 log_notice("SPM node %u: evacuation stops (%s): %" PRIu64 " page(s) moved to node %d in %.1f s; "
@@ -413,7 +378,7 @@ static void act_round(Manager *m) {
                         log_notice("SPM node %u: reclaim starts (%s, Reclaim At=%s): %s per write, at most one "
                                    "write per %.0f ms to each cgroup.",
                                    np->node, np->why, pressure_level_to_string(c->reclaim_at),
-                                   size_str(c->reclaim_step, (char[32]){}, 32), c->reclaim_min_interval_usec / 1e3);
+                                   format_size((char[32]){}, 32, c->reclaim_step), c->reclaim_min_interval_usec / 1e3);
                         a->reclaim_writes_at_start = a->reclaim_writes;
                         a->reclaim_bytes_at_start = a->reclaim_bytes;
                         a->reclaim_short_at_start = a->reclaim_short;

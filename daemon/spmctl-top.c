@@ -102,22 +102,6 @@ int spmctl_read_activity(sd_bus_message *m, NodeAct **ret, size_t *ret_n) {
         return 0;
 }
 
-static const char *size_str(uint64_t b, char *buf, size_t len) {
-        static const char u[] = "KMGTP";
-        double v = (double) b;
-        int i = -1;
-
-        while (v >= 1024 && i < 4) {
-                v /= 1024;
-                i++;
-        }
-        if (i < 0)
-                snprintf(buf, len, "%" PRIu64 "B", b);
-        else
-                snprintf(buf, len, "%.1f%c", v, u[i]);
-        return buf;
-}
-
 void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
         char b1[32];
 
@@ -153,7 +137,7 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                         " failed, %" PRIu64 " backed off; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
                         " other\n",
                         i ? "                          " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
-                        a[i].reclaim_writes, size_str(a[i].reclaim_bytes, b1, sizeof b1), a[i].reclaim_short,
+                        a[i].reclaim_writes, format_size(b1, sizeof b1, a[i].reclaim_bytes), a[i].reclaim_short,
                         a[i].reclaim_failed, a[i].reclaim_backoffs, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
                         a[i].evacuate_failed);
 }
@@ -205,20 +189,20 @@ static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_
                 char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-", psi[16] = "-";
 
                 if (p && dt > 0) {
-                        snprintf(rec, sizeof rec, "%s",
-                                 size_str((uint64_t) ((double) (a[i].reclaim_bytes - p->reclaim_bytes) / dt), s3, sizeof s3));
-                        snprintf(mig, sizeof mig, "%s",
-                                 size_str((uint64_t) ((double) (a[i].evacuated_pages - p->evacuated_pages) * (double) page / dt),
-                                          s4, sizeof s4));
+                        double rb = (double) (a[i].reclaim_bytes - p->reclaim_bytes) / dt;
+                        double mb = (double) (a[i].evacuated_pages - p->evacuated_pages) * (double) page / dt;
+
+                        snprintf(rec, sizeof rec, "%s", format_size(s3, sizeof s3, (uint64_t) rb));
+                        snprintf(mig, sizeof mig, "%s", format_size(s4, sizeof s4, (uint64_t) mb));
                 }
                 if (a[i].ratio > 0)
                         snprintf(ratio, sizeof ratio, "%.2f", a[i].ratio);
                 if (a[i].physical > 0)
-                        snprintf(phys, sizeof phys, "%s", size_str(a[i].physical_free, s5, sizeof s5));
+                        snprintf(phys, sizeof phys, "%s", format_size(s5, sizeof s5, a[i].physical_free));
                 if (a[i].psi >= 0)
                         snprintf(psi, sizeof psi, "%.1f%%", a[i].psi);
                 printf("%-4" PRIu32 " %-8s %6s %6s %7s %10s %6s %10s %10s  %s\n", a[i].node, a[i].level,
-                       size_str(a[i].size, s1, sizeof s1), size_str(a[i].free, s2, sizeof s2), ratio, phys, psi, rec, mig,
+                       format_size(s1, sizeof s1, a[i].size), format_size(s2, sizeof s2, a[i].free), ratio, phys, psi, rec, mig,
                        a[i].acting[0] ? a[i].acting : "-");
         }
         if (n == 0)

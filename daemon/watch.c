@@ -37,7 +37,7 @@
 #define HEALTH_USEC (10 * 1000 * 1000) /* GET_HEALTH_INFO is a mailbox command: not every second */
 #define SYSFS_MAGIC_NUMBER 0x62656572
 
-static int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
+int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
         char p[96], line[256];
         uint64_t kb;
         bool got_total = false, got_free = false;

@@ -34,7 +34,7 @@ typedef struct NodeActivity {
         double tokens;                  /* MaxRate= budget, pages */
         uint64_t tokens_usec;
         int target;                     /* the node pages go to, -1 = none chosen */
-        bool no_target_logged, no_source_logged;
+        bool no_target_logged, no_source_logged, no_reclaim_source_logged; /* said once, until it changes */
 } NodeActivity;
 
 /* One SPM node's pressure as spmd follows it. */
@@ -73,6 +73,8 @@ const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup);
 /* Follow the SPM nodes now (after start, reload, device changes), keeping the levels of those that stay. */
 void manager_setup_pressure(Manager *m);
 void manager_free_pressure(Manager *m);
+/* MemTotal and MemFree of a node (its meminfo), bytes; -errno, -EBADMSG when they are not there. */
+int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes);
 /* Sample every SPM node now: levels, their logs and signals. */
 void manager_sample_pressure(Manager *m);
 /* The node's pressure, or NULL when it is not an SPM node spmd follows. */
