@@ -5,7 +5,7 @@ _spmctl() {
         local cur prev words cword
         _init_completion || return
 
-        local verbs="status grants request release reload monitor run check-config nodes devices device detach-bpf"
+        local verbs="status grants request release reload monitor top run check-config nodes devices device detach-bpf"
         local opts="-h --help --version --json --dump -c --config"
         local i verb=""
         for ((i = 1; i < cword; i++)); do
@@ -30,7 +30,8 @@ _spmctl() {
                 units=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name '*.service' -o -name '*.scope' -o -name '*.slice' \) -printf '%f\n' 2>/dev/null)
                 COMPREPLY=($(compgen -W "$units" -- "$cur"))
                 return ;;
-        -n | --node)
+        -n | --node | -d | --delay | --iterations)
+                [ "$verb" = top ] && return
                 local nodes
                 nodes=$(ls -d /sys/devices/system/node/node* 2>/dev/null | sed 's|.*/node||')
                 COMPREPLY=($(compgen -W "$nodes" -- "$cur"))
@@ -44,6 +45,8 @@ _spmctl() {
                 COMPREPLY=($(compgen -W "$verbs $opts" -- "$cur")) ;;
         request)
                 COMPREPLY=($(compgen -W "--cgroup --unit --node --max-bytes --persistent" -- "$cur")) ;;
+        top)
+                COMPREPLY=($(compgen -W "--iterations --delay" -- "$cur")) ;;
         run)
                 local j dashdash=0
                 for ((j = 1; j < cword; j++)); do

@@ -31,7 +31,8 @@ check() { # check "WORDS..." EXPECTED...: completing the last word offers each E
         echo "ok $n - '$line' offers $*"
 }
 check "spmctl st" status
-check "spmctl " status grants request release reload monitor run nodes devices detach-bpf
+check "spmctl " status grants request release reload monitor top run nodes devices detach-bpf
+check "spmctl top --" --iterations --delay
 check "spmctl request --" --cgroup --unit --node --max-bytes --persistent
 check "spmctl --json run --" --node --max-bytes --
 check "spmctl device " release
