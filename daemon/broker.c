@@ -224,6 +224,7 @@ static void emit_grant_removed(Manager *m, const Grant *g, const char *reason) {
                                g->cgroup, reason) < 0)
                 log_warning("Cannot emit GrantRemoved for grant %" PRIu32 ".", g->id);
         (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+        manager_trim_memory_later(m);
 }
 
 void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, const char *cgroup) {

@@ -931,6 +931,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->grant_inotify_source);
         sd_event_source_disable_unref(m->limit_source);
         manager_free_pressure(m);
+        m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->grant_inotify_fd >= 0)
                 close(m->grant_inotify_fd);
         free(m->bus_reason);
@@ -961,6 +962,30 @@ Manager *manager_free(Manager *m) {
  * keeps back to the kernel, so that an idle spmd holds only what it uses. */
 void manager_trim_memory(void) {
         (void) malloc_trim(0);
+}
+
+static int on_trim(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        (void) userdata;
+        manager_trim_memory();
+        return 0;
+}
+
+void manager_trim_memory_later(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+
+        if (m->trim_source && sd_event_source_get_enabled(m->trim_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return; /* one is due already */
+        if (!m->trim_source) {
+                if (sd_event_add_time_relative(m->event, &m->trim_source, CLOCK_MONOTONIC, TRIM_DELAY_USEC,
+                                               100 * 1000, on_trim, m) < 0)
+                        return;
+                (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
+                return;
+        }
+        (void) sd_event_source_set_time_relative(m->trim_source, TRIM_DELAY_USEC);
+        (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
 }
 
 int manager_startup(Manager *m) {

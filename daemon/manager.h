@@ -79,6 +79,7 @@ typedef struct Manager {
 
         /* reclaim and evacuation (act.c) */
         sd_event_source *act_source;
+        sd_event_source *trim_source;   /* manager_trim_memory_later() */
         struct ReclaimMark *reclaim_marks; /* when each cgroup was last asked to reclaim */
         size_t n_reclaim_marks;
         bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
@@ -114,8 +115,11 @@ int manager_load_config(Manager *m);
  * ret_error (may be NULL) gets the errors, one a line. */
 int manager_reload(Manager *m, char **ret_error);
 int manager_startup(Manager *m);
-/* Return memory malloc holds but does not use (after start-up and reloads). */
+/* Return memory malloc holds but does not use (after start-up and reloads), */
 void manager_trim_memory(void);
+/* ... or a second from now, once (after grants end: a burst of clients leaves freed memory behind). */
+#define TRIM_DELAY_USEC (1000 * 1000)
+void manager_trim_memory_later(Manager *m);
 int manager_run(Manager *m);
 /* Bring the cpuset wall and the BPF maps in line with the SPM nodes and grants;
  * spm: SPM nodes, or NULL for the current ones. */

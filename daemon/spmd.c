@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* spmd: keeps CXL and other device memory as specific-purpose memory nodes. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,15 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int r = run(argc, argv);
+        int r;
+
+        /* Fixed thresholds instead of glibc's sliding ones (which grow to 32 MiB after a large free,
+         * such as libbpf's parsed BTF): big blocks come from mmap and go back when freed, and free
+         * memory at the top of the heap is returned, so a daemon that runs for months keeps the
+         * footprint of what it holds. */
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        (void) mallopt(M_TRIM_THRESHOLD, 512 * 1024);
+        r = run(argc, argv);
 
         if (r < 0)
                 (void) sd_notifyf(false, "ERRNO=%d", -r);

@@ -21,6 +21,8 @@ spmd_start /etc/spmd/spmd.conf
 "$VM_BUILD/bench/bench-grant-latency" || echo "# bench-grant-latency: exit $?"
 spmd_stop
 vm_private_bus_stop
+# the guard stays pinned after spmd (PersistAfterExit=yes): the benches below set up cgroups of their own
+"$SPMCTL" detach-bpf >/dev/null
 
 # the evacuation engine: node 1 stays online as spmd left it (ShutdownPolicy=keep)
 "$VM_BUILD/bench/bench-evacuate" 128 || echo "# bench-evacuate: exit $?"
