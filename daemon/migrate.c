@@ -16,13 +16,60 @@ typedef struct Range {
         uint64_t start, end;
 } Range;
 
-/* The process's mappings from addr on that move_pages() can act on, in order. */
-static int read_ranges(pid_t pid, uint64_t addr, Range **ret, size_t *ret_n) {
+/* The start addresses of pid's mappings that have pages on a node in from (numa_maps: the kernel
+ * walks only what is populated), in address order. */
+static int populated_starts(pid_t pid, const NodeMask *from, uint64_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ uint64_t *v = NULL;
+        size_t n = 0, cap = 0, len = 0;
+        char path[64];
+
+        snprintf(path, sizeof path, "/proc/%d/numa_maps", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while (getline(&line, &len, f) > 0) {
+                char *save = NULL, *t = strtok_r(line, " \n", &save);
+                uint64_t start;
+                bool on = false;
+
+                if (!t || sscanf(t, "%" SCNx64, &start) != 1)
+                        continue;
+                while (!on && (t = strtok_r(NULL, " \n", &save))) {
+                        unsigned node;
+                        uint64_t count;
+                        on = sscanf(t, "N%u=%" SCNu64, &node, &count) == 2 && count > 0 && nodemask_test(from, node);
+                }
+                if (!on)
+                        continue;
+                if (n == cap) {
+                        uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+                        if (!nv)
+                                return -ENOMEM;
+                        v = nv;
+                }
+                v[n++] = start;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* The process's mappings from addr on that have pages on a node in from, in order: sparse
+ * reservations (a JVM's heap, a sanitizer's shadow) are never walked page by page. */
+static int read_ranges(pid_t pid, const NodeMask *from, uint64_t addr, uint64_t end, Range **ret, size_t *ret_n) {
         _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ Range *r = NULL;
-        size_t n = 0, cap = 0, len = 0;
+        _cleanup_free_ uint64_t *starts = NULL;
+        size_t n = 0, cap = 0, len = 0, n_starts = 0, si = 0;
         char path[64];
+        int k;
+
+        k = populated_starts(pid, from, &starts, &n_starts);
+        if (k < 0)
+                return k;
 
         snprintf(path, sizeof path, "/proc/%d/maps", (int) pid);
         f = fopen(path, "re");
@@ -38,10 +85,18 @@ static int read_ranges(pid_t pid, uint64_t addr, Range **ret, size_t *ret_n) {
                 /* [vsyscall], [vvar], [vdso]: no pages of the process's own to move */
                 if (name_at > 0 && strncmp(line + name_at, "[v", 2) == 0)
                         continue;
+                while (si < n_starts && starts[si] < s)
+                        si++;
+                if (si >= n_starts || starts[si] != s)
+                        continue; /* nothing of it on the source nodes */
                 if (e <= addr)
                         continue;
                 if (s < addr)
                         s = addr;
+                if (end && s >= end)
+                        break;
+                if (end && e > end)
+                        e = end;
                 if (n == cap) {
                         Range *nr = realloc(r, (cap = cap ? cap * 2 : 64) * sizeof *r);
                         if (!nr)
@@ -83,6 +138,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
         size_t n_ranges = 0, ri = 0;
         int64_t moved = 0;
+        uint64_t scanned = 0;
         bool stopped = false;
         uint64_t addr;
         int r;
@@ -91,7 +147,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 batch = 1;
         if (cur->done)
                 return 0;
-        r = read_ranges(cur->pid, cur->next_addr, &ranges, &n_ranges);
+        r = read_ranges(cur->pid, from, cur->next_addr, cur->end_addr, &ranges, &n_ranges);
         if (r < 0)
                 return r;
         pages = calloc(batch, sizeof *pages);
@@ -106,7 +162,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 size_t n = 0, k = 0;
                 uint64_t stop_at = 0;
 
-                if (max_pages && (uint64_t) moved >= max_pages) {
+                if ((max_pages && (uint64_t) moved >= max_pages) || scanned >= MIGRATE_SCAN_MAX) {
                         stopped = true;
                         break;
                 }
@@ -131,6 +187,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 }
                 st->calls++;
                 st->scanned += n;
+                scanned += n;
                 for (size_t i = 0; i < n; i++) {
                         if (status[i] < 0 || !nodemask_test(from, (unsigned) status[i]))
                                 continue;
@@ -187,7 +244,7 @@ int64_t migrate_evacuate(MigrateCursor *cur, const NodeMask *from, int to, uint3
                 cur->sized = true;
                 cur->on_from = (uint64_t) before / page;
         }
-        if (cur->next_addr != 0 || (max_pages != 0 && cur->on_from > max_pages))
+        if (cur->next_addr != 0 || cur->end_addr != 0 || (max_pages != 0 && cur->on_from > max_pages))
                 return migrate_move_pages(cur, from, to, batch, max_pages, st);
 
         nodemask_set(&target, (unsigned) to);

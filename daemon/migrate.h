@@ -40,6 +40,7 @@ typedef struct MigrateStats {
 typedef struct MigrateCursor {
         pid_t pid;
         uint64_t next_addr;     /* first address not looked at yet */
+        uint64_t end_addr;      /* walk only below this address; 0 = the whole address space */
         bool done;              /* the whole address space has been walked */
         bool sized;             /* on_from is known */
         uint64_t on_from;       /* the process's pages on the source nodes when the pass began */
@@ -48,10 +49,14 @@ typedef struct MigrateCursor {
 /*
  * Move up to max_pages (0 = no limit) of cur->pid's pages that are on a node
  * in from to node to, batch addresses per call (at least 1). Walks on from
- * cur->next_addr; sets cur->done at the end of the address space. Adds to
- * *st. Returns the pages moved, or -ESRCH when the process is gone, or
- * another negative errno when its mappings cannot be read.
+ * cur->next_addr, only through mappings numa_maps shows pages on from in,
+ * and asks about at most MIGRATE_SCAN_MAX addresses a call (a sparse
+ * mapping of terabytes is walked over many calls, not in one); sets
+ * cur->done at the end of the address space (or cur->end_addr). Adds to *st.
+ * Returns the pages moved, or -ESRCH when the process is gone, or another
+ * negative errno when its mappings cannot be read.
  */
+#define MIGRATE_SCAN_MAX (1u << 18) /* 1 GiB of 4 KiB pages */
 int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uint32_t batch, uint64_t max_pages,
                            MigrateStats *st);
 
