@@ -140,7 +140,7 @@ static void psi_watch_arm(Manager *m, PsiWatch *w) {
 /* Follow the memory PSI of exactly the granted cgroups that hold SPM nodes. */
 static void psi_sync(Manager *m) {
         for (size_t i = 0; i < m->n_psi; i++)
-                m->psi[i].seen = false;
+                m->psi[i].nodes = (NodeMask){};
         for (size_t i = 0; i < m->n_pressure; i++) {
                 _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, m->pressure[i].node);
 
@@ -167,11 +167,11 @@ static void psi_sync(Manager *m) {
                                 m->n_psi++;
                                 psi_watch_arm(m, w);
                         }
-                        w->seen = true;
+                        nodemask_set(&w->nodes, m->pressure[i].node);
                 }
         }
         for (size_t i = 0; i < m->n_psi;)
-                if (!m->psi[i].seen) {
+                if (nodemask_empty(&m->psi[i].nodes)) {
                         psi_watch_clear(&m->psi[i]);
                         m->psi[i] = m->psi[--m->n_psi];
                 } else
@@ -196,19 +196,16 @@ const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup) {
         return NULL;
 }
 
-/* The highest stall share of the granted cgroups holding node. */
+/* The highest stall share of the granted cgroups holding node (as the last psi_sync() found them). */
 static bool node_psi(Manager *m, unsigned node, uint32_t *ret) {
-        _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, node);
         bool any = false;
 
         *ret = 0;
-        for (char **c = cgroups; c && *c; c++) {
-                const PsiWatch *w = manager_psi_watch(m, *c);
-                if (w && w->valid) {
+        for (size_t i = 0; i < m->n_psi; i++)
+                if (m->psi[i].valid && nodemask_test(&m->psi[i].nodes, node)) {
                         any = true;
-                        *ret = MAX(*ret, w->share);
+                        *ret = MAX(*ret, m->psi[i].share);
                 }
-        }
         return any;
 }
 

@@ -64,7 +64,7 @@ typedef struct PsiWatch {
         PsiHistory history;
         uint32_t share;         /* "some" stall over PsiWindow=, permyriad */
         bool valid;             /* the last read worked */
-        bool seen;              /* still wanted (while syncing) */
+        NodeMask nodes;         /* the SPM nodes it is a granted cgroup of (empty: no longer wanted) */
 } PsiWatch;
 
 /* The PSI watch of a granted cgroup directory, or NULL. */
