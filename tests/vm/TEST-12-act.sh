@@ -11,6 +11,8 @@
 # FreeCritical= (spmd moves the workload's pages to node 0 with move_pages)
 # until the node is back to ok. Nothing is killed and every checksum holds.
 # The free-memory metric is real: only pages leaving node 1 bring it back.
+# Reclaim is switched off for the critical step, so that what clears it there
+# is the evacuation alone.
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
@@ -35,7 +37,7 @@ scenario_setup() {
         swapon /dev/zram0
 }
 
-write_conf() { # write_conf PHYSICAL-BYTES
+write_conf() { # write_conf PHYSICAL-BYTES [RECLAIM-ENABLE]
         cat >"$CONF" <<EOF
 [Device]
 Name=nv
@@ -52,6 +54,7 @@ Hysteresis=2%
 RecoverAfter=2s
 RefuseGrantsAt=never
 [Reclaim]
+Enable=${2:-yes}
 At=warn
 Step=4M
 MinInterval=100ms
@@ -76,9 +79,9 @@ import json, sys
 print([a for a in json.load(sys.stdin)["NodeActivity"] if a["node"] == 1][0][sys.argv[1]])' "$1"
 }
 
-wait_level() { # wait_level LEVEL [TENTHS]
+wait_level() { # wait_level LEVEL [TENTHS]: LEVEL may be an ERE such as 'ok|warn'
         for _ in $(seq "${2:-300}"); do
-                [ "$(node1 level)" = "$1" ] && return 0
+                node1 level | grep -qxE "$1" && return 0
                 sleep 0.1
         done
         echo "node 1 is at $(node1 level), not $1 ($(node1 reason))" >&2
@@ -100,6 +103,11 @@ wl() { # wl COMMAND: send the workload a command, print its answer
 
 pages_on() { # pages_on NODE: the workload's buffer pages on NODE
         wl where | tr ' ' '\n' | sed -n "s/^N$1=//p" | grep . || echo 0
+}
+
+proc_pages_on() { # proc_pages_on NODE: all the workload's pages on NODE, as numa_maps counts them
+        awk -v key="N$1" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) n += kv[2] } }
+                END { print n + 0 }' "/proc/$(cat /tmp/wl.pid)/numa_maps"
 }
 
 node1_used() {
@@ -142,7 +150,7 @@ testcase_warn_reclaims() {
         # written whole and renamed into place, as a driver's attribute changes: never half-written
         ratio_for 0.37 >"$RATIO.new" && mv "$RATIO.new" "$RATIO"  # 37% of the media left: < FreeWarn=45%, > FreeCritical=30%
         echo "ratio now $(cat "$RATIO")"
-        spmd_wait_log 'SPM node 1: pressure ok -> warn (physical free 3[67].[0-9]% < FreeWarn=45.0%)'
+        spmd_wait_log 'SPM node 1: pressure ok -> warn (physical free 3[0-9].[0-9]% < FreeWarn=45.0%)'
         spmd_wait_log 'SPM node 1: reclaim starts'
         # reclaim until 47% (45% + Hysteresis=2%) is left, then the level steps down after RecoverAfter=2s
         spmd_wait_log 'SPM node 1: reclaim stops'
@@ -161,19 +169,38 @@ testcase_warn_reclaims() {
 }
 
 testcase_critical_evacuates() {
+        # the workload's own pages that reclaim swapped out come back on node 1 as it
+        # runs, which can take the node back to warn for a while: let reclaim settle it
+        wait_level ok 600
+        # then reclaim off, so that what clears critical is the evacuation alone
+        write_conf "$(cat /tmp/physical)" no
+        spmd_reload
+        grep 'Configuration reloaded' /tmp/spmd.log
+        reclaims=$(grep -c 'SPM node 1: reclaim starts' /tmp/spmd.log)
         before0=$(pages_on 0)
+        proc_before0=$(proc_pages_on 0)
         ratio_for 0.15 >"$RATIO.new" && mv "$RATIO.new" "$RATIO"  # compressing worse still: 15% of the media left
         echo "ratio now $(cat "$RATIO")"
-        spmd_wait_log 'SPM node 1: pressure ok -> critical (physical free 1[45].[0-9]% < FreeCritical=30.0%)'
+        spmd_wait_log 'SPM node 1: pressure [a-z]* -> critical (physical free [0-9.]*% < FreeCritical=30.0%)'
         spmd_wait_log 'SPM node 1: evacuation starts'
         spmd_wait_log 'SPM node 1: evacuation stops'
         grep -E 'SPM node 1: evacuation stops \(.*\): [1-9][0-9]* page\(s\) moved to node 0' /tmp/spmd.log
-        wait_level ok 600
+        # out of critical; warn (FreeWarn=45%) is Reclaim's, which is off
+        wait_level 'ok|warn' 600
         moved=$(node1 evacuated_pages)
         after0=$(pages_on 0)
-        echo "evacuated $moved pages; the buffer has $before0 -> $after0 pages on node 0"
+        proc_after0=$(proc_pages_on 0)
+        # pages go by address: the interpreter's own come before the buffer's, so the
+        # buffer need not be among them; the process's pages on node 0 must have grown
+        echo "evacuated $moved pages; the workload has $proc_before0 -> $proc_after0 pages on node 0" \
+                "($before0 -> $after0 of them in its buffer)"
         [ "$moved" -gt 0 ]
-        [ "$after0" -gt "$before0" ]
+        [ "$proc_after0" -gt "$proc_before0" ]
+        [ "$(grep -c 'SPM node 1: reclaim starts' /tmp/spmd.log)" = "$reclaims" ]
+        # reclaim back on takes the node the rest of the way
+        write_conf "$(cat /tmp/physical)"
+        spmd_reload
+        wait_level ok 600
         [ "$(node1 acting)" = "" ]
 }
 
