@@ -18,6 +18,11 @@ static inline void nodemask_set(NodeMask *m, unsigned node) {
                 m->bits[node / 64] |= UINT64_C(1) << (node % 64);
 }
 
+static inline void nodemask_clear(NodeMask *m, unsigned node) {
+        if (node < SPMD_MAX_NODES)
+                m->bits[node / 64] &= ~(UINT64_C(1) << (node % 64));
+}
+
 static inline bool nodemask_test(const NodeMask *m, unsigned node) {
         return node < SPMD_MAX_NODES && (m->bits[node / 64] >> (node % 64)) & 1;
 }
