@@ -10,6 +10,7 @@
 
 #include "act.h"
 #include "cpuset.h"
+#include "demote.h"
 #include "log.h"
 #include "manager.h"
 #include "migrate.h"
@@ -438,6 +439,7 @@ static int on_act(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_act_kick(Manager *m) {
         act_round(m);
+        manager_demotion_kick(m);
 }
 
 void node_activity_clear(NodePressure *np) {
@@ -446,6 +448,7 @@ void node_activity_clear(NodePressure *np) {
 }
 
 void manager_act_free(Manager *m) {
+        manager_demotion_free(m);
         m->act_source = sd_event_source_disable_unref(m->act_source);
         for (size_t i = 0; i < m->n_reclaim_marks; i++)
                 free(m->reclaim_marks[i].cgroup);

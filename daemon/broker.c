@@ -18,6 +18,7 @@
 #include "access.h"
 #include "broker.h"
 #include "config.h"
+#include "demote.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
@@ -1095,6 +1096,7 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                 if (r >= 0) r = append_kv(reply, "evacuate_failed", "t", a->evacuated.failed);
                 if (r >= 0) r = append_kv(reply, "evacuation_passes", "t", a->passes);
                 if (r >= 0) r = append_kv(reply, "evacuation_target", "i", a->evacuating ? a->target : -1);
+                if (r >= 0) r = append_kv(reply, "demoted_bytes", "t", a->demoted_bytes);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);
         }
@@ -1114,6 +1116,15 @@ static int append_system_psi(sd_bus_message *reply, Manager *m) {
         else
                 snprintf(buf, sizeof buf, "not read yet (no SPM node followed)");
         return sd_bus_message_append(reply, "s", buf);
+}
+
+/* [Demotion]: "state: detail", as the layers say it, then the bytes promoted off the SPM nodes */
+static int append_demotion(sd_bus_message *reply, Manager *m) {
+        char detail[768], buf[800];
+        const char *state = manager_demotion_state(m, detail, sizeof detail);
+
+        snprintf(buf, sizeof buf, "%s: %s", state, detail);
+        return sd_bus_message_append(reply, "(st)", buf, manager_promoted_bytes(m));
 }
 
 static int append_layers(sd_bus_message *reply, Manager *m) {
@@ -1193,6 +1204,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = append_status_entry(reply, "NodeActivity", "aa{sv}", append_activity, m);
         if (r >= 0)
                 r = append_status_entry(reply, "MemoryPSI", "s", append_system_psi, m);
+        if (r >= 0)
+                r = append_status_entry(reply, "Demotion", "(st)", append_demotion, m);
         if (r >= 0)
                 r = append_status_entry(reply, "EnforcementLayers", "a(sss)", append_layers, m);
         if (r >= 0)

@@ -84,6 +84,8 @@ typedef struct Manager {
         size_t n_reclaim_marks;
         bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
 
+        struct Demotion *demotion;      /* [Demotion] through DAMON (demote.c); NULL until wanted */
+
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
 } Manager;
 

@@ -24,6 +24,12 @@ static uint64_t free_permyriad(const PressureSample *s, bool *ret_physical) {
         return pm;
 }
 
+uint32_t pressure_free_permyriad(const PressureSample *s) {
+        bool physical;
+
+        return s->size ? (uint32_t) free_permyriad(s, &physical) : 0;
+}
+
 /* Is a metric bad enough for level l? On the way up the threshold itself counts; at or below the
  * level now the metric must clear the threshold by the hysteresis to count as good. */
 static bool free_bad(const Config *c, const PressureSample *s, PressureLevel l, PressureLevel now,

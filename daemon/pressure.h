@@ -59,6 +59,10 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
 bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, uint64_t now_usec, char *why,
                    size_t why_len);
 
+/* The node's free share (permyriad) as the free-memory thresholds see it: free memory, or the
+ * physical media left when that is lower. 0 when the size is unknown. */
+uint32_t pressure_free_permyriad(const PressureSample *s);
+
 /* Bytes that must leave the node for its free-memory metrics to clear level l's threshold by the
  * hysteresis (what reclaim or evacuation has to do): 0 when they have; UINT64_MAX when a ratio
  * threshold holds the level, which moving pages does not change. */

@@ -158,6 +158,18 @@ int spmctl_status(int argc, char *argv[]) {
                                 printf("%" PRIu64 " s\n", t / 1000000);
                         else if (r >= 0)
                                 printf(spmctl_json ? "%" PRIu64 : "%" PRIu64 "\n", t);
+                } else if (strcmp(contents, "(st)") == 0) {
+                        /* Demotion: its state, the bytes promoted */
+                        const char *s;
+                        uint64_t t;
+                        char size[32];
+                        r = sd_bus_message_read(reply, "(st)", &s, &t);
+                        if (r >= 0 && spmctl_json) {
+                                printf("{\"state\":");
+                                json_string(stdout, s);
+                                printf(",\"promoted_bytes\":%" PRIu64 "}", t);
+                        } else if (r >= 0)
+                                printf("%s; %s promoted\n", s, format_size(size, sizeof size, t));
                 } else if (strcmp(contents, "au") == 0) {
                         char nodes[1024];
                         r = read_nodes(reply, nodes, sizeof nodes);

@@ -40,6 +40,7 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 { "evacuate_no_memory", &a->evacuate_no_memory },
                 { "evacuate_failed", &a->evacuate_failed },
                 { "evacuation_passes", &a->evacuation_passes },
+                { "demoted_bytes", &a->demoted_bytes },
         };
         r = 0;
         if (strcmp(contents, "t") == 0) {
@@ -103,7 +104,7 @@ int spmctl_read_activity(sd_bus_message *m, NodeAct **ret, size_t *ret_n) {
 }
 
 void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
-        char b1[32];
+        char b1[32], b2[32];
 
         if (json) {
                 fprintf(f, "[");
@@ -119,12 +120,12 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                                 ",\"evacuated_pages\":%" PRIu64
                                 ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
                                 ",\"evacuate_failed\":%" PRIu64 ",\"evacuation_passes\":%" PRIu64
-                                ",\"evacuation_target\":%" PRId32 "}",
+                                ",\"evacuation_target\":%" PRId32 ",\"demoted_bytes\":%" PRIu64 "}",
                                 a[i].size, a[i].free, a[i].ratio, a[i].psi, a[i].physical, a[i].physical_free,
                                 a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
                                 a[i].reclaim_backoffs, a[i].evacuated_pages,
                                 a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
-                                a[i].evacuation_passes, a[i].evacuation_target);
+                                a[i].evacuation_passes, a[i].evacuation_target, a[i].demoted_bytes);
                 }
                 fprintf(f, "]");
                 return;
@@ -135,11 +136,11 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                 fprintf(f,
                         "%snode %" PRIu32 ": %s; reclaim %" PRIu64 " write(s), %s asked, %" PRIu64 " short, %" PRIu64
                         " failed, %" PRIu64 " backed off; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
-                        " other\n",
+                        " other; demoted %s\n",
                         i ? "                          " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
                         a[i].reclaim_writes, format_size(b1, sizeof b1, a[i].reclaim_bytes), a[i].reclaim_short,
                         a[i].reclaim_failed, a[i].reclaim_backoffs, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
-                        a[i].evacuate_failed);
+                        a[i].evacuate_failed, format_size(b2, sizeof b2, a[i].demoted_bytes));
 }
 
 /* ---- top ---- */

@@ -20,6 +20,7 @@ typedef struct NodeActivity {
         uint64_t last_node_reclaim_usec;
         MigrateStats evacuated;         /* pages moved off the node, and those that stayed, by reason */
         uint64_t passes;                /* evacuation passes over the granted processes completed */
+        uint64_t demoted_bytes;         /* moved onto the node by demotion (DAMON's count) */
         bool reclaiming, evacuating;    /* acting now */
         uint64_t reclaim_since_usec, evac_since_usec; /* when the current reclaim/evacuation began */
         uint64_t reclaim_writes_at_start, reclaim_bytes_at_start, reclaim_short_at_start;

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "act.h"
+#include "cpuset.h"
+#include "damon.h"
+#include "demote.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "strv.h"
+#include "time-util.h"
+#include "watch.h"
+
+#define DEMOTE_K 0                  /* the kdamond that demotes */
+#define PROMOTE_K 1                 /* ... and the one that promotes */
+#define SAMPLE_US 5000              /* DAMON's access sampling interval */
+#define AGGR_US 100000              /* ... and aggregation interval: ages count these */
+#define HOT_MIN_ACCESSES 1          /* a sample saw an access in the aggregation interval (the young filter then looks at each page) */
+#define HOT_MIN_AGE 2               /* for two aggregation intervals in a row */
+#define STATS_USEC (5 * USEC_PER_SEC)
+#define RANGES_USEC (30 * USEC_PER_SEC)
+#define RETRY_USEC (60 * USEC_PER_SEC)
+#define MAX_SCHEMES 64
+
+typedef struct Demotion {
+        bool claimed;
+        char *claim_file;           /* records that spmd holds the kdamonds */
+        char *reason;               /* unavailable: why; NULL when usable (or not looked at) */
+        uint64_t retry_usec;        /* when to look at an unavailable DAMON again */
+        char *applied[2];           /* the setup each kdamond runs, as text; NULL = stopped */
+        char *failed[2];            /* a setup the kernel refused: not tried again until the plan changes */
+        unsigned owner[2][MAX_SCHEMES]; /* the SPM node each scheme serves */
+        size_t n_schemes[2];
+        uint64_t last[2][MAX_SCHEMES];  /* the schemes' sz_applied when last read */
+        uint64_t stats_usec;
+        NodeMask demoting;          /* SPM nodes whose schemes are in */
+        char **skipped;             /* cgroups logged as having no memory controller */
+        DamonRange *dram, *spm;     /* the ranges monitored, refreshed every RANGES_USEC */
+        size_t n_dram, n_spm;
+        NodeMask ranges_spm;        /* the SPM nodes they were read for */
+        uint64_t ranges_usec;
+        int promote_target;         /* the node promotion moves pages to, -1 = none */
+        uint64_t promoted;
+        char summary[2][256];       /* what each kdamond does, for GetStatus */
+} Demotion;
+
+static Demotion *demotion(Manager *m) {
+        if (!m->demotion)
+                m->demotion = calloc(1, sizeof(Demotion));
+        return m->demotion;
+}
+
+static NodePressure *node_pressure(Manager *m, unsigned node) {
+        for (size_t i = 0; i < m->n_pressure; i++)
+                if (m->pressure[i].node == node)
+                        return &m->pressure[i];
+        return NULL;
+}
+
+/* The schemes' counters since they were last read, to the nodes they serve. */
+static void fold_stats(Manager *m, Demotion *d, bool attribute) {
+        for (unsigned k = 0; k < 2; k++) {
+                uint64_t now[MAX_SCHEMES];
+
+                if (!d->applied[k] || d->n_schemes[k] == 0 ||
+                    damon_scheme_applied(NULL, k, d->n_schemes[k], now) < 0)
+                        continue;
+                for (size_t i = 0; i < d->n_schemes[k]; i++) {
+                        uint64_t delta = now[i] >= d->last[k][i] ? now[i] - d->last[k][i] : now[i];
+                        NodePressure *np = node_pressure(m, d->owner[k][i]);
+
+                        d->last[k][i] = now[i];
+                        if (!attribute)
+                                continue;
+                        if (k == PROMOTE_K)
+                                d->promoted += delta;
+                        else if (np)
+                                np->act.demoted_bytes += delta;
+                }
+        }
+}
+
+static int append_ranges(DamonRange **all, size_t *n_all, unsigned node) {
+        _cleanup_free_ DamonRange *r = NULL;
+        size_t n = 0;
+        DamonRange *a;
+        int ret = damon_node_ranges(NULL, node, &r, &n);
+
+        if (ret < 0)
+                return ret;
+        a = realloc(*all, (*n_all + n + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        memcpy(a + *n_all, r, n * sizeof *a);
+        *all = a;
+        *n_all += n;
+        return 0;
+}
+
+static int cmp_range(const void *a, const void *b) {
+        const DamonRange *x = a, *y = b;
+        return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_t now) {
+        if (d->ranges_usec && now - d->ranges_usec < RANGES_USEC && nodemask_same(&d->ranges_spm, spm))
+                return;
+        d->dram = mfree(d->dram);
+        d->spm = mfree(d->spm);
+        d->n_dram = d->n_spm = 0;
+        d->promote_target = -1;
+        for (size_t i = 0; m->topology && i < m->topology->n_nodes; i++) {
+                const NodeInfo *n = &m->topology->nodes[i];
+                bool is_spm = nodemask_test(spm, (unsigned) n->id);
+
+                if (n->size == 0)
+                        continue;
+                if (append_ranges(is_spm ? &d->spm : &d->dram, is_spm ? &d->n_spm : &d->n_dram,
+                                  (unsigned) n->id) < 0)
+                        log_debug("Demotion: cannot read node %d's memory blocks.", n->id);
+                if (!is_spm && n->n_cpus > 0 && d->promote_target < 0)
+                        d->promote_target = n->id;
+        }
+        /* DAMON wants its regions in address order */
+        if (d->n_dram)
+                qsort(d->dram, d->n_dram, sizeof *d->dram, cmp_range);
+        if (d->n_spm)
+                qsort(d->spm, d->n_spm, sizeof *d->spm, cmp_range);
+        d->ranges_spm = *spm;
+        d->ranges_usec = now;
+}
+
+static bool has_memcg(const char *cgroup_dir) {
+        char path[4096];
+
+        snprintf(path, sizeof path, "%s/memory.current", cgroup_dir);
+        return access(path, F_OK) == 0;
+}
+
+/* Is the node's room enough for demotion? With hysteresis: in at FreeWarn= + 4 x Hysteresis=, out
+ * below FreeWarn= + 2 x Hysteresis=. */
+static bool node_takes_demotion(Manager *m, Demotion *d, const NodePressure *np) {
+        const Config *c = m->config;
+        bool on = nodemask_test(&d->demoting, np->node);
+        uint32_t share = pressure_free_permyriad(&np->last);
+        uint32_t want = c->free_warn + (on ? 2 : 4) * c->hysteresis;
+        bool take = np->state.level == PRESSURE_OK && share >= want;
+
+        if (take != on) {
+                if (take) {
+                        nodemask_set(&d->demoting, np->node);
+                        log_info("Demotion to SPM node %u starts (free %.1f%% >= FreeWarn=%.1f%% + 4 x Hysteresis=).",
+                                 np->node, share / 100.0, c->free_warn / 100.0);
+                } else {
+                        nodemask_clear(&d->demoting, np->node);
+                        if (np->state.level != PRESSURE_OK)
+                                log_info("Demotion to SPM node %u pauses: the node is at %s.", np->node,
+                                         pressure_level_to_string(np->state.level));
+                        else
+                                log_info("Demotion to SPM node %u pauses: free %.1f%% < FreeWarn=%.1f%% + 2 x "
+                                         "Hysteresis=.",
+                                         np->node, share / 100.0, c->free_warn / 100.0);
+                }
+        }
+        return take;
+}
+
+static void describe(FILE *f, const DamonSetup *s) {
+        for (size_t i = 0; i < s->n_ranges; i++)
+                fprintf(f, "r %" PRIx64 "-%" PRIx64 "\n", s->ranges[i].start, s->ranges[i].end);
+        for (size_t i = 0; i < s->n_schemes; i++) {
+                const DamonScheme *sc = &s->schemes[i];
+                fprintf(f, "s %s %u %s %d %d %u-%u %u %" PRIu64 "\n", sc->action, sc->target_nid,
+                        strempty(sc->memcg_path), sc->anon_only, sc->young, sc->min_accesses, sc->max_accesses,
+                        sc->min_age, sc->quota_bytes);
+        }
+}
+
+/* Run setup s on kdamond k unless it runs it already. True when it now runs a new one. */
+static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, const unsigned *owner) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        char err[512] = "";
+        int r;
+
+        if (!f) {
+                log_oom();
+                return false;
+        }
+        if (s->n_schemes > 0)
+                describe(f, s);
+        fclose(f);
+        if (s->n_schemes == 0 ? !d->applied[k] : d->applied[k] && streq_ptr(d->applied[k], text))
+                return false;
+        if (d->failed[k] && streq_ptr(d->failed[k], text))
+                return false;
+        fold_stats(m, d, true);
+        r = damon_apply(NULL, k, s, err, sizeof err);
+        if (r < 0) {
+                log_error("Demotion: DAMON kdamond %u refused its setup: %s.", k, err[0] ? err : strerror(-r));
+                free(d->failed[k]);
+                d->failed[k] = TAKE_PTR(text);
+                return false;
+        }
+        d->failed[k] = mfree(d->failed[k]);
+        free(d->applied[k]);
+        d->applied[k] = s->n_schemes > 0 ? TAKE_PTR(text) : NULL;
+        d->n_schemes[k] = s->n_schemes;
+        memcpy(d->owner[k], owner, s->n_schemes * sizeof *owner);
+        memset(d->last[k], 0, sizeof d->last[k]);
+        fold_stats(m, d, false); /* the counters from here on */
+        if (s->n_schemes == 0) {
+                log_info("Demotion: DAMON kdamond %u stopped (%s).", k,
+                         k == DEMOTE_K ? "no granted cgroup on an SPM node with room" : "no granted SPM node");
+                d->summary[k][0] = 0;
+        }
+        return s->n_schemes > 0;
+}
+
+static void plan(Manager *m, Demotion *d, uint64_t now) {
+        const Config *c = m->config;
+        DamonScheme schemes[MAX_SCHEMES];
+        unsigned owner[MAX_SCHEMES];
+        _cleanup_(strv_freep) char **used = NULL;
+        NodeMask spm, targets = {};
+        size_t n = 0, n_granted_nodes = 0;
+        uint64_t min_age = c->demotion_cold_age_usec / AGGR_US;
+
+        manager_spm_nodes(m, &spm);
+        refresh_ranges(m, d, &spm, now);
+        for (size_t i = 0; i < m->n_pressure; i++) {
+                NodePressure *np = &m->pressure[i];
+                _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
+
+                if (cgroups)
+                        n_granted_nodes++;
+                if (!cgroups || !node_takes_demotion(m, d, np))
+                        continue;
+                for (char **cg = cgroups; *cg && n < MAX_SCHEMES; cg++) {
+                        const char *rel = *cg + strlen(CGROUP_ROOT);
+
+                        if (strv_contains(used, rel))
+                                continue; /* a grant of two SPM nodes demotes to the first */
+                        if (!has_memcg(*cg)) {
+                                if (!strv_contains(d->skipped, rel)) {
+                                        log_warning("Demotion: %s has no memory controller, so DAMON cannot tell "
+                                                    "its pages apart; its pages are not demoted.",
+                                                    rel);
+                                        (void) strv_extend(&d->skipped, rel);
+                                }
+                                continue;
+                        }
+                        if (strv_extend(&used, rel) < 0) {
+                                log_oom();
+                                return;
+                        }
+                        nodemask_set(&targets, np->node);
+                        owner[n] = np->node;
+                        schemes[n++] = (DamonScheme) {
+                                .action = "migrate_cold",
+                                .target_nid = np->node,
+                                .anon_only = true,
+                                .young = 0,
+                                .min_accesses = 0,
+                                .max_accesses = 0,
+                                .min_age = (uint32_t) MIN(MAX(min_age, 1), UINT32_MAX),
+                        };
+                }
+        }
+        /* pointers into used only now that it no longer grows */
+        for (size_t i = 0; i < n; i++)
+                schemes[i].memcg_path = used[i];
+        for (size_t i = 0; i < n; i++)
+                schemes[i].quota_bytes = c->demotion_max_rate == UINT64_MAX ? 0 : MAX(c->demotion_max_rate / n, 4096);
+        if (apply(m, d, DEMOTE_K,
+                  &(DamonSetup) { .ranges = d->dram, .n_ranges = d->n_dram, .schemes = schemes, .n_schemes = n,
+                                  .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
+                  owner)) {
+                char nodes[64], rate[32];
+                nodemask_format(&targets, nodes, sizeof nodes);
+                snprintf(d->summary[DEMOTE_K], sizeof d->summary[DEMOTE_K],
+                         "DAMON kdamond %u (pid %d) demotes the anonymous pages of %zu granted cgroup(s) untouched "
+                         "for %.1fs to SPM node(s) %s, at most %s/s",
+                         DEMOTE_K, damon_pid(NULL, DEMOTE_K), n, c->demotion_cold_age_usec / 1e6, nodes,
+                         c->demotion_max_rate == UINT64_MAX ? "infinity"
+                                                            : format_size(rate, sizeof rate, c->demotion_max_rate));
+                log_info("Demotion: %s.", d->summary[DEMOTE_K]);
+        }
+
+        /* promotion: one scheme over every SPM node, back to the first DRAM node with CPUs */
+        n = 0;
+        if (c->promotion && n_granted_nodes > 0 && d->promote_target >= 0) {
+                owner[0] = (unsigned) d->promote_target;
+                schemes[n++] = (DamonScheme) {
+                        .action = "migrate_hot",
+                        .target_nid = (unsigned) d->promote_target,
+                        .anon_only = true,
+                        .young = 1,
+                        .min_accesses = HOT_MIN_ACCESSES,
+                        .max_accesses = UINT32_MAX,
+                        .min_age = HOT_MIN_AGE,
+                        .quota_bytes = c->demotion_max_rate == UINT64_MAX ? 0 : c->demotion_max_rate,
+                };
+        }
+        if (apply(m, d, PROMOTE_K,
+                  &(DamonSetup) { .ranges = d->spm, .n_ranges = d->n_spm, .schemes = schemes, .n_schemes = n,
+                                  .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
+                  owner)) {
+                snprintf(d->summary[PROMOTE_K], sizeof d->summary[PROMOTE_K],
+                         "DAMON kdamond %u (pid %d) promotes hot anonymous pages on the SPM nodes to node %d",
+                         PROMOTE_K, damon_pid(NULL, PROMOTE_K), d->promote_target);
+                log_info("Demotion: %s.", d->summary[PROMOTE_K]);
+        }
+}
+
+static void release(Manager *m, Demotion *d) {
+        if (!d->claimed)
+                return;
+        fold_stats(m, d, true);
+        damon_release(NULL, d->claim_file);
+        d->claimed = false;
+        d->claim_file = mfree(d->claim_file);
+        for (unsigned k = 0; k < 2; k++) {
+                d->applied[k] = mfree(d->applied[k]);
+                d->failed[k] = mfree(d->failed[k]);
+                d->n_schemes[k] = 0;
+                d->summary[k][0] = 0;
+        }
+        d->demoting = (NodeMask) {};
+}
+
+void manager_demotion_kick(Manager *m) {
+        Demotion *d;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        char why[512] = "";
+
+        if (!m->config->demotion) {
+                if (m->demotion && m->demotion->claimed) {
+                        release(m, m->demotion);
+                        log_info("Demotion: off (Enable=no); DAMON's kdamonds given back.");
+                }
+                if (m->demotion)
+                        m->demotion->reason = mfree(m->demotion->reason);
+                return;
+        }
+        if (!(d = demotion(m))) {
+                log_oom();
+                return;
+        }
+        if (!d->claimed) {
+                _cleanup_free_ char *file = NULL;
+                int r;
+
+                if (d->reason && now < d->retry_usec)
+                        return;
+                if (asprintf(&file, "%s/damon", m->config->state_directory) < 0) {
+                        log_oom();
+                        return;
+                }
+                /* the record that these kdamonds are spmd's lives there */
+                if (mkdir(m->config->state_directory, 0755) < 0 && errno != EEXIST)
+                        log_debug("Demotion: cannot create StateDirectory=%s: %m", m->config->state_directory);
+                r = damon_probe(NULL, why, sizeof why);
+                if (r >= 0)
+                        r = damon_claim(NULL, 2, file, why, sizeof why);
+                if (r < 0) {
+                        if (!d->reason || !streq_ptr(d->reason, why))
+                                log_warning("Demotion unavailable: %s.", why);
+                        free(d->reason);
+                        d->reason = strdup(why);
+                        d->retry_usec = now + RETRY_USEC;
+                        return;
+                }
+                if (d->reason)
+                        log_info("Demotion: DAMON is free again.");
+                d->reason = mfree(d->reason);
+                d->claimed = true;
+                d->claim_file = TAKE_PTR(file);
+                d->ranges_usec = 0;
+        }
+        plan(m, d, now);
+        if (now - d->stats_usec >= STATS_USEC) {
+                fold_stats(m, d, true);
+                d->stats_usec = now;
+        }
+}
+
+void manager_demotion_free(Manager *m) {
+        Demotion *d = m->demotion;
+
+        if (!d)
+                return;
+        release(m, d);
+        free(d->reason);
+        strv_free(d->skipped);
+        free(d->dram);
+        free(d->spm);
+        m->demotion = mfree(d);
+}
+
+const char *manager_demotion_state(Manager *m, char *detail, size_t len) {
+        Demotion *d = m->demotion;
+
+        if (!m->config->demotion) {
+                snprintf(detail, len, "Enable=no");
+                return "off";
+        }
+        if (!d || (!d->claimed && !d->reason)) {
+                snprintf(detail, len, "no SPM node yet");
+                return "active";
+        }
+        if (d->reason) {
+                snprintf(detail, len, "%s", d->reason);
+                return "unavailable";
+        }
+        fold_stats(m, d, true);
+        if (!d->applied[DEMOTE_K] && !d->applied[PROMOTE_K])
+                snprintf(detail, len, "waiting: no granted cgroup on an SPM node with room");
+        else
+                snprintf(detail, len, "%s%s%s", d->summary[DEMOTE_K],
+                         d->applied[DEMOTE_K] && d->applied[PROMOTE_K] ? "; " : "", d->summary[PROMOTE_K]);
+        return "active";
+}
+
+uint64_t manager_promoted_bytes(const Manager *m) {
+        return m->demotion ? m->demotion->promoted : 0;
+}

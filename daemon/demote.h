@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Demotion ([Demotion]): the granted workloads' cold anonymous pages move from
+ * DRAM to their SPM node, and with Promote=yes pages on an SPM node that turn
+ * hot move back to DRAM. The kernel does the watching and the moving (DAMON,
+ * damon.c): kdamond 0 monitors the physical memory of the nodes that are not
+ * SPM nodes, with one migrate_cold scheme per granted cgroup (its memcg and
+ * anonymous pages only: nothing of another workload is ever moved onto an SPM
+ * node); kdamond 1 monitors the SPM nodes with one migrate_hot scheme.
+ *
+ * spmd decides which schemes are in force: a node's schemes are in while the
+ * node is at ok with room to spare (its free share at least FreeWarn= plus
+ * four times Hysteresis=; they come out below FreeWarn= plus twice
+ * Hysteresis=), so that demotion never pushes an SPM node into warn. The
+ * schemes are rebuilt when the grants or a node's state change; the kernel's
+ * per-scheme counters give the bytes demoted per node and promoted.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Manager Manager;
+
+/* Called with every pressure sample and grant change: bring the schemes in line. */
+void manager_demotion_kick(Manager *m);
+/* Stop the kdamonds and give DAMON back. */
+void manager_demotion_free(Manager *m);
+/* "active", "off" or "unavailable", with what it does or why into detail. */
+const char *manager_demotion_state(Manager *m, char *detail, size_t len);
+/* Bytes promoted off the SPM nodes since start. */
+uint64_t manager_promoted_bytes(const Manager *m);

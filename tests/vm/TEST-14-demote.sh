@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: nvdimm
+#
+# Demotion ([Demotion], DAMON): a granted workload placed in DRAM (node 0)
+# by the kernel's default policy holds two checksummed buffers, one it reads
+# over and over (hot) and one it never touches (cold). spmd has DAMON move
+# the granted cgroup's cold anonymous pages onto the SPM node: the cold
+# buffer ends up there, the hot one stays in DRAM. A process of another
+# cgroup with an idle buffer just like it is never moved (the memcg filter).
+# Pressure on the SPM node pauses demotion; Promote=yes brings pages that
+# turn hot back to DRAM; spmd gives DAMON back when it stops, and leaves it
+# alone when another tool holds it. Data stays intact throughout.
+# Debian's 6.1 has no DAMON (CONFIG_DAMON unset): spmd must say so.
+
+CONF=/etc/spmd/spmd.conf
+CG=/sys/fs/cgroup
+KD=/sys/kernel/mm/damon/admin/kdamonds
+COLD_MIB=24
+HOT_MIB=8
+
+scenario_setup() {
+        dax=$(vm_nvdimm_create_devdax)
+        test "$dax" = dax0.0
+        mkdir -p /etc/spmd "$CG/jobs"
+        echo +memory >"$CG/cgroup.subtree_control"
+        echo +memory >"$CG/jobs/cgroup.subtree_control"
+        mkdir -p "$CG/jobs/tier" "$CG/jobs/other"
+        write_conf no 10%
+        vm_private_bus
+}
+
+write_conf() { # write_conf PROMOTE FREEWARN
+        cat >"$CONF" <<EOF
+[Device]
+Name=nv
+Match=dax0.0
+[Enforcement]
+CgroupGuard=no
+TaskMoveMemory=no
+[Pressure]
+FreeWarn=$2
+FreeCritical=1%
+Hysteresis=2%
+RecoverAfter=1s
+RefuseGrantsAt=never
+[Reclaim]
+Enable=no
+[Evacuation]
+Enable=no
+[Demotion]
+Enable=yes
+ColdAge=2s
+MaxRate=${MAXRATE:-256M}
+Promote=$1
+[Grant]
+Name=tier
+Cgroup=/jobs/tier
+Nodes=1
+EOF
+}
+
+have_damon() {
+        [ -e "$KD/nr_kdamonds" ]
+}
+
+status_json() {
+        "$SPMCTL" --json status
+}
+
+node1() { # node1 KEY: a key of node 1's NodeActivity
+        status_json | python3 -c '
+import json, sys
+print([a for a in json.load(sys.stdin)["NodeActivity"] if a["node"] == 1][0][sys.argv[1]])' "$1"
+}
+
+demotion_state() {
+        status_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["Demotion"]["state"])'
+}
+
+# start_workload NAME CGROUP ARGS...: workload.py ARGS in CGROUP, commands through /tmp/NAME-in
+start_workload() {
+        local name=$1 cg=$2
+        shift 2
+        mkfifo "/tmp/$name-in"
+        : >"/tmp/$name.out"
+        sleep infinity >"/tmp/$name-in" 2>/dev/null &
+        echo $! >"/tmp/$name-holder.pid"
+        sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec python3 "$@"' - "$cg" "$VM_SRC/tests/vm/workload.py" "$@" \
+                <"/tmp/$name-in" >>"/tmp/$name.out" 2>"/tmp/$name.err" &
+        echo $! >"/tmp/$name.pid"
+        for _ in $(seq 1200); do grep -q filled "/tmp/$name.out" && return 0; sleep 0.1; done
+        cat "/tmp/$name.err" >&2
+        return 1
+}
+
+ask() { # ask NAME COMMAND: send a workload a command, print its answer
+        local n
+        n=$(wc -l <"/tmp/$1.out")
+        echo "$2" >"/tmp/$1-in"
+        for _ in $(seq 1200); do
+                [ "$(wc -l <"/tmp/$1.out")" -gt "$n" ] && { tail -n1 "/tmp/$1.out"; return 0; }
+                kill -0 "$(cat "/tmp/$1.pid")" || { echo "workload $1 died" >&2; return 1; }
+                sleep 0.1
+        done
+        echo "workload $1 did not answer '$2'" >&2
+        return 1
+}
+
+pages() { # pages NAME WHERE-COMMAND NODE: pages of that buffer on NODE
+        ask "$1" "$2" | tr ' ' '\n' | sed -n "s/^N$3=//p" | grep . || echo 0
+}
+
+# wait_pages NAME WHERE-COMMAND NODE AT-LEAST [TENTHS]
+wait_pages() {
+        local n
+        for _ in $(seq "${5:-1200}"); do
+                n=$(pages "$1" "$2" "$3")
+                [ "$n" -ge "$4" ] && { echo "$1 $2: $n pages on node $3"; return 0; }
+                sleep 0.1
+        done
+        echo "$1 $2: $n pages on node $3, not $4: $(ask "$1" "$2")" >&2
+        return 1
+}
+
+testcase_no_damon_is_reported() {
+        have_damon && skip "$(uname -r) has DAMON: the other testcases cover it"
+        spmd_start "$CONF"
+        spmd_wait_log 'Demotion unavailable: no DAMON sysfs interface'
+        [ "$(demotion_state)" = "unavailable: no DAMON sysfs interface ($KD/nr_kdamonds: No such file or directory; the kernel needs CONFIG_DAMON_SYSFS)" ]
+        "$SPMCTL" status | grep 'Demotion: unavailable: no DAMON sysfs interface'
+        spmd_stop
+}
+
+testcase_cold_demoted_hot_stays() {
+        have_damon || skip "no DAMON in $(uname -r) (CONFIG_DAMON is not set)"
+        [ "$(cat "$KD/nr_kdamonds")" = 0 ]
+        spmd_start "$CONF"
+        start_workload tier "$CG/jobs/tier" any "$COLD_MIB" "$HOT_MIB"
+        start_workload other "$CG/jobs/other" any "$COLD_MIB"
+        # the kernel put both in DRAM: node 0 is the only node with CPUs
+        [ "$(pages tier where 0)" -eq $((COLD_MIB * 256)) ]
+        [ "$(pages tier wherehot 0)" -eq $((HOT_MIB * 256)) ]
+        [ "$(pages other where 0)" -eq $((COLD_MIB * 256)) ]
+        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid [0-9]*) demotes the anonymous pages of 1 granted cgroup(s) untouched for 2.0s to SPM node(s) 1'
+        [ "$(cat "$KD/0/state")" = on ]
+        [ "$(cat "$KD/0/contexts/0/schemes/0/filters/0/memcg_path")" = /jobs/tier ]
+        # 90% of the cold buffer on the SPM node
+        wait_pages tier where 1 $((COLD_MIB * 256 * 9 / 10))
+        hot1=$(pages tier wherehot 1)
+        echo "hot buffer: $hot1 of $((HOT_MIB * 256)) pages on node 1"
+        # the hot one stays in DRAM. Not to the page: DAMON checks a page's accessed bit at one
+        # moment, and a transparent huge page (512 pages) caught between two reads goes whole
+        [ "$hot1" -le $((HOT_MIB * 256 / 2)) ]
+        # the other cgroup's idle buffer is not the granted workload's: not a page moves
+        [ "$(pages other where 0)" -eq $((COLD_MIB * 256)) ]
+        [ "$(pages other where 1)" -eq 0 ]
+        # DAMON's count, as GetStatus reports it, covers the cold buffer
+        for _ in $(seq 100); do
+                [ "$(node1 demoted_bytes)" -ge $((COLD_MIB * 9 / 10 << 20)) ] && break
+                sleep 0.1
+        done
+        echo "demoted_bytes: $(node1 demoted_bytes)"
+        [ "$(node1 demoted_bytes)" -ge $((COLD_MIB * 9 / 10 << 20)) ]
+        [ "$(demotion_state | cut -d: -f1)" = active ]
+        "$SPMCTL" status | grep -E 'Demotion: active: DAMON kdamond 0 .*; 0B promoted'
+        "$SPMCTL" status | grep -E 'NodeActivity: node 1: .*; demoted [0-9.]+M'
+}
+
+testcase_pressure_pauses() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        # FreeWarn=99%: node 1 (~26% used by now) is at warn, demotion must stop
+        write_conf no 99%
+        spmd_reload
+        spmd_wait_log 'Demotion to SPM node 1 pauses: the node is at warn'
+        spmd_wait_log 'Demotion: DAMON kdamond 0 stopped (no granted cgroup on an SPM node with room)'
+        [ "$(cat "$KD/0/state")" = off ]
+        demotion_state | grep 'active: waiting: no granted cgroup on an SPM node with room'
+        write_conf no 10%
+        spmd_reload
+        spmd_wait_log 'Demotion to SPM node 1 starts' 2
+        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid' 2
+        [ "$(cat "$KD/0/state")" = on ]
+}
+
+testcase_promote() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        write_conf yes 10%
+        spmd_reload
+        spmd_wait_log 'Demotion: DAMON kdamond 1 (pid [0-9]*) promotes hot anonymous pages on the SPM nodes to node 0'
+        [ "$(cat "$KD/1/state")" = on ]
+        # the cold buffer turns hot: it is read as often as the hot one from now on
+        ask tier heat | grep heating
+        wait_pages tier where 0 $((COLD_MIB * 256 / 2)) 900
+        promoted=$(status_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["Demotion"]["promoted_bytes"])')
+        echo "promoted_bytes: $promoted"
+        for _ in $(seq 100); do
+                [ "$promoted" -gt 0 ] && break
+                sleep 0.1
+                promoted=$(status_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["Demotion"]["promoted_bytes"])')
+        done
+        [ "$promoted" -gt 0 ]
+}
+
+testcase_data_intact() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        ask tier check | grep "intact $((COLD_MIB + HOT_MIB))"
+        ask other check | grep "intact $COLD_MIB"
+}
+
+testcase_stop_gives_damon_back() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        spmd_stop
+        [ "$(cat "$KD/nr_kdamonds")" = 0 ]
+        [ ! -e /run/spmd/damon ]
+}
+
+testcase_damon_in_use() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        # another tool's kdamond, off or on: spmd must not take it
+        echo 1 >"$KD/nr_kdamonds"
+        spmd_start "$CONF"
+        spmd_wait_log 'Demotion unavailable: DAMON is in use: 1 kdamond(s) in /sys/kernel/mm/damon/admin/kdamonds that spmd did not set up'
+        demotion_state | grep '^unavailable: DAMON is in use'
+        [ "$(cat "$KD/nr_kdamonds")" = 1 ]
+        spmd_stop
+        [ "$(cat "$KD/nr_kdamonds")" = 1 ]
+        echo 0 >"$KD/nr_kdamonds"
+}
+
+testcase_cleanup() {
+        for w in tier other; do
+                [ -e "/tmp/$w-in" ] || continue
+                echo exit >"/tmp/$w-in"
+                kill "$(cat "/tmp/$w-holder.pid")" || true
+        done
+        vm_private_bus_stop
+}
