@@ -21,7 +21,8 @@
 #include "watch.h"
 
 #define DEMOTE_K 0                  /* the kdamond that demotes */
-#define PROMOTE_K 1                 /* ... and the one that promotes */
+#define SPM_K 1                     /* ... and the one over the SPM nodes: cold regions for evacuation, promotion */
+#define COLD_HINT_AGE 10            /* a region untouched this many aggregation intervals (1 s) is cold to evacuation */
 #define SAMPLE_US 5000              /* DAMON's access sampling interval */
 #define AGGR_US 100000              /* ... and aggregation interval: ages count these */
 #define HOT_MIN_ACCESSES 1          /* a sample saw an access in the aggregation interval (the young filter then looks at each page) */
@@ -41,6 +42,8 @@ typedef struct Demotion {
         unsigned owner[2][MAX_SCHEMES]; /* the SPM node each scheme serves */
         size_t n_schemes[2];
         uint64_t last[2][MAX_SCHEMES];  /* the schemes' sz_applied when last read */
+        bool counted[2][MAX_SCHEMES];   /* ... and whether that is pages moved (not a stat scheme's look) */
+        int cold_scheme;            /* kdamond 1's stat scheme of cold regions, -1 = none */
         uint64_t stats_usec;
         NodeMask demoting;          /* SPM nodes whose schemes are in */
         char **skipped;             /* cgroups logged as having no memory controller */
@@ -79,9 +82,9 @@ static void fold_stats(Manager *m, Demotion *d, bool attribute) {
                         NodePressure *np = node_pressure(m, d->owner[k][i]);
 
                         d->last[k][i] = now[i];
-                        if (!attribute)
+                        if (!attribute || !d->counted[k][i])
                                 continue;
-                        if (k == PROMOTE_K)
+                        if (k == SPM_K)
                                 d->promoted += delta;
                         else if (np)
                                 np->act.demoted_bytes += delta;
@@ -217,6 +220,8 @@ static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, cons
         d->applied[k] = s->n_schemes > 0 ? TAKE_PTR(text) : NULL;
         d->n_schemes[k] = s->n_schemes;
         memcpy(d->owner[k], owner, s->n_schemes * sizeof *owner);
+        for (size_t i = 0; i < s->n_schemes; i++)
+                d->counted[k][i] = !streq_ptr(s->schemes[i].action, "stat");
         memset(d->last[k], 0, sizeof d->last[k]);
         fold_stats(m, d, false); /* the counters from here on */
         if (s->n_schemes == 0) {
@@ -297,10 +302,23 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                 log_info("Demotion: %s.", d->summary[DEMOTE_K]);
         }
 
-        /* promotion: one scheme over every SPM node, back to the first DRAM node with CPUs */
+        /* over the SPM nodes: a look at the cold regions, which evacuation moves first; promotion back
+         * to the first DRAM node with CPUs */
         n = 0;
+        d->cold_scheme = -1;
+        if (c->evacuation && n_granted_nodes > 0) {
+                owner[n] = 0;
+                d->cold_scheme = (int) n;
+                schemes[n++] = (DamonScheme) {
+                        .action = "stat",
+                        .young = -1,
+                        .min_accesses = 0,
+                        .max_accesses = 0,
+                        .min_age = COLD_HINT_AGE,
+                };
+        }
         if (c->promotion && n_granted_nodes > 0 && d->promote_target >= 0) {
-                owner[0] = (unsigned) d->promote_target;
+                owner[n] = (unsigned) d->promote_target;
                 schemes[n++] = (DamonScheme) {
                         .action = "migrate_hot",
                         .target_nid = (unsigned) d->promote_target,
@@ -312,14 +330,20 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                         .quota_bytes = c->demotion_max_rate == UINT64_MAX ? 0 : c->demotion_max_rate,
                 };
         }
-        if (apply(m, d, PROMOTE_K,
+        if (apply(m, d, SPM_K,
                   &(DamonSetup) { .ranges = d->spm, .n_ranges = d->n_spm, .schemes = schemes, .n_schemes = n,
                                   .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
                   owner)) {
-                snprintf(d->summary[PROMOTE_K], sizeof d->summary[PROMOTE_K],
-                         "DAMON kdamond %u (pid %d) promotes hot anonymous pages on the SPM nodes to node %d",
-                         PROMOTE_K, damon_pid(NULL, PROMOTE_K), d->promote_target);
-                log_info("Demotion: %s.", d->summary[PROMOTE_K]);
+                char promote[96] = "";
+                if (c->promotion)
+                        snprintf(promote, sizeof promote, "%spromotes hot anonymous pages on them to node %d",
+                                 d->cold_scheme >= 0 ? " and " : "", d->promote_target);
+                snprintf(d->summary[SPM_K], sizeof d->summary[SPM_K], "DAMON kdamond %u (pid %d) %s%s", SPM_K,
+                         damon_pid(NULL, SPM_K),
+                         d->cold_scheme >= 0 ? "watches the SPM nodes for cold pages (evacuation moves them first)"
+                                             : "watches the SPM nodes and ",
+                         promote);
+                log_info("Demotion: %s.", d->summary[SPM_K]);
         }
 }
 
@@ -388,11 +412,18 @@ void manager_demotion_kick(Manager *m) {
                 d->claim_file = TAKE_PTR(file);
                 d->ranges_usec = 0;
         }
-        plan(m, d, now);
         if (now - d->stats_usec >= STATS_USEC) {
                 fold_stats(m, d, true);
                 d->stats_usec = now;
+                /* turned off behind spmd's back (another tool, a kdamond that hit an error): set it up anew */
+                for (unsigned k = 0; k < 2; k++)
+                        if (d->applied[k] && !damon_running(NULL, k)) {
+                                log_warning("Demotion: DAMON kdamond %u stopped on its own; starting it again.", k);
+                                d->applied[k] = mfree(d->applied[k]);
+                                d->summary[k][0] = 0;
+                        }
         }
+        plan(m, d, now);
 }
 
 void manager_demotion_free(Manager *m) {
@@ -424,14 +455,33 @@ const char *manager_demotion_state(Manager *m, char *detail, size_t len) {
                 return "unavailable";
         }
         fold_stats(m, d, true);
-        if (!d->applied[DEMOTE_K] && !d->applied[PROMOTE_K])
+        if (!d->applied[DEMOTE_K] && !d->applied[SPM_K])
                 snprintf(detail, len, "waiting: no granted cgroup on an SPM node with room");
         else
                 snprintf(detail, len, "%s%s%s", d->summary[DEMOTE_K],
-                         d->applied[DEMOTE_K] && d->applied[PROMOTE_K] ? "; " : "", d->summary[PROMOTE_K]);
+                         d->applied[DEMOTE_K] && d->applied[SPM_K] ? "; " : "", d->summary[SPM_K]);
         return "active";
 }
 
 uint64_t manager_promoted_bytes(const Manager *m) {
         return m->demotion ? m->demotion->promoted : 0;
+}
+
+int manager_cold_ranges(Manager *m, DamonRange **ret, size_t *ret_n, const char **ret_why) {
+        Demotion *d = m->demotion;
+
+        if (!m->config->demotion) {
+                *ret_why = "DAMON is spmd's only with [Demotion] Enable=yes";
+                return -ENODATA;
+        }
+        if (!d || !d->claimed) {
+                *ret_why = d && d->reason ? d->reason : "DAMON not set up";
+                return -ENODATA;
+        }
+        if (d->cold_scheme < 0 || !d->applied[SPM_K]) {
+                *ret_why = "DAMON does not watch the SPM nodes (no granted cgroup)";
+                return -ENODATA;
+        }
+        *ret_why = "DAMON's cold regions could not be read";
+        return damon_tried_regions(NULL, SPM_K, (size_t) d->cold_scheme, ret, ret_n);
 }

@@ -203,6 +203,14 @@ static void test_claim_fresh_without_target_nid(void **state) {
         assert_int_equal(access(state_file, F_OK), -1);
 }
 
+static void assert_scheme_file(const char *scheme, const char *leaf, const char *want) {
+        char rel[256];
+
+        snprintf(rel, sizeof rel, "%s/%s", scheme, leaf);
+        assert_non_null(get(rel));
+        assert_string_equal(get(rel), want);
+}
+
 static void test_apply_writes_scheme(void **state) {
         const char *s = KD "/0/contexts/0/schemes/0";
         char why[512], rel[256];
@@ -248,35 +256,23 @@ static void test_apply_writes_scheme(void **state) {
         assert_string_equal(get(KD "/0/contexts/0/targets/0/regions/nr_regions"), "2");
         assert_string_equal(get(KD "/0/contexts/0/targets/0/regions/1/start"), "4294967296");
         assert_string_equal(get(KD "/0/contexts/0/targets/0/regions/1/end"), "6442450944");
-        snprintf(rel, sizeof rel, "%s/action", s);
-        assert_string_equal(get(rel), "migrate_cold");
-        snprintf(rel, sizeof rel, "%s/target_nid", s);
-        assert_string_equal(get(rel), "1");
-        snprintf(rel, sizeof rel, "%s/access_pattern/age/min", s);
-        assert_string_equal(get(rel), "300");
-        snprintf(rel, sizeof rel, "%s/access_pattern/nr_accesses/max", s);
-        assert_string_equal(get(rel), "0");
-        snprintf(rel, sizeof rel, "%s/quotas/bytes", s);
-        assert_string_equal(get(rel), "33554432");
+        assert_scheme_file(s, "action", "migrate_cold");
+        assert_scheme_file(s, "target_nid", "1");
+        assert_scheme_file(s, "access_pattern/age/min", "300");
+        assert_scheme_file(s, "access_pattern/nr_accesses/max", "0");
+        assert_scheme_file(s, "quotas/bytes", "33554432");
         /* memcg, anon, young: each excluding what the scheme must not touch */
-        snprintf(rel, sizeof rel, "%s/filters/nr_filters", s);
-        assert_string_equal(get(rel), "3");
-        snprintf(rel, sizeof rel, "%s/filters/0/memcg_path", s);
-        assert_string_equal(get(rel), "/jobs/a");
-        snprintf(rel, sizeof rel, "%s/filters/0/matching", s);
-        assert_string_equal(get(rel), "N");
-        snprintf(rel, sizeof rel, "%s/filters/1/type", s);
-        assert_string_equal(get(rel), "anon");
-        snprintf(rel, sizeof rel, "%s/filters/2/type", s);
-        assert_string_equal(get(rel), "young");
-        snprintf(rel, sizeof rel, "%s/filters/2/matching", s);
-        assert_string_equal(get(rel), "Y");
+        assert_scheme_file(s, "filters/nr_filters", "3");
+        assert_scheme_file(s, "filters/0/memcg_path", "/jobs/a");
+        assert_scheme_file(s, "filters/0/matching", "N");
+        assert_scheme_file(s, "filters/1/type", "anon");
+        assert_scheme_file(s, "filters/2/type", "young");
+        assert_scheme_file(s, "filters/2/matching", "Y");
         /* running: a new setup is committed, not restarted */
         sc.young = 1;
         assert_int_equal(damon_apply(root, 0, &setup, why, sizeof why), 0);
         assert_string_equal(get(KD "/0/state"), "commit");
-        snprintf(rel, sizeof rel, "%s/filters/2/matching", s);
-        assert_string_equal(get(rel), "N");
+        assert_scheme_file(s, "filters/2/matching", "N");
         /* a file the kernel would have made is not there: the error names it */
         put(KD "/0/state", "on\n");
         snprintf(rel, sizeof rel, "%s/%s", root, KD "/0/contexts/0/targets/0/regions/1/end");
