@@ -10,6 +10,7 @@
 
 #include "act.h"
 #include "cpuset.h"
+#include "damon.h"
 #include "demote.h"
 #include "log.h"
 #include "manager.h"
@@ -225,6 +226,43 @@ static int choose_target(Manager *m) {
         return best;
 }
 
+/* Coldest first: a pass over the pages DAMON saw cold, then one over the rest (and so on, each
+ * cold pass with DAMON's latest regions). Without DAMON's regions every pass takes all. */
+static void choose_order(Manager *m, NodePressure *np) {
+        NodeActivity *a = &np->act;
+        DamonRange *r = NULL;
+        size_t n = 0;
+        const char *why = NULL;
+        int ret;
+
+        a->cold_ranges = mfree(a->cold_ranges);
+        a->cold = (MigrateCold) {};
+        if (a->cold_pass) {
+                a->cold_pass = false; /* the rest */
+                return;
+        }
+        ret = manager_cold_ranges(m, &r, &n, &why);
+        if (ret >= 0 && n > 0) {
+                uint64_t bytes = 0;
+                for (size_t i = 0; i < n; i++)
+                        bytes += r[i].end - r[i].start;
+                a->cold_ranges = r;
+                a->cold = (MigrateCold) { .ranges = r, .n = n };
+                a->cold_pass = true;
+                if (!a->order_logged)
+                        log_info("SPM node %u: evacuation moves cold pages first: DAMON saw %zu region(s), %" PRIu64
+                                 " MiB, untouched for a second or more.",
+                                 np->node, n, bytes >> 20);
+        } else {
+                free(r);
+                if (!a->order_logged)
+                        log_info("SPM node %u: evacuation moves pages in address order: %s.", np->node,
+                                 ret >= 0 ? "DAMON saw no cold region on the SPM nodes"
+                                 : ret == -ENODATA ? why : strerror(-ret));
+        }
+        a->order_logged = true;
+}
+
 static void start_pass(Manager *m, NodePressure *np) {
         NodeActivity *a = &np->act;
         _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
@@ -232,6 +270,7 @@ static void start_pass(Manager *m, NodePressure *np) {
         a->pids = mfree(a->pids);
         a->n_pids = a->pid_index = 0;
         a->pass_found = 0;
+        choose_order(m, np);
         for (char **c = cgroups; c && *c; c++)
                 collect_procs(*c, 16, &a->pids, &a->n_pids);
         a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
@@ -281,7 +320,11 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 if (a->pid_index >= a->n_pids) {
                         if (a->n_pids)
                                 a->passes++;
-                        if (a->n_pids && a->pass_found == 0) {
+                        if (a->cold_pass && a->cold.no_pfn && !a->cold.not_cold)
+                                log_warning("SPM node %u: /proc/PID/pagemap shows no page frames (spmd lacks "
+                                            "CAP_SYS_ADMIN?): the cold pass moved pages in address order.",
+                                            np->node);
+                        if (a->n_pids && a->pass_found == 0 && !a->cold_pass) {
                                 /* everything granted is off the node (or cannot move): look again later */
                                 a->pids = mfree(a->pids);
                                 a->n_pids = a->pid_index = 0;
@@ -310,10 +353,13 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                         break;
                 found_before = a->evacuated.found;
                 no_memory_before = a->evacuated.no_memory;
+                a->cursor.cold = a->cold_pass ? &a->cold : NULL; /* a may have moved (reload) */
                 r = migrate_evacuate(&a->cursor, &from, a->target, batch, budget, &a->evacuated);
                 a->pass_found += a->evacuated.found - found_before;
                 if (r > 0) {
                         moved += (uint64_t) r;
+                        if (a->cold_pass)
+                                a->cold_moved += (uint64_t) r;
                         if (rate != UINT64_MAX)
                                 a->tokens -= (double) r;
                 }
@@ -347,10 +393,11 @@ static void log_stop(NodePressure *np, bool reclaim, const char *why) {
                            format_size(b, sizeof b, a->reclaim_bytes - a->reclaim_bytes_at_start),
                            a->reclaim_short - a->reclaim_short_at_start, secs);
         else
-                log_notice("SPM node %u: evacuation stops (%s): %" PRIu64 " page(s) moved to node %d in %.1f s; "
-                           "stayed: %" PRIu64 " busy, %" PRIu64 " for lack of memory, %" PRIu64
-                           " other (retried on the next pass).",
+                log_notice("SPM node %u: evacuation stops (%s): %" PRIu64 " page(s) moved to node %d in %.1f s "
+                           "(%" PRIu64 " of them cold, first); stayed: %" PRIu64 " busy, %" PRIu64
+                           " for lack of memory, %" PRIu64 " other (retried on the next pass).",
                            np->node, why, a->evacuated.moved - a->evac_at_start.moved, a->target, secs,
+                           a->cold_moved - a->cold_at_start,
                            a->evacuated.busy - a->evac_at_start.busy,
                            a->evacuated.no_memory - a->evac_at_start.no_memory,
                            a->evacuated.failed - a->evac_at_start.failed);
@@ -392,6 +439,9 @@ static void act_round(Manager *m) {
                                    "processes' pages off the node, %" PRIu32 " per call.",
                                    np->node, np->why, pressure_level_to_string(c->evacuate_at), c->evacuate_batch_pages);
                         a->evac_at_start = a->evacuated;
+                        a->cold_at_start = a->cold_moved;
+                        a->order_logged = false;
+                        a->cold_pass = false; /* begin with the cold pages */
                         a->idle_until_usec = 0;
                         a->tokens = 0;
                         a->tokens_usec = now;
@@ -444,6 +494,9 @@ void manager_act_kick(Manager *m) {
 
 void node_activity_clear(NodePressure *np) {
         np->act.pids = mfree(np->act.pids);
+        np->act.cold_ranges = mfree(np->act.cold_ranges);
+        np->act.cold = (MigrateCold) {};
+        np->act.cold_pass = false;
         np->act.n_pids = np->act.pid_index = 0;
 }
 

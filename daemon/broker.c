@@ -1096,6 +1096,7 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                 if (r >= 0) r = append_kv(reply, "evacuate_failed", "t", a->evacuated.failed);
                 if (r >= 0) r = append_kv(reply, "evacuation_passes", "t", a->passes);
                 if (r >= 0) r = append_kv(reply, "evacuation_target", "i", a->evacuating ? a->target : -1);
+                if (r >= 0) r = append_kv(reply, "evacuated_cold_pages", "t", a->cold_moved);
                 if (r >= 0) r = append_kv(reply, "demoted_bytes", "t", a->demoted_bytes);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);

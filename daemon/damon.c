@@ -361,3 +361,41 @@ int damon_scheme_applied(const char *root, unsigned k, size_t n, uint64_t *ret_b
         }
         return 0;
 }
+
+int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret, size_t *ret_n) {
+        char dir[256], path[512], buf[32];
+        _cleanup_free_ DamonRange *out = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = put(root, NULL, 0, "update_schemes_tried_regions", KDAMONDS "/%u/state", k)) < 0)
+                return r;
+        snprintf(dir, sizeof dir, KDAMONDS "/%u/contexts/0/schemes/%zu/tried_regions", k, i);
+        for (;; n++) {
+                uint64_t start, end;
+                DamonRange *o;
+
+                if (read_line(at(path, sizeof path, root, "%s/%zu/start", dir, n), buf, sizeof buf) < 0)
+                        break;
+                if (parse_uint64(buf, &start) < 0 ||
+                    read_line(at(path, sizeof path, root, "%s/%zu/end", dir, n), buf, sizeof buf) < 0 ||
+                    parse_uint64(buf, &end) < 0 || end <= start)
+                        return -EINVAL;
+                if (!(o = realloc(out, (n + 1) * sizeof *o)))
+                        return -ENOMEM;
+                out = o;
+                out[n] = (DamonRange) { start, end };
+        }
+        if (n == 0 && access(at(path, sizeof path, root, "%s", dir), F_OK) < 0)
+                return -ENODATA;
+        /* the kernel lists them in address order; make sure, the caller searches them */
+        for (size_t a = 1; a < n; a++)
+                for (size_t b = a; b > 0 && out[b - 1].start > out[b].start; b--) {
+                        DamonRange t = out[b];
+                        out[b] = out[b - 1];
+                        out[b - 1] = t;
+                }
+        *ret = TAKE_PTR(out);
+        *ret_n = n;
+        return 0;
+}

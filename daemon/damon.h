@@ -69,6 +69,10 @@ bool damon_running(const char *root, unsigned k);
 /* The kdamond's thread, 0 when it does not run. */
 int damon_pid(const char *root, unsigned k);
 
+/* The regions scheme i of kdamond k matched at its last apply (refreshed with
+ * update_schemes_tried_regions), ascending. -ENODATA when it has not run yet. */
+int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret, size_t *ret_n);
+
 /* Bytes each of the first n schemes of kdamond k has applied its action to since it started
  * (refreshed with update_schemes_stats). */
 int damon_scheme_applied(const char *root, unsigned k, size_t n, uint64_t *ret_bytes);

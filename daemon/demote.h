@@ -28,5 +28,9 @@ void manager_demotion_kick(Manager *m);
 void manager_demotion_free(Manager *m);
 /* "active", "off" or "unavailable", with what it does or why into detail. */
 const char *manager_demotion_state(Manager *m, char *detail, size_t len);
+/* The physical ranges on the SPM nodes DAMON has seen untouched for a second or more, ascending, for
+ * evacuation to move first. -ENODATA with why when DAMON is not spmd's or does not watch them. */
+struct DamonRange;
+int manager_cold_ranges(Manager *m, struct DamonRange **ret, size_t *ret_n, const char **ret_why);
 /* Bytes promoted off the SPM nodes since start. */
 uint64_t manager_promoted_bytes(const Manager *m);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <numaif.h>
 #include <stdio.h>
@@ -130,11 +131,38 @@ static void count_status(MigrateStats *st, int s, int to) {
                 st->failed++;
 }
 
+/* Is the page at addr in a cold range? Unknown frames (not present, no PFN) are not. */
+static bool page_is_cold(int pagemap, MigrateCold *cold, uint64_t addr, uint64_t page) {
+        uint64_t e, pa;
+        size_t lo = 0, hi = cold->n;
+
+        if (pread(pagemap, &e, sizeof e, (off_t) (addr / page * sizeof e)) != (ssize_t) sizeof e)
+                return false;
+        if (!(e >> 63 & 1))
+                return false; /* not present (swapped out): not on the node either */
+        if ((e & ((UINT64_C(1) << 55) - 1)) == 0) {
+                cold->no_pfn = true;
+                return false;
+        }
+        pa = (e & ((UINT64_C(1) << 55) - 1)) * page;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (pa < cold->ranges[mid].start)
+                        hi = mid;
+                else if (pa >= cold->ranges[mid].end)
+                        lo = mid + 1;
+                else
+                        return true;
+        }
+        return false;
+}
+
 int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uint32_t batch, uint64_t max_pages,
                            MigrateStats *st) {
         _cleanup_free_ Range *ranges = NULL;
         _cleanup_free_ void **pages = NULL, **move = NULL;
         _cleanup_free_ int *status = NULL, *nodes = NULL;
+        _cleanup_close_ int pagemap = -EBADF;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
         size_t n_ranges = 0, ri = 0;
         int64_t moved = 0;
@@ -150,6 +178,13 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
         r = read_ranges(cur->pid, from, cur->next_addr, cur->end_addr, &ranges, &n_ranges);
         if (r < 0)
                 return r;
+        if (cur->cold) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/pagemap", (int) cur->pid);
+                pagemap = open(path, O_RDONLY | O_CLOEXEC);
+                if (pagemap < 0)
+                        return errno == ENOENT ? -ESRCH : -errno;
+        }
         pages = calloc(batch, sizeof *pages);
         move = calloc(batch, sizeof *move);
         status = calloc(batch, sizeof *status);
@@ -191,6 +226,11 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 for (size_t i = 0; i < n; i++) {
                         if (status[i] < 0 || !nodemask_test(from, (unsigned) status[i]))
                                 continue;
+                        if (cur->cold && !cur->cold->no_pfn &&
+                            !page_is_cold(pagemap, cur->cold, (uint64_t) (uintptr_t) pages[i], page)) {
+                                cur->cold->not_cold++;
+                                continue;
+                        }
                         if (max_pages && (uint64_t) moved + k >= max_pages) {
                                 stop_at = (uint64_t) (uintptr_t) pages[i]; /* resume here next time */
                                 break;
@@ -244,7 +284,7 @@ int64_t migrate_evacuate(MigrateCursor *cur, const NodeMask *from, int to, uint3
                 cur->sized = true;
                 cur->on_from = (uint64_t) before / page;
         }
-        if (cur->next_addr != 0 || cur->end_addr != 0 || (max_pages != 0 && cur->on_from > max_pages))
+        if (cur->cold || cur->next_addr != 0 || cur->end_addr != 0 || (max_pages != 0 && cur->on_from > max_pages))
                 return migrate_move_pages(cur, from, to, batch, max_pages, st);
 
         nodemask_set(&target, (unsigned) to);

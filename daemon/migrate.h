@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "damon.h"
 #include "nodemask.h"
 
 typedef struct MigrateStats {
@@ -36,6 +37,15 @@ typedef struct MigrateStats {
         int last_error;         /* the last per-page error, negative errno; 0 = none */
 } MigrateStats;
 
+/* Coldest first: only pages whose physical address is in one of ranges (DAMON's cold regions,
+ * ascending) are moved; the process's page frames come from /proc/PID/pagemap (CAP_SYS_ADMIN). */
+typedef struct MigrateCold {
+        const DamonRange *ranges;
+        size_t n;
+        uint64_t not_cold;      /* pages on a source node left for not being in a cold range */
+        bool no_pfn;            /* pagemap gave no page frame numbers (no CAP_SYS_ADMIN): no filtering */
+} MigrateCold;
+
 /* Where a pass over one process stands. Zero-initialise for the start. */
 typedef struct MigrateCursor {
         pid_t pid;
@@ -44,6 +54,7 @@ typedef struct MigrateCursor {
         bool done;              /* the whole address space has been walked */
         bool sized;             /* on_from is known */
         uint64_t on_from;       /* the process's pages on the source nodes when the pass began */
+        MigrateCold *cold;      /* non-NULL: move only cold pages (and always by move_pages(2) batches) */
 } MigrateCursor;
 
 /*

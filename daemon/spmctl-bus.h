@@ -35,7 +35,7 @@ typedef struct NodeAct {
         uint64_t reclaim_backoffs;
         uint64_t reclaim_writes, reclaim_short, reclaim_failed, reclaim_bytes;
         uint64_t evacuated_pages, evacuate_busy, evacuate_no_memory, evacuate_failed, evacuation_passes;
-        uint64_t demoted_bytes;
+        uint64_t evacuated_cold_pages, demoted_bytes;
         int32_t evacuation_target;
 } NodeAct;
 

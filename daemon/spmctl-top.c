@@ -40,6 +40,7 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 { "evacuate_no_memory", &a->evacuate_no_memory },
                 { "evacuate_failed", &a->evacuate_failed },
                 { "evacuation_passes", &a->evacuation_passes },
+                { "evacuated_cold_pages", &a->evacuated_cold_pages },
                 { "demoted_bytes", &a->demoted_bytes },
         };
         r = 0;
@@ -120,12 +121,14 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                                 ",\"evacuated_pages\":%" PRIu64
                                 ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
                                 ",\"evacuate_failed\":%" PRIu64 ",\"evacuation_passes\":%" PRIu64
-                                ",\"evacuation_target\":%" PRId32 ",\"demoted_bytes\":%" PRIu64 "}",
+                                ",\"evacuation_target\":%" PRId32 ",\"evacuated_cold_pages\":%" PRIu64
+                                ",\"demoted_bytes\":%" PRIu64 "}",
                                 a[i].size, a[i].free, a[i].ratio, a[i].psi, a[i].physical, a[i].physical_free,
                                 a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
                                 a[i].reclaim_backoffs, a[i].evacuated_pages,
                                 a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
-                                a[i].evacuation_passes, a[i].evacuation_target, a[i].demoted_bytes);
+                                a[i].evacuation_passes, a[i].evacuation_target, a[i].evacuated_cold_pages,
+                                a[i].demoted_bytes);
                 }
                 fprintf(f, "]");
                 return;

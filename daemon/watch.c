@@ -432,6 +432,7 @@ void manager_setup_pressure(Manager *m) {
                         if (m->pressure[i].node == node) {
                                 n[k].act = m->pressure[i].act;
                                 m->pressure[i].act.pids = NULL; /* moved */
+                                m->pressure[i].act.cold_ranges = NULL;
                         }
                 for (size_t c = 0; c < m->plan.n_claims && m->topology; c++) {
                         const DaxDevInfo *dax = m->plan.claims[c].node == (int) node

@@ -31,6 +31,12 @@ typedef struct NodeActivity {
         size_t n_pids, pid_index;
         MigrateCursor cursor;
         uint64_t pass_found;            /* pages found on the node in this pass */
+        bool cold_pass;                 /* this pass moves only what DAMON saw cold; the next one the rest */
+        DamonRange *cold_ranges;        /* ... those regions (owned; cold.ranges points here) */
+        MigrateCold cold;
+        uint64_t cold_moved;            /* pages moved by cold passes */
+        uint64_t cold_at_start;         /* ... when the current evacuation began */
+        bool order_logged;              /* how this evacuation orders its pages was said */
         uint64_t idle_until_usec;       /* the last pass found nothing: look again from then */
         double tokens;                  /* MaxRate= budget, pages */
         uint64_t tokens_usec;

@@ -8,7 +8,10 @@
 # buffer ends up there, the hot one stays in DRAM. A process of another
 # cgroup with an idle buffer just like it is never moved (the memcg filter).
 # Pressure on the SPM node pauses demotion; Promote=yes brings pages that
-# turn hot back to DRAM; spmd gives DAMON back when it stops, and leaves it
+# turn hot back to DRAM. Evacuation at critical moves the pages DAMON saw
+# cold first: with a budget smaller than a bound workload's cold buffer, the
+# cold buffer goes and the hot one (lower in the address space, so first in
+# address order) stays. spmd gives DAMON back when it stops, and leaves it
 # alone when another tool holds it. Data stays intact throughout.
 # Debian's 6.1 has no DAMON (CONFIG_DAMON unset): spmd must say so.
 
@@ -29,24 +32,26 @@ scenario_setup() {
         vm_private_bus
 }
 
-write_conf() { # write_conf PROMOTE FREEWARN
+write_conf() { # write_conf PROMOTE FREEWARN [FREECRITICAL [HYSTERESIS]]
         cat >"$CONF" <<EOF
 [Device]
 Name=nv
 Match=dax0.0
+${DEVICE_EXTRA:-}
 [Enforcement]
 CgroupGuard=no
 TaskMoveMemory=no
 [Pressure]
 FreeWarn=$2
-FreeCritical=1%
-Hysteresis=2%
+FreeCritical=${3:-1%}
+Hysteresis=${4:-2%}
 RecoverAfter=1s
 RefuseGrantsAt=never
 [Reclaim]
 Enable=no
 [Evacuation]
-Enable=no
+At=critical
+BatchPages=256
 [Demotion]
 Enable=yes
 ColdAge=2s
@@ -174,7 +179,9 @@ testcase_pressure_pauses() {
         spmd_wait_log 'Demotion to SPM node 1 pauses: the node is at warn'
         spmd_wait_log 'Demotion: DAMON kdamond 0 stopped (no granted cgroup on an SPM node with room)'
         [ "$(cat "$KD/0/state")" = off ]
-        demotion_state | grep 'active: waiting: no granted cgroup on an SPM node with room'
+        # what is left is kdamond 1's watch of the SPM nodes for evacuation
+        demotion_state | grep '^active: DAMON kdamond 1 (pid [0-9]*) watches the SPM nodes for cold pages'
+        ! demotion_state | grep 'kdamond 0'
         write_conf no 10%
         spmd_reload
         spmd_wait_log 'Demotion to SPM node 1 starts' 2
@@ -186,7 +193,7 @@ testcase_promote() {
         have_damon || skip "no DAMON in $(uname -r)"
         write_conf yes 10%
         spmd_reload
-        spmd_wait_log 'Demotion: DAMON kdamond 1 (pid [0-9]*) promotes hot anonymous pages on the SPM nodes to node 0'
+        spmd_wait_log 'Demotion: DAMON kdamond 1 (pid [0-9]*) watches the SPM nodes for cold pages (evacuation moves them first) and promotes hot anonymous pages on them to node 0'
         [ "$(cat "$KD/1/state")" = on ]
         # the cold buffer turns hot: it is read as often as the hot one from now on
         ask tier heat | grep heating
@@ -205,6 +212,55 @@ testcase_data_intact() {
         have_damon || skip "no DAMON in $(uname -r)"
         ask tier check | grep "intact $((COLD_MIB + HOT_MIB))"
         ask other check | grep "intact $COLD_MIB"
+}
+
+node1_kb() { # node1_kb MemTotal|MemFree
+        awk -v k="$1:" '$3 == k {print $4}' /sys/devices/system/node/node1/meminfo
+}
+
+testcase_evacuation_coldest_first() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        write_conf no 10%
+        spmd_reload
+        # the tiered workload leaves; one bound to node 1 holds a cold and a hot buffer there
+        echo exit >/tmp/tier-in
+        start_workload bound "$CG/jobs/tier" 1 "$COLD_MIB" "$HOT_MIB"
+        [ "$(pages bound where 1)" -eq $((COLD_MIB * 256)) ]
+        [ "$(pages bound wherehot 1)" -eq $((HOT_MIB * 256)) ]
+        # the test tells the orders apart only if address order would take the hot buffer first
+        addrs=$(ask bound addrs)
+        cold_at=$(echo "$addrs" | cut -d' ' -f2)
+        hot_at=$(echo "$addrs" | cut -d' ' -f3)
+        echo "cold buffer at $cold_at, hot at $hot_at"
+        [ $((hot_at)) -lt $((cold_at)) ]
+        sleep 3 # DAMON sees the cold buffer untouched for a second and more
+        # critical through the media left of a compressed device (as in TEST-12: a ratio the test
+        # sets), so that the target, node 0, stays far above FreeCritical=: the media is what is
+        # in use now, the ratio such that moving 16 MiB leaves 32% (FreeCritical=30% + 2%)
+        used=$(( ($(node1_kb MemTotal) - $(node1_kb MemFree)) * 1024 ))
+        need=$((16 << 20))
+        awk -v u="$used" -v n="$need" 'BEGIN {printf "%.4f\n", (u - n) / (0.68 * u)}' >/tmp/ratio
+        echo "node 1: $used bytes in use; ratio $(cat /tmp/ratio): $(awk -v r="$(cat /tmp/ratio)" \
+                'BEGIN {printf "%.1f", 100 - 100 / r}')% of the media left"
+        DEVICE_EXTRA="CompressionRatioPath=/tmp/ratio
+PhysicalCapacity=$used" write_conf no 45% 30%
+        spmd_reload
+        spmd_wait_log 'SPM node 1: evacuation moves cold pages first: DAMON saw [0-9]* region(s)'
+        spmd_wait_log 'SPM node 1: evacuation stops'
+        grep 'SPM node 1: evacuation stops' /tmp/spmd.log | tail -n1
+        cold0=$(pages bound where 0)
+        hot0=$(pages bound wherehot 0)
+        echo "moved to node 0: $cold0 of $((COLD_MIB * 256)) cold pages, $hot0 of $((HOT_MIB * 256)) hot ones;" \
+                "evacuated_cold_pages $(node1 evacuated_cold_pages) of $(node1 evacuated_pages)"
+        # in address order the whole hot buffer (below the cold one, and smaller than the need)
+        # would have gone before the first cold page; cold first, the cold one went and most of the
+        # hot one stayed (a huge page of it in a region DAMON sampled as cold goes whole)
+        [ "$hot0" -lt $((HOT_MIB * 256 / 2)) ]
+        [ "$cold0" -gt "$hot0" ]
+        [ "$(node1 evacuated_cold_pages)" -gt 0 ]
+        ask bound check | grep "intact $((COLD_MIB + HOT_MIB))"
+        write_conf no 10%
+        spmd_reload
 }
 
 testcase_stop_gives_damon_back() {
@@ -228,9 +284,10 @@ testcase_damon_in_use() {
 }
 
 testcase_cleanup() {
-        for w in tier other; do
+        for w in tier other bound; do
                 [ -e "/tmp/$w-in" ] || continue
-                echo exit >"/tmp/$w-in"
+                # a fifo without a reader would block the write: only to a workload still there
+                kill -0 "$(cat "/tmp/$w.pid")" 2>/dev/null && echo exit >"/tmp/$w-in"
                 kill "$(cat "/tmp/$w-holder.pid")" || true
         done
         vm_private_bus_stop

@@ -8,6 +8,7 @@ checksummed data, then answers commands on stdin, one a line:
   where     "nodes N0=PAGES N1=PAGES ..." for the buffer (move_pages status)
   wherehot  the same for the hot buffer
   heat      from now on touch the buffer too, as the hot one: "heating"
+  addrs     "addrs COLD HOT": where the buffers start (0 for no hot buffer)
   exit
 
 With HOT_MIB, a second buffer of that size is filled too and a thread reads
@@ -36,6 +37,10 @@ def bind(node):
     mask = ctypes.c_ulong(1 << node)
     if libc.syscall(SYS_set_mempolicy, MPOL_BIND, ctypes.byref(mask), 64) != 0:
         sys.exit(f"set_mempolicy(MPOL_BIND, node {node}): {os.strerror(ctypes.get_errno())}")
+
+
+def addr(buf):
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
 
 
 def where(buf, size):
@@ -98,6 +103,8 @@ def main():
             print(where(buf, size), flush=True)
         elif cmd == "wherehot" and hot:
             print(where(hot, hot_mib * MIB), flush=True)
+        elif cmd == "addrs":
+            print(f"addrs {addr(buf):#x} {addr(hot) if hot else 0:#x}", flush=True)
         elif cmd == "heat":
             if not hot:
                 threading.Thread(target=toucher, args=(touched,), daemon=True).start()
