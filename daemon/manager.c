@@ -115,19 +115,6 @@ static int log_device_result(int r, const char *msg) {
         return r;
 }
 
-static void strv_remove(char **l, const char *s) {
-        char **w = l;
-
-        for (char **p = l; p && *p; p++) {
-                if (strcmp(*p, s) == 0)
-                        free(*p);
-                else
-                        *w++ = *p;
-        }
-        if (w)
-                *w = NULL;
-}
-
 /* Give back a dax device spmd holds; it leaves m->onlined once it is devdax again or gone. dax must
  * not point into m->onlined. The message is logged, and handed to *ret_message when asked for. */
 static int release_held(Manager *m, const char *dax, char **ret_message) {

@@ -27,6 +27,18 @@ bool strv_contains(char *const *l, const char *s) {
         return false;
 }
 
+void strv_remove(char **l, const char *s) {
+        char **w = l;
+
+        for (; l && *l; l++)
+                if (strcmp(*l, s) == 0)
+                        free(*l);
+                else
+                        *w++ = *l;
+        if (w)
+                *w = NULL;
+}
+
 int strv_push(char ***l, char *s) {
         size_t n = strv_length(*l);
         char **c = realloc(*l, (n + 2) * sizeof *c);

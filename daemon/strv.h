@@ -11,6 +11,7 @@ static inline bool strv_isempty(char *const *l) {
         return !l || !*l;
 }
 bool strv_contains(char *const *l, const char *s);
+void strv_remove(char **l, const char *s); /* every copy of s, in place */
 char **strv_split_whitespace(const char *s);
 int strv_push(char ***l, char *s);         /* takes ownership of s */
 int strv_extend(char ***l, const char *s); /* copies s */
