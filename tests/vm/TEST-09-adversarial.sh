@@ -9,10 +9,13 @@
 # Residual, documented: page cache is shared. File pages a granted process
 # read onto the SPM node stay there, and a walled process that maps the same
 # file uses them; it never allocates new pages there (testcase 3 shows both).
-# Not covered here, with the reason: default allocation spilling over when
-# DRAM is full, and page cache under DRAM pressure - filling the guest's DRAM
-# under TCG takes minutes; the cpuset bounds both the same way (the page
-# allocator honours cpuset_current_mems_allowed for every allocation).
+# DRAM exhausted: the walled cgroup writes more than node 0 holds into tmpfs
+# (zram swap takes the overflow, so no OOM) and then allocates anonymous
+# memory; neither spills onto node 1 (testcase 3). Not covered, with the
+# reason: page cache under DRAM pressure - the guest has no block-backed
+# filesystem to read (its /tmp is the host's, shared without a page cache);
+# the cpuset bounds it the same way (the page allocator honours
+# cpuset_current_mems_allowed for file pages too).
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
@@ -62,6 +65,47 @@ testcase_granted_routes_reach_the_node() {
                 [ "$pages" -gt 0 ] || { echo "FAIL: $name from a granted cgroup put no page on node 1"; return 1; }
         done </tmp/granted.txt
         ! grep 'Violation: .* in cgroup /granted' /tmp/spmd.log
+}
+
+node_kb() { # node_kb NODE KEY: a field of the node's meminfo, KiB
+        awk -v k="$2:" '$3 == k {print $4}' "/sys/devices/system/node/node$1/meminfo"
+}
+
+testcase_dram_exhausted_no_spill() {
+        # swap for the overflow: tmpfs pages of zeros, which zram keeps in next to nothing
+        vm_modprobe zram
+        echo 4G >/sys/block/zram0/disksize
+        mkswap /dev/zram0 >/dev/null
+        swapon /dev/zram0
+        mkdir -p /tmp/spmd-fill
+        mount -t tmpfs -o size=6G spmd-fill /tmp/spmd-fill
+        trap 'rm -f /tmp/spmd-fill/f; umount /tmp/spmd-fill; swapoff /dev/zram0' EXIT # the testcase's subshell
+        shm1=$(node_kb 1 Shmem)
+        used1=$(( $(node_kb 1 MemTotal) - $(node_kb 1 MemFree) ))
+        mib=$(( $(node_kb 0 MemTotal) / 1024 + 256 ))
+        in_cgroup /work dd if=/dev/zero of=/tmp/spmd-fill/f bs=1M count="$mib" 2>/tmp/dd.err
+        tail -n1 /tmp/dd.err
+        echo "node 0: $(node_kb 0 MemFree) KiB free of $(node_kb 0 MemTotal) after $mib MiB written;" \
+                "swap used: $(( $(awk '/SwapTotal/ {print $2}' /proc/meminfo) - $(awk '/SwapFree/ {print $2}' /proc/meminfo) )) KiB"
+        # DRAM still full (the file holds it): an anonymous allocation from the walled cgroup
+        anon=$(in_cgroup /work python3 -c '
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+buf = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+n = len(buf) // 4096
+base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+pages = (ctypes.c_void_p * n)(*[base + i * 4096 for i in range(n)])
+status = (ctypes.c_int * n)()
+libc.syscall(279, 0, n, pages, None, status, 0)
+print(sum(1 for s in status if s == 1))')
+        echo "walled: $anon anonymous page(s) on node 1; node 1 Shmem $shm1 -> $(node_kb 1 Shmem) KiB," \
+                "in use $used1 -> $(( $(node_kb 1 MemTotal) - $(node_kb 1 MemFree) )) KiB"
+        [ "$anon" = 0 ]
+        [ "$(node_kb 1 Shmem)" -le "$shm1" ]
+        # the file went somewhere: DRAM and swap, not node 1
+        [ "$(stat -c %s /tmp/spmd-fill/f)" -eq $((mib << 20)) ]
 }
 
 testcase_root_on_another_walled_process() {
