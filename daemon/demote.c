@@ -480,7 +480,7 @@ const char *manager_demotion_state(Manager *m, char *detail, size_t len) {
                 snprintf(detail, len, "%s", d->reason);
                 return "unavailable";
         }
-        fold_stats(m, d, true);
+        /* the counters as last read (every STATS_USEC): reading them waits for the kdamond */
         if (!d->applied[DEMOTE_K] && !d->applied[SPM_K])
                 snprintf(detail, len, "waiting: no granted cgroup on an SPM node with room");
         else
