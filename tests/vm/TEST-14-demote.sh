@@ -233,11 +233,12 @@ testcase_demotion_within_grant_limit() {
         sleep 3
         later=$(pages lim where 1)
         echo "at the limit: $on1 pages on node 1, 3 s later $later (limit $((8 * 256)), buffer $((64 * 256)))"
-        # over the limit by what moved in the second before the broker's look (here 40 MiB in a
-        # run under TCG), then no further: short of the whole buffer
+        # over the limit by what moved in the second before the broker's look (24-40 MiB in runs
+        # under TCG), then next to nothing (a huge page or two the kdamond had in hand when the
+        # new setup was committed, seen once): short of the whole buffer
         [ "$on1" -ge $((8 * 256)) ]
         [ "$later" -lt $((64 * 256)) ]
-        [ "$later" -le $((on1 + 256)) ]
+        [ "$later" -le $((on1 + 1024)) ]
         ask lim check | grep "intact 64"
         echo exit >/tmp/lim-in
         kill "$(cat /tmp/lim-client.pid)"
