@@ -12,7 +12,6 @@
 #include "cpuset.h"
 #include "damon.h"
 #include "demote.h"
-#include "grant.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -48,7 +47,6 @@ typedef struct Demotion {
         uint64_t stats_usec;
         NodeMask demoting;          /* SPM nodes whose schemes are in */
         char **skipped;             /* cgroups logged as having no memory controller */
-        char **at_limit;            /* cgroups whose grant is at its MaxBytes= (logged) */
         DamonRange *dram, *spm;     /* the ranges monitored, refreshed every RANGES_USEC */
         size_t n_dram, n_spm;
         NodeMask ranges_spm;        /* the SPM nodes they were read for */
@@ -142,17 +140,6 @@ static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_
                 qsort(d->spm, d->n_spm, sizeof *d->spm, cmp_range);
         d->ranges_spm = *spm;
         d->ranges_usec = now;
-}
-
-/* A D-Bus grant of this cgroup holds its MaxBytes= or more on its nodes (the broker looks once a
- * second): no more demotion onto them. */
-static const Grant *grant_at_limit(Manager *m, const char *rel) {
-        for (size_t i = 0; i < m->n_grants; i++) {
-                const Grant *g = m->grants[i];
-                if (g->max_bytes != UINT64_MAX && g->over_limit && streq_ptr(g->cgroup, rel))
-                        return g;
-        }
-        return NULL;
 }
 
 static bool has_memcg(const char *cgroup_dir) {
@@ -278,18 +265,6 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                                 }
                                 continue;
                         }
-                        const Grant *g = grant_at_limit(m, rel);
-                        if (g) {
-                                if (!strv_contains(d->at_limit, rel)) {
-                                        char b[32];
-                                        log_info("Demotion for %s stops: grant %" PRIu32 " holds its MaxBytes=%s on "
-                                                 "its nodes.",
-                                                 rel, g->id, format_size(b, sizeof b, g->max_bytes));
-                                        (void) strv_extend(&d->at_limit, rel);
-                                }
-                                continue;
-                        }
-                        strv_remove(d->at_limit, rel);
                         if (strv_extend(&used, rel) < 0) {
                                 log_oom();
                                 return;
@@ -459,7 +434,6 @@ void manager_demotion_free(Manager *m) {
         release(m, d);
         free(d->reason);
         strv_free(d->skipped);
-        strv_free(d->at_limit);
         free(d->dram);
         free(d->spm);
         m->demotion = mfree(d);

@@ -214,36 +214,6 @@ testcase_data_intact() {
         ask other check | grep "intact $COLD_MIB"
 }
 
-testcase_demotion_within_grant_limit() {
-        have_damon || skip "no DAMON in $(uname -r)"
-        # an idle buffer eight times the grant's limit. (MaxRate= is DAMON's quota on the memory its
-        # schemes go over, not on what they move: at 2M/s the scheme would take minutes to find the
-        # buffer in 2 GiB of DRAM, as CI showed. The default rate; the broker looks once a second.)
-        write_conf no 10%
-        spmd_reload
-        mkdir -p "$CG/jobs/lim"
-        "$SPMCTL" request --cgroup /jobs/lim --node 1 --max-bytes 8M >/tmp/lim.out 2>/tmp/lim.err &
-        echo $! >/tmp/lim-client.pid
-        for _ in $(seq 100); do grep -q '^/org/spmd1/grant/' /tmp/lim.out && break; sleep 0.1; done
-        grep '^/org/spmd1/grant/' /tmp/lim.out
-        start_workload lim "$CG/jobs/lim" any 64
-        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid [0-9]*) demotes the anonymous pages of 2 granted cgroup(s)'
-        spmd_wait_log 'Demotion for /jobs/lim stops: grant [0-9]* holds its MaxBytes=8.0M on its nodes'
-        on1=$(pages lim where 1)
-        sleep 3
-        later=$(pages lim where 1)
-        echo "at the limit: $on1 pages on node 1, 3 s later $later (limit $((8 * 256)), buffer $((64 * 256)))"
-        # over the limit by what moved in the second before the broker's look (24-40 MiB in runs
-        # under TCG), then next to nothing (a huge page or two the kdamond had in hand when the
-        # new setup was committed, seen once): short of the whole buffer
-        [ "$on1" -ge $((8 * 256)) ]
-        [ "$later" -lt $((64 * 256)) ]
-        [ "$later" -le $((on1 + 1024)) ]
-        ask lim check | grep "intact 64"
-        echo exit >/tmp/lim-in
-        kill "$(cat /tmp/lim-client.pid)"
-}
-
 node1_kb() { # node1_kb MemTotal|MemFree
         awk -v k="$1:" '$3 == k {print $4}' /sys/devices/system/node/node1/meminfo
 }
@@ -314,7 +284,7 @@ testcase_damon_in_use() {
 }
 
 testcase_cleanup() {
-        for w in tier other bound lim; do
+        for w in tier other bound; do
                 [ -e "/tmp/$w-in" ] || continue
                 # a fifo without a reader would block the write: only to a workload still there
                 kill -0 "$(cat "/tmp/$w.pid")" 2>/dev/null && echo exit >"/tmp/$w-in"
