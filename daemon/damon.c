@@ -75,6 +75,16 @@ static int put_u64(const char *root, char *err, size_t err_len, uint64_t v, cons
         return put(root, err, err_len, buf, "%s/%s", dir, leaf);
 }
 
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+int damon_range_cmp(const void *a, const void *b) {
+        const DamonRange *x = a, *y = b;
+        return x->start < y->start ? -1 : x->start > y->start;
+}
+
 int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t *ret_n) {
         char path[512], buf[64];
         _cleanup_free_ uint64_t *blocks = NULL;
@@ -118,12 +128,8 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
         }
         closedir(d);
         /* ids ascending, then runs of consecutive ids become one range */
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && blocks[j - 1] > blocks[j]; j--) {
-                        uint64_t t = blocks[j];
-                        blocks[j] = blocks[j - 1];
-                        blocks[j - 1] = t;
-                }
+        if (n > 1)
+                qsort(blocks, n, sizeof *blocks, cmp_u64);
         out = calloc(n ? n : 1, sizeof *out);
         if (!out)
                 return -ENOMEM;
@@ -389,12 +395,8 @@ int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret
         if (n == 0 && access(at(path, sizeof path, root, "%s", dir), F_OK) < 0)
                 return -ENODATA;
         /* the kernel lists them in address order; make sure, the caller searches them */
-        for (size_t a = 1; a < n; a++)
-                for (size_t b = a; b > 0 && out[b - 1].start > out[b].start; b--) {
-                        DamonRange t = out[b];
-                        out[b] = out[b - 1];
-                        out[b - 1] = t;
-                }
+        if (n > 1)
+                qsort(out, n, sizeof *out, damon_range_cmp);
         *ret = TAKE_PTR(out);
         *ret_n = n;
         return 0;

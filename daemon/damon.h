@@ -28,6 +28,9 @@ typedef struct DamonRange {
         uint64_t start, end; /* physical addresses, [start, end) */
 } DamonRange;
 
+/* qsort(3) order of ranges: by start address. */
+int damon_range_cmp(const void *a, const void *b);
+
 /* The physical address ranges of node's online memory blocks, adjacent blocks merged, ascending. */
 int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t *ret_n);
 

@@ -109,11 +109,6 @@ static int append_ranges(DamonRange **all, size_t *n_all, unsigned node) {
         return 0;
 }
 
-static int cmp_range(const void *a, const void *b) {
-        const DamonRange *x = a, *y = b;
-        return x->start < y->start ? -1 : x->start > y->start;
-}
-
 static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_t now) {
         if (d->ranges_usec && now - d->ranges_usec < RANGES_USEC && nodemask_same(&d->ranges_spm, spm))
                 return;
@@ -135,9 +130,9 @@ static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_
         }
         /* DAMON wants its regions in address order */
         if (d->n_dram)
-                qsort(d->dram, d->n_dram, sizeof *d->dram, cmp_range);
+                qsort(d->dram, d->n_dram, sizeof *d->dram, damon_range_cmp);
         if (d->n_spm)
-                qsort(d->spm, d->n_spm, sizeof *d->spm, cmp_range);
+                qsort(d->spm, d->n_spm, sizeof *d->spm, damon_range_cmp);
         d->ranges_spm = *spm;
         d->ranges_usec = now;
 }

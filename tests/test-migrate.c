@@ -116,11 +116,6 @@ static void test_budget_and_cursor(void **state) {
         assert_int_equal(migrate_move_pages(&cur, &from, 0, 512, 0, &st), 0);
 }
 
-static int cmp_range(const void *a, const void *b) {
-        const DamonRange *x = a, *y = b;
-        return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* Coldest first: with "cold" physical ranges (here: the frames of every other MiB of the buffer, as
  * the child's pagemap gives them) only pages in them move; the others are counted as not cold. Where
  * pagemap shows no frames (no CAP_SYS_ADMIN), the filter says so and lets every page through. */
@@ -149,7 +144,7 @@ static void test_cold_filter(void **state) {
                         ranges[n++] = (DamonRange) { pfn * 4096, pfn * 4096 + 4096 };
         }
         close(fd);
-        qsort(ranges, n, sizeof *ranges, cmp_range);
+        qsort(ranges, n, sizeof *ranges, damon_range_cmp);
         MigrateCold cold = { .ranges = ranges, .n = n };
         MigrateCursor cur = { .pid = child, .next_addr = buf_addr, .end_addr = buf_addr + SIZE, .cold = &cold };
         int64_t r = migrate_move_pages(&cur, &from, 0, 1024, 0, &st);
