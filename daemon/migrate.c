@@ -131,10 +131,29 @@ static void count_status(MigrateStats *st, int s, int to) {
                 st->failed++;
 }
 
-/* Is the page at addr in a cold range? Unknown frames (not present, no PFN) are not. */
-static bool page_is_cold(int pagemap, MigrateCold *cold, uint64_t addr, uint64_t page) {
-        uint64_t e, pa;
+#define KPF_THP 22 /* /proc/kpageflags: part of a transparent huge page */
+#define THP_PAGES 512
+
+static bool in_cold_range(const MigrateCold *cold, uint64_t start, uint64_t end) {
         size_t lo = 0, hi = cold->n;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (start < cold->ranges[mid].start)
+                        hi = mid;
+                else if (start >= cold->ranges[mid].end)
+                        lo = mid + 1;
+                else
+                        return end <= cold->ranges[mid].end;
+        }
+        return false;
+}
+
+/* Is the page at addr in a cold range? Unknown frames (not present, no PFN) are not. A page of a
+ * transparent huge page moves with all of it, so the whole huge page must be in one cold range
+ * (kpageflags tells; without it each page counts alone). */
+static bool page_is_cold(int pagemap, int kpageflags, MigrateCold *cold, uint64_t addr, uint64_t page) {
+        uint64_t e, pfn, flags;
 
         if (pread(pagemap, &e, sizeof e, (off_t) (addr / page * sizeof e)) != (ssize_t) sizeof e)
                 return false;
@@ -144,17 +163,13 @@ static bool page_is_cold(int pagemap, MigrateCold *cold, uint64_t addr, uint64_t
                 cold->no_pfn = true;
                 return false;
         }
-        pa = (e & ((UINT64_C(1) << 55) - 1)) * page;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (pa < cold->ranges[mid].start)
-                        hi = mid;
-                else if (pa >= cold->ranges[mid].end)
-                        lo = mid + 1;
-                else
-                        return true;
+        pfn = e & ((UINT64_C(1) << 55) - 1);
+        if (kpageflags >= 0 && pread(kpageflags, &flags, sizeof flags, (off_t) (pfn * sizeof flags)) == (ssize_t) sizeof flags &&
+            (flags >> KPF_THP & 1)) {
+                uint64_t head = pfn & ~(uint64_t) (THP_PAGES - 1);
+                return in_cold_range(cold, head * page, (head + THP_PAGES) * page);
         }
-        return false;
+        return in_cold_range(cold, pfn * page, (pfn + 1) * page);
 }
 
 int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uint32_t batch, uint64_t max_pages,
@@ -162,7 +177,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
         _cleanup_free_ Range *ranges = NULL;
         _cleanup_free_ void **pages = NULL, **move = NULL;
         _cleanup_free_ int *status = NULL, *nodes = NULL;
-        _cleanup_close_ int pagemap = -EBADF;
+        _cleanup_close_ int pagemap = -EBADF, kpageflags = -EBADF;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
         size_t n_ranges = 0, ri = 0;
         int64_t moved = 0;
@@ -184,6 +199,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 pagemap = open(path, O_RDONLY | O_CLOEXEC);
                 if (pagemap < 0)
                         return errno == ENOENT ? -ESRCH : -errno;
+                kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC); /* root only; optional */
         }
         pages = calloc(batch, sizeof *pages);
         move = calloc(batch, sizeof *move);
@@ -227,7 +243,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                         if (status[i] < 0 || !nodemask_test(from, (unsigned) status[i]))
                                 continue;
                         if (cur->cold && !cur->cold->no_pfn &&
-                            !page_is_cold(pagemap, cur->cold, (uint64_t) (uintptr_t) pages[i], page)) {
+                            !page_is_cold(pagemap, kpageflags, cur->cold, (uint64_t) (uintptr_t) pages[i], page)) {
                                 cur->cold->not_cold++;
                                 continue;
                         }
