@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "cpuset.h"
 #include "damon.h"
 #include "demote.h"
+#include "migrate.h"
+#include "grant.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -31,6 +34,39 @@
 #define RANGES_USEC (30 * USEC_PER_SEC)
 #define RETRY_USEC (60 * USEC_PER_SEC)
 #define MAX_SCHEMES 64
+/* A grant's MaxBytes= less this is what demotion fills: a transparent huge page (x86-64: 2 MiB)
+ * moves whole when one of its pages does, past the budget that counted one page. */
+#define LIMIT_MARGIN (2ULL << 20)
+#define QUOTA_MIN 4096              /* DAMON's smallest region */
+#define LIMIT_SLICE_USEC 20000      /* spmd's own moves for limited cgroups, per round */
+#define LIMIT_IDLE_USEC (5 * USEC_PER_SEC) /* after a pass that found nothing cold to move */
+#define COLD_DRAM_USEC (5 * USEC_PER_SEC)  /* how long a read of DRAM's cold regions serves */
+
+/*
+ * How a cgroup whose D-Bus grant has a MaxBytes= is demoted. DAMON's quota counts the memory a
+ * scheme goes over, everyone's, not the pages it moves, so it cannot hold one cgroup to a byte
+ * count: while everything the cgroup holds in DRAM fits in the room its grant leaves, DAMON moves
+ * its pages as for any cgroup; once it does not, the scheme stays in place without matching a
+ * region, and spmd moves the cgroup's cold anonymous pages itself (move_pages(2), pages in the
+ * regions a stat scheme of kdamond 0 sees cold), counting them against the room.
+ */
+typedef enum LimitMode {
+        LIMIT_DAMON,                /* all it holds in DRAM fits: DAMON's scheme */
+        LIMIT_SPMD,                 /* spmd moves its cold pages, within the room */
+        LIMIT_FULL,                 /* no room: nothing moves */
+} LimitMode;
+
+typedef struct DemoteLimit {
+        char *cgroup;               /* relative to the cgroup2 root */
+        unsigned node;              /* the SPM node it is demoted to */
+        LimitMode mode;
+        uint32_t grant;             /* the grant whose limit is the tightest, for the log */
+        pid_t *pids;                /* LIMIT_SPMD: the processes of this pass, from cgroup.procs */
+        size_t n_pids, i_pid;
+        MigrateCursor cursor;       /* ... and where the pass over pids[i_pid] stands */
+        bool moved_in_pass;
+        uint64_t idle_until;        /* a pass found nothing to move: the next one not before */
+} DemoteLimit;
 
 typedef struct Demotion {
         bool claimed;
@@ -47,6 +83,13 @@ typedef struct Demotion {
         uint64_t stats_usec;
         NodeMask demoting;          /* SPM nodes whose schemes are in */
         char **skipped;             /* cgroups logged as having no memory controller */
+        DemoteLimit limits[MAX_SCHEMES]; /* the limited cgroups as last planned */
+        size_t n_limits;
+        int dram_cold_scheme;       /* kdamond 0's stat scheme of cold DRAM regions, -1 = none */
+        DamonRange *dram_cold;      /* ... its regions as last read */
+        size_t n_dram_cold;
+        uint64_t dram_cold_usec;
+        NodeMask dram_nodes;        /* the nodes with memory that are not SPM nodes */
         DamonRange *dram, *spm;     /* the ranges monitored, refreshed every RANGES_USEC */
         size_t n_dram, n_spm;
         NodeMask ranges_spm;        /* the SPM nodes they were read for */
@@ -116,6 +159,7 @@ static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_
         d->spm = mfree(d->spm);
         d->n_dram = d->n_spm = 0;
         d->promote_target = -1;
+        d->dram_nodes = (NodeMask) {};
         for (size_t i = 0; m->topology && i < m->topology->n_nodes; i++) {
                 const NodeInfo *n = &m->topology->nodes[i];
                 bool is_spm = nodemask_test(spm, (unsigned) n->id);
@@ -125,6 +169,8 @@ static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_
                 if (append_ranges(is_spm ? &d->spm : &d->dram, is_spm ? &d->n_spm : &d->n_dram,
                                   (unsigned) n->id) < 0)
                         log_debug("Demotion: cannot read node %d's memory blocks.", n->id);
+                if (!is_spm)
+                        nodemask_set(&d->dram_nodes, (unsigned) n->id);
                 if (!is_spm && n->n_cpus > 0 && d->promote_target < 0)
                         d->promote_target = n->id;
         }
@@ -227,14 +273,232 @@ static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, cons
         return s->n_schemes > 0;
 }
 
+/* The room the D-Bus grants of cgroup rel leave demotion onto node: the least, over its grants
+ * with a MaxBytes= whose nodes include node, of that limit less what the cgroup holds on the
+ * grant's nodes (memory.numa_stat) and less LIMIT_MARGIN. UINT64_MAX when no grant limits it; 0
+ * when the usage cannot be read (nothing moves that could not be counted). */
+static uint64_t grant_room(Manager *m, const char *cgroup_dir, const char *rel, unsigned node,
+                           const Grant **ret_grant, uint64_t *ret_used) {
+        uint64_t room = UINT64_MAX;
+
+        for (size_t i = 0; i < m->n_grants; i++) {
+                const Grant *g = m->grants[i];
+                uint64_t used, left;
+
+                if (g->max_bytes == UINT64_MAX || !nodemask_test(&g->nodes, node) || !streq_ptr(g->cgroup, rel))
+                        continue;
+                used = cgroup_node_usage(cgroup_dir, &g->nodes);
+                left = used == UINT64_MAX || used >= g->max_bytes || g->max_bytes - used <= LIMIT_MARGIN
+                               ? 0
+                               : g->max_bytes - used - LIMIT_MARGIN;
+                if (left < room) {
+                        room = left;
+                        *ret_grant = g;
+                        *ret_used = used;
+                }
+        }
+        return room;
+}
+
+static DemoteLimit *find_limit(DemoteLimit *l, size_t n, const char *cgroup) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(l[i].cgroup, cgroup))
+                        return &l[i];
+        return NULL;
+}
+
+static void limit_done(DemoteLimit *l) {
+        free(l->cgroup);
+        free(l->pids);
+        *l = (DemoteLimit) {};
+}
+
+static void limits_free(DemoteLimit *l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                limit_done(&l[i]);
+}
+
+static const char *const limit_mode_text[] = {
+        [LIMIT_DAMON] = "DAMON moves its pages: all it holds in DRAM fits",
+        [LIMIT_SPMD] = "spmd moves its cold pages itself, within the room",
+        [LIMIT_FULL] = "demotion pauses",
+};
+
+/* How cgroup rel is demoted onto node this round (see LimitMode); false when no grant limits it.
+ * The entry goes to next, carried over from the last round. Logs each change of mode. */
+static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const char *rel, unsigned node,
+                       DemoteLimit *next, size_t *n_next, LimitMode *ret_mode) {
+        const Grant *g = NULL;
+        uint64_t used = 0, room = grant_room(m, cgroup_dir, rel, node, &g, &used), dram;
+        DemoteLimit *prev = find_limit(d->limits, d->n_limits, rel), *l = &next[*n_next];
+        LimitMode mode;
+        char a[32], b[32], c[32];
+
+        if (room == UINT64_MAX)
+                return false;
+        dram = cgroup_node_usage(cgroup_dir, &d->dram_nodes);
+        mode = room < QUOTA_MIN ? LIMIT_FULL : dram != UINT64_MAX && dram <= room ? LIMIT_DAMON : LIMIT_SPMD;
+        if (prev) {
+                *l = *prev; /* the entry moves on, with its pass */
+                *prev = (DemoteLimit) {};
+        } else if (!(l->cgroup = strdup(rel))) {
+                log_oom();
+                *ret_mode = LIMIT_FULL;
+                return true;
+        }
+        if (!prev || prev->mode != mode || l->node != node) {
+                if (used == UINT64_MAX)
+                        log_warning("Demotion for %s pauses: its memory.numa_stat cannot be read, so grant %" PRIu32
+                                    "'s MaxBytes=%s cannot be kept.",
+                                    rel, g->id, format_size(b, sizeof b, g->max_bytes));
+                else
+                        log_info("Demotion for %s: grant %" PRIu32 " holds %s of its MaxBytes=%s on its nodes, "
+                                 "%s in DRAM; %s.",
+                                 rel, g->id, format_size(a, sizeof a, used), format_size(b, sizeof b, g->max_bytes),
+                                 dram == UINT64_MAX ? "?" : format_size(c, sizeof c, dram), limit_mode_text[mode]);
+                free(l->pids);
+                l->pids = NULL;
+                l->n_pids = l->i_pid = 0;
+                l->idle_until = 0;
+        }
+        l->node = node;
+        l->mode = mode;
+        l->grant = g->id;
+        (*n_next)++;
+        *ret_mode = mode;
+        return true;
+}
+
+/* The processes of cgroup rel, from cgroup.procs. */
+static int read_pids(const char *rel, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ pid_t *v = NULL;
+        size_t n = 0;
+        int pid;
+
+        if (asprintf(&path, CGROUP_ROOT "%s/cgroup.procs", rel) < 0)
+                return -ENOMEM;
+        if (!(f = fopen(path, "re")))
+                return -errno;
+        while (fscanf(f, "%d", &pid) == 1) {
+                pid_t *nv = realloc(v, (n + 1) * sizeof *v);
+                if (!nv)
+                        return -ENOMEM;
+                v = nv;
+                v[n++] = pid;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* The regions of DRAM kdamond 0's stat scheme sees cold, read again every COLD_DRAM_USEC (the read
+ * waits for the kdamond). */
+static bool dram_cold_ranges(Demotion *d, uint64_t now) {
+        DamonRange *r = NULL;
+        size_t n = 0;
+
+        if (d->dram_cold_scheme < 0 || !d->applied[DEMOTE_K])
+                return false;
+        if (d->dram_cold_usec && now - d->dram_cold_usec < COLD_DRAM_USEC)
+                return true;
+        if (damon_tried_regions(NULL, DEMOTE_K, (size_t) d->dram_cold_scheme, &r, &n) < 0) {
+                log_debug("Demotion: cannot read kdamond %u's cold regions.", DEMOTE_K);
+                return false;
+        }
+        free(d->dram_cold);
+        d->dram_cold = r;
+        d->n_dram_cold = n;
+        d->dram_cold_usec = now;
+        return true;
+}
+
+/*
+ * spmd's own moves for the cgroups in LIMIT_SPMD: their cold anonymous pages in DRAM to their SPM
+ * node, at most per_round bytes a cgroup a round and never more than the room its grant leaves:
+ * the room as memory.numa_stat gives it at the start of the round (the kernel may hold back up to
+ * about a MiB of its counts: LIMIT_MARGIN covers that) less what the round moved, huge pages
+ * counted whole. LIMIT_SLICE_USEC of work at most per round.
+ */
+static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t now) {
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), deadline = now + LIMIT_SLICE_USEC;
+        bool cold_read = false, cold_ok = false;
+
+        for (size_t i = 0; i < d->n_limits; i++) {
+                DemoteLimit *l = &d->limits[i];
+                char dir[PATH_MAX];
+                const Grant *g = NULL;
+                uint64_t used = 0, room, spent = 0;
+                NodePressure *np = node_pressure(m, l->node);
+
+                if (l->mode != LIMIT_SPMD || now < l->idle_until)
+                        continue;
+                if (!cold_read) {
+                        cold_ok = dram_cold_ranges(d, now);
+                        cold_read = true;
+                }
+                if (!cold_ok)
+                        return; /* no cold regions yet: a later round */
+                snprintf(dir, sizeof dir, CGROUP_ROOT "%s", l->cgroup);
+                room = MIN(grant_room(m, dir, l->cgroup, l->node, &g, &used), per_round);
+                while (spent < room && now_usec(CLOCK_MONOTONIC) < deadline) {
+                        MigrateStats st = {};
+                        MigrateCold cold = { .ranges = d->dram_cold, .n = d->n_dram_cold };
+                        uint64_t budget = (room - spent) / page;
+                        int64_t moved;
+
+                        if (budget == 0)
+                                break;
+                        if (l->i_pid >= l->n_pids) { /* the pass is over */
+                                bool idle = l->n_pids > 0 && !l->moved_in_pass;
+
+                                l->pids = mfree(l->pids);
+                                l->n_pids = l->i_pid = 0;
+                                l->moved_in_pass = false;
+                                if (idle) {
+                                        l->idle_until = now + LIMIT_IDLE_USEC;
+                                        break;
+                                }
+                                if (read_pids(l->cgroup, &l->pids, &l->n_pids) < 0 || l->n_pids == 0)
+                                        break;
+                                l->cursor = (MigrateCursor) {};
+                        }
+                        if (l->cursor.pid != l->pids[l->i_pid] || l->cursor.done)
+                                l->cursor = (MigrateCursor) { .pid = l->pids[l->i_pid], .private_anon = true };
+                        l->cursor.cold = &cold;
+                        moved = migrate_move_pages(&l->cursor, &d->dram_nodes, (int) l->node, 256, budget, &st);
+                        l->cursor.cold = NULL;
+                        if (moved > 0) {
+                                spent += (uint64_t) moved * page;
+                                l->moved_in_pass = true;
+                                if (np)
+                                        np->act.demoted_bytes += (uint64_t) moved * page;
+                        }
+                        if (moved < 0 || l->cursor.done)
+                                l->i_pid++;
+                        else if (moved == 0) {
+                                /* nothing cold in the stretch walked, or the next page is a huge page
+                                 * larger than the budget left */
+                                l->idle_until = now + LIMIT_IDLE_USEC;
+                                break;
+                        }
+                }
+        }
+}
+
 static void plan(Manager *m, Demotion *d, uint64_t now) {
         const Config *c = m->config;
-        DamonScheme schemes[MAX_SCHEMES];
-        unsigned owner[MAX_SCHEMES];
+        DamonScheme schemes[MAX_SCHEMES + 1];
+        unsigned owner[MAX_SCHEMES + 1];
+        LimitMode mode[MAX_SCHEMES];
+        bool limited[MAX_SCHEMES];
+        DemoteLimit limits[MAX_SCHEMES] = {};
         _cleanup_(strv_freep) char **used = NULL;
         NodeMask spm, targets = {};
-        size_t n = 0, n_granted_nodes = 0;
-        uint64_t min_age = c->demotion_cold_age_usec / AGGR_US;
+        size_t n = 0, n_granted_nodes = 0, n_limits = 0, n_by_spmd = 0, n_full = 0;
+        uint32_t cold_age = (uint32_t) MIN(MAX(c->demotion_cold_age_usec / AGGR_US, 1), UINT32_MAX);
+        uint64_t share;
 
         manager_spm_nodes(m, &spm);
         refresh_ranges(m, d, &spm, now);
@@ -262,9 +526,11 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                         }
                         if (strv_extend(&used, rel) < 0) {
                                 log_oom();
+                                limits_free(limits, n_limits);
                                 return;
                         }
                         nodemask_set(&targets, np->node);
+                        limited[n] = plan_limit(m, d, *cg, rel, np->node, limits, &n_limits, &mode[n]);
                         owner[n] = np->node;
                         schemes[n++] = (DamonScheme) {
                                 .action = "migrate_cold",
@@ -273,29 +539,65 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                                 .young = 0,
                                 .min_accesses = 0,
                                 .max_accesses = 0,
-                                .min_age = (uint32_t) MIN(MAX(min_age, 1), UINT32_MAX),
+                                .min_age = cold_age,
                         };
                 }
         }
+        limits_free(d->limits, d->n_limits);
+        memcpy(d->limits, limits, n_limits * sizeof *limits);
+        d->n_limits = n_limits;
+
         /* pointers into used only now that it no longer grows */
-        for (size_t i = 0; i < n; i++)
+        share = c->demotion_max_rate == UINT64_MAX || n == 0 ? 0 : MAX(c->demotion_max_rate / n, QUOTA_MIN);
+        for (size_t i = 0; i < n; i++) {
                 schemes[i].memcg_path = used[i];
-        for (size_t i = 0; i < n; i++)
-                schemes[i].quota_bytes = c->demotion_max_rate == UINT64_MAX ? 0 : MAX(c->demotion_max_rate / n, 4096);
+                schemes[i].quota_bytes = share;
+                if (limited[i] && mode[i] != LIMIT_DAMON) {
+                        /* in place, matching no region: the other schemes keep their places (DAMON
+                         * matches them by position when it takes a new setup) */
+                        schemes[i].min_age = UINT32_MAX;
+                        n_by_spmd += mode[i] == LIMIT_SPMD;
+                        n_full += mode[i] == LIMIT_FULL;
+                }
+        }
+        /* the cold DRAM regions spmd's own moves for limited cgroups go by */
+        d->dram_cold_scheme = -1;
+        if (n_by_spmd == 0) {
+                d->dram_cold = mfree(d->dram_cold);
+                d->n_dram_cold = 0;
+                d->dram_cold_usec = 0;
+        } else {
+                d->dram_cold_scheme = (int) n;
+                owner[n] = 0;
+                schemes[n++] = (DamonScheme) {
+                        .action = "stat",
+                        .young = -1,
+                        .min_accesses = 0,
+                        .max_accesses = 0,
+                        .min_age = cold_age,
+                };
+        }
         if (apply(m, d, DEMOTE_K,
                   &(DamonSetup) { .ranges = d->dram, .n_ranges = d->n_dram, .schemes = schemes, .n_schemes = n,
                                   .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
                   owner)) {
-                char nodes[64], rate[32];
+                char nodes[64], rate[32], limits_text[128] = "";
+
                 nodemask_format(&targets, nodes, sizeof nodes);
+                if (n_by_spmd + n_full > 0)
+                        snprintf(limits_text, sizeof limits_text,
+                                 " (of them near a grant's MaxBytes=: %zu moved by spmd within it, %zu at it)",
+                                 n_by_spmd, n_full);
                 snprintf(d->summary[DEMOTE_K], sizeof d->summary[DEMOTE_K],
-                         "DAMON kdamond %u (pid %d) demotes the anonymous pages of %zu granted cgroup(s) untouched "
+                         "DAMON kdamond %u (pid %d) demotes the anonymous pages of %zu granted cgroup(s)%s untouched "
                          "for %.1fs to SPM node(s) %s, at most %s/s",
-                         DEMOTE_K, damon_pid(NULL, DEMOTE_K), n, c->demotion_cold_age_usec / 1e6, nodes,
+                         DEMOTE_K, damon_pid(NULL, DEMOTE_K), n - (n_by_spmd > 0), limits_text,
+                         c->demotion_cold_age_usec / 1e6, nodes,
                          c->demotion_max_rate == UINT64_MAX ? "infinity"
                                                             : format_size(rate, sizeof rate, c->demotion_max_rate));
                 log_info("Demotion: %s.", d->summary[DEMOTE_K]);
         }
+        move_limited(m, d, share ? share : UINT64_MAX, now);
 
         /* over the SPM nodes: a look at the cold regions, which evacuation moves first; promotion back
          * to the first DRAM node with CPUs */
@@ -356,6 +658,8 @@ static void release(Manager *m, Demotion *d) {
                 d->summary[k][0] = 0;
         }
         d->demoting = (NodeMask) {};
+        limits_free(d->limits, d->n_limits);
+        d->n_limits = 0;
 }
 
 void manager_demotion_kick(Manager *m) {
@@ -429,6 +733,8 @@ void manager_demotion_free(Manager *m) {
         release(m, d);
         free(d->reason);
         strv_free(d->skipped);
+        limits_free(d->limits, d->n_limits);
+        free(d->dram_cold);
         free(d->dram);
         free(d->spm);
         m->demotion = mfree(d);

@@ -59,7 +59,8 @@ static int populated_starts(pid_t pid, const NodeMask *from, uint64_t **ret, siz
 
 /* The process's mappings from addr on that have pages on a node in from, in order: sparse
  * reservations (a JVM's heap, a sanitizer's shadow) are never walked page by page. */
-static int read_ranges(pid_t pid, const NodeMask *from, uint64_t addr, uint64_t end, Range **ret, size_t *ret_n) {
+static int read_ranges(pid_t pid, const NodeMask *from, uint64_t addr, uint64_t end, bool anon_only, Range **ret,
+                       size_t *ret_n) {
         _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ Range *r = NULL;
@@ -85,6 +86,11 @@ static int read_ranges(pid_t pid, const NodeMask *from, uint64_t addr, uint64_t 
                         continue;
                 /* [vsyscall], [vvar], [vdso]: no pages of the process's own to move */
                 if (name_at > 0 && strncmp(line + name_at, "[v", 2) == 0)
+                        continue;
+                /* a file's mapping (its private copies included) is not anonymous memory */
+                if (anon_only && name_at > 0 && line[name_at] != '\n' && line[name_at] != 0 &&
+                    strncmp(line + name_at, "[heap]", 6) != 0 && strncmp(line + name_at, "[stack]", 7) != 0 &&
+                    strncmp(line + name_at, "[anon:", 6) != 0)
                         continue;
                 while (si < n_starts && starts[si] < s)
                         si++;
@@ -151,10 +157,13 @@ static bool in_cold_range(const MigrateCold *cold, uint64_t start, uint64_t end)
 
 /* Is the page at addr in a cold range? Unknown frames (not present, no PFN) are not. A page of a
  * transparent huge page moves with all of it, so the whole huge page must be in one cold range
- * (kpageflags tells; without it each page counts alone). */
-static bool page_is_cold(int pagemap, int kpageflags, MigrateCold *cold, uint64_t addr, uint64_t page) {
+ * (kpageflags tells; without it each page counts alone); *ret_head is then the huge page's first
+ * frame, else UINT64_MAX. */
+static bool page_is_cold(int pagemap, int kpageflags, MigrateCold *cold, uint64_t addr, uint64_t page,
+                         uint64_t *ret_head) {
         uint64_t e, pfn, flags;
 
+        *ret_head = UINT64_MAX;
         if (pread(pagemap, &e, sizeof e, (off_t) (addr / page * sizeof e)) != (ssize_t) sizeof e)
                 return false;
         if (!(e >> 63 & 1))
@@ -167,6 +176,7 @@ static bool page_is_cold(int pagemap, int kpageflags, MigrateCold *cold, uint64_
         if (kpageflags >= 0 && pread(kpageflags, &flags, sizeof flags, (off_t) (pfn * sizeof flags)) == (ssize_t) sizeof flags &&
             (flags >> KPF_THP & 1)) {
                 uint64_t head = pfn & ~(uint64_t) (THP_PAGES - 1);
+                *ret_head = head;
                 return in_cold_range(cold, head * page, (head + THP_PAGES) * page);
         }
         return in_cold_range(cold, pfn * page, (pfn + 1) * page);
@@ -177,11 +187,12 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
         _cleanup_free_ Range *ranges = NULL;
         _cleanup_free_ void **pages = NULL, **move = NULL;
         _cleanup_free_ int *status = NULL, *nodes = NULL;
+        _cleanup_free_ uint32_t *weight = NULL;
         _cleanup_close_ int pagemap = -EBADF, kpageflags = -EBADF;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
         size_t n_ranges = 0, ri = 0;
         int64_t moved = 0;
-        uint64_t scanned = 0;
+        uint64_t scanned = 0, last_head = UINT64_MAX;
         bool stopped = false;
         uint64_t addr;
         int r;
@@ -190,7 +201,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 batch = 1;
         if (cur->done)
                 return 0;
-        r = read_ranges(cur->pid, from, cur->next_addr, cur->end_addr, &ranges, &n_ranges);
+        r = read_ranges(cur->pid, from, cur->next_addr, cur->end_addr, cur->private_anon, &ranges, &n_ranges);
         if (r < 0)
                 return r;
         if (cur->cold) {
@@ -205,7 +216,8 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
         move = calloc(batch, sizeof *move);
         status = calloc(batch, sizeof *status);
         nodes = calloc(batch, sizeof *nodes);
-        if (!pages || !move || !status || !nodes)
+        weight = calloc(batch, sizeof *weight);
+        if (!pages || !move || !status || !nodes || !weight)
                 return -ENOMEM;
 
         addr = n_ranges > 0 ? ranges[0].start : 0;
@@ -239,27 +251,38 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                 st->calls++;
                 st->scanned += n;
                 scanned += n;
+                uint64_t charged = 0;
                 for (size_t i = 0; i < n; i++) {
+                        uint64_t head = UINT64_MAX;
+                        uint32_t w;
+
                         if (status[i] < 0 || !nodemask_test(from, (unsigned) status[i]))
                                 continue;
                         if (cur->cold && !cur->cold->no_pfn &&
-                            !page_is_cold(pagemap, kpageflags, cur->cold, (uint64_t) (uintptr_t) pages[i], page)) {
+                            !page_is_cold(pagemap, kpageflags, cur->cold, (uint64_t) (uintptr_t) pages[i], page,
+                                          &head)) {
                                 cur->cold->not_cold++;
                                 continue;
                         }
-                        if (max_pages && (uint64_t) moved + k >= max_pages) {
+                        /* where a huge page is known, all of it counts, once: it moves whole */
+                        w = head == UINT64_MAX ? 1 : head == last_head ? 0 : THP_PAGES;
+                        if (max_pages && (uint64_t) moved + charged + w > max_pages) {
                                 stop_at = (uint64_t) (uintptr_t) pages[i]; /* resume here next time */
                                 break;
                         }
+                        if (head != UINT64_MAX)
+                                last_head = head;
+                        charged += w;
                         move[k] = pages[i];
                         nodes[k] = to;
+                        weight[k] = w;
                         k++;
                 }
                 if (k > 0) {
                         st->found += k;
                         st->calls++;
                         if (syscall(SYS_move_pages, cur->pid, (unsigned long) k, move, nodes, status,
-                                    MPOL_MF_MOVE_ALL) < 0) {
+                                    cur->private_anon ? MPOL_MF_MOVE : MPOL_MF_MOVE_ALL) < 0) {
                                 r = -errno;
                                 if (r == -ESRCH)
                                         return r;
@@ -270,7 +293,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                                 for (size_t i = 0; i < k; i++) {
                                         count_status(st, status[i], to);
                                         if (status[i] == to)
-                                                moved++;
+                                                moved += weight[i];
                                 }
                 }
                 if (stop_at) {

@@ -55,6 +55,8 @@ typedef struct MigrateCursor {
         bool sized;             /* on_from is known */
         uint64_t on_from;       /* the process's pages on the source nodes when the pass began */
         MigrateCold *cold;      /* non-NULL: move only cold pages (and always by move_pages(2) batches) */
+        bool private_anon;      /* only anonymous mappings ([heap], [stack], no file), and of them only
+                                 * the pages no other process maps (MPOL_MF_MOVE, not _MOVE_ALL) */
 } MigrateCursor;
 
 /*
@@ -64,6 +66,9 @@ typedef struct MigrateCursor {
  * and asks about at most MIGRATE_SCAN_MAX addresses a call (a sparse
  * mapping of terabytes is walked over many calls, not in one); sets
  * cur->done at the end of the address space (or cur->end_addr). Adds to *st.
+ * With cur->cold and /proc/kpageflags readable, a transparent huge page
+ * counts as all its pages, once (it moves whole), in the budget and in what
+ * is returned; otherwise each address moved counts as one page.
  * Returns the pages moved, or -ESRCH when the process is gone, or another
  * negative errno when its mappings cannot be read.
  */

@@ -214,6 +214,51 @@ testcase_data_intact() {
         ask other check | grep "intact $COLD_MIB"
 }
 
+numa_stat_on1() { # numa_stat_on1 CGROUP: bytes the cgroup holds on node 1 (anon + file)
+        awk '$1 == "anon" || $1 == "file" { for (i = 2; i <= NF; i++) if ($i ~ /^N1=/) { sub("N1=", "", $i); s += $i } }
+             END { print s + 0 }' "$1/memory.numa_stat"
+}
+
+testcase_demotion_within_grant_limit() {
+        have_damon || skip "no DAMON in $(uname -r)"
+        write_conf no 10%
+        spmd_reload
+        # 24 MiB idle in DRAM, then a D-Bus grant of 8M: DAMON's quota counts all the memory it goes
+        # over, not one cgroup's pages, so spmd moves this cgroup's cold pages itself, counting them
+        mkdir -p "$CG/jobs/lim"
+        start_workload lim "$CG/jobs/lim" any "$COLD_MIB"
+        "$SPMCTL" request --cgroup /jobs/lim --node 1 --max-bytes 8M >/tmp/lim.out 2>/tmp/lim.err &
+        echo $! >/tmp/lim-client.pid
+        for _ in $(seq 100); do grep -q '^/org/spmd1/grant/' /tmp/lim.out && break; sleep 0.1; done
+        grep '^/org/spmd1/grant/' /tmp/lim.out
+        spmd_wait_log 'Demotion for /jobs/lim: grant [0-9]* holds .* of its MaxBytes=8.0M on its nodes, .* in DRAM; spmd moves its cold pages itself, within the room'
+        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid [0-9]*) demotes the anonymous pages of 2 granted cgroup(s) (of them near a grant.s MaxBytes=: 1 moved by spmd within it, 0 at it)'
+        # until it settles (the same bytes on node 1 for 3 s, 4 MiB at least), never over the limit
+        local last=-1 same=0 held=0
+        for _ in $(seq 240); do
+                held=$(numa_stat_on1 "$CG/jobs/lim")
+                [ "$held" -le $((8 << 20)) ] || { echo "over the limit: $held bytes on node 1"; return 1; }
+                if [ "$held" = "$last" ]; then same=$((same + 1)); else same=0; fi
+                last=$held
+                [ "$same" -ge 12 ] && [ "$held" -ge $((4 << 20)) ] && break
+                sleep 0.25
+        done
+        grep 'Demotion' /tmp/spmd.log | tail -n 4
+        on1=$(pages lim where 1)
+        echo "settled: the cgroup holds $held bytes on node 1 (limit $((8 << 20))), its buffer $on1 pages;" \
+                "demoted_bytes $(node1 demoted_bytes)"
+        [ "$same" -ge 12 ]
+        [ "$held" -ge $((4 << 20)) ]
+        [ "$on1" -ge $((4 * 256)) ]
+        ask lim check | grep "intact $COLD_MIB"
+        # the grant ends with its client: the cgroup is no longer demoted at all
+        one='Demotion: DAMON kdamond 0 (pid [0-9]*) demotes the anonymous pages of 1 granted cgroup(s) untouched'
+        n=$(grep -c -- "$one" /tmp/spmd.log)
+        kill "$(cat /tmp/lim-client.pid)"
+        spmd_wait_log "$one" $((n + 1))
+        echo exit >/tmp/lim-in
+}
+
 node1_kb() { # node1_kb MemTotal|MemFree
         awk -v k="$1:" '$3 == k {print $4}' /sys/devices/system/node/node1/meminfo
 }
@@ -284,7 +329,7 @@ testcase_damon_in_use() {
 }
 
 testcase_cleanup() {
-        for w in tier other bound; do
+        for w in tier other bound lim; do
                 [ -e "/tmp/$w-in" ] || continue
                 # a fifo without a reader would block the write: only to a workload still there
                 kill -0 "$(cat "/tmp/$w.pid")" 2>/dev/null && echo exit >"/tmp/$w-in"
