@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-topology: nvdimm
+# vm-disk: 1G
 #
 # Every route we know to get memory onto an SPM node, from a cgroup without a
 # grant (as root): each must leave zero pages there; the same routes from a
@@ -11,11 +12,10 @@
 # file uses them; it never allocates new pages there (testcase 3 shows both).
 # DRAM exhausted: the walled cgroup writes more than node 0 holds into tmpfs
 # (zram swap takes the overflow, so no OOM) and then allocates anonymous
-# memory; neither spills onto node 1 (testcase 3). Not covered, with the
-# reason: page cache under DRAM pressure - the guest has no block-backed
-# filesystem to read (its /tmp is the host's, shared without a page cache);
-# the cpuset bounds it the same way (the page allocator honours
-# cpuset_current_mems_allowed for file pages too).
+# memory, then reads a 384 MiB file from an ext4 filesystem on a virtio
+# disk (the scenario's own block device: real page cache, read under DRAM
+# pressure); neither the anonymous memory nor the page cache spills onto
+# node 1 (testcase 3).
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
@@ -24,6 +24,8 @@ ROUTES="$VM_SRC/tests/vm/routes.py"
 scenario_setup() {
         dax=$(vm_nvdimm_create_devdax)
         test "$dax" = dax0.0
+        # the memory controller counts each cgroup's page cache per node (testcase 3)
+        echo +memory >"$CG/cgroup.subtree_control"
         mkdir -p /etc/spmd /tmp/trusted "$CG/work" "$CG/granted" "$CG/other"
         cp /usr/bin/tee /tmp/trusted/tee
         printf '[Device]\nName=nv\nMatch=dax0.0\n[Grant]\nCgroup=/granted\n[Enforcement]\nTrustedExecutable=/tmp/trusted/tee\n' >"$CONF"
@@ -71,7 +73,27 @@ node_kb() { # node_kb NODE KEY: a field of the node's meminfo, KiB
         awk -v k="$2:" '$3 == k {print $4}' "/sys/devices/system/node/node$1/meminfo"
 }
 
+file_mib=384
+
+work_file() { # work_file NODE: the walled cgroup's file pages (page cache and shmem) on NODE, bytes
+        awk -v n="N$1=" '$1 == "file" { for (i = 2; i <= NF; i++) if (index($i, n) == 1) print substr($i, length(n) + 1) }' \
+                "$CG/work/memory.numa_stat"
+}
+
 testcase_dram_exhausted_no_spill() {
+        # a real filesystem on a block device, with a file larger than what DRAM will have free,
+        # written and then dropped from the page cache, so that reading it needs new page cache
+        echo "the walled cgroup's file pages on node 1 at the start: $(work_file 1) bytes"
+        grep -E '^(anon|file|shmem|file_mapped) ' "$CG/work/memory.numa_stat"
+        vm_modprobe virtio_blk
+        vm_modprobe ext4
+        for _ in $(seq 50); do [ -b "$VM_DISK" ] && break; sleep 0.1; done
+        mkfs.ext4 -q -F "$VM_DISK"
+        mkdir -p /mnt/disk
+        mount -t ext4 "$VM_DISK" /mnt/disk
+        in_cgroup /work dd if=/dev/zero of=/mnt/disk/big bs=1M count=$file_mib conv=fsync 2>/dev/null
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
         # swap for the overflow: tmpfs pages of zeros, which zram keeps in next to nothing
         vm_modprobe zram
         echo 4G >/sys/block/zram0/disksize
@@ -79,8 +101,9 @@ testcase_dram_exhausted_no_spill() {
         swapon /dev/zram0
         mkdir -p /tmp/spmd-fill
         mount -t tmpfs -o size=6G spmd-fill /tmp/spmd-fill
-        trap 'rm -f /tmp/spmd-fill/f; umount /tmp/spmd-fill; swapoff /dev/zram0' EXIT # the testcase's subshell
+        trap 'rm -f /tmp/spmd-fill/f; umount /tmp/spmd-fill; swapoff /dev/zram0; umount /mnt/disk' EXIT # the testcase's subshell
         shm1=$(node_kb 1 Shmem)
+        file1=$(node_kb 1 FilePages)
         used1=$(( $(node_kb 1 MemTotal) - $(node_kb 1 MemFree) ))
         mib=$(( $(node_kb 0 MemTotal) / 1024 + 256 ))
         in_cgroup /work dd if=/dev/zero of=/tmp/spmd-fill/f bs=1M count="$mib" 2>/tmp/dd.err
@@ -106,6 +129,19 @@ print(sum(1 for s in status if s == 1))')
         [ "$(node_kb 1 Shmem)" -le "$shm1" ]
         # the file went somewhere: DRAM and swap, not node 1
         [ "$(stat -c %s /tmp/spmd-fill/f)" -eq $((mib << 20)) ]
+        # DRAM still full: page cache for a file read from the walled cgroup (readahead included)
+        read0=$(( $(node_kb 0 FilePages) ))
+        before1=$(work_file 1)
+        in_cgroup /work dd if=/mnt/disk/big of=/dev/null bs=1M 2>/tmp/dd.err
+        tail -n1 /tmp/dd.err
+        echo "page cache: node 0 $read0 -> $(node_kb 0 FilePages) KiB, node 1 $file1 -> $(node_kb 1 FilePages) KiB;" \
+                "the walled cgroup's file pages on node 0 $(work_file 0), on node 1 $before1 -> $(work_file 1) bytes;" \
+                "node 0 free $(node_kb 0 MemFree) KiB"
+        # the cgroup's own count (node 1's FilePages also holds what tasks outside the wall, in the
+        # root cgroup, may put there when DRAM is this full: shown above, not asserted)
+        [ "$(work_file 1)" -le "$before1" ]
+        # and it was read through the page cache, in DRAM: the walled cgroup holds some of it there
+        [ "$(work_file 0)" -gt $((16 << 20)) ]
 }
 
 testcase_root_on_another_walled_process() {
