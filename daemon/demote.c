@@ -34,10 +34,11 @@
 #define RANGES_USEC (30 * USEC_PER_SEC)
 #define RETRY_USEC (60 * USEC_PER_SEC)
 #define MAX_SCHEMES 64
-/* A grant's MaxBytes= less this is what demotion fills: a transparent huge page (x86-64: 2 MiB)
- * moves whole when one of its pages does, past the budget that counted one page. */
+/* A grant's MaxBytes= less this is what demotion fills: memory.numa_stat may lag by up to about a
+ * MiB of counts the kernel has not flushed yet, and where /proc/kpageflags cannot be read a
+ * transparent huge page (x86-64: 2 MiB) moves whole on a budget that counted one page of it. */
 #define LIMIT_MARGIN (2ULL << 20)
-#define QUOTA_MIN 4096              /* DAMON's smallest region */
+#define QUOTA_MIN 4096              /* DAMON's smallest region; less room than this is none */
 #define LIMIT_SLICE_USEC 20000      /* spmd's own moves for limited cgroups, per round */
 #define LIMIT_IDLE_USEC (5 * USEC_PER_SEC) /* after a pass that found nothing cold to move */
 #define COLD_DRAM_USEC (5 * USEC_PER_SEC)  /* how long a read of DRAM's cold regions serves */
@@ -60,7 +61,6 @@ typedef struct DemoteLimit {
         char *cgroup;               /* relative to the cgroup2 root */
         unsigned node;              /* the SPM node it is demoted to */
         LimitMode mode;
-        uint32_t grant;             /* the grant whose limit is the tightest, for the log */
         pid_t *pids;                /* LIMIT_SPMD: the processes of this pass, from cgroup.procs */
         size_t n_pids, i_pid;
         MigrateCursor cursor;       /* ... and where the pass over pids[i_pid] stands */
@@ -363,7 +363,6 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
         }
         l->node = node;
         l->mode = mode;
-        l->grant = g->id;
         (*n_next)++;
         *ret_mode = mode;
         return true;

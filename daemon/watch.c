@@ -480,12 +480,18 @@ void manager_setup_pressure(Manager *m) {
                                        on_sample, m) < 0)
                 log_warning("Cannot sample the SPM nodes' pressure.");
         for (size_t i = 0; i < k; i++)
-                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s%s%s.", n[i].node,
+                log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s%s%s%s.", n[i].node,
                          pressure_level_to_string(n[i].state.level), n[i].why,
                          n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path),
                          n[i].n_memdevs ? ", CXL health of " : "", n[i].n_memdevs ? n[i].memdevs[0] : "",
                          m->psi_reason ? "; memory PSI unavailable: " : ", memory PSI of its granted cgroups",
-                         strempty(m->psi_reason));
+                         strempty(m->psi_reason),
+                         /* what a compressed CXL device would need to report its ratio through libcxl */
+                         n[i].n_memdevs && !n[i].ratio_path
+                                 ? "; compression ratio from the CXL device unavailable: CXL defines no mailbox "
+                                   "command for it and spmd sends no vendor command (set CompressionRatioPath= to "
+                                   "the driver's attribute)"
+                                 : "");
         manager_act_kick(m);
 }
 
