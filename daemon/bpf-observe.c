@@ -56,7 +56,7 @@ static int on_event(void *ctx, void *data, size_t size) {
 
 int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *userdata, BpfObserver **ret,
                      char **ret_reason) {
-        return bpf_observer_new_pinned(kill_on_violation, NULL, handler, userdata, ret, NULL, ret_reason);
+        return bpf_observer_new_pinned(kill_on_violation, NULL, true, handler, userdata, ret, NULL, ret_reason);
 }
 
 static bool kernel_has_func(const char *name) {
@@ -141,8 +141,9 @@ static int observer_load(BpfObserver *o, bool fentry, bool kill_on_violation, co
         return 0;
 }
 
-int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
-                            BpfObserver **ret, bool *ret_adopted, char **ret_reason) {
+int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, bool allow_tracepoints,
+                            ViolationHandler handler, void *userdata, BpfObserver **ret, bool *ret_adopted,
+                            char **ret_reason) {
         _cleanup_(bpf_observer_freep) BpfObserver *o = NULL;
         _cleanup_free_ char *fentry_reason = NULL;
         int r;
@@ -163,6 +164,12 @@ int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, Violati
                 log_debug("fentry observer unavailable (%s); using the syscall tracepoints.", strna(fentry_reason));
                 observe_bpf__destroy(o->skel);
                 o->skel = NULL;
+                if (!allow_tracepoints)
+                        return unavailable(ret_reason, -EOPNOTSUPP,
+                                           "fentry refused (%s); the syscall tracepoints, the other way in, would "
+                                           "put every syscall on this machine on the tracing slow path (Observe=yes "
+                                           "takes them all the same)",
+                                           strna(fentry_reason));
                 if (!tracefs_events_dir())
                         return unavailable(ret_reason, -ENOENT,
                                            "fentry refused (%s) and no syscall tracepoints (tracefs not mounted or "

@@ -22,10 +22,14 @@ int bpf_observer_new(bool kill_on_violation, ViolationHandler handler, void *use
 /*
  * The same, pinned in pin_dir (a directory on bpffs) so that it outlives the
  * process: maps already pinned there are reused (*ret_adopted = true), links
- * of an earlier spmd are replaced once the new ones are attached.
+ * of an earlier spmd are replaced once the new ones are attached. Where fentry
+ * is refused, the syscall tracepoints are used only with allow_tracepoints:
+ * enabling any of them puts every syscall on the machine on the tracing slow
+ * path (bpf_observer_new() allows them).
  */
-int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, ViolationHandler handler, void *userdata,
-                            BpfObserver **ret, bool *ret_adopted, char **ret_reason);
+int bpf_observer_new_pinned(bool kill_on_violation, const char *pin_dir, bool allow_tracepoints,
+                            ViolationHandler handler, void *userdata, BpfObserver **ret, bool *ret_adopted,
+                            char **ret_reason);
 BpfObserver *bpf_observer_free(BpfObserver *o);
 /* How it is attached: "fentry", or "syscall tracepoints" (then why not fentry). */
 const char *bpf_observer_via(const BpfObserver *o, const char **ret_fentry_reason);

@@ -678,7 +678,9 @@ int manager_setup_observer(Manager *m) {
         const char *pin_dir = manager_pin_dir(m, "observe", pin, sizeof pin);
         bool adopted = false;
 
-        r = bpf_observer_new_pinned(kill, pin_dir, on_violation, m, &m->observer, &adopted, &m->observer_reason);
+        /* auto: where it costs other syscalls nothing (fentry) */
+        r = bpf_observer_new_pinned(kill, pin_dir, m->config->observe == TRISTATE_YES, on_violation, m, &m->observer,
+                                    &adopted, &m->observer_reason);
         if (r < 0) {
                 log_full(m->config->observe == TRISTATE_YES ? LOG_ERR : LOG_WARNING,
                          "Enforcement layer observe: unavailable: %s.",

@@ -291,7 +291,7 @@ static void test_pinned_outlive_and_readopt(void **state) {
         assert_int_equal(bpf_pin_dir_prepare(pin, &reason), 0);
         nodemask_set(&spm, 1);
 
-        if (bpf_observer_new_pinned(false, pin, on_violation, NULL, &o, &adopted, &reason) < 0) {
+        if (bpf_observer_new_pinned(false, pin, true, on_violation, NULL, &o, &adopted, &reason) < 0) {
                 print_error("pinned observer: %s\n", reason);
                 (void) umount(mnt);
                 fail();
@@ -322,7 +322,7 @@ static void test_pinned_outlive_and_readopt(void **state) {
         assert_true(total >= 1);
 
         /* the next spmd adopts: the event queued while nobody listened arrives, the counter goes on */
-        assert_int_equal(bpf_observer_new_pinned(false, pin, on_violation, NULL, &o, &adopted, &reason), 0);
+        assert_int_equal(bpf_observer_new_pinned(false, pin, true, on_violation, NULL, &o, &adopted, &reason), 0);
         assert_true(adopted);
         assert_int_equal(collect(o, pid, 1000), 1);
         assert_int_equal(bpf_observer_counts(o, counts), 0);
@@ -351,6 +351,32 @@ static void test_counters(void **state) {
         /* other processes on the machine could only add, never take away */
         assert_true(after[SPMD_SYS_MBIND] - before[SPMD_SYS_MBIND] >= 3);
         assert_true(after[SPMD_SYS_MBIND] - before[SPMD_SYS_MBIND] < 10);
+}
+
+/* Observe=auto: fentry or nothing. Where the kernel refuses trampolines (the build machine's), the
+ * loader must not fall back to the syscall tracepoints, and must say why. */
+static void test_tracepoints_only_when_allowed(void **state) {
+        BpfObserver *o = NULL;
+        char *reason = NULL;
+        int r;
+        (void) state;
+
+        r = bpf_observer_new_pinned(false, NULL, false, on_violation, NULL, &o, NULL, &reason);
+        if (r >= 0) {
+                print_message("fentry works on this kernel: %s\n", bpf_observer_via(o, NULL));
+                assert_string_equal(bpf_observer_via(o, NULL), "fentry");
+        } else {
+                print_message("without the tracepoints: %s\n", reason);
+                assert_int_equal(r, -EOPNOTSUPP);
+                assert_non_null(strstr(reason, "fentry refused ("));
+                assert_non_null(strstr(reason, "every syscall on this machine on the tracing slow path"));
+                /* and the same kernel takes the tracepoints when they are allowed */
+                reason = mfree(reason);
+                assert_int_equal(bpf_observer_new_pinned(false, NULL, true, on_violation, NULL, &o, NULL, &reason), 0);
+                assert_string_equal(bpf_observer_via(o, NULL), "syscall tracepoints");
+        }
+        bpf_observer_free(o);
+        free(reason);
 }
 
 static void test_kill_action(void **state) {
@@ -386,6 +412,7 @@ int main(void) {
                 cmocka_unit_test(test_pinned_outlive_and_readopt),
                 cmocka_unit_test(test_counters),
                 cmocka_unit_test(test_kill_action),
+                cmocka_unit_test(test_tracepoints_only_when_allowed),
         };
         NodeMask spm = {};
         char *reason = NULL;
