@@ -39,6 +39,8 @@ struct CpusetWall {
         CpusetStats stats;
         CpusetGrantAppeared grant_appeared;
         void *userdata;
+        CpusetSetUnitMems set_unit_mems;
+        void *manager_userdata;
 };
 
 /* ---- small file helpers ---- */
@@ -102,10 +104,27 @@ static NodeMask effective_spm(const CpusetWall *w, const char *path) {
 
 /* ---- walls ---- */
 
+/* Until cpuset.mems of path is want: the service manager applies a unit's settings after it has
+ * answered. -ETIMEDOUT after a second. */
+static int wait_mems(const CpusetWall *w, const char *path, const NodeMask *want) {
+        for (unsigned i = 0; i < 200; i++) {
+                NodeMask cur;
+                int r = read_mems(w, path, "cpuset.mems", &cur);
+
+                if (r < 0)
+                        return r;
+                if (nodemask_same(&cur, want))
+                        return 0;
+                (void) usleep(5000);
+        }
+        return -ETIMEDOUT;
+}
+
 /* Bring one cgroup in line. Returns 1 if written, 0 if nothing to do, <0 on failure (logged). */
 static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open) {
         NodeMask cur, want;
         char s[256], old[256];
+        const char *unit;
         int r;
 
         r = read_mems(w, path, "cpuset.mems", &cur);
@@ -119,6 +138,22 @@ static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open
                 return 0;
         nodemask_format(&want, s, sizeof s);
         nodemask_format(&cur, old, sizeof old);
+        unit = w->set_unit_mems ? cgroup_systemd_unit(path) : NULL;
+        if (unit) {
+                r = w->set_unit_mems(unit, &want, w->manager_userdata);
+                if (r >= 0)
+                        r = wait_mems(w, path, &want);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0) {
+                        w->stats.errors++;
+                        return log_error_errno(r, "Cannot have systemd set AllowedMemoryNodes=%s on %s (%s): %m", s,
+                                               unit, path);
+                }
+                log_debug("%s: cpuset.mems %s -> %s, through systemd's %s", path, old[0] ? old : "(inherited)", s,
+                          unit);
+                return 1;
+        }
         r = write_attr(w, path, "cpuset.mems", s);
         if (r == -ENOENT)
                 return 0;
@@ -251,8 +286,11 @@ static void walk(CpusetWall *w, const char *path, unsigned depth) {
                 need = cpuset_need(&w->in, child);
                 if (nodemask_empty(&need)) {
                         (void) wall_one(w, child, &parent_open);
-                        if (!nodemask_empty(&parent_open))
+                        if (!nodemask_empty(&parent_open)) {
                                 w->stats.walled++;
+                                if (w->set_unit_mems && cgroup_systemd_unit(child))
+                                        w->stats.through_manager++;
+                        }
                         continue;
                 }
                 walk(w, child, depth + 1);
@@ -639,6 +677,11 @@ CpusetWall *cpuset_wall_free(CpusetWall *w) {
         free(w->root);
         free(w);
         return NULL;
+}
+
+void cpuset_wall_set_manager(CpusetWall *w, CpusetSetUnitMems set_mems, void *userdata) {
+        w->set_unit_mems = set_mems;
+        w->manager_userdata = userdata;
 }
 
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata) {

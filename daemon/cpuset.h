@@ -57,6 +57,15 @@ bool cpuset_is_gateway(const CpusetInput *in, const char *path);
 bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
                  NodeMask *ret);
 
+/*
+ * The systemd unit whose cgroup path is, when the service manager owns it: systemd puts every unit
+ * directly below a slice, so each component but the last is a slice and the last a unit
+ * ("/system.slice/db.service" -> "db.service", "/init.scope" -> "init.scope"). NULL otherwise: a
+ * cgroup someone made by hand ("/jobs"), or anything below a unit (a delegated subtree belongs to
+ * whoever it was delegated to, "/user.slice/user-1000.slice/user@1000.service/app.slice").
+ */
+const char *cgroup_systemd_unit(const char *path);
+
 /* ---- finding a cgroup ---- */
 
 struct dirent;
@@ -75,6 +84,7 @@ typedef struct CpusetStats {
         unsigned granted;          /* grant cgroups present with their nodes */
         unsigned pending_grants;   /* grant cgroups that do not exist (yet) */
         unsigned errors;           /* writes that failed in the last pass */
+        unsigned through_manager;  /* of the walls, those held by the service manager (systemd units) */
         unsigned new_cgroups;      /* cgroups handled as they appeared, since start */
         unsigned root_procs;       /* processes in the root cgroup: outside every wall */
         unsigned root_kthreads;    /* ... of which kernel threads */
@@ -107,5 +117,15 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
 /* The stats of the last pass, and the processes in the root cgroup now. */
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);
+
+/*
+ * A service manager that owns part of the tree (systemd): the cpuset.mems of a cgroup that is one of
+ * its units (cgroup_systemd_unit()) is asked of it, not written behind its back, which it would undo
+ * the next time it applies the unit's settings. set_mems returns once the manager took the request;
+ * the wall then waits (up to a second) until cpuset.mems shows it, so that walls still go up before
+ * openings. NULL set_mems: spmd writes cgroupfs everywhere.
+ */
+typedef int (*CpusetSetUnitMems)(const char *unit, const NodeMask *mems, void *userdata);
+void cpuset_wall_set_manager(CpusetWall *w, CpusetSetUnitMems set_mems, void *userdata);
 /* The cgroup ids of the gateways that exist (the root included); up to max. Returns how many. */
 size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max);

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "bpf-util.h"
 #include "config.h"
+#include "cpuset-systemd.h"
 #include "log.h"
 #include "manager.h"
 #include "strv.h"
@@ -155,6 +156,7 @@ static void manager_setup_wall(Manager *m) {
                                    "they are.");
                 m->wall = cpuset_wall_free(m->wall);
                 m->wall_reason = mfree(m->wall_reason);
+                manager_cpuset_systemd_free(m);
                 log_info("Enforcement layer cpuset: off (Cpuset=no).");
                 return;
         }
@@ -164,20 +166,26 @@ static void manager_setup_wall(Manager *m) {
         r = cpuset_wall_new(m->event, CGROUP_ROOT, &m->wall, &m->wall_reason);
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
-        else
+        else {
                 cpuset_wall_on_grant_appeared(m->wall, on_grant_appeared, m);
+                (void) manager_cpuset_systemd(m);
+        }
 }
+
+static const char *systemd_units_text(const Manager *m, const CpusetStats *st, char *buf, size_t len);
 
 static void manager_log_wall(Manager *m) {
         CpusetStats st;
+        char units[96];
 
         if (!m->wall)
                 return;
         cpuset_wall_stats(m->wall, &st);
-        log_info("Enforcement layer cpuset: active: %u cgroup(s) walled off the SPM nodes, %u grant(s) in force, "
+        log_info("Enforcement layer cpuset: active: %u cgroup(s) walled off the SPM nodes%s, %u grant(s) in force, "
                  "%u waiting for their cgroup, %u failed write(s); %u process(es) in the root cgroup (%u kernel "
                  "thread(s)) stay outside every wall.",
-                 st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
+                 st.walled, systemd_units_text(m, &st, units, sizeof units), st.granted, st.pending_grants,
+                 st.errors, st.root_procs, st.root_kthreads);
 }
 
 /* Tell the BPF layers which cgroups hold grants (the grant cgroups that exist) and, for the
@@ -446,8 +454,18 @@ void manager_spm_nodes(Manager *m, NodeMask *ret) {
                 device_plan_spm_nodes(&m->plan, m->topology, ret);
 }
 
+/* " (N of them systemd units, ...)" when the walls on systemd's units go through it; "" otherwise. */
+static const char *systemd_units_text(const Manager *m, const CpusetStats *st, char *buf, size_t len) {
+        if (!m->wall_manager)
+                return "";
+        snprintf(buf, len, " (%u of them %s units, through AllowedMemoryNodes=)", st->through_manager,
+                 m->wall_manager);
+        return buf;
+}
+
 void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {
         LayerState *l = out;
+        char units[96];
 
         *l = (LayerState){ .name = "cpuset" };
         if (m->wall) {
@@ -455,9 +473,10 @@ void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {
                 cpuset_wall_stats(m->wall, &st);
                 l->state = "active";
                 snprintf(l->detail, sizeof l->detail,
-                         "%u cgroup(s) walled, %u grant cgroup(s) open, %u waiting for their cgroup, %u failed "
+                         "%u cgroup(s) walled%s, %u grant cgroup(s) open, %u waiting for their cgroup, %u failed "
                          "write(s); %u process(es) in the root cgroup (%u kernel thread(s)) stay outside every wall",
-                         st.walled, st.granted, st.pending_grants, st.errors, st.root_procs, st.root_kthreads);
+                         st.walled, systemd_units_text(m, &st, units, sizeof units), st.granted, st.pending_grants,
+                         st.errors, st.root_procs, st.root_kthreads);
         } else {
                 l->state = m->config->cpuset ? "unavailable" : "off";
                 snprintf(l->detail, sizeof l->detail, "%s", m->config->cpuset ? strna(m->wall_reason) : "Cpuset=no");
@@ -913,6 +932,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         broker_stop(m);
+        manager_cpuset_systemd_free(m);
         for (size_t i = 0; i < m->n_grants; i++)
                 grant_free(m->grants[i]);
         free(m->grants);

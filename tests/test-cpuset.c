@@ -46,6 +46,27 @@ static void test_covers(void **state) {
         assert_false(cgroup_path_covers("/a/b", "/a"));
 }
 
+static void test_systemd_unit(void **state) {
+        (void) state;
+        assert_string_equal(cgroup_systemd_unit("/system.slice"), "system.slice");
+        assert_string_equal(cgroup_systemd_unit("/init.scope"), "init.scope");
+        assert_string_equal(cgroup_systemd_unit("/system.slice/db.service"), "db.service");
+        assert_string_equal(cgroup_systemd_unit("/user.slice/user-1000.slice/session-2.scope"), "session-2.scope");
+        assert_string_equal(cgroup_systemd_unit("/sys-fs-fuse-connections.mount"), "sys-fs-fuse-connections.mount");
+        /* below a unit: whoever it was delegated to owns it */
+        assert_null(cgroup_systemd_unit("/user.slice/user-1000.slice/user@1000.service/app.slice"));
+        assert_null(cgroup_systemd_unit("/system.slice/docker-1.scope/inner"));
+        /* made by hand, or not a unit name at all */
+        assert_null(cgroup_systemd_unit("/jobs"));
+        assert_null(cgroup_systemd_unit("/jobs/a.service"));
+        assert_null(cgroup_systemd_unit("/.slice"));
+        assert_null(cgroup_systemd_unit("/system.slice/"));
+        assert_null(cgroup_systemd_unit("/system.slice//db.service"));
+        assert_null(cgroup_systemd_unit(""));
+        assert_null(cgroup_systemd_unit("/"));
+        assert_null(cgroup_systemd_unit("system.slice"));
+}
+
 static void test_no_grants_walls_everything(void **state) {
         CpusetInput in = input(NULL, 0);
         (void) state;
@@ -169,6 +190,7 @@ static void test_revoked_grant_is_closed(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_covers),
+                cmocka_unit_test(test_systemd_unit),
                 cmocka_unit_test(test_no_grants_walls_everything),
                 cmocka_unit_test(test_keeps_operator_choice_of_ordinary_nodes),
                 cmocka_unit_test(test_top_level_grant),

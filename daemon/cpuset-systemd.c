@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The cpuset wall on a host where systemd owns the cgroup tree. systemd writes
+ * its units' cpuset.mems itself from their AllowedMemoryNodes= whenever it
+ * applies their settings (a restart, a daemon-reload, a property change), and
+ * would undo a value written behind its back; it also enables and disables the
+ * cpuset controller in the slices by what its units ask for. So the walls on
+ * its units are asked of it: SetUnitProperties(unit, runtime, AllowedMemoryNodes=)
+ * over the system bus, which holds until the next boot. Cgroups that are not
+ * its units (made by hand, or below a unit that delegates its subtree) are
+ * written directly, as on a host without systemd.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "cpuset-systemd.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "parse-util.h"
+
+#define SYSTEMD_CALL_USEC (5 * USEC_PER_SEC)
+
+static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
+        uint8_t bits[SPMD_MAX_NODES / 8] = {};
+        size_t n = 0;
+        int r;
+
+        /* AllowedMemoryNodes= on the bus: a bit mask, node 0 in the lowest bit of the first byte */
+        for (unsigned node = 0; node < SPMD_MAX_NODES; node++)
+                if (nodemask_test(mems, node)) {
+                        bits[node / 8] |= (uint8_t) (1u << (node % 8));
+                        n = node / 8 + 1;
+                }
+        r = sd_bus_message_new_method_call(m->systemd_bus, &req, "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                           "SetUnitProperties");
+        if (r >= 0)
+                r = sd_bus_message_append(req, "sb", unit, 1);
+        if (r >= 0)
+                r = sd_bus_message_open_container(req, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(req, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(req, "s", "AllowedMemoryNodes");
+        if (r >= 0)
+                r = sd_bus_message_open_container(req, 'v', "ay");
+        if (r >= 0)
+                r = sd_bus_message_append_array(req, 'y', bits, n);
+        for (int i = 0; r >= 0 && i < 3; i++)
+                r = sd_bus_message_close_container(req);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(m->systemd_bus, req, SYSTEMD_CALL_USEC, &error, NULL);
+        if (r < 0 && sd_bus_error_is_set(&error))
+                log_debug("SetUnitProperties(%s, AllowedMemoryNodes=): %s: %s", unit, error.name, error.message);
+        return r;
+}
+
+int manager_cpuset_systemd(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        m->wall_manager = mfree(m->wall_manager);
+        if (sd_booted() <= 0)
+                return 0; /* no systemd: spmd writes cgroupfs */
+        if (!m->systemd_bus) {
+                r = sd_bus_open_system_with_description(&bus, "spmd-systemd");
+                /* a call that answers proves systemd is on the bus */
+                if (r >= 0)
+                        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.DBus.Peer", "Ping", &error, NULL, "");
+                if (r < 0) {
+                        log_warning("Enforcement layer cpuset: systemd runs this host but cannot be reached on the "
+                                    "system bus (%s); spmd writes cpuset.mems of its units directly, and systemd "
+                                    "may undo them when it applies a unit's settings.",
+                                    sd_bus_error_is_set(&error) ? error.message : strerror(-r));
+                        return r;
+                }
+                m->systemd_bus = TAKE_PTR(bus);
+        }
+        cpuset_wall_set_manager(m->wall, set_unit_mems, m);
+        m->wall_manager = strdup("systemd");
+        log_info("Enforcement layer cpuset: systemd owns the cgroup tree: the walls on its units are its "
+                 "AllowedMemoryNodes= (runtime), set over the system bus.");
+        return 1;
+}
+
+void manager_cpuset_systemd_free(Manager *m) {
+        m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
+        m->wall_manager = mfree(m->wall_manager);
+}

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-topology: nvdimm
+# vm-init: systemd
+#
+# The cpuset wall where systemd owns the cgroup tree: the guest boots systemd
+# as PID 1 (with dbus), and spmd asks systemd for the walls on its units
+# (SetUnitProperties, AllowedMemoryNodes=, runtime) instead of writing their
+# cpuset.mems behind its back. systemd writes a unit's cpuset.mems again from
+# its own settings whenever it applies them (shown here: a value written
+# behind its back is undone), so only walls set through it last. Cgroups
+# that are not systemd's units (made by hand) are written directly.
+
+CONF=/etc/spmd/spmd.conf
+CG=/sys/fs/cgroup
+
+scenario_setup() {
+        [ "$(cat /proc/1/comm)" = systemd ]
+        echo "systemd booted; uptime $(cut -d' ' -f1 /proc/uptime) s"
+        dax=$(vm_nvdimm_create_devdax)
+        test "$dax" = dax0.0
+        mkdir -p /etc/spmd
+        # two services running before spmd: one it grants node 1 to, one it walls
+        systemd-run --quiet --unit=spmd-granted.service sleep infinity
+        systemd-run --quiet --unit=spmd-other.service sleep infinity
+        printf '[Device]\nName=nv\nMatch=dax0.0\n[Enforcement]\nCgroupGuard=no\nTaskMoveMemory=no\n' >"$CONF"
+        printf '[Grant]\nName=svc\nCgroup=/system.slice/spmd-granted.service\n' >>"$CONF"
+        cat >/tmp/probe.py <<'PY'
+# probe.py NODE: ask the kernel to bind to NODE, allocate 16 MiB, count pages on NODE
+import ctypes, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+node = int(sys.argv[1])
+mask = ctypes.c_ulong(1 << node)
+MPOL_BIND, SYS_set_mempolicy = 2, 238
+r = libc.syscall(SYS_set_mempolicy, MPOL_BIND, ctypes.byref(mask), 64)
+err = 0 if r == 0 else ctypes.get_errno()
+buf = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+pages = 0
+for line in open("/proc/self/numa_maps"):
+    for f in line.split():
+        if f.startswith("N%d=" % node):
+            pages += int(f.split("=")[1])
+print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(err), node, pages))
+PY
+}
+
+allowed() { systemctl show -p AllowedMemoryNodes --value "$1"; }
+mems() { cat "$CG$1/cpuset.mems"; }
+effective() { cat "$CG$1/cpuset.mems.effective"; }
+probe() { # probe CGROUP: the probe's verdict for node 1 from inside CGROUP
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec python3 /tmp/probe.py 1' "$CG$1"
+}
+wait_for() { # wait_for 'SHELL CONDITION': until it holds, 10 s at most
+        for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done
+        eval "$1"
+}
+
+testcase_walls_through_systemd() {
+        spmd_start "$CONF"
+        spmd_wait_log 'Enforcement layer cpuset: systemd owns the cgroup tree: the walls on its units are its AllowedMemoryNodes= (runtime)'
+        spmd_wait_log 'dax0.0: online as movable system RAM on node 1'
+        spmd_wait_log 'Enforcement layer cpuset: active: [0-9]* cgroup(s) walled off the SPM nodes ([1-9][0-9]* of them systemd units, through AllowedMemoryNodes=), 1 grant(s) in force, 0 waiting for their cgroup, 0 failed write(s)'
+        grep 'Enforcement layer cpuset: active' /tmp/spmd.log | tail -n1
+        for u in system.slice init.scope spmd-other.service spmd-granted.service; do
+                echo "$u: AllowedMemoryNodes=$(allowed "$u")"
+        done
+        # the slice above the grant lets node 1 through (it inherits everything: nothing to set),
+        # its other units and the root's other children are walled, as systemd's own settings
+        [ "$(effective /system.slice)" = 0-1 ]
+        [ "$(allowed spmd-other.service)" = 0 ]
+        [ "$(allowed init.scope)" = 0 ]
+        [ "$(effective /system.slice/spmd-other.service)" = 0 ]
+        [ "$(effective /system.slice/spmd-granted.service)" = 0-1 ]
+        [ "$(effective /init.scope)" = 0 ]
+}
+
+testcase_kernel_holds_the_wall() {
+        probe /system.slice/spmd-other.service | tee /tmp/other.txt
+        grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/other.txt
+        probe /system.slice/spmd-granted.service | tee /tmp/granted.txt
+        grep -q 'set_mempolicy=ok' /tmp/granted.txt
+        [ "$(sed -n 's/.*pages_on_node1=//p' /tmp/granted.txt)" -gt 0 ]
+}
+
+testcase_systemd_reapplying_keeps_the_wall() {
+        # systemd writes a unit's cgroup settings again when one of them changes: a value written
+        # behind its back goes, the one it holds stays
+        echo 0-1 >"$CG/system.slice/spmd-other.service/cpuset.mems"
+        [ "$(mems /system.slice/spmd-other.service)" = 0-1 ]
+        systemctl set-property --runtime spmd-other.service CPUWeight=50
+        wait_for '[ "$(mems /system.slice/spmd-other.service)" = 0 ]'
+        systemctl daemon-reload
+        systemctl set-property --runtime spmd-other.service CPUWeight=60
+        [ "$(allowed spmd-other.service)" = 0 ]
+        [ "$(mems /system.slice/spmd-other.service)" = 0 ]
+        [ "$(effective /system.slice/spmd-other.service)" = 0 ]
+}
+
+testcase_new_unit_walled() {
+        # a unit started later below the open slice is walled through systemd as it appears
+        systemd-run --quiet --unit=spmd-late.service sleep infinity
+        wait_for '[ "$(allowed spmd-late.service)" = 0 ]'
+        [ "$(effective /system.slice/spmd-late.service)" = 0 ]
+        probe /system.slice/spmd-late.service | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
+}
+
+testcase_hand_made_cgroup_written_directly() {
+        # not a unit of systemd's: spmd writes it itself, systemd knows nothing of it
+        mkdir "$CG/jobs"
+        wait_for '[ "$(mems /jobs)" = 0 ]'
+        [ "$(effective /jobs)" = 0 ]
+        probe /jobs | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
+}
+
+testcase_walls_stay_after_stop() {
+        spmd_stop
+        [ "$(allowed spmd-other.service)" = 0 ]
+        [ "$(effective /system.slice/spmd-other.service)" = 0 ]
+        systemctl stop spmd-granted.service spmd-other.service spmd-late.service
+}
