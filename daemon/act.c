@@ -170,7 +170,7 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
 
 /* ---- evacuation ---- */
 
-static void collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n) {
+void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n) {
         _cleanup_free_ char *p = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         DIR *d;
@@ -193,7 +193,7 @@ static void collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t 
                 if (de->d_type != DT_DIR || de->d_name[0] == '.')
                         continue;
                 if (asprintf(&sub, "%s/%s", dir, de->d_name) >= 0)
-                        collect_procs(sub, depth - 1, pids, n);
+                        cgroup_collect_procs(sub, depth - 1, pids, n);
         }
         closedir(d);
 }
@@ -272,7 +272,7 @@ static void start_pass(Manager *m, NodePressure *np) {
         a->pass_found = 0;
         choose_order(m, np);
         for (char **c = cgroups; c && *c; c++)
-                collect_procs(*c, 16, &a->pids, &a->n_pids);
+                cgroup_collect_procs(*c, CGROUP_PROCS_DEPTH, &a->pids, &a->n_pids);
         a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
 }
 

@@ -105,9 +105,9 @@ static NodeMask effective_spm(const CpusetWall *w, const char *path) {
 /* ---- walls ---- */
 
 /* Until cpuset.mems of path is want: the service manager applies a unit's settings after it has
- * answered. -ETIMEDOUT after a second. */
+ * answered (within milliseconds; a loaded machine may take longer). -ETIMEDOUT after 3 s. */
 static int wait_mems(const CpusetWall *w, const char *path, const NodeMask *want) {
-        for (unsigned i = 0; i < 200; i++) {
+        for (unsigned i = 0; i < 600; i++) {
                 NodeMask cur;
                 int r = read_mems(w, path, "cpuset.mems", &cur);
 

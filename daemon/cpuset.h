@@ -122,7 +122,7 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
  * A service manager that owns part of the tree (systemd): the cpuset.mems of a cgroup that is one of
  * its units (cgroup_systemd_unit()) is asked of it, not written behind its back, which it would undo
  * the next time it applies the unit's settings. set_mems returns once the manager took the request;
- * the wall then waits (up to a second) until cpuset.mems shows it, so that walls still go up before
+ * the wall then waits (up to 3 s) until cpuset.mems shows it, so that walls still go up before
  * openings. NULL set_mems: spmd writes cgroupfs everywhere.
  */
 typedef int (*CpusetSetUnitMems)(const char *unit, const NodeMask *mems, void *userdata);

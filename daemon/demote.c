@@ -61,7 +61,7 @@ typedef struct DemoteLimit {
         char *cgroup;               /* relative to the cgroup2 root */
         unsigned node;              /* the SPM node it is demoted to */
         LimitMode mode;
-        pid_t *pids;                /* LIMIT_SPMD: the processes of this pass, from cgroup.procs */
+        pid_t *pids;                /* LIMIT_SPMD: the processes of this pass (the cgroup and its subtree) */
         size_t n_pids, i_pid;
         MigrateCursor cursor;       /* ... and where the pass over pids[i_pid] stands */
         bool moved_in_pass;
@@ -332,12 +332,14 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
         uint64_t used = 0, room = grant_room(m, cgroup_dir, rel, node, &g, &used), dram;
         DemoteLimit *prev = find_limit(d->limits, d->n_limits, rel), *l = &next[*n_next];
         LimitMode mode;
+        bool changed;
         char a[32], b[32], c[32];
 
         if (room == UINT64_MAX)
                 return false;
         dram = cgroup_node_usage(cgroup_dir, &d->dram_nodes);
         mode = room < QUOTA_MIN ? LIMIT_FULL : dram != UINT64_MAX && dram <= room ? LIMIT_DAMON : LIMIT_SPMD;
+        changed = !prev || prev->mode != mode || prev->node != node;
         if (prev) {
                 *l = *prev; /* the entry moves on, with its pass */
                 *prev = (DemoteLimit) {};
@@ -346,7 +348,7 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
                 *ret_mode = LIMIT_FULL;
                 return true;
         }
-        if (!prev || prev->mode != mode || l->node != node) {
+        if (changed) {
                 if (used == UINT64_MAX)
                         log_warning("Demotion for %s pauses: its memory.numa_stat cannot be read, so grant %" PRIu32
                                     "'s MaxBytes=%s cannot be kept.",
@@ -366,30 +368,6 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
         (*n_next)++;
         *ret_mode = mode;
         return true;
-}
-
-/* The processes of cgroup rel, from cgroup.procs. */
-static int read_pids(const char *rel, pid_t **ret, size_t *ret_n) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ pid_t *v = NULL;
-        size_t n = 0;
-        int pid;
-
-        if (asprintf(&path, CGROUP_ROOT "%s/cgroup.procs", rel) < 0)
-                return -ENOMEM;
-        if (!(f = fopen(path, "re")))
-                return -errno;
-        while (fscanf(f, "%d", &pid) == 1) {
-                pid_t *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv)
-                        return -ENOMEM;
-                v = nv;
-                v[n++] = pid;
-        }
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
 }
 
 /* The regions of DRAM kdamond 0's stat scheme sees cold, read again every COLD_DRAM_USEC (the read
@@ -459,12 +437,17 @@ static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t n
                                         l->idle_until = now + LIMIT_IDLE_USEC;
                                         break;
                                 }
-                                if (read_pids(l->cgroup, &l->pids, &l->n_pids) < 0 || l->n_pids == 0)
+                                cgroup_collect_procs(dir, CGROUP_PROCS_DEPTH, &l->pids, &l->n_pids);
+                                if (l->n_pids == 0)
                                         break;
                                 l->cursor = (MigrateCursor) {};
                         }
                         if (l->cursor.pid != l->pids[l->i_pid] || l->cursor.done)
-                                l->cursor = (MigrateCursor) { .pid = l->pids[l->i_pid], .private_anon = true };
+                                l->cursor = (MigrateCursor) {
+                                        .pid = l->pids[l->i_pid],
+                                        .private_anon = true,
+                                        .whole_huge_pages = true,
+                                };
                         l->cursor.cold = &cold;
                         moved = migrate_move_pages(&l->cursor, &d->dram_nodes, (int) l->node, 256, budget, &st);
                         l->cursor.cold = NULL;
@@ -484,6 +467,17 @@ static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t n
                         }
                 }
         }
+}
+
+/* A look, no action: the regions untouched for min_age aggregation intervals (tried_regions). */
+static DamonScheme cold_stat_scheme(uint32_t min_age) {
+        return (DamonScheme) {
+                .action = "stat",
+                .young = -1,
+                .min_accesses = 0,
+                .max_accesses = 0,
+                .min_age = min_age,
+        };
 }
 
 static void plan(Manager *m, Demotion *d, uint64_t now) {
@@ -568,13 +562,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         } else {
                 d->dram_cold_scheme = (int) n;
                 owner[n] = 0;
-                schemes[n++] = (DamonScheme) {
-                        .action = "stat",
-                        .young = -1,
-                        .min_accesses = 0,
-                        .max_accesses = 0,
-                        .min_age = cold_age,
-                };
+                schemes[n++] = cold_stat_scheme(cold_age);
         }
         if (apply(m, d, DEMOTE_K,
                   &(DamonSetup) { .ranges = d->dram, .n_ranges = d->n_dram, .schemes = schemes, .n_schemes = n,
@@ -605,13 +593,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         if (c->evacuation && n_granted_nodes > 0) {
                 owner[n] = 0;
                 d->cold_scheme = (int) n;
-                schemes[n++] = (DamonScheme) {
-                        .action = "stat",
-                        .young = -1,
-                        .min_accesses = 0,
-                        .max_accesses = 0,
-                        .min_age = COLD_HINT_AGE,
-                };
+                schemes[n++] = cold_stat_scheme(COLD_HINT_AGE);
         }
         if (c->promotion && n_granted_nodes > 0 && d->promote_target >= 0) {
                 owner[n] = (unsigned) d->promote_target;

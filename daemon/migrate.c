@@ -265,7 +265,7 @@ int64_t migrate_move_pages(MigrateCursor *cur, const NodeMask *from, int to, uin
                                 continue;
                         }
                         /* where a huge page is known, all of it counts, once: it moves whole */
-                        w = head == UINT64_MAX ? 1 : head == last_head ? 0 : THP_PAGES;
+                        w = head == UINT64_MAX || !cur->whole_huge_pages ? 1 : head == last_head ? 0 : THP_PAGES;
                         if (max_pages && (uint64_t) moved + charged + w > max_pages) {
                                 stop_at = (uint64_t) (uintptr_t) pages[i]; /* resume here next time */
                                 break;

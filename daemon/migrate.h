@@ -57,6 +57,7 @@ typedef struct MigrateCursor {
         MigrateCold *cold;      /* non-NULL: move only cold pages (and always by move_pages(2) batches) */
         bool private_anon;      /* only anonymous mappings ([heap], [stack], no file), and of them only
                                  * the pages no other process maps (MPOL_MF_MOVE, not _MOVE_ALL) */
+        bool whole_huge_pages;  /* with cold: a transparent huge page counts as all its pages, once */
 } MigrateCursor;
 
 /*
@@ -66,9 +67,10 @@ typedef struct MigrateCursor {
  * and asks about at most MIGRATE_SCAN_MAX addresses a call (a sparse
  * mapping of terabytes is walked over many calls, not in one); sets
  * cur->done at the end of the address space (or cur->end_addr). Adds to *st.
- * With cur->cold and /proc/kpageflags readable, a transparent huge page
- * counts as all its pages, once (it moves whole), in the budget and in what
- * is returned; otherwise each address moved counts as one page.
+ * Each address moved counts as one page, though a transparent huge page
+ * moves whole; with cur->whole_huge_pages (and cur->cold, /proc/kpageflags
+ * readable) a huge page counts as all its pages, once, in the budget and in
+ * what is returned, and one larger than what is left of the budget stays.
  * Returns the pages moved, or -ESRCH when the process is gone, or another
  * negative errno when its mappings cannot be read.
  */

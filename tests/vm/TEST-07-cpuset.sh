@@ -16,25 +16,6 @@ scenario_setup() {
         test "$dax" = dax0.0
         mkdir -p /etc/spmd
         write_conf grant
-        cat >/tmp/probe.py <<'PY'
-# probe.py NODE: ask the kernel to bind to NODE, allocate 16 MiB, count pages on NODE
-import ctypes, mmap, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-node = int(sys.argv[1])
-mask = ctypes.c_ulong(1 << node)
-MPOL_BIND, SYS_set_mempolicy = 2, 238
-r = libc.syscall(SYS_set_mempolicy, MPOL_BIND, ctypes.byref(mask), 64)
-err = 0 if r == 0 else ctypes.get_errno()
-buf = mmap.mmap(-1, 16 << 20)
-for off in range(0, len(buf), 4096):
-    buf[off] = 1
-pages = 0
-for line in open("/proc/self/numa_maps"):
-    for f in line.split():
-        if f.startswith("N%d=" % node):
-            pages += int(f.split("=")[1])
-print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(err), node, pages))
-PY
 }
 
 # The wall on its own: the BPF-LSM guard (TEST-08) would refuse this untrusted
@@ -52,7 +33,7 @@ in_cgroup() { # in_cgroup CGROUP CMD...: run CMD as a member of CGROUP
 }
 
 probe() { # probe CGROUP: the probe's verdict for node 1 from inside CGROUP
-        in_cgroup "$1" python3 /tmp/probe.py 1
+        in_cgroup "$1" python3 "$VM_SRC/tests/vm/probe.py" 1
 }
 
 mems() { cat "$CG$1/cpuset.mems"; }
@@ -123,15 +104,15 @@ testcase_delegated_child_cannot_widen() {
 testcase_violations_are_reported() {
         # trampolines work in these kernels: fentry, which costs other syscalls nothing
         grep 'Enforcement layer observe: active .* via fentry' /tmp/spmd.log
-        pid=$(in_cgroup /work sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        pid=$(in_cgroup /work sh -c 'echo $$; exec python3 "$VM_SRC/tests/vm/probe.py" 1 >/dev/null')
         spmd_wait_log "Violation: python3 (pid $pid, uid 0) in cgroup /work called set_mempolicy naming SPM node(s) 1 without a grant."
         # a grant covers its subtree: nothing reported from below /granted
         mkdir -p "$CG/granted/sub"
-        pid=$(in_cgroup /granted/sub sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        pid=$(in_cgroup /granted/sub sh -c 'echo $$; exec python3 "$VM_SRC/tests/vm/probe.py" 1 >/dev/null')
         sleep 0.5
         ! grep "Violation: .*(pid $pid," /tmp/spmd.log
         # the delegated child writing its own cpuset.mems is seen too when it asks
-        pid=$(in_cgroup /work/child sh -c 'echo $$; exec python3 /tmp/probe.py 1 >/dev/null')
+        pid=$(in_cgroup /work/child sh -c 'echo $$; exec python3 "$VM_SRC/tests/vm/probe.py" 1 >/dev/null')
         spmd_wait_log "Violation: python3 (pid $pid, uid 0) in cgroup /work/child called set_mempolicy"
 }
 
@@ -141,7 +122,7 @@ ViolationAction=kill'
         spmd_reload
         grep 'ViolationAction=kill)' /tmp/spmd.log
         rc=0
-        in_cgroup /work python3 /tmp/probe.py 1 || rc=$?
+        in_cgroup /work python3 "$VM_SRC/tests/vm/probe.py" 1 || rc=$?
         test "$rc" = 137   # SIGKILL, after the kernel refused the call
         spmd_wait_log "called set_mempolicy naming SPM node(s) 1 without a grant; killed it (ViolationAction=kill)"
         # granted callers are left alone

@@ -24,32 +24,13 @@ scenario_setup() {
         systemd-run --quiet --unit=spmd-other.service sleep infinity
         printf '[Device]\nName=nv\nMatch=dax0.0\n[Enforcement]\nCgroupGuard=no\nTaskMoveMemory=no\n' >"$CONF"
         printf '[Grant]\nName=svc\nCgroup=/system.slice/spmd-granted.service\n' >>"$CONF"
-        cat >/tmp/probe.py <<'PY'
-# probe.py NODE: ask the kernel to bind to NODE, allocate 16 MiB, count pages on NODE
-import ctypes, mmap, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-node = int(sys.argv[1])
-mask = ctypes.c_ulong(1 << node)
-MPOL_BIND, SYS_set_mempolicy = 2, 238
-r = libc.syscall(SYS_set_mempolicy, MPOL_BIND, ctypes.byref(mask), 64)
-err = 0 if r == 0 else ctypes.get_errno()
-buf = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-for off in range(0, len(buf), 4096):
-    buf[off] = 1
-pages = 0
-for line in open("/proc/self/numa_maps"):
-    for f in line.split():
-        if f.startswith("N%d=" % node):
-            pages += int(f.split("=")[1])
-print("set_mempolicy=%s pages_on_node%d=%d" % ("ok" if r == 0 else os.strerror(err), node, pages))
-PY
 }
 
 allowed() { systemctl show -p AllowedMemoryNodes --value "$1"; }
 mems() { cat "$CG$1/cpuset.mems"; }
 effective() { cat "$CG$1/cpuset.mems.effective"; }
 probe() { # probe CGROUP: the probe's verdict for node 1 from inside CGROUP
-        sh -c 'echo $$ >"$0/cgroup.procs" && exec python3 /tmp/probe.py 1' "$CG$1"
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec python3 "$VM_SRC/tests/vm/probe.py" 1' "$CG$1"
 }
 wait_for() { # wait_for 'SHELL CONDITION': until it holds, 10 s at most
         for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done
