@@ -67,7 +67,7 @@ int manager_cpuset_systemd(Manager *m) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        m->wall_manager = mfree(m->wall_manager);
+        m->wall_through_systemd = false;
         if (sd_booted() <= 0)
                 return 0; /* no systemd: spmd writes cgroupfs */
         if (!m->systemd_bus) {
@@ -86,7 +86,7 @@ int manager_cpuset_systemd(Manager *m) {
                 m->systemd_bus = TAKE_PTR(bus);
         }
         cpuset_wall_set_manager(m->wall, set_unit_mems, m);
-        m->wall_manager = strdup("systemd");
+        m->wall_through_systemd = true;
         log_info("Enforcement layer cpuset: systemd owns the cgroup tree: the walls on its units are its "
                  "AllowedMemoryNodes= (runtime), set over the system bus.");
         return 1;
@@ -94,5 +94,5 @@ int manager_cpuset_systemd(Manager *m) {
 
 void manager_cpuset_systemd_free(Manager *m) {
         m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
-        m->wall_manager = mfree(m->wall_manager);
+        m->wall_through_systemd = false;
 }

@@ -172,7 +172,13 @@ static void manager_setup_wall(Manager *m) {
         }
 }
 
-static const char *systemd_units_text(const Manager *m, const CpusetStats *st, char *buf, size_t len);
+/* " (N of them systemd units, ...)" when the walls on systemd's units go through it; "" otherwise. */
+static const char *systemd_units_text(const Manager *m, const CpusetStats *st, char *buf, size_t len) {
+        if (!m->wall_through_systemd)
+                return "";
+        snprintf(buf, len, " (%u of them systemd units, through AllowedMemoryNodes=)", st->through_manager);
+        return buf;
+}
 
 static void manager_log_wall(Manager *m) {
         CpusetStats st;
@@ -452,15 +458,6 @@ void manager_spm_nodes(Manager *m, NodeMask *ret) {
         *ret = (NodeMask){};
         if (m->topology)
                 device_plan_spm_nodes(&m->plan, m->topology, ret);
-}
-
-/* " (N of them systemd units, ...)" when the walls on systemd's units go through it; "" otherwise. */
-static const char *systemd_units_text(const Manager *m, const CpusetStats *st, char *buf, size_t len) {
-        if (!m->wall_manager)
-                return "";
-        snprintf(buf, len, " (%u of them %s units, through AllowedMemoryNodes=)", st->through_manager,
-                 m->wall_manager);
-        return buf;
 }
 
 void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {

@@ -38,7 +38,7 @@ typedef struct Manager {
 
         CpusetWall *wall;   /* NULL when Cpuset=no or unavailable */
         char *wall_reason;  /* why the cpuset layer is unavailable */
-        char *wall_manager; /* "systemd" when the walls on its units go through it (cpuset-systemd.c) */
+        bool wall_through_systemd; /* the walls on systemd's units go through it (cpuset-systemd.c) */
         sd_bus *systemd_bus;            /* to systemd, for its units' AllowedMemoryNodes= */
 
         BpfObserver *observer;          /* NULL when Observe=no or unavailable */
