@@ -52,6 +52,7 @@
  * regions a stat scheme of kdamond 0 sees cold), counting them against the room.
  */
 typedef enum LimitMode {
+        LIMIT_NONE,                 /* no grant limits it */
         LIMIT_DAMON,                /* all it holds in DRAM fits: DAMON's scheme */
         LIMIT_SPMD,                 /* spmd moves its cold pages, within the room */
         LIMIT_FULL,                 /* no room: nothing moves */
@@ -319,15 +320,16 @@ static void limits_free(DemoteLimit *l, size_t n) {
 }
 
 static const char *const limit_mode_text[] = {
+        [LIMIT_NONE] = "no limit",
         [LIMIT_DAMON] = "DAMON moves its pages: all it holds in DRAM fits",
         [LIMIT_SPMD] = "spmd moves its cold pages itself, within the room",
         [LIMIT_FULL] = "demotion pauses",
 };
 
-/* How cgroup rel is demoted onto node this round (see LimitMode); false when no grant limits it.
- * The entry goes to next, carried over from the last round. Logs each change of mode. */
-static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const char *rel, unsigned node,
-                       DemoteLimit *next, size_t *n_next, LimitMode *ret_mode) {
+/* How cgroup rel is demoted onto node this round (see LimitMode). A limited cgroup's entry goes to
+ * next, carried over from the last round. Logs each change of mode. */
+static LimitMode plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const char *rel, unsigned node,
+                            DemoteLimit *next, size_t *n_next) {
         const Grant *g = NULL;
         uint64_t used = 0, room = grant_room(m, cgroup_dir, rel, node, &g, &used), dram;
         DemoteLimit *prev = find_limit(d->limits, d->n_limits, rel), *l = &next[*n_next];
@@ -336,7 +338,7 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
         char a[32], b[32], c[32];
 
         if (room == UINT64_MAX)
-                return false;
+                return LIMIT_NONE;
         dram = cgroup_node_usage(cgroup_dir, &d->dram_nodes);
         mode = room < QUOTA_MIN ? LIMIT_FULL : dram != UINT64_MAX && dram <= room ? LIMIT_DAMON : LIMIT_SPMD;
         changed = !prev || prev->mode != mode || prev->node != node;
@@ -345,8 +347,7 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
                 *prev = (DemoteLimit) {};
         } else if (!(l->cgroup = strdup(rel))) {
                 log_oom();
-                *ret_mode = LIMIT_FULL;
-                return true;
+                return LIMIT_FULL;
         }
         if (changed) {
                 if (used == UINT64_MAX)
@@ -366,8 +367,7 @@ static bool plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const ch
         l->node = node;
         l->mode = mode;
         (*n_next)++;
-        *ret_mode = mode;
-        return true;
+        return mode;
 }
 
 /* The regions of DRAM kdamond 0's stat scheme sees cold, read again every COLD_DRAM_USEC (the read
@@ -485,7 +485,6 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         DamonScheme schemes[MAX_SCHEMES + 1];
         unsigned owner[MAX_SCHEMES + 1];
         LimitMode mode[MAX_SCHEMES];
-        bool limited[MAX_SCHEMES];
         DemoteLimit limits[MAX_SCHEMES] = {};
         _cleanup_(strv_freep) char **used = NULL;
         NodeMask spm, targets = {};
@@ -523,7 +522,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                                 return;
                         }
                         nodemask_set(&targets, np->node);
-                        limited[n] = plan_limit(m, d, *cg, rel, np->node, limits, &n_limits, &mode[n]);
+                        mode[n] = plan_limit(m, d, *cg, rel, np->node, limits, &n_limits);
                         owner[n] = np->node;
                         schemes[n++] = (DamonScheme) {
                                 .action = "migrate_cold",
@@ -545,7 +544,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         for (size_t i = 0; i < n; i++) {
                 schemes[i].memcg_path = used[i];
                 schemes[i].quota_bytes = share;
-                if (limited[i] && mode[i] != LIMIT_DAMON) {
+                if (mode[i] == LIMIT_SPMD || mode[i] == LIMIT_FULL) {
                         /* in place, matching no region: the other schemes keep their places (DAMON
                          * matches them by position when it takes a new setup) */
                         schemes[i].min_age = UINT32_MAX;
