@@ -79,11 +79,11 @@ static __always_inline bool caller_is_exempt(void) {
 }
 
 /*
- * AND a user-space nodemask (maxnode bits) with the SPM mask; the first
+ * AND a user-space nodemask of nbits bits with the SPM mask; the first
  * SPMD_EVENT_MASK_WORDS words of the result go to *hit. Returns true if any
  * requested node is an SPM node.
  */
-static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 maxnode, __u64 *hit) {
+static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 nbits, __u64 *hit) {
         bool any = false;
 
         if (!umask)
@@ -92,13 +92,13 @@ static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 max
                 __u64 word = 0, *spm;
                 __u32 key = i;
 
-                if ((__u64) i * 64 >= maxnode)
+                if ((__u64) i * 64 >= nbits)
                         break;
                 if (bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
                         break;
-                /* maxnode counts bits; mask off what lies beyond it */
-                if (maxnode - (__u64) i * 64 < 64)
-                        word &= (1ULL << (maxnode - (__u64) i * 64)) - 1;
+                /* mask off what lies beyond nbits */
+                if (nbits - (__u64) i * 64 < 64)
+                        word &= (1ULL << (nbits - (__u64) i * 64)) - 1;
                 spm = bpf_map_lookup_elem(&spm_nodes, &key);
                 if (!spm || !(word & *spm))
                         continue;
@@ -107,6 +107,108 @@ static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 max
                         hit[i] = word & *spm;
         }
         return any;
+}
+
+/* MPOL_PREFERRED keeps only the first node of its mask: is that an SPM node? */
+static __always_inline bool user_mask_first_hits(const unsigned long *umask, __u64 nbits, __u64 *hit) {
+        if (!umask)
+                return false;
+        for (__u32 i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
+                __u64 word = 0, low, *spm;
+                __u32 key = i;
+
+                if ((__u64) i * 64 >= nbits)
+                        break;
+                if (bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
+                        break;
+                if (nbits - (__u64) i * 64 < 64)
+                        word &= (1ULL << (nbits - (__u64) i * 64)) - 1;
+                if (!word)
+                        continue;
+                low = word & -word;
+                spm = bpf_map_lookup_elem(&spm_nodes, &key);
+                if (!spm || !(low & *spm))
+                        return false;
+                if (i < SPMD_EVENT_MASK_WORDS)
+                        hit[i] = low;
+                return true;
+        }
+        return false;
+}
+
+/*
+ * MPOL_F_RELATIVE_NODES: bit n means the n-th node the caller's cpuset allows
+ * (mpol_relative_nodemask(): the mask folded modulo the number of allowed
+ * nodes, then mapped onto them). Computed over the first 64 nodes, which is
+ * every machine this runs on; a relative mask beyond bit 63 is not followed.
+ */
+static __always_inline bool user_mask_relative_hits(const unsigned long *umask, __u64 nbits, __u64 *hit) {
+        struct task_struct *t = bpf_get_current_task_btf();
+        __u64 orig = 0, allowed, tmp = 0, res = 0, *spm;
+        __u32 key = 0, w = 0, k = 0;
+
+        if (!umask || !nbits || bpf_probe_read_user(&orig, sizeof(orig), &umask[0]) < 0)
+                return false;
+        if (nbits < 64)
+                orig &= (1ULL << nbits) - 1;
+        allowed = BPF_CORE_READ(t, mems_allowed.bits[0]);
+        for (int n = 0; n < 64; n++)
+                w += (allowed >> n) & 1;
+        if (!w)
+                return false;
+        for (int m = 0; m < 64; m++)
+                if ((orig >> m) & 1)
+                        tmp |= 1ULL << (m % w);
+        for (int n = 0; n < 64; n++)
+                if ((allowed >> n) & 1) {
+                        if ((tmp >> k) & 1)
+                                res |= 1ULL << n;
+                        k++;
+                }
+        spm = bpf_map_lookup_elem(&spm_nodes, &key);
+        if (!spm || !(res & *spm))
+                return false;
+        hit[0] = res & *spm;
+        return true;
+}
+
+#define MPOL_DEFAULT           0
+#define MPOL_PREFERRED         1
+#define MPOL_BIND              2
+#define MPOL_LOCAL             4
+#define MPOL_PREFERRED_MANY    5
+#define MPOL_MAX               7 /* one past MPOL_WEIGHTED_INTERLEAVE (6.9) */
+#define MPOL_F_STATIC_NODES    (1 << 15)
+#define MPOL_F_RELATIVE_NODES  (1 << 14)
+#define MPOL_F_NUMA_BALANCING  (1 << 13)
+
+/*
+ * The nodes a mempolicy call asks for, read as the kernel reads its arguments
+ * (kernel_set_mempolicy(), kernel_mbind(), mpol_new()): get_nodes() takes
+ * maxnode - 1 bits; MPOL_DEFAULT and MPOL_LOCAL name no node (with a mask they
+ * fail); an unknown mode or an invalid flag combination fails; MPOL_PREFERRED
+ * keeps the first node; MPOL_F_RELATIVE_NODES maps the mask onto the caller's
+ * allowed nodes. The cpuset is not applied: a walled caller's attempt is what
+ * the observer is for.
+ */
+static __always_inline bool policy_hits(__u64 mode_arg, const unsigned long *umask, __u64 maxnode, __u64 *hit) {
+        __u32 flags = (__u32) mode_arg & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING);
+        __u32 mode = (__u32) mode_arg & ~flags;
+
+        if (mode_arg >> 32 || mode == MPOL_DEFAULT || mode == MPOL_LOCAL || mode >= MPOL_MAX)
+                return false;
+        if ((flags & MPOL_F_STATIC_NODES) && (flags & MPOL_F_RELATIVE_NODES))
+                return false;
+        if ((flags & MPOL_F_NUMA_BALANCING) && mode != MPOL_BIND && mode != MPOL_PREFERRED_MANY)
+                return false;
+        if (maxnode == 0)
+                return false;
+        maxnode--; /* get_nodes(): the kernel reads maxnode - 1 bits */
+        if (flags & MPOL_F_RELATIVE_NODES)
+                return user_mask_relative_hits(umask, maxnode, hit);
+        if (mode == MPOL_PREFERRED)
+                return user_mask_first_hits(umask, maxnode, hit);
+        return user_mask_hits(umask, maxnode, hit);
 }
 
 static __always_inline bool node_is_spm(__s64 node, __u64 *hit) {
@@ -161,7 +263,7 @@ static __always_inline int check_mbind(__u64 mode, __u64 nmask, __u64 maxnode) {
         __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
 
         /* the mask first: most calls name no SPM node, and the cgroup walk costs more */
-        if (user_mask_hits((const unsigned long *) nmask, maxnode, hit) && !caller_is_exempt())
+        if (policy_hits(mode, (const unsigned long *) nmask, maxnode, hit) && !caller_is_exempt())
                 report(SPMD_SYS_MBIND, 0, (__u32) mode, hit);
         return 0;
 }
@@ -170,7 +272,7 @@ static __always_inline int check_mbind(__u64 mode, __u64 nmask, __u64 maxnode) {
 static __always_inline int check_set_mempolicy(__u64 mode, __u64 nmask, __u64 maxnode) {
         __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
 
-        if (user_mask_hits((const unsigned long *) nmask, maxnode, hit) && !caller_is_exempt())
+        if (policy_hits(mode, (const unsigned long *) nmask, maxnode, hit) && !caller_is_exempt())
                 report(SPMD_SYS_SET_MEMPOLICY, 0, (__u32) mode, hit);
         return 0;
 }
@@ -210,7 +312,8 @@ static __always_inline int check_move_pages(__u64 pid, __u64 nr, __u64 nodes_ptr
 static __always_inline int check_migrate_pages(__u64 pid, __u64 maxnode, __u64 new_nodes) {
         __u64 hit[SPMD_EVENT_MASK_WORDS] = {};
 
-        if (user_mask_hits((const unsigned long *) new_nodes, maxnode, hit) && !caller_is_exempt())
+        /* get_nodes(): maxnode - 1 bits, as for the mempolicy calls */
+        if (maxnode && user_mask_hits((const unsigned long *) new_nodes, maxnode - 1, hit) && !caller_is_exempt())
                 report(SPMD_SYS_MIGRATE_PAGES, (__s32) pid, 0, hit);
         return 0;
 }

@@ -103,9 +103,10 @@ static void route_set_mempolicy(void) {
 }
 
 static void route_set_mempolicy_bit_beyond_maxnode(void) {
-        /* node 1 is set in the word but maxnode=1 covers only node 0: not a request for node 1 */
+        /* node 1 is set in the word, but the kernel reads maxnode - 1 = 1 bit (get_nodes()): a bind to
+         * node 0 alone, not a request for node 1 */
         unsigned long m = mask_node(0) | mask_node(1);
-        (void) syscall(SYS_set_mempolicy, MPOL_BIND, &m, 1);
+        (void) syscall(SYS_set_mempolicy, MPOL_BIND, &m, 2);
 }
 
 static void route_move_pages(void) {
@@ -338,6 +339,119 @@ static void test_pinned_outlive_and_readopt(void **state) {
         assert_int_equal(rmdir(mnt), 0);
 }
 
+/*
+ * The observer reads a call's arguments as the kernel does, checked against the
+ * kernel itself: with node 0 (the one node every machine has) as the "SPM"
+ * node, each call runs in a child, which then asks the kernel what policy it
+ * got (get_mempolicy). A call the kernel took with a policy that places memory
+ * on nodes (not default or local) names node 0 here, and must be reported; a
+ * call it refused, or took as default/local, must not be.
+ */
+#ifndef MPOL_F_STATIC_NODES
+#define MPOL_F_STATIC_NODES (1 << 15)
+#endif
+#ifndef MPOL_F_RELATIVE_NODES
+#define MPOL_F_RELATIVE_NODES (1 << 14)
+#endif
+#ifndef MPOL_F_NUMA_BALANCING
+#define MPOL_F_NUMA_BALANCING (1 << 13)
+#endif
+#ifndef MPOL_LOCAL
+#define MPOL_LOCAL 4
+#endif
+#ifndef MPOL_PREFERRED_MANY
+#define MPOL_PREFERRED_MANY 5
+#endif
+#ifndef MPOL_WEIGHTED_INTERLEAVE
+#define MPOL_WEIGHTED_INTERLEAVE 6
+#endif
+
+static const struct PolicyCase {
+        const char *name;
+        bool mbind;
+        int mode;
+        unsigned long mask, maxnode;
+} policy_cases[] = {
+        { "bind {0} maxnode=2", false, MPOL_BIND, 1, 2 },
+        { "bind {0} maxnode=1 (no bit read)", false, MPOL_BIND, 1, 1 },
+        { "bind {0} maxnode=0", false, MPOL_BIND, 1, 0 },
+        { "bind {0,1} maxnode=2", false, MPOL_BIND, 3, 2 },
+        { "interleave {0}", false, MPOL_INTERLEAVE, 1, 64 },
+        { "preferred {0}", false, MPOL_PREFERRED, 1, 64 },
+        { "preferred {} (local)", false, MPOL_PREFERRED, 0, 64 },
+        { "preferred {0,5}", false, MPOL_PREFERRED, 0x21, 64 },
+        { "preferred_many {0}", false, MPOL_PREFERRED_MANY, 1, 64 },
+        { "weighted_interleave {0}", false, MPOL_WEIGHTED_INTERLEAVE, 1, 64 },
+        { "default {}", false, MPOL_DEFAULT, 0, 64 },
+        { "default {0} (refused)", false, MPOL_DEFAULT, 1, 64 },
+        { "local {}", false, MPOL_LOCAL, 0, 64 },
+        { "local {0} (refused)", false, MPOL_LOCAL, 1, 64 },
+        { "bind|static {0}", false, MPOL_BIND | MPOL_F_STATIC_NODES, 1, 64 },
+        { "bind|relative {1} (folds onto node 0)", false, MPOL_BIND | MPOL_F_RELATIVE_NODES, 2, 64 },
+        { "interleave|relative {2,3}", false, MPOL_INTERLEAVE | MPOL_F_RELATIVE_NODES, 0xc, 64 },
+        { "bind|static|relative (refused)", false, MPOL_BIND | MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES, 1, 64 },
+        { "bind|numa_balancing {0}", false, MPOL_BIND | MPOL_F_NUMA_BALANCING, 1, 64 },
+        { "interleave|numa_balancing (refused)", false, MPOL_INTERLEAVE | MPOL_F_NUMA_BALANCING, 1, 64 },
+        { "mode 9 (refused)", false, 9, 1, 64 },
+        { "mbind bind {0} maxnode=2", true, MPOL_BIND, 1, 2 },
+        { "mbind bind {0} maxnode=1 (no bit read)", true, MPOL_BIND, 1, 1 },
+        { "mbind default {0} (refused)", true, MPOL_DEFAULT, 1, 64 },
+        { "mbind preferred|relative {3}", true, MPOL_PREFERRED | MPOL_F_RELATIVE_NODES, 8, 64 },
+        { "mbind interleave {0,1} maxnode=65", true, MPOL_INTERLEAVE, 3, 65 },
+};
+
+static const struct PolicyCase *policy_case;
+
+/* Exit 0: the kernel refused the call; 1: it took it as a default/local policy; 2: as a policy on nodes. */
+static void route_policy_case(void) {
+        const struct PolicyCase *c = policy_case;
+        unsigned long m = c->mask;
+        int mode = -1;
+        long r;
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (c->mbind)
+                r = syscall(SYS_mbind, p, 4096, c->mode, &m, c->maxnode, 0);
+        else
+                r = syscall(SYS_set_mempolicy, c->mode, &m, c->maxnode);
+        if (r < 0)
+                _exit(0);
+        if (c->mbind ? syscall(SYS_get_mempolicy, &mode, NULL, 0, p, MPOL_F_ADDR)
+                     : syscall(SYS_get_mempolicy, &mode, NULL, 0, NULL, 0))
+                _exit(99);
+        mode &= ~(MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING);
+        _exit(mode == MPOL_DEFAULT || mode == MPOL_LOCAL ? 1 : 2);
+}
+
+static void test_observer_reads_calls_as_the_kernel(void **state) {
+        NodeMask node0 = {}, node1 = {};
+        unsigned disagree = 0;
+        (void) state;
+
+        nodemask_set(&node0, 0);
+        nodemask_set(&node1, 1);
+        assert_int_equal(bpf_observer_set_spm_nodes(observer, &node0), 0);
+        for (size_t i = 0; i < sizeof policy_cases / sizeof policy_cases[0]; i++) {
+                int status;
+                pid_t pid;
+                size_t n;
+
+                policy_case = &policy_cases[i];
+                pid = run_child(route_policy_case, &status);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) <= 2);
+                n = collect(observer, pid, WEXITSTATUS(status) == 2 ? 1000 : 300);
+                print_message("%-40s kernel: %-22s observer: %s\n", policy_cases[i].name,
+                              WEXITSTATUS(status) == 0   ? "refused"
+                              : WEXITSTATUS(status) == 1 ? "default/local policy"
+                                                         : "policy on node 0",
+                              n ? "reported node 0" : "nothing");
+                if ((WEXITSTATUS(status) == 2) != (n == 1) || (n == 1 && events[0].nodes[0] != mask_node(0)))
+                        disagree++;
+        }
+        assert_int_equal(bpf_observer_set_spm_nodes(observer, &node1), 0);
+        assert_int_equal(disagree, 0);
+}
+
 static void test_counters(void **state) {
         uint64_t before[SPMD_SYS_MAX], after[SPMD_SYS_MAX];
         int status;
@@ -407,6 +521,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_routes_reported),
                 cmocka_unit_test(test_other_nodes_and_loader_not_reported),
+                cmocka_unit_test(test_observer_reads_calls_as_the_kernel),
                 cmocka_unit_test(test_granted_cgroup_exempt),
                 cmocka_unit_test(test_granted_subtree_exempt),
                 cmocka_unit_test(test_pinned_outlive_and_readopt),
