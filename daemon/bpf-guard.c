@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "bpf-guard.h"
 #include "bpf-probe.h"
 #include "bpf-util.h"
@@ -21,7 +22,7 @@ struct BpfGuard {
         struct ring_buffer *rb;
         GuardHandler handler;
         void *userdata;
-        BpfU64Set granted, gateways; /* what the maps hold */
+        BpfU64Set granted; /* what granted_cgroups holds */
 };
 
 static const char *const what_names[SPMD_GUARD_MAX] = {
@@ -29,7 +30,41 @@ static const char *const what_names[SPMD_GUARD_MAX] = {
         [SPMD_GUARD_CPUSET_MEMS] = "cpuset.mems",
         [SPMD_GUARD_SUBTREE_CONTROL] = "cgroup.subtree_control",
         [SPMD_GUARD_MOVEMEMORY] = "task_movememory",
+        [SPMD_GUARD_CLONE_INTO] = "clone_into_cgroup",
+        [SPMD_GUARD_PINS] = "bpf_pins",
 };
+
+static const char *const pin_op_names[SPMD_PIN_OP_MAX] = {
+        [SPMD_PIN_WRITE] = "removing, adding or opening for writing",
+        [SPMD_PIN_RENAME] = "renaming",
+        [SPMD_PIN_UMOUNT] = "unmounting the bpffs of",
+        [SPMD_PIN_BY_ID] = "taking a writable fd (by id) of",
+};
+
+const char *spmd_guard_pin_op_to_string(int op) {
+        return op >= 0 && op < SPMD_PIN_OP_MAX ? pin_op_names[op] : "touching";
+}
+
+/* This process's start, in clock ticks since boot (/proc/self/stat field 22), as the guard compares it. */
+static int own_start_ticks(uint64_t *ret) {
+        char buf[1024], *p;
+        unsigned long long start;
+        FILE *f = fopen("/proc/self/stat", "re");
+        bool ok;
+
+        if (!f)
+                return -errno;
+        ok = fgets(buf, sizeof buf, f) != NULL;
+        fclose(f);
+        p = ok ? strrchr(buf, ')') : NULL; /* comm may hold spaces and parentheses */
+        /* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+         * cutime cstime priority nice num_threads itrealvalue starttime(22) */
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &start) != 1)
+                return -EINVAL;
+        *ret = start;
+        return 0;
+}
 
 const char *spmd_guard_what_to_string(unsigned what) {
         return what < SPMD_GUARD_MAX ? what_names[what] : NULL;
@@ -67,7 +102,18 @@ int bpf_guard_new_pinned(bool cgroup_guard, bool task_movememory, const char *pi
         if (!g->skel)
                 return unavailable(ret_reason, -errno, "opening the BPF object failed: %s", strerror(errno));
         g->skel->rodata->spmd_tgid = (uint32_t) getpid();
+        r = own_start_ticks((uint64_t *) &g->skel->rodata->spmd_start_ticks);
+        if (r < 0)
+                return unavailable(ret_reason, r, "cannot read this process's start time from /proc/self/stat");
+        long tck = sysconf(_SC_CLK_TCK);
+        g->skel->rodata->ns_per_tick = 1000000000ULL / (uint64_t) (tck > 0 ? tck : 100);
+        /* cgroupfs writes and clone3(CLONE_INTO_CGROUP); the pins' protection wherever there are pins */
         bpf_program__set_autoload(g->skel->progs.guard_file_open, cgroup_guard);
+        bpf_program__set_autoload(g->skel->progs.guard_task_alloc, cgroup_guard);
+        bpf_program__set_autoload(g->skel->progs.guard_inode_permission, cgroup_guard || pin_dir != NULL);
+        bpf_program__set_autoload(g->skel->progs.guard_inode_rename, pin_dir != NULL);
+        bpf_program__set_autoload(g->skel->progs.guard_sb_umount, pin_dir != NULL);
+        bpf_program__set_autoload(g->skel->progs.guard_bpf, pin_dir != NULL);
         bpf_program__set_autoload(g->skel->progs.guard_task_movememory, task_movememory);
         if (pin_dir) {
                 if (ret_adopted)
@@ -105,18 +151,29 @@ BpfGuard *bpf_guard_free(BpfGuard *g) {
         ring_buffer__free(g->rb);
         guard_bpf__destroy(g->skel);
         bpf_u64_set_clear(&g->granted);
-        bpf_u64_set_clear(&g->gateways);
         free(g);
         return NULL;
 }
 
-int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
-                   size_t n_gateways) {
+int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const NodeMask *spm) {
         int r = bpf_map_sync_u64_set_cached(g->skel->maps.granted_cgroups, &g->granted, granted, n_granted);
 
         if (r < 0)
                 return r;
-        return bpf_map_sync_u64_set_cached(g->skel->maps.gateways, &g->gateways, gateways, n_gateways);
+        return bpf_map_set_node_mask(g->skel->maps.spm_nodes, spm);
+}
+
+int bpf_guard_protect(BpfGuard *g, const struct spmd_exe_key *inodes, size_t n_inodes, const uint64_t *ids,
+                      size_t n_ids) {
+        int r = bpf_map_sync_key_set(g->skel->maps.protected_inodes, inodes, n_inodes, sizeof *inodes);
+
+        if (r < 0)
+                return r;
+        return bpf_map_sync_key_set(g->skel->maps.protected_ids, ids, n_ids, sizeof *ids);
+}
+
+size_t bpf_guard_object_ids(BpfGuard *g, uint64_t *ids, size_t max) {
+        return bpf_skeleton_object_ids(g->skel->skeleton, ids, max);
 }
 
 /*
@@ -182,6 +239,21 @@ int bpf_guard_set_trusted(BpfGuard *g, char *const *paths) {
         while (bpf_map__get_next_key(g->skel->maps.trusted_exes, NULL, &next, sizeof next) == 0)
                 if (bpf_map__delete_elem(g->skel->maps.trusted_exes, &next, sizeof next, 0) < 0)
                         return -errno;
+        /* spmd itself, by its executable: a restarted spmd (another pid) re-adopts the pins, and
+         * "spmd --detach-bpf" can remove them. Also the file now installed as spmd, so that a
+         * restart after an upgrade that replaced it is still spmd. */
+        for (const char *const *self = (const char *const[]){ "/proc/self/exe", SPMD_EXECUTABLE, NULL }; *self;
+             self++) {
+                r = exe_key(*self, &key);
+                if (r < 0) {
+                        if (strcmp(*self, SPMD_EXECUTABLE) == 0 && r == -ENOENT)
+                                continue; /* not installed: run from a build tree */
+                        return log_error_errno(r, "Cannot tell the guard which executable is spmd (%s): %m", *self);
+                }
+                if (bpf_map__update_elem(g->skel->maps.trusted_exes, &key, sizeof key, &one, sizeof one,
+                                         BPF_ANY) < 0)
+                        return -errno;
+        }
         for (char *const *p = paths; p && *p; p++) {
                 r = exe_key(*p, &key);
                 if (r < 0) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nodemask.h"
 #include "spmd/guard.h"
 
 typedef struct BpfGuard BpfGuard;
@@ -26,9 +27,16 @@ static inline void bpf_guard_freep(BpfGuard **g) {
                 *g = bpf_guard_free(*g);
 }
 
-/* Make the granted and gateway sets exactly these cgroup ids. */
-int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const uint64_t *gateways,
-                   size_t n_gateways);
+/* Make the granted set exactly these cgroup ids, and the SPM nodes spm. */
+int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const NodeMask *spm);
+/* Protect exactly these bpffs inodes (spmd's pins; ino 0: their filesystem) and BPF objects
+ * (enum spmd_bpf_kind << 32 | id) from untrusted tasks. */
+int bpf_guard_protect(BpfGuard *g, const struct spmd_exe_key *inodes, size_t n_inodes, const uint64_t *ids,
+                      size_t n_ids);
+/* The guard's own maps and links (see bpf_skeleton_object_ids()). */
+size_t bpf_guard_object_ids(BpfGuard *g, uint64_t *ids, size_t max);
+/* What enum spmd_guard_pin_op op did to the pins, for messages. */
+const char *spmd_guard_pin_op_to_string(int op);
 /* Trust these executables (absolute paths); each path that cannot be found is logged and skipped. */
 int bpf_guard_set_trusted(BpfGuard *g, char *const *paths);
 int bpf_guard_fd(BpfGuard *g);

@@ -213,12 +213,11 @@ BpfObserver *bpf_observer_free(BpfObserver *o) {
 }
 
 int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m) {
-        for (uint32_t i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
-                uint64_t word = m->bits[i];
-                if (bpf_map__update_elem(o->skel->maps.spm_nodes, &i, sizeof i, &word, sizeof word, BPF_ANY) < 0)
-                        return -errno;
-        }
-        return 0;
+        return bpf_map_set_node_mask(o->skel->maps.spm_nodes, m);
+}
+
+size_t bpf_observer_object_ids(BpfObserver *o, uint64_t *ids, size_t max) {
+        return bpf_skeleton_object_ids(o->skel->skeleton, ids, max);
 }
 
 int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted) {

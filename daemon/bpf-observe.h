@@ -39,6 +39,8 @@ static inline void bpf_observer_freep(BpfObserver **o) {
 }
 
 int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m);
+/* The observer's maps and links (see bpf_skeleton_object_ids()), for the guard to protect. */
+size_t bpf_observer_object_ids(BpfObserver *o, uint64_t *ids, size_t max);
 int bpf_observer_set_granted(BpfObserver *o, uint64_t cgroup_id, bool granted);
 /* Make the granted set exactly ids[0..n). */
 int bpf_observer_sync_granted(BpfObserver *o, const uint64_t *ids, size_t n);

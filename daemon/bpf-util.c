@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -12,7 +13,12 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <sys/sysmacros.h>
+
 #include "bpf-util.h"
+#include "spmd/guard.h"
+#include "spmd/observe.h"
 #include "log.h"
 
 #ifndef BPF_FS_MAGIC
@@ -105,6 +111,98 @@ int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint
         last->n = n;
         last->valid = r == 0;
         return r;
+}
+
+int bpf_map_set_node_mask(struct bpf_map *map, const NodeMask *m) {
+        for (uint32_t i = 0; i < SPMD_BPF_MASK_WORDS && i < NODEMASK_WORDS; i++) {
+                uint64_t word = m->bits[i];
+                if (bpf_map__update_elem(map, &i, sizeof i, &word, sizeof word, BPF_ANY) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+int bpf_map_sync_key_set(struct bpf_map *map, const void *keys, size_t n, size_t key_size) {
+        uint8_t key[64], next[64], one = 1;
+        bool first = true;
+
+        if (key_size > sizeof key)
+                return -EINVAL;
+        /* as bpf_map_sync_u64_set(): a hash map's get_next_key restarts when the key given is gone */
+        while (bpf_map__get_next_key(map, first ? NULL : key, next, key_size) == 0) {
+                bool keep = false;
+
+                first = false;
+                memcpy(key, next, key_size);
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = memcmp((const uint8_t *) keys + i * key_size, next, key_size) == 0;
+                if (!keep && bpf_map__delete_elem(map, next, key_size, 0) < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (bpf_map__update_elem(map, (const uint8_t *) keys + i * key_size, key_size, &one, sizeof one,
+                                         BPF_ANY) < 0)
+                        return -errno;
+        return 0;
+}
+
+static bool object_id(int fd, uint64_t kind, uint64_t *ret) {
+        union {
+                struct bpf_map_info map;
+                struct bpf_link_info link;
+        } info = {};
+        uint32_t len = kind == SPMD_BPF_KIND_MAP ? sizeof info.map : sizeof info.link;
+
+        if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+                return false;
+        *ret = kind << 32 | (kind == SPMD_BPF_KIND_MAP ? info.map.id : info.link.id);
+        return true;
+}
+
+size_t bpf_skeleton_object_ids(struct bpf_object_skeleton *s, uint64_t *ids, size_t max) {
+        size_t n = 0;
+
+        for (int i = 0; i < s->map_cnt && n < max; i++)
+                n += object_id(bpf_map__fd(*s->maps[i].map), SPMD_BPF_KIND_MAP, &ids[n]);
+        for (int i = 0; i < s->prog_cnt && n < max; i++)
+                if (*s->progs[i].link)
+                        n += object_id(bpf_link__fd(*s->progs[i].link), SPMD_BPF_KIND_LINK, &ids[n]);
+        return n;
+}
+
+static struct spmd_exe_key inode_key(const struct stat *st, bool fs) {
+        return (struct spmd_exe_key){ .dev = ((uint64_t) major(st->st_dev) << 20) | minor(st->st_dev),
+                                      .ino = fs ? 0 : st->st_ino };
+}
+
+int bpf_pin_dir_inode_keys(const char *dir, void *keys, size_t *n, size_t max) {
+        struct spmd_exe_key *k = keys;
+        struct dirent *de;
+        struct stat st;
+        DIR *d;
+
+        if (stat(dir, &st) < 0)
+                return -errno;
+        if (*n + 2 > max)
+                return -ENOBUFS;
+        k[(*n)++] = inode_key(&st, true);
+        k[(*n)++] = inode_key(&st, false);
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue; /* gone meanwhile */
+                if (*n >= max) {
+                        closedir(d);
+                        return -ENOBUFS;
+                }
+                k[(*n)++] = inode_key(&st, false);
+        }
+        closedir(d);
+        return 0;
 }
 
 int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n) {

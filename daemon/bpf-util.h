@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "nodemask.h"
 
 /*
  * For BPF loaders: store why a layer is unavailable in *ret_reason (if not
@@ -30,6 +31,16 @@ void bpf_u64_set_clear(BpfU64Set *s);
 /* As bpf_map_sync_u64_set(), but against what last says the map holds: a grant costs one write,
  * not one per grant. The first call (or one after a failure) does the full sync. */
 int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint64_t *ids, size_t n);
+/* An array map of SPMD_BPF_MASK_WORDS u64 words: make it hold the node mask m. */
+int bpf_map_set_node_mask(struct bpf_map *map, const NodeMask *m);
+/* A hash map used as a set of fixed-size keys (value: one byte): make it hold exactly keys[0..n). */
+int bpf_map_sync_key_set(struct bpf_map *map, const void *keys, size_t n, size_t key_size);
+/* The ids of a loaded skeleton's maps (internal ones included) and attached links, as
+ * enum spmd_bpf_kind << 32 | id, at most max of them; returns how many. */
+size_t bpf_skeleton_object_ids(struct bpf_object_skeleton *s, uint64_t *ids, size_t max);
+/* The (kernel dev, inode) of dir, of every entry in it, and (ino 0) of its filesystem, appended to
+ * keys[*n..max) as struct spmd_exe_key; -ENOENT if dir does not exist. */
+int bpf_pin_dir_inode_keys(const char *dir, void *keys, size_t *n, size_t max);
 /* A per-CPU array of u64 counters: counts[k] summed over CPUs, for k < n. */
 int bpf_map_percpu_sums(struct bpf_map *map, uint64_t *counts, uint32_t n);
 

@@ -689,20 +689,6 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
         w->userdata = userdata;
 }
 
-size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < w->n_watches && n < max; i++) {
-                char p[PATH_MAX];
-                struct stat st;
-
-                snprintf(p, sizeof p, "%s%s", w->root, w->watches[i].path);
-                if (stat(p, &st) == 0)
-                        ids[n++] = (uint64_t) st.st_ino; /* a cgroup2 directory's inode is its id */
-        }
-        return n;
-}
-
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret) {
         count_root_procs(w);
         *ret = w->stats;

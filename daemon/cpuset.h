@@ -127,5 +127,3 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
  */
 typedef int (*CpusetSetUnitMems)(const char *unit, const NodeMask *mems, void *userdata);
 void cpuset_wall_set_manager(CpusetWall *w, CpusetSetUnitMems set_mems, void *userdata);
-/* The cgroup ids of the gateways that exist (the root included); up to max. Returns how many. */
-size_t cpuset_wall_gateway_ids(const CpusetWall *w, uint64_t *ids, size_t max);

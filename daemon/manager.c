@@ -195,11 +195,11 @@ static void manager_log_wall(Manager *m) {
 }
 
 /* Tell the BPF layers which cgroups hold grants (the grant cgroups that exist) and, for the
- * guard, which ones SPM nodes pass through. */
-static void manager_sync_bpf_maps(Manager *m) {
+ * guard, which nodes are SPM nodes (it reads which cgroups they reach from the kernel). */
+static void manager_sync_bpf_maps(Manager *m, const NodeMask *spm_now) {
         _cleanup_free_ uint64_t *ids = NULL;
-        uint64_t gateways[4096];
-        size_t n = 0, n_gw = 0;
+        NodeMask spm;
+        size_t n = 0;
         int r;
 
         if (!m->observer && !m->guard)
@@ -225,17 +225,19 @@ static void manager_sync_bpf_maps(Manager *m) {
                         log_error_errno(r, "Cannot update the observer's granted cgroups: %m");
         }
         if (m->guard) {
-                if (m->wall)
-                        n_gw = cpuset_wall_gateway_ids(m->wall, gateways, ELEMENTSOF(gateways));
-                r = bpf_guard_sync(m->guard, ids, n, gateways, n_gw);
+                if (spm_now)
+                        spm = *spm_now;
+                else
+                        manager_spm_nodes(m, &spm);
+                r = bpf_guard_sync(m->guard, ids, n, &spm);
                 if (r < 0)
-                        log_error_errno(r, "Cannot update the guard's cgroups: %m");
+                        log_error_errno(r, "Cannot update the guard's cgroups and SPM nodes: %m");
         }
 }
 
 static void on_grant_appeared(const char *path, void *userdata) {
         log_debug("Cgroup %s appeared (granted, or SPM nodes pass through it).", path);
-        manager_sync_bpf_maps(userdata);
+        manager_sync_bpf_maps(userdata, NULL);
 }
 
 static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, const char *changed) {
@@ -255,7 +257,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                         log_error_errno(r, "Cannot update the observer's SPM nodes: %m");
         }
         if (!m->wall) {
-                manager_sync_bpf_maps(m);
+                manager_sync_bpf_maps(m, &in.spm);
                 return r;
         }
 
@@ -290,7 +292,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                 r = cpuset_wall_apply(m->wall, &in);
         if (verbose)
                 manager_log_wall(m);
-        manager_sync_bpf_maps(m); /* after the wall: its gateways exist now */
+        manager_sync_bpf_maps(m, &in.spm); /* after the wall: the grants' cgroups exist now */
         return r > 0 ? -EIO : r;
 }
 
@@ -317,25 +319,6 @@ static void cgroup_name(uint64_t id, char *buf, size_t len) {
                 snprintf(buf, len, "/");
         else if (!cgroup_tree_find(CGROUP_ROOT, 16, has_id, &id, buf, len))
                 snprintf(buf, len, "id %" PRIu64 " (gone)", id);
-}
-
-#define LOG_BURST 10 /* journal lines per second per kind of event; the counters see every event */
-
-/* May this event be logged? Says how many were not, once their second is over. */
-static bool log_ratelimit_pass(LogRateLimit *rl, const char *what) {
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
-
-        if (now - rl->window_start_usec >= 1000000) {
-                if (rl->suppressed > 0)
-                        log_warning("%u more %s in the last second not logged one by one.", rl->suppressed, what);
-                rl->window_start_usec = now;
-                rl->in_window = rl->suppressed = 0;
-        }
-        if (++rl->in_window > LOG_BURST) {
-                rl->suppressed++;
-                return false;
-        }
-        return true;
 }
 
 static void on_violation(const struct spmd_violation_event *e, void *userdata) {
@@ -590,11 +573,20 @@ static void on_denial(const struct spmd_guard_event *e, void *userdata) {
         cgroup_name(e->target_cgroup_id, target, sizeof target);
         if (e->what == SPMD_GUARD_MOVEMEMORY)
                 snprintf(what, sizeof what, "moving the pages of pid %d, which holds a grant in", e->target_pid);
+        else if (e->what == SPMD_GUARD_CLONE_INTO)
+                snprintf(what, sizeof what, "starting a process (clone3 with CLONE_INTO_CGROUP) in");
         else
                 snprintf(what, sizeof what, "writing %s of", strna(spmd_guard_what_to_string(e->what)));
-        snprintf(msg, sizeof msg, "Denied: %s (pid %u, uid %u) in cgroup %s, %s cgroup %s (not a trusted "
-                                  "executable; see TrustedExecutable=).",
-                 comm, e->tgid, e->uid, own, what, target);
+        if (e->what == SPMD_GUARD_PINS)
+                snprintf(msg, sizeof msg, "Denied: %s (pid %u, uid %u) in cgroup %s, %s spmd's BPF pins under %s "
+                                          "(%s %" PRIu64 "; enforcement is switched off with spmctl detach-bpf).",
+                         comm, e->tgid, e->uid, own, spmd_guard_pin_op_to_string(e->target_pid),
+                         m->config->bpf_pin_directory, e->target_pid == SPMD_PIN_BY_ID ? "id" : "inode",
+                         (uint64_t) e->target_cgroup_id);
+        else
+                snprintf(msg, sizeof msg, "Denied: %s (pid %u, uid %u) in cgroup %s, %s cgroup %s (not a trusted "
+                                          "executable; see TrustedExecutable=).",
+                         comm, e->tgid, e->uid, own, what, target);
         snprintf(f_what, sizeof f_what, "SPMD_DENIED=%s", strna(spmd_guard_what_to_string(e->what)));
         snprintf(f_pid, sizeof f_pid, "SPMD_PID=%u", e->tgid);
         snprintf(f_comm, sizeof f_comm, "SPMD_COMM=%s", comm);
@@ -615,6 +607,44 @@ static int on_guard_io(sd_event_source *s, int fd, uint32_t revents, void *userd
         if (r < 0)
                 log_warning_errno(r, "Reading the guard's ring buffer failed: %m");
         return 0;
+}
+
+/*
+ * The guard keeps untrusted tasks off spmd's pins (both layers' directories and
+ * files, and their bpffs) and off writable fds of its maps and links by id, so
+ * that only spmd itself (spmctl detach-bpf runs it) or PersistAfterExit=no
+ * switches enforcement off. Called whenever pins or objects may have changed.
+ */
+static void manager_guard_protect(Manager *m) {
+        struct spmd_exe_key inodes[256];
+        uint64_t ids[256];
+        size_t n_inodes = 0, n_ids = 0;
+        int r;
+
+        if (!m->guard)
+                return;
+        if (m->config->persist_after_exit) {
+                r = bpf_pin_dir_inode_keys(m->config->bpf_pin_directory, inodes, &n_inodes, ELEMENTSOF(inodes));
+                for (const char *const *layer = (const char *const[]){ "guard", "observe", NULL };
+                     r >= 0 && *layer; layer++) {
+                        _cleanup_free_ char *dir = NULL;
+
+                        if (asprintf(&dir, "%s/%s", m->config->bpf_pin_directory, *layer) < 0)
+                                return (void) log_oom();
+                        r = bpf_pin_dir_inode_keys(dir, inodes, &n_inodes, ELEMENTSOF(inodes));
+                        if (r == -ENOENT)
+                                r = 0; /* that layer is not pinned */
+                }
+                if (r < 0)
+                        log_error_errno(r, "Cannot list spmd's pins under %s for the guard: %m",
+                                        m->config->bpf_pin_directory);
+        }
+        n_ids = bpf_guard_object_ids(m->guard, ids, ELEMENTSOF(ids));
+        if (m->observer)
+                n_ids += bpf_observer_object_ids(m->observer, ids + n_ids, ELEMENTSOF(ids) - n_ids);
+        r = bpf_guard_protect(m->guard, inodes, n_inodes, ids, n_ids);
+        if (r < 0)
+                log_error_errno(r, "Cannot tell the guard which pins and BPF objects are spmd's: %m");
 }
 
 static void manager_drop_guard(Manager *m) {
@@ -664,6 +694,8 @@ int manager_setup_guard(Manager *m) {
         r = bpf_guard_set_trusted(m->guard, m->config->trusted_executables);
         if (r < 0)
                 log_error_errno(r, "Cannot set the guard's trusted executables: %m");
+        manager_guard_protect(m);
+        manager_sync_bpf_maps(m, NULL);
         return 0;
 }
 

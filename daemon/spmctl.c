@@ -2,9 +2,11 @@
 /* spmctl: the operator's tool for spmd. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpf-util.h"
 #include "check-config.h"
@@ -172,41 +174,40 @@ static int verb_device(int argc, char *argv[]) {
         return 0;
 }
 
-/* Uninstalling enforcement is explicit: spmd itself leaves its pins when it stops. */
+/*
+ * Uninstalling enforcement is explicit: spmd itself leaves its pins when it
+ * stops, and the guard refuses to let anything but spmd's own executable
+ * remove them, so this runs "spmd --detach-bpf": the spmd beside this spmctl
+ * (a build tree), else the installed one.
+ */
 static int verb_detach_bpf(int argc, char *argv[]) {
-        _cleanup_(config_freep) Config *c = NULL;
-        ConfDiags d = {};
-        int r, ret = 0;
+        char self[PATH_MAX], sibling[PATH_MAX + 8];
+        const char *spmd = SPMD_EXECUTABLE;
+        ssize_t n;
 
         (void) argv;
         if (argc > 1) {
                 fprintf(stderr, "detach-bpf takes no arguments.\n");
                 return 2;
         }
-        r = config_load(arg_config, arg_config_given, &c, &d);
-        conf_diags_print(&d, stderr);
-        conf_diags_clear(&d);
-        if (r < 0) {
-                fprintf(stderr, "Cannot read %s, so BpfPinDirectory= is unknown.\n", arg_config);
-                return 1;
-        }
-        for (const char *const *layer = (const char *const[]){ "observe", "guard", NULL }; *layer; layer++) {
-                char dir[4200];
-
-                snprintf(dir, sizeof dir, "%s/%s", c->bpf_pin_directory, *layer);
-                if (access(dir, F_OK) < 0) {
-                        printf("%s: nothing pinned\n", dir);
-                        continue;
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(sibling, sizeof sibling, "%s/spmd", self);
+                        if (access(sibling, X_OK) == 0)
+                                spmd = sibling;
                 }
-                r = bpf_pin_remove(dir);
-                if (r < 0) {
-                        fprintf(stderr, "%s: %s\n", dir, strerror(-r));
-                        ret = 1;
-                } else
-                        printf("%s: removed\n", dir);
         }
-        (void) rmdir(c->bpf_pin_directory);
-        return ret;
+        fflush(stdout);
+        if (arg_config_given)
+                execl(spmd, spmd, "--detach-bpf", "-c", arg_config, (char *) NULL);
+        else
+                execl(spmd, spmd, "--detach-bpf", (char *) NULL);
+        fprintf(stderr, "Cannot run %s --detach-bpf: %s\n", spmd, strerror(errno));
+        return 1;
 }
 
 int main(int argc, char *argv[]) {

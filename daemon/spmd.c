@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include "bpf-util.h"
 #include "check-config.h"
+#include "conf.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -17,6 +20,7 @@ static const char *arg_config = SPMD_CONF_PATH;
 static bool arg_config_given = false;
 static bool arg_check_config = false;
 static bool arg_dump_config = false;
+static bool arg_detach_bpf = false;
 static int arg_log_level = -1;
 
 static void help(void) {
@@ -28,6 +32,8 @@ static void help(void) {
                "                            " SPMD_CONF_PATH "\n"
                "     --check-config [PATH]  Validate the configuration and exit:\n"
                "                            0 when valid, 1 on errors\n"
+               "     --detach-bpf           Remove the BPF programs and maps spmd pinned\n"
+               "                            (what spmctl detach-bpf runs) and exit\n"
                "     --dump-config          With --check-config: print the effective\n"
                "                            configuration\n"
                "     --log-level=LEVEL      debug, info, notice, warning, err\n"
@@ -43,6 +49,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_CHECK_CONFIG,
                 ARG_DUMP_CONFIG,
+                ARG_DETACH_BPF,
                 ARG_LOG_LEVEL,
                 ARG_LOG_TARGET,
         };
@@ -52,6 +59,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", optional_argument, NULL, ARG_CHECK_CONFIG },
                 { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "detach-bpf", no_argument, NULL, ARG_DETACH_BPF },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 {}
@@ -79,6 +87,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_DUMP_CONFIG:
                         arg_dump_config = true;
+                        break;
+                case ARG_DETACH_BPF:
+                        arg_detach_bpf = true;
                         break;
                 case ARG_LOG_LEVEL:
                         arg_log_level = log_level_from_string(optarg);
@@ -120,6 +131,68 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+/* The comm of pid, for the log: "" if it cannot be read. */
+static void proc_comm(pid_t pid, char *buf, size_t len) {
+        char p[64];
+        FILE *f;
+
+        buf[0] = '\0';
+        snprintf(p, sizeof p, "/proc/%d/comm", (int) pid);
+        f = fopen(p, "re");
+        if (!f)
+                return;
+        if (fgets(buf, (int) len, f))
+                buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+
+/*
+ * Uninstall enforcement on purpose: remove both layers' pins, so the programs
+ * detach (at once, or when a running spmd lets go of them). Only spmd's own
+ * executable (or PID 1 or a TrustedExecutable=) gets past the guard's
+ * protection of the pins, which is why spmctl detach-bpf runs this. Logged
+ * with who asked.
+ */
+static int detach_bpf(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        ConfDiags d = {};
+        char by[64] = "", msg[512], f_uid[32], f_ppid[32];
+        const char *fields[] = { "SPMD_EVENT=detach-bpf", f_uid, f_ppid, NULL };
+        int r, ret = 0;
+
+        r = config_load(arg_config, arg_config_given, &c, &d);
+        conf_diags_print(&d, stderr);
+        conf_diags_clear(&d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s, so BpfPinDirectory= is unknown: %m", arg_config);
+        proc_comm(getppid(), by, sizeof by);
+        snprintf(msg, sizeof msg, "Detaching spmd's BPF enforcement on request: uid %u, from pid %d (%s); removing "
+                                  "the pins under %s.",
+                 (unsigned) getuid(), (int) getppid(), by[0] ? by : "?", c->bpf_pin_directory);
+        snprintf(f_uid, sizeof f_uid, "SPMD_UID=%u", (unsigned) getuid());
+        snprintf(f_ppid, sizeof f_ppid, "SPMD_PID=%d", (int) getppid());
+        log_struct_internal(LOG_NOTICE, __FILE__, __LINE__, __func__, msg, fields);
+        for (const char *const *layer = (const char *const[]){ "observe", "guard", NULL }; *layer; layer++) {
+                _cleanup_free_ char *dir = NULL;
+
+                if (asprintf(&dir, "%s/%s", c->bpf_pin_directory, *layer) < 0)
+                        return log_oom();
+                if (access(dir, F_OK) < 0) {
+                        printf("%s: nothing pinned\n", dir);
+                        continue;
+                }
+                r = bpf_pin_remove(dir);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot remove the pins in %s: %m", dir);
+                        fprintf(stdout, "%s: %s\n", dir, strerror(-r));
+                        ret = r;
+                } else
+                        printf("%s: removed\n", dir);
+        }
+        (void) rmdir(c->bpf_pin_directory);
+        return ret;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -131,6 +204,8 @@ static int run(int argc, char *argv[]) {
 
         if (arg_check_config)
                 return check_config_and_report(arg_config, arg_config_given, arg_dump_config) == 0 ? 0 : -EINVAL;
+        if (arg_detach_bpf)
+                return detach_bpf();
 
         log_hook_libbpf();
 

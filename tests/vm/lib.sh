@@ -194,6 +194,34 @@ spmd_reload() {
         spmd_wait_log "Configuration reloaded\|Reload failed" $((n + 1))
 }
 
+# Wait until cgroup PATH (relative to /sys/fs/cgroup) no longer reaches NODE (default 1):
+# spmd walls a new cgroup within milliseconds, and until then the guard keeps untrusted tasks out.
+wait_walled() { # wait_walled PATH [NODE]
+        local f=/sys/fs/cgroup$1/cpuset.mems.effective
+        for _ in $(seq 100); do
+                python3 - "$f" "${2:-1}" <<'PY' && return 0
+import sys
+nodes = set()
+for part in open(sys.argv[1]).read().strip().split(","):
+    if part:
+        a, _, b = part.partition("-")
+        nodes.update(range(int(a), int(b or a) + 1))
+sys.exit(int(sys.argv[2]) in nodes)
+PY
+                sleep 0.1
+        done
+        echo "$1 still reaches node ${2:-1}: $(cat "$f")"
+        return 1
+}
+
+# Fail unless CMD fails (a negated command that set -e cannot ignore).
+assert_fails() { # assert_fails CMD...
+        if "$@"; then
+                echo "expected to fail: $*"
+                return 1
+        fi
+}
+
 spmd_stop() {
         local pid
         pid=$(cat /tmp/spmd.pid)
