@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <grp.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "macro.h"
 #include "cpuset.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -73,7 +75,17 @@ static const char *rule_refuses(const AccessConf *a, const NodeMask *spm, const 
         char s1[256], s2[256];
 
         if (strv_isempty(a->units) && strv_isempty(a->cgroups)) {
-                if (!cgroup_path_covers(strcmp(caller->cgroup, "/") == 0 ? "" : caller->cgroup, req->cgroup)) {
+                /* "the caller's own cgroup" needs one: unknown or the root (which covers every
+                 * cgroup) admits nothing, never everything */
+                if (!caller->cgroup || caller->cgroup[0] != '/' || strcmp(caller->cgroup, "/") == 0) {
+                        snprintf(buf, len,
+                                 "the rule names no Unit= or Cgroup=, so it admits only the caller's own cgroup, and "
+                                 "the caller %s",
+                                 caller->cgroup && strcmp(caller->cgroup, "/") == 0 ? "runs in the root cgroup"
+                                                                                      : "has no known cgroup");
+                        return buf;
+                }
+                if (!cgroup_path_covers(caller->cgroup, req->cgroup)) {
                         snprintf(buf, len,
                                  "cgroup %s is not the caller's own cgroup %s or below it, and the rule names no "
                                  "Unit= or Cgroup=",
@@ -201,4 +213,57 @@ int access_check(const Config *c, const NodeMask *spm, const AccessCaller *calle
         fclose(f);
         *ret_error = msg;
         return -EACCES;
+}
+
+static bool name_ends_with(const char *name, const char *suffix) {
+        size_t n = strlen(name), k = strlen(suffix);
+        return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Depth-first below root + rel through *.slice directories only; counts matches, keeps the first. */
+static int find_unit_below(const char *root, const char *rel, unsigned depth, const char *unit, char *buf,
+                           size_t len, unsigned *n_found) {
+        _cleanup_free_ char *dir = NULL;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (depth > 16)
+                return 0;
+        if (asprintf(&dir, "%s%s", root, rel) < 0)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return depth == 0 ? -errno : 0; /* a slice gone meanwhile */
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&path, "%s/%s", rel, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (strcmp(de->d_name, unit) == 0) {
+                        if ((*n_found)++ == 0 && snprintf(buf, len, "%s", path) >= (int) len)
+                                r = -ENAMETOOLONG;
+                } else if (name_ends_with(de->d_name, ".slice"))
+                        r = find_unit_below(root, path, depth + 1, unit, buf, len, n_found);
+        }
+        closedir(d);
+        return r;
+}
+
+int cgroup_find_unit(const char *root, const char *unit, char *buf, size_t len) {
+        unsigned n = 0;
+        int r;
+
+        if (!cgroup_path_unit(unit) || strchr(unit, '/'))
+                return -EINVAL;
+        r = find_unit_below(root, "", 0, unit, buf, len, &n);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return -ENOENT;
+        return n == 1 ? 0 : -ENOTUNIQ;
 }

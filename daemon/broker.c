@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <systemd/sd-daemon.h>
+#include <sys/syscall.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -515,8 +518,11 @@ typedef struct CallerInfo {
         char user[64];
         gid_t gids[256];
         size_t n_gids;
-        char cgroup[PATH_MAX];
+        char cgroup[PATH_MAX];  /* "" until caller_identify() */
         const char *sender;
+        int pidfd;              /* borrowed from the credentials cache */
+        bool pidfd_from_bus;
+        uint64_t seen_ticks;
 } CallerInfo;
 
 static void caller_groups(CallerInfo *c) {
@@ -559,55 +565,168 @@ static void pid_cgroup(pid_t pid, char *buf, size_t len) {
 /*
  * uid and pid of a connection never change, and unique names are never
  * reused on one bus: the answers for the last few senders are kept, so a
- * client that asks many times costs one GetConnectionCredentials.
+ * client that asks many times costs one GetConnectionCredentials. With them a
+ * pidfd of the process that connected: the bus daemon's (ProcessFD, where it
+ * gives one), else one spmd opens when it first hears from the connection.
  */
 #define CREDS_CACHE 64
+#define UID_INVALID ((uid_t) -1)
 static struct {
         char sender[64];
         uid_t uid;
         pid_t pid;
+        int pidfd;               /* -1: the process had exited when spmd opened it */
+        bool pidfd_from_bus;
+        uint64_t seen_ticks;     /* when spmd first heard of the connection, CLOCK_BOOTTIME clock ticks */
 } creds_cache[CREDS_CACHE];
 static unsigned creds_next;
 
+/* When each unique name connected, as NameOwnerChanged told (clock ticks since boot). */
+#define SEEN_MAX 1024
+static struct {
+        char name[32];
+        uint64_t ticks;
+} seen_names[SEEN_MAX];
+static unsigned seen_next;
+
+static uint64_t boottime_ticks(void) {
+        struct timespec ts;
+        long tck = sysconf(_SC_CLK_TCK);
+
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        return ((uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec) / (1000000000ULL / (tck > 0 ? tck : 100));
+}
+
+static void creds_cache_clear(void) {
+        for (size_t i = 0; i < CREDS_CACHE; i++)
+                if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
+                        close(creds_cache[i].pidfd);
+        memset(creds_cache, 0, sizeof creds_cache);
+        memset(seen_names, 0, sizeof seen_names);
+}
+
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
+
+        (void) userdata;
+        (void) error;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || name[0] != ':')
+                return 0;
+        if (!old_owner[0] && new_owner[0] && strlen(name) < sizeof seen_names[0].name) {
+                unsigned k = seen_next++ % SEEN_MAX;
+                snprintf(seen_names[k].name, sizeof seen_names[k].name, "%s", name);
+                seen_names[k].ticks = boottime_ticks();
+        } else if (!new_owner[0])
+                for (size_t i = 0; i < SEEN_MAX; i++)
+                        if (strcmp(seen_names[i].name, name) == 0)
+                                seen_names[i].name[0] = '\0';
+        return 0;
+}
+
+static uint64_t name_seen_ticks(const char *sender) {
+        for (size_t i = 0; sender && i < SEEN_MAX; i++)
+                if (strcmp(seen_names[i].name, sender) == 0)
+                        return seen_names[i].ticks;
+        return boottime_ticks(); /* connected before spmd listened, or out of the table: now */
+}
+
+/* uid, pid and (where the bus daemon gives one) a pidfd of sender, from GetConnectionCredentials. */
+static int bus_sender_creds(sd_bus *bus, const char *sender, uid_t *ret_uid, pid_t *ret_pid, int *ret_pidfd,
+                            sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool have_uid = false;
+        uint32_t u;
+        int r, fd;
+
+        *ret_pid = 0;
+        *ret_pidfd = -1;
+        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetConnectionCredentials", error, &reply, "s", sender);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        break;
+                if (strcmp(key, "UnixUserID") == 0 && (r = sd_bus_message_read(reply, "v", "u", &u)) >= 0) {
+                        *ret_uid = (uid_t) u;
+                        have_uid = true;
+                } else if (strcmp(key, "ProcessID") == 0 && (r = sd_bus_message_read(reply, "v", "u", &u)) >= 0)
+                        *ret_pid = (pid_t) u;
+                else if (strcmp(key, "ProcessFD") == 0 && (r = sd_bus_message_read(reply, "v", "h", &fd)) >= 0) {
+                        if (*ret_pidfd < 0)
+                                *ret_pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0) {
+                if (*ret_pidfd >= 0)
+                        *ret_pidfd = safe_close(*ret_pidfd);
+                return r;
+        }
+        if (!have_uid) {
+                if (*ret_pidfd >= 0)
+                        *ret_pidfd = safe_close(*ret_pidfd);
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The bus did not say the caller's uid.");
+        }
+        return 0;
+}
+
 /*
  * Who is calling, as the bus says: uid and pid from the bus daemon (one
- * GetConnectionCredentials call; nothing taken from /proc for them), the
- * cgroup from /proc/PID/cgroup. A process could exit and its pid be reused
- * between the two; the cgroup only picks the default target and "the
- * caller's own cgroup" of a rule, never who the caller is.
+ * GetConnectionCredentials call; nothing taken from /proc for them). The
+ * caller's cgroup, which only caller_identify() establishes, needs more.
  */
 static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         const char *sender = sd_bus_message_get_sender(msg);
         size_t i;
-        uid_t uid;
         int r;
 
         c->sender = sender;
+        c->cgroup[0] = '\0';
         for (i = 0; sender && i < CREDS_CACHE; i++)
-                if (strcmp(creds_cache[i].sender, sender) == 0) {
-                        c->uid = creds_cache[i].uid;
-                        c->pid = creds_cache[i].pid;
+                if (strcmp(creds_cache[i].sender, sender) == 0)
                         break;
-                }
         if (!sender || i == CREDS_CACHE) {
-                r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID, &creds);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror(-r));
-                if (sd_bus_creds_get_euid(creds, &uid) < 0 && sd_bus_creds_get_uid(creds, &uid) < 0)
+                uid_t uid = UID_INVALID;
+                pid_t pid;
+                int pidfd;
+
+                if (!sender)
                         return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                "The bus did not say the caller's uid.");
-                c->uid = uid;
-                if (sd_bus_creds_get_pid(creds, &c->pid) < 0)
-                        c->pid = 0;
-                if (sender && strlen(sender) < sizeof creds_cache[0].sender) {
-                        unsigned k = creds_next++ % CREDS_CACHE;
-                        snprintf(creds_cache[k].sender, sizeof creds_cache[k].sender, "%s", sender);
-                        creds_cache[k].uid = c->uid;
-                        creds_cache[k].pid = c->pid;
+                                                "The message has no sender: spmd cannot tell who is calling.");
+                r = bus_sender_creds(sd_bus_message_get_bus(msg), sender, &uid, &pid, &pidfd, error);
+                if (r < 0)
+                        return sd_bus_error_is_set(error) ? r
+                                                          : sd_bus_error_set_errnof(error, r,
+                                                                                    "Cannot tell who is calling: %s",
+                                                                                    strerror(-r));
+                if (strlen(sender) >= sizeof creds_cache[0].sender) {
+                        safe_close(pidfd);
+                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The sender's name is too long.");
                 }
+                i = creds_next++ % CREDS_CACHE;
+                if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
+                        close(creds_cache[i].pidfd);
+                snprintf(creds_cache[i].sender, sizeof creds_cache[i].sender, "%s", sender);
+                creds_cache[i].uid = uid;
+                creds_cache[i].pid = pid;
+                creds_cache[i].pidfd_from_bus = pidfd >= 0;
+                /* no pidfd from the bus: pin the process now; if its pid was reused before this, the start
+                 * time against the connection's own time gives it away (caller_identify) */
+                creds_cache[i].pidfd = pidfd >= 0 ? pidfd : pid > 0 ? (int) syscall(SYS_pidfd_open, pid, 0) : -1;
+                creds_cache[i].seen_ticks = name_seen_ticks(sender);
         }
-        pid_cgroup(c->pid, c->cgroup, sizeof c->cgroup);
+        c->uid = creds_cache[i].uid;
+        c->pid = creds_cache[i].pid;
+        c->pidfd = creds_cache[i].pidfd;
+        c->pidfd_from_bus = creds_cache[i].pidfd_from_bus;
+        c->seen_ticks = creds_cache[i].seen_ticks;
         /* root is admitted without rules: no user database lookups for it */
         c->user[0] = '\0';
         c->n_gids = 0;
@@ -616,13 +735,97 @@ static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
         return 0;
 }
 
-/* The caller as the [Access] rules see it; cgroup: its own cgroup ("" or NULL: unknown, taken as the root). */
+static bool pidfd_alive(int pidfd) {
+        return pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+/* Field 22 (starttime, clock ticks since boot) and the effective uid of pid; false if it is gone. */
+static bool proc_start_and_euid(pid_t pid, uint64_t *ret_start, uid_t *ret_euid) {
+        char p[64], buf[1024], *s;
+        unsigned long long start;
+        unsigned ruid, euid;
+        bool found = false;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/stat", (int) pid);
+        f = fopen(p, "re");
+        if (!f)
+                return false;
+        s = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
+        fclose(f);
+        if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &start) != 1)
+                return false;
+        snprintf(p, sizeof p, "/proc/%d/status", (int) pid);
+        f = fopen(p, "re");
+        if (!f)
+                return false;
+        while (!found && fgets(buf, sizeof buf, f))
+                found = sscanf(buf, "Uid: %u %u", &ruid, &euid) == 2;
+        fclose(f);
+        *ret_start = start;
+        *ret_euid = (uid_t) euid;
+        return found;
+}
+
+/*
+ * The caller's cgroup, established or refused (fails closed): the process
+ * that opened the connection must still run (a pidfd says so, whatever
+ * happened to its pid), must not have started after spmd heard of the
+ * connection (a reused pid, where the bus gave no pidfd), must run as the
+ * connection's uid, and must still run after its cgroup was read, so the
+ * cgroup read is its own.
+ */
+static int caller_identify(CallerInfo *c, sd_bus_error *error) {
+        uint64_t start;
+        uid_t euid;
+
+        if (c->pid <= 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "The bus did not say which process is calling, so spmd cannot tell the "
+                                        "caller's cgroup.");
+        if (c->pidfd < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "The process that opened this bus connection (pid %d) had exited when "
+                                         "spmd first heard from it, so spmd cannot tell the caller's cgroup. Ask "
+                                         "from the process that connects.",
+                                         (int) c->pid);
+        if (!pidfd_alive(c->pidfd) || !proc_start_and_euid(c->pid, &start, &euid))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "The process that opened this bus connection (pid %d) has exited (a child "
+                                         "kept the connection), so spmd cannot tell the caller's cgroup.",
+                                         (int) c->pid);
+        log_debug("Caller pid %d: started at tick %" PRIu64 ", its connection seen at tick %" PRIu64 "%s.", (int) c->pid,
+                  start, c->seen_ticks, c->pidfd_from_bus ? " (pidfd from the bus)" : "");
+        if (!c->pidfd_from_bus && start > c->seen_ticks)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Pid %d belongs to a process that started after this bus connection was "
+                                         "made: the connecting process has exited and its pid was reused.",
+                                         (int) c->pid);
+        if (euid != c->uid)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Pid %d runs as uid %u, not as uid %u that made this bus connection (the "
+                                         "pid was reused, or the process changed its identity).",
+                                         (int) c->pid, (unsigned) euid, (unsigned) c->uid);
+        pid_cgroup(c->pid, c->cgroup, sizeof c->cgroup);
+        if (c->cgroup[0] != '/')
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot read the cgroup of pid %d (no cgroup2 entry in /proc/%d/cgroup).",
+                                         (int) c->pid, (int) c->pid);
+        if (!pidfd_alive(c->pidfd))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "The calling process (pid %d) exited while spmd read its cgroup.",
+                                         (int) c->pid);
+        return 0;
+}
+
+/* The caller as the [Access] rules see it; cgroup: its own cgroup as caller_identify() established it. */
 static AccessCaller access_caller(const CallerInfo *c, const char *cgroup) {
         return (AccessCaller){ .uid = c->uid,
                                .user = c->user[0] ? c->user : NULL,
                                .gids = c->gids,
                                .n_gids = c->n_gids,
-                               .cgroup = cgroup && cgroup[0] ? cgroup : "/" };
+                               .cgroup = cgroup && cgroup[0] ? cgroup : NULL };
 }
 
 static int require_root(sd_bus_message *msg, const char *what, sd_bus_error *error) {
@@ -649,14 +852,23 @@ static unsigned count_grants(const AccessConf *rule, uid_t uid, void *userdata) 
         return n;
 }
 
-/* The cgroup of a unit, by its name: systemd names each unit's cgroup after it. */
-static bool has_name(const struct dirent *de, const void *userdata) {
-        return strcmp(de->d_name, userdata) == 0;
+/* Bounded quotes of a caller's input in replies and logs: at most 64 bytes of it. */
+#define ARG_QUOTE_MAX 64
+#define ARG_QUOTE_BUF (ARG_QUOTE_MAX + 40)
+static const char *quote_arg(const char *s, char buf[static ARG_QUOTE_BUF]) {
+        size_t n = strlen(s);
+
+        if (n <= ARG_QUOTE_MAX)
+                return s;
+        snprintf(buf, ARG_QUOTE_BUF, "%.*s... (%zu bytes)", ARG_QUOTE_MAX, s, n);
+        return buf;
 }
 
 /* The target's form, before anything about the caller or the machine is looked at:
  * "" (the caller's own cgroup), "/a/b" (a cgroup) or "name.service|scope|slice" (a unit). */
 static int check_target(const char *target, sd_bus_error *error) {
+        char q[ARG_QUOTE_BUF];
+
         if (!grant_value_ok(target))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The target contains control characters.");
         if (!target[0])
@@ -669,42 +881,54 @@ static int check_target(const char *target, sd_bus_error *error) {
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "'%s' is not a cgroup path (absolute, no '.', '..' or empty components, no "
                                          "trailing '/').",
-                                         target);
+                                         quote_arg(target, q));
         if (target[0] != '/' && (strchr(target, '/') || !cgroup_path_unit(target)))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "'%s' is neither a cgroup path (/...) nor a unit name (*.service, *.scope, "
                                          "*.slice).",
-                                         target);
+                                         quote_arg(target, q));
         return 0;
 }
 
-/* The cgroup a checked target stands for, which must exist on the cgroup2 hierarchy. */
+/* The cgroup a checked target stands for, which must exist on the cgroup2 hierarchy (a unit: on a
+ * host systemd does not run, searched through the slices; see cgroup_find_unit()). */
 static int resolve_target(const CallerInfo *c, const char *target, char *buf, size_t len, sd_bus_error *error) {
-        char p[PATH_MAX + 32];
+        char p[PATH_MAX + 32], q[ARG_QUOTE_BUF];
         struct statfs sfs;
         struct stat st;
+        int r;
 
         if (statfs(CGROUP_ROOT, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                         "No cgroup2 hierarchy at " CGROUP_ROOT ": grants are cgroup v2 cpusets.");
         if (!target[0]) {
-                if (!c->cgroup[0])
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                "Cannot tell the caller's cgroup; name the cgroup or unit.");
                 if (strcmp(c->cgroup, "/") == 0)
                         return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                                                 "The caller runs in the root cgroup, which cannot hold a grant; run "
                                                 "it in a cgroup of its own or name one.");
                 target = c->cgroup;
         }
-        if (target[0] == '/')
-                str_copy_cut(buf, len, target);
-        else if (!cgroup_tree_find(CGROUP_ROOT, 8, has_name, target, buf, len))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unit %s has no cgroup under " CGROUP_ROOT " (is it running?).", target);
-        snprintf(p, sizeof p, CGROUP_ROOT "%s", buf);
-        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Cgroup %s does not exist.", buf);
+        if (target[0] == '/') {
+                if (snprintf(buf, len, "%s", target) >= (int) len)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Cgroup path %s is too long.",
+                                                 quote_arg(target, q));
+        } else {
+                r = cgroup_find_unit(CGROUP_ROOT, target, buf, len);
+                if (r == -ENOTUNIQ)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unit %s matches more than one cgroup below the slices of "
+                                                 CGROUP_ROOT "; name the cgroup instead.",
+                                                 target);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unit %s has no cgroup under " CGROUP_ROOT
+                                                 " or its slices (is it running?).",
+                                                 target);
+        }
+        if (snprintf(p, sizeof p, CGROUP_ROOT "%s", buf) >= (int) sizeof p || stat(p, &st) < 0 ||
+            !S_ISDIR(st.st_mode))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Cgroup %s does not exist.",
+                                         quote_arg(buf, q));
         return 0;
 }
 
@@ -744,9 +968,11 @@ static int read_options(sd_bus_message *msg, bool *persistent, sd_bus_error *err
                                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                                                         "Option 'persistent' takes a boolean (b).");
                         *persistent = b;
-                } else
+                } else {
+                        char q[ARG_QUOTE_BUF];
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown option '%s' (known: persistent).", key);
+                                                 "Unknown option '%s' (known: persistent).", quote_arg(key, q));
+                }
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -758,16 +984,125 @@ static int read_options(sd_bus_message *msg, bool *persistent, sd_bus_error *err
 
 /* ---- methods ---- */
 
+/* Refusals are logged at LOG_BURST a second; the rest are counted and summed up. */
+#define log_refusal(m, ...)                                                      \
+        do {                                                                     \
+                (m)->n_refusals++;                                               \
+                if (log_ratelimit_pass(&(m)->refusal_log, "refused request(s)")) \
+                        log_notice(__VA_ARGS__);                                 \
+        } while (0)
+
+static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
+                          const char *cgroup, sd_bus_error *error);
+
+/* RequestAccess of a unit on a systemd host: systemd says where the unit's cgroup is (GetUnit,
+ * then its ControlGroup property), asynchronously; the reply waits for it. */
+typedef struct PendingRequest {
+        Manager *m;
+        sd_bus_message *msg;
+        CallerInfo c;
+        AccessRequest req;
+        char unit[256];
+} PendingRequest;
+
+static PendingRequest *pending_free(PendingRequest *p) {
+        if (p) {
+                sd_bus_message_unref(p->msg);
+                free(p);
+        }
+        return NULL;
+}
+
+static int pending_fail(PendingRequest *p, const sd_bus_error *e, int r) {
+        if (e && sd_bus_error_is_set(e))
+                (void) sd_bus_reply_method_error(p->msg, e);
+        else
+                (void) sd_bus_reply_method_errnof(p->msg, r, "Cannot resolve unit %s: %s", p->unit, strerror(-r));
+        pending_free(p);
+        return 0;
+}
+
+static int on_unit_cgroup(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PendingRequest *p = userdata;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const sd_bus_error *err = sd_bus_message_get_error(reply);
+        const char *cg = NULL;
+        char path[PATH_MAX + 32];
+        struct stat st;
+        int r;
+
+        (void) ret_error;
+        if (err) {
+                sd_bus_error_setf(&e, SD_BUS_ERROR_INVALID_ARGS, "systemd does not say where unit %s runs: %s",
+                                  p->unit, err->message);
+                r = pending_fail(p, &e, -EINVAL);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        r = sd_bus_message_read(reply, "v", "s", &cg);
+        if (r < 0)
+                return pending_fail(p, NULL, r);
+        if (!cg || cg[0] != '/' || strcmp(cg, "/") == 0) {
+                sd_bus_error_setf(&e, SD_BUS_ERROR_INVALID_ARGS, "Unit %s has no cgroup (is it running?).", p->unit);
+                r = pending_fail(p, &e, -EINVAL);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        snprintf(path, sizeof path, CGROUP_ROOT "%s", cg);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                sd_bus_error_setf(&e, SD_BUS_ERROR_INVALID_ARGS, "Unit %s: its cgroup %s does not exist.", p->unit, cg);
+                r = pending_fail(p, &e, -EINVAL);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        r = request_finish(p->m, p->msg, &p->c, &p->req, cg, &e);
+        if (r < 0)
+                return pending_fail(p, &e, r), sd_bus_error_free(&e), 0;
+        pending_free(p);
+        return 0;
+}
+
+static const char *unit_interface(const char *unit) {
+        size_t n = strlen(unit);
+        if (n > 6 && strcmp(unit + n - 6, ".scope") == 0)
+                return "org.freedesktop.systemd1.Scope";
+        if (n > 6 && strcmp(unit + n - 6, ".slice") == 0)
+                return "org.freedesktop.systemd1.Slice";
+        return "org.freedesktop.systemd1.Service";
+}
+
+static int on_get_unit(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PendingRequest *p = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(reply);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        (void) ret_error;
+        if (err) {
+                sd_bus_error_setf(&e, SD_BUS_ERROR_INVALID_ARGS, "Unit %s: systemd says: %s", p->unit, err->message);
+                r = pending_fail(p, &e, -EINVAL);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+                r = sd_bus_call_method_async(p->m->bus, NULL, "org.freedesktop.systemd1", path,
+                                             "org.freedesktop.DBus.Properties", "Get", on_unit_cgroup, p, "ss",
+                                             unit_interface(p->unit), "ControlGroup");
+        if (r < 0)
+                return pending_fail(p, NULL, r);
+        return 0;
+}
+
 static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_free_ char *why = NULL;
         AccessRequest req = {};
-        AccessDecision d;
         CallerInfo c;
         const char *target;
-        char cgroup[PATH_MAX], path[64], label[300];
+        char cgroup[PATH_MAX], q[ARG_QUOTE_BUF];
         NodeMask spm;
-        Grant *g, **a;
         int r;
 
         r = sd_bus_message_read(msg, "s", &target);
@@ -789,31 +1124,74 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         r = caller_get(msg, &c, error);
         if (r < 0)
                 return r;
-        AccessCaller ac = access_caller(&c, c.cgroup);
+        AccessCaller ac = access_caller(&c, NULL);
         r = access_admitted(m->config, &ac, &why);
         if (r == -EACCES) {
-                log_notice("Refused a grant to uid %u (pid %d): %s.", (unsigned) c.uid, (int) c.pid, strna(why));
+                log_refusal(m, "Refused a grant to uid %u (pid %d): %s.", (unsigned) c.uid, (int) c.pid, strna(why));
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s", strna(why));
         }
         if (r < 0)
                 return r;
+        /* fails closed: a caller whose process or cgroup cannot be established gets nothing */
+        r = caller_identify(&c, error);
+        if (r < 0) {
+                log_refusal(m, "Refused a grant to uid %u (pid %d): %s", (unsigned) c.uid, (int) c.pid,
+                            error->message);
+                return r;
+        }
         manager_spm_nodes(m, &spm);
         if (nodemask_empty(&spm))
                 return sd_bus_error_set(error, ERROR_NO_SPM_NODES,
                                         "There are no SPM nodes: no [Device] is online as one (see spmctl devices).");
+        if (target[0] && target[0] != '/' && sd_booted() > 0 && m->bus) {
+                PendingRequest *p = calloc(1, sizeof *p);
+
+                if (!p)
+                        return -ENOMEM;
+                p->m = m;
+                p->msg = sd_bus_message_ref(msg);
+                p->c = c;
+                p->req = req;
+                snprintf(p->unit, sizeof p->unit, "%s", target);
+                r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                             "org.freedesktop.systemd1.Manager", "GetUnit", on_get_unit, p, "s",
+                                             target);
+                if (r < 0) {
+                        pending_free(p);
+                        return sd_bus_error_set_errnof(error, r, "Cannot ask systemd about unit %s: %s",
+                                                       quote_arg(target, q), strerror(-r));
+                }
+                return 1; /* the reply follows when systemd has answered */
+        }
         r = resolve_target(&c, target, cgroup, sizeof cgroup, error);
         if (r < 0)
                 return r;
-        req.cgroup = cgroup;
+        return request_finish(m, msg, &c, &req, cgroup, error);
+}
 
+/* Authorise the request for cgroup (resolved) and put the grant in force; replies on success. */
+static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
+                          const char *cgroup, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        const CallerInfo c = *cp;
+        AccessRequest req = *reqp;
+        AccessDecision d;
+        char path[64], label[300];
+        NodeMask spm;
+        Grant *g, **a;
+        int r;
+
+        manager_spm_nodes(m, &spm);
+        req.cgroup = cgroup;
+        AccessCaller ac = access_caller(&c, c.cgroup);
         r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
         if (r >= 0 && m->config->refuse_grants_at != PRESSURE_NEVER)
                 for (unsigned node = 0; node < SPMD_MAX_NODES; node++) {
                         const NodePressure *np = nodemask_test(&d.nodes, node) ? manager_node_pressure(m, node) : NULL;
                         if (np && np->state.level >= m->config->refuse_grants_at) {
-                                log_notice("Refused a grant of %s to uid %u: SPM node %u is at %s pressure (%s).",
-                                           cgroup, (unsigned) c.uid, node,
-                                           pressure_level_to_string(np->state.level), np->why);
+                                log_refusal(m, "Refused a grant of %s to uid %u: SPM node %u is at %s pressure (%s).",
+                                            cgroup, (unsigned) c.uid, node,
+                                            pressure_level_to_string(np->state.level), np->why);
                                 return sd_bus_error_setf(error, ERROR_PRESSURE,
                                                          "SPM node %u is at %s pressure (%s); new grants wait "
                                                          "until it recovers (RefuseGrantsAt=%s).",
@@ -824,8 +1202,8 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                log_notice("Refused a grant of %s to uid %u (pid %d): %s.", cgroup, (unsigned) c.uid, (int) c.pid,
-                           strna(why));
+                log_refusal(m, "Refused a grant of %s to uid %u (pid %d): %s.", cgroup, (unsigned) c.uid,
+                            (int) c.pid, strna(why));
                 return sd_bus_error_setf(error,
                                          r == -EACCES         ? SD_BUS_ERROR_ACCESS_DENIED
                                          : nodemask_empty(&spm) ? ERROR_NO_SPM_NODES
@@ -844,7 +1222,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         g->cgroup = strdup(cgroup);
         g->rule = strdup(d.rule ? (d.rule->name ? d.rule->name : label) : ACCESS_ROOT_RULE);
         g->owner = c.sender ? strdup(c.sender) : NULL;
-        g->caller_cgroup = strdup(c.cgroup[0] ? c.cgroup : "/");
+        g->caller_cgroup = strdup(c.cgroup);
         g->nodes = d.nodes;
         g->max_bytes = d.max_bytes;
         g->persistent = req.persistent;
@@ -1467,7 +1845,7 @@ int broker_start(Manager *m) {
         int r;
 
         m->bus_reason = mfree(m->bus_reason);
-        memset(creds_cache, 0, sizeof creds_cache); /* unique names are unique on one bus instance only */
+        creds_cache_clear(); /* unique names are unique on one bus instance only */
         if (m->grant_inotify_fd < 0) {
                 m->grant_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
                 if (m->grant_inotify_fd >= 0 &&
@@ -1493,6 +1871,11 @@ int broker_start(Manager *m) {
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                         "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+        /* when each client connected: a pid that started later is a reused one (caller_identify) */
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                              "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
+                                              NULL, m);
         if (r < 0) {
                 if (asprintf(&m->bus_reason, "cannot set up the bus objects: %s", strerror(-r)) < 0)
                         m->bus_reason = NULL;

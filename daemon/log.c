@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -253,4 +254,23 @@ void numa_warn(int num, char *fmt, ...) {
         va_start(ap, fmt);
         log_prefixed(LOG_WARNING, "libnuma", "libnuma", num, NULL, fmt, ap);
         va_end(ap);
+}
+
+bool log_ratelimit_pass(LogRateLimit *rl, const char *what) {
+        struct timespec ts;
+        unsigned long long now;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000ULL;
+        if (now - rl->window_start_usec >= 1000000) {
+                if (rl->suppressed > 0)
+                        log_warning("%u more %s in the last second not logged one by one.", rl->suppressed, what);
+                rl->window_start_usec = now;
+                rl->in_window = rl->suppressed = 0;
+        }
+        if (++rl->in_window > LOG_BURST) {
+                rl->suppressed++;
+                return false;
+        }
+        return true;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -52,6 +53,15 @@ void log_struct_internal(int level, const char *file, int line, const char *func
 #define log_notice_errno(e, ...)  log_full_errno(LOG_NOTICE, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)   log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/* At most a burst of log lines a second for one kind of event; the rest are counted. */
+typedef struct LogRateLimit {
+        unsigned long long window_start_usec;
+        unsigned in_window, suppressed;
+} LogRateLimit;
+#define LOG_BURST 10 /* journal lines per second per kind of event; counters elsewhere see every event */
+/* May this event be logged? Says how many were not ("N more WHAT ..."), once their second is over. */
+bool log_ratelimit_pass(LogRateLimit *rl, const char *what);
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory.")
 

@@ -94,3 +94,10 @@ static inline int streq_ptr(const char *a, const char *b) {
                 return a == b;
         return __builtin_strcmp(a, b) == 0;
 }
+
+/* close(fd) if it is one; returns -1, for "fd = safe_close(fd)" */
+static inline int safe_close(int fd) {
+        if (fd >= 0)
+                (void) close(fd);
+        return -1;
+}

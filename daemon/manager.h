@@ -14,12 +14,6 @@
 #include "topology.h"
 #include "watch.h"
 
-/* At most a burst of log lines a second for one kind of event; the rest are counted. */
-typedef struct LogRateLimit {
-        uint64_t window_start_usec;
-        unsigned in_window, suppressed;
-} LogRateLimit;
-
 typedef struct Manager {
         sd_event *event;
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
@@ -54,6 +48,8 @@ typedef struct Manager {
         sd_event_source *guard_source;
         uint64_t n_denials;
         LogRateLimit denial_log;
+        LogRateLimit refusal_log;   /* RequestAccess refusals */
+        uint64_t n_refusals;
 
         char *struct_ops_state, *struct_ops_detail;   /* as last reported */
         char *native_spm_state, *native_spm_detail;

@@ -87,8 +87,53 @@ static void test_own_cgroup_only_without_patterns(void **state) {
                          -EACCES);
         assert_non_null(strstr(err, "[Access] users (test.conf:1) refuses"));
         assert_non_null(strstr(err, "not the caller's own cgroup"));
+        /* fails closed: a caller in the root cgroup, or one whose cgroup is unknown, gets no cgroup at all */
+        for (int k = 0; k < 3; k++) {
+                AccessCaller who = alice;
+                who.cgroup = k == 0 ? "/" : k == 1 ? NULL : "";
+                assert_int_equal(check(c, "1", &who, "/anything", NULL, 0, false, &d, &err), -EACCES);
+                assert_non_null(strstr(err, "admits only the caller's own cgroup"));
+                assert_int_equal(check(c, "1", &who, alice.cgroup, NULL, 0, false, &d, &err), -EACCES);
+        }
         free(err);
         config_free(c);
+}
+
+/* A tree under a temporary directory: mkdir -p of each path. */
+static void make_tree(const char *root, const char *const *paths) {
+        for (const char *const *p = paths; *p; p++) {
+                char cmd[1024];
+                snprintf(cmd, sizeof cmd, "mkdir -p '%s%s'", root, *p);
+                assert_int_equal(system(cmd), 0);
+        }
+}
+
+/* Units are found through the slices only: a planted name inside a delegated subtree never stands for one. */
+static void test_find_unit_through_slices(void **state) {
+        char root[] = "/tmp/test-units-XXXXXX", buf[256], cmd[300];
+        (void) state;
+
+        assert_non_null(mkdtemp(root));
+        make_tree(root, (const char *const[]){ "/system.slice/foo.service", "/system.slice/bar.service/foo.service",
+                                               "/user.slice/user-1000.slice/user@1000.service/app.slice/baz.service",
+                                               "/machine.slice/ctr.scope/system.slice/baz.service",
+                                               "/init.scope", "/deleg.service/qux.service", NULL });
+        assert_int_equal(cgroup_find_unit(root, "foo.service", buf, sizeof buf), 0);
+        assert_string_equal(buf, "/system.slice/foo.service");
+        assert_int_equal(cgroup_find_unit(root, "init.scope", buf, sizeof buf), 0);
+        assert_string_equal(buf, "/init.scope");
+        assert_int_equal(cgroup_find_unit(root, "user-1000.slice", buf, sizeof buf), 0);
+        assert_string_equal(buf, "/user.slice/user-1000.slice");
+        /* only inside a service or scope (a user's manager, a container, a delegated service) */
+        assert_int_equal(cgroup_find_unit(root, "baz.service", buf, sizeof buf), -ENOENT);
+        assert_int_equal(cgroup_find_unit(root, "qux.service", buf, sizeof buf), -ENOENT);
+        /* two of the same name below the slices: ambiguous, never the first found */
+        make_tree(root, (const char *const[]){ "/other.slice/foo.service", NULL });
+        assert_int_equal(cgroup_find_unit(root, "foo.service", buf, sizeof buf), -ENOTUNIQ);
+        assert_int_equal(cgroup_find_unit(root, "not/a.service", buf, sizeof buf), -EINVAL);
+        assert_int_equal(cgroup_find_unit(root, "plain", buf, sizeof buf), -EINVAL);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
 }
 
 static void test_patterns_nodes_bytes_persistence_count(void **state) {
@@ -228,6 +273,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_no_rule),
                 cmocka_unit_test(test_own_cgroup_only_without_patterns),
+                cmocka_unit_test(test_find_unit_through_slices),
                 cmocka_unit_test(test_patterns_nodes_bytes_persistence_count),
                 cmocka_unit_test(test_second_rule_and_all_refusals_named),
                 cmocka_unit_test(test_root),

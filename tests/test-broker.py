@@ -81,7 +81,7 @@ spmd = None
 
 def start_spmd():
     global spmd
-    spmd = subprocess.Popen([SPMD, "--config", CONF, "--log-target=console"], stdout=log,
+    spmd = subprocess.Popen([SPMD, "--config", CONF, "--log-target=console", "--log-level=debug"], stdout=log,
                             stderr=subprocess.STDOUT, env=env)
     for _ in range(100):
         r = subprocess.run(["busctl", "--system", "status", "org.spmd1"], capture_output=True, env=env)
@@ -240,6 +240,89 @@ try:
                "0", "0", "0")
     ok(r.returncode != 0 and "no SPM nodes" in r.stderr, "root via busctl: NoSpmNodes too", r.stdout + r.stderr)
 
+    # ---- who is calling: established or refused, never guessed ----
+    FORKER = r"""
+import dbus, os, sys, time
+bus = dbus.SystemBus()
+m = dbus.Interface(bus.get_object('org.spmd1', '/org/spmd1'), 'org.spmd1.Manager')
+time.sleep(0.1)         # start times are in clock ticks (10 ms): a pid reused within one tick is not told apart
+if os.fork():
+    print(os.getpid(), flush=True)
+    os._exit(0)
+sys.stdin.readline()    # the connecting process is gone: go on with its connection
+try:
+    m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))
+    print('no error')
+except dbus.exceptions.DBusException as e:
+    print(e.get_dbus_name(), e.get_dbus_message())
+"""
+
+    def forked_client(reuse):
+        """A client connects, forks and exits; its child asks with the connection. With reuse,
+        a new process of the same uid gets the connecting process's pid first (ns_last_pid)."""
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                              FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=env)
+        line = p.stdout.readline()
+        if not line.strip().isdigit():
+            p.kill()
+            return line + p.stdout.read(), None
+        first = int(line)
+        os.waitpid(first, 0)  # the connecting process is ours (setpriv execs): reap it, its pid is free now
+        squatter, got = None, None
+        if reuse:
+            for _ in range(20):
+                with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                    f.write(str(first - 1))
+                squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                             "sleep", "30"])
+                if squatter.pid == first:
+                    got = first
+                    for _ in range(200):  # setpriv has changed uid and run sleep
+                        if open(f"/proc/{got}/comm").read().strip() == "sleep":
+                            break
+                        time.sleep(0.01)
+                    break
+                squatter.kill()
+                squatter.wait()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = p.stdout.read()
+        p.wait()
+        if squatter:
+            squatter.kill()
+            squatter.wait()
+        return out, got
+
+    out, _ = forked_client(False)
+    ok("org.freedesktop.DBus.Error.AccessDenied" in out and "had exited when spmd first heard from it" in out,
+       "a client that forks and exits before asking: refused, saying its process is gone", out)
+    if os.path.exists("/proc/sys/kernel/ns_last_pid"):
+        out, got = forked_client(True)
+        if got:
+            ok("org.freedesktop.DBus.Error.AccessDenied" in out and "its pid was reused" in out,
+               f"pid {got} reused by another process of the same uid before the first request: refused",
+               out + "\n".join(l for l in spmd_log().splitlines() if "Caller pid" in l or "connected" in l)[-1500:])
+        else:
+            print("# SKIP pid reuse: could not hand the exited client's pid to a new process here")
+    ok(re.search(r"Refused a grant to uid 65534 \(pid [0-9]+\): The process that opened", spmd_log()),
+       "the refusal is logged with its reason", spmd_log()[-1500:])
+
+    # ---- bounded under abuse: replies quote a bounded prefix, refusals are logged at a bounded rate ----
+    code, out = as_uid(65534, f"m.RequestAccess('/a/../' + 'x' * {1 << 20}, dbus.Array([], 'u'), dbus.UInt64(0), "
+                              "dbus.Dictionary({}, 'sv'))")
+    ok(code != 0 and "InvalidArgs" in out and "(1048582 bytes)" in out and len(out) < 4096,
+       "a 1 MiB target: InvalidArgs quoting 64 bytes of it", out[:300])
+    before = spmd_log().count("Refused a grant to uid 1 ")
+    code, out = as_uid(1, "for _ in range(200):\n    try:\n        m.RequestAccess('/jobs/a', dbus.Array([], 'u'), "
+                          "dbus.UInt64(0), dbus.Dictionary({}, 'sv'))\n    except dbus.exceptions.DBusException:\n"
+                          "        pass\nprint('done')")
+    time.sleep(1.2)
+    as_uid(1, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))")
+    logged = spmd_log().count("Refused a grant to uid 1 ") - before
+    ok("done" in out and logged <= 30 and re.search(r"[0-9]+ more refused request\(s\) in the last second", spmd_log()),
+       f"200 refused requests: {logged} logged one by one, the rest counted", spmd_log()[-800:])
+
     # ---- ReleaseAccess, ReleaseDevice ----
     name, msg = dbus_error(lambda: mgr.ReleaseAccess(dbus.ObjectPath("/org/spmd1/grant/77")))
     ok(name == "org.spmd1.Error.NoSuchGrant" and "/org/spmd1/grant/77" in msg, "releasing a grant that does not exist",
@@ -276,6 +359,7 @@ try:
     code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
                               "dbus.Dictionary({}, 'sv'))")
     ok(code != 0 and "no [Access] rule admits uid 65534" in out, "after dropping the rule nobody is refused", out)
+
 
     # ---- spmctl without spmd ----
     spmd.send_signal(signal.SIGTERM)
