@@ -52,7 +52,7 @@ testcase_restart_changes_nothing() {
         blocks_state >/tmp/before
         spmd_start "$CONF"
         grep 'dax0.0: already online as movable system RAM on node 1' /tmp/spmd.log
-        ! grep -q 'dax0.0: online as' /tmp/spmd.log
+        (! grep -q 'dax0.0: online as' /tmp/spmd.log)
         blocks_state >/tmp/after
         diff /tmp/before /tmp/after
         spmd_stop
@@ -65,7 +65,7 @@ testcase_health_is_a_source() {
         spmd_start "$CONF"
         grep -E 'SPM node 1: pressure ok \(.*\); sources: free memory, CXL health of mem0, memory PSI' /tmp/spmd.log
         grep -E 'SPM node 1: CXL mem0: (media normal, life used [0-9]+%|health unavailable: the device does not support GET_HEALTH_INFO \(not in its command effects log\))\.' /tmp/spmd.log
-        ! grep -E 'CXL mem0: (gone|media not normal)' /tmp/spmd.log
+        (! grep -E 'CXL mem0: (gone|media not normal)' /tmp/spmd.log)
         spmd_stop
 }
 
@@ -76,7 +76,7 @@ testcase_release_on_config_change() {
         grep 'dax0.0: no longer claimed by the configuration, releasing.' /tmp/spmd.log
         grep 'dax0.0: released, back in devdax mode' /tmp/spmd.log
         daxctl list -d dax0.0 | grep -q '"mode":"devdax"'
-        ! grep -q 'Node 1 MemTotal: *[1-9]' /sys/devices/system/node/node1/meminfo
+        (! grep -q 'Node 1 MemTotal: *[1-9]' /sys/devices/system/node/node1/meminfo)
         # claimed again: onlined again, without a restart
         printf '[Device]\nName=expander0\nMatch=serial:0x1234\n' >"$CONF"
         spmd_reload
@@ -104,7 +104,7 @@ testcase_vanished_device_is_reported() {
         grep -F 'spmd onlines it again on its next reload' /tmp/release.txt
         cxl disable-region region0
         cxl destroy-region region0 || cxl destroy-region -f region0
-        ! ls /sys/bus/dax/devices/dax0.0 2>/dev/null
+        (! ls /sys/bus/dax/devices/dax0.0 2>/dev/null)
         spmd_reload
         grep -F "Match=serial:0x1234: mem0 (serial 0x1234) is in no committed CXL region" /tmp/spmd.log
         kill -0 "$(cat /tmp/spmd.pid)"

@@ -110,7 +110,7 @@ testcase_violations_are_reported() {
         mkdir -p "$CG/granted/sub"
         pid=$(in_cgroup /granted/sub sh -c 'echo $$; exec python3 "$VM_SRC/tests/vm/probe.py" 1 >/dev/null')
         sleep 0.5
-        ! grep "Violation: .*(pid $pid," /tmp/spmd.log
+        (! grep "Violation: .*(pid $pid," /tmp/spmd.log)
         # the delegated child writing its own cpuset.mems is seen too when it asks
         pid=$(in_cgroup /work/child sh -c 'echo $$; exec python3 "$VM_SRC/tests/vm/probe.py" 1 >/dev/null')
         spmd_wait_log "Violation: python3 (pid $pid, uid 0) in cgroup /work/child called set_mempolicy"
@@ -157,7 +157,7 @@ testcase_walls_stay_when_spmd_stops() {
         # and a restart changes nothing that is already right
         spmd_start "$CONF" --log-level=debug
         grep -q 'Enforcement layer cpuset: active' /tmp/spmd.log
-        ! grep 'cpuset.mems .* ->' /tmp/spmd.log
+        (! grep 'cpuset.mems .* ->' /tmp/spmd.log)
         test "$(mems /work)" = 0
         test "$(effective /granted)" = 0-1
         spmd_stop

@@ -130,7 +130,7 @@ testcase_grant_allocates_and_disconnect_ends_it() {
         grep -q 'set_mempolicy=Invalid argument pages_on_node1=0' /tmp/p-b
         # the observer's map follows grants as they come: /jobs/b is reported, /jobs/a is not
         spmd_wait_log 'Violation: python3 (pid [0-9]*, uid 0) in cgroup /jobs/b called set_mempolicy'
-        ! grep -q 'Violation: .* in cgroup /jobs/a ' /tmp/spmd.log
+        (! grep -q 'Violation: .* in cgroup /jobs/a ' /tmp/spmd.log)
         # the grant object, as documented
         busctl --system get-property org.spmd1 "$path" org.spmd1.Grant Cgroup | grep -q '"/jobs/a"'
         busctl --system introspect --xml-interface org.spmd1 "$path" >/tmp/grant.xml
@@ -167,7 +167,7 @@ PY
 testcase_unprivileged_needs_a_rule() {
         mkdir -p "$CG/jobs/n" "$CG/other"
         # uid 1 has no rule: refused, named
-        ! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" request --cgroup /jobs/n 2>/tmp/e1
+        (! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" request --cgroup /jobs/n 2>/tmp/e1)
         grep 'no \[Access\] rule admits uid 1' /tmp/e1
         set +e
         setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" request --cgroup /jobs/n 2>/dev/null
@@ -178,7 +178,7 @@ testcase_unprivileged_needs_a_rule() {
         set -e
         grep 'batch (/etc/spmd/spmd.conf:[0-9]*) refuses: cgroup /other matches none of its Unit= and Cgroup= patterns' /tmp/e2
         # ... and not persistent
-        ! as_nobody "$SPMCTL" request --persistent --cgroup /jobs/n 2>/tmp/e3
+        (! as_nobody "$SPMCTL" request --persistent --cgroup /jobs/n 2>/tmp/e3)
         grep 'AllowPersistent=no' /tmp/e3
         # for /jobs/n it is granted, and a process of nobody's there allocates on the SPM node
         hold_grant n as_nobody "$SPMCTL" request --cgroup /jobs/n
@@ -188,7 +188,7 @@ testcase_unprivileged_needs_a_rule() {
                 "$CG/jobs/n" | tee /tmp/p-n
         [ "$(pages_of </tmp/p-n)" -ge 4096 ]
         # uid 1 may not release nobody's grant; nobody may
-        ! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" release "$(cat /tmp/req-n.out)" 2>/tmp/e4
+        (! setpriv --reuid=1 --regid=1 --clear-groups "$SPMCTL" release "$(cat /tmp/req-n.out)" 2>/tmp/e4)
         grep 'belongs to uid 65534' /tmp/e4
         as_nobody "$SPMCTL" release "$(cat /tmp/req-n.out)"
         # the holding client learns its grant ended, and exits non-zero
@@ -210,7 +210,7 @@ testcase_spmctl_run() {
         test $? -eq 7 || exit 1
         set -e
         # without a grant the command does not run
-        ! "$SPMCTL" run --node 0 -- touch /tmp/must-not-exist 2>/tmp/e-run
+        (! "$SPMCTL" run --node 0 -- touch /tmp/must-not-exist 2>/tmp/e-run)
         grep 'not SPM nodes' /tmp/e-run
         test ! -e /tmp/must-not-exist
 }
@@ -299,7 +299,7 @@ assert removed and removed[0]["reason"] == "policy", ev
 PY
         # a bad reload over D-Bus names the error and keeps the running policy
         printf '[Access]\nUser=nobody\nMaxGrants=0\n' >>"$CONF"
-        ! "$SPMCTL" reload 2>/tmp/e-reload
+        (! "$SPMCTL" reload 2>/tmp/e-reload)
         grep "/etc/spmd/spmd.conf:[0-9]*: .*MaxGrants" /tmp/e-reload
         spmd_stop
         vm_private_bus_stop

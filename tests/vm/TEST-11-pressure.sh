@@ -80,7 +80,7 @@ testcase_ratio_rises_at_once() {
 
 testcase_critical_refuses_grants() {
         mkdir -p "$CG/jobs/new"
-        ! "$SPMCTL" request --persistent --cgroup /jobs/new 2>/tmp/e-new
+        (! "$SPMCTL" request --persistent --cgroup /jobs/new 2>/tmp/e-new)
         cat /tmp/e-new
         # the reason is the latest sample's: "<=" when it rose, "has not cleared" while it stays
         grep -E 'SPM node 1 is at critical pressure \(compression ratio 1.40 (<=|has not cleared) RatioCritical=1.50\); new grants wait until it recovers \(RefuseGrantsAt=critical\)' /tmp/e-new
@@ -153,7 +153,7 @@ sys.stdin.readline()"' "$CG/jobs/fill" </tmp/fill-in >/tmp/fill.out) &
         grep -q filled /tmp/fill.out
         wait_level warn
         grep "SPM node 1: pressure ok -> warn (free [0-9.]*% < FreeWarn=$pct%)" /tmp/spmd.log
-        echo done >&9
+        echo "done" >&9
         exec 9>&-
         wait_level ok
         "$SPMCTL" release "$(cat /tmp/req-fill.out)"

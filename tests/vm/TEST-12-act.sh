@@ -159,7 +159,7 @@ testcase_warn_reclaims() {
         [ "$(node1 reclaim_writes)" -gt 0 ]
         [ "$(node1 reclaim_bytes)" -gt 0 ]
         [ "$(node1 evacuated_pages)" = 0 ]
-        ! grep 'evacuation starts' /tmp/spmd.log
+        (! grep 'evacuation starts' /tmp/spmd.log)
         # the pages went to swap, off the node
         swap1=$(awk '/SwapFree/ {print $2}' /proc/meminfo)
         echo "swapped out: $(((swap0 - swap1) / 1024)) MiB"
@@ -220,7 +220,7 @@ import json, sys
 d = json.loads(sys.stdin.readline())
 n = [a for a in d["nodes"] if a["node"] == 1][0]
 assert n["evacuated_pages"] > 0 and n["reclaim_writes"] > 0, n'
-        ! "$SPMCTL" top -n 0 2>/tmp/top.err
+        (! "$SPMCTL" top -n 0 2>/tmp/top.err)
         grep 'positive number' /tmp/top.err
 }
 

@@ -181,7 +181,7 @@ testcase_pressure_pauses() {
         [ "$(cat "$KD/0/state")" = off ]
         # what is left is kdamond 1's watch of the SPM nodes for evacuation
         demotion_state | grep '^active: DAMON kdamond 1 (pid [0-9]*) watches the SPM nodes for cold pages'
-        ! demotion_state | grep 'kdamond 0'
+        (! demotion_state | grep 'kdamond 0')
         write_conf no 10%
         spmd_reload
         spmd_wait_log 'Demotion to SPM node 1 starts' 2
