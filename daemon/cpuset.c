@@ -50,7 +50,8 @@ static int read_attr(const CpusetWall *w, const char *path, const char *attr, ch
         ssize_t n;
         int fd;
 
-        snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr);
+        if ((size_t) snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr) >= sizeof p)
+                return -ENAMETOOLONG; /* never taken for "gone" */
         fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -70,7 +71,8 @@ static int write_attr(const CpusetWall *w, const char *path, const char *attr, c
         char p[PATH_MAX];
         int fd, r = 0;
 
-        snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr);
+        if ((size_t) snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr) >= sizeof p)
+                return -ENAMETOOLONG;
         fd = open(p, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -120,10 +122,18 @@ static int wait_mems(const CpusetWall *w, const char *path, const NodeMask *want
         return -ETIMEDOUT;
 }
 
-/* Bring one cgroup in line. Returns 1 if written, 0 if nothing to do, <0 on failure (logged). */
+/* Is the cgroup directory itself gone (removed meanwhile)? Only then is an ENOENT nothing to do. */
+static bool cgroup_gone(const CpusetWall *w, const char *path) {
+        char p[PATH_MAX];
+
+        return (size_t) snprintf(p, sizeof p, "%s%s", w->root, path) < sizeof p && access(p, F_OK) < 0 &&
+               errno == ENOENT;
+}
+
+/* Bring one cgroup in line. Returns 1 if written, 0 if nothing to do, <0 on failure (logged and counted). */
 static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open) {
         NodeMask cur, want;
-        char s[256], old[256];
+        char s[NODEMASK_FORMAT_MAX], old[NODEMASK_FORMAT_MAX];
         const char *unit;
         int r;
 
@@ -136,14 +146,18 @@ static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open
         }
         if (!cpuset_want(&w->in, path, &cur, parent_open, &want))
                 return 0;
-        nodemask_format(&want, s, sizeof s);
+        r = nodemask_format_checked(&want, s, sizeof s);
+        if (r < 0) {
+                w->stats.errors++;
+                return log_error_errno(r, "Cannot write the wall of %s: its cpuset.mems value does not fit: %m", path);
+        }
         nodemask_format(&cur, old, sizeof old);
         unit = w->set_unit_mems ? cgroup_systemd_unit(path) : NULL;
         if (unit) {
                 r = w->set_unit_mems(unit, &want, w->manager_userdata);
                 if (r >= 0)
                         r = wait_mems(w, path, &want);
-                if (r == -ENOENT)
+                if (r == -ENOENT && cgroup_gone(w, path))
                         return 0;
                 if (r < 0) {
                         w->stats.errors++;
@@ -155,11 +169,11 @@ static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open
                 return 1;
         }
         r = write_attr(w, path, "cpuset.mems", s);
-        if (r == -ENOENT)
+        if (r == -ENOENT && cgroup_gone(w, path))
                 return 0;
         if (r < 0) {
                 w->stats.errors++;
-                return log_error_errno(r, "Cannot set cpuset.mems of %s to %s: %m", path, s);
+                return log_error_errno(r, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m", path, s);
         }
         log_debug("%s: cpuset.mems %s -> %s", path, old[0] ? old : "(inherited)", s);
         return 1;
@@ -212,7 +226,8 @@ static int watch_add(CpusetWall *w, const char *path) {
         Watch *n;
         int wd;
 
-        snprintf(p, sizeof p, "%s%s", w->root, path);
+        if ((size_t) snprintf(p, sizeof p, "%s%s", w->root, path) >= sizeof p)
+                return -ENAMETOOLONG;
         wd = inotify_add_watch(w->inotify_fd, p, IN_CREATE | IN_ONLYDIR);
         if (wd < 0)
                 return -errno;
@@ -236,14 +251,14 @@ static int watch_add(CpusetWall *w, const char *path) {
 static int gateway_setup(CpusetWall *w, const char *path) {
         int r = enable_cpuset(w, path);
 
-        if (r == -ENOENT)
+        if (r == -ENOENT && cgroup_gone(w, path))
                 return 0;
         if (r < 0) {
                 w->stats.errors++;
                 return r;
         }
         r = watch_add(w, path);
-        if (r == -ENOENT)
+        if (r == -ENOENT && cgroup_gone(w, path))
                 return 0; /* removed meanwhile */
         if (r < 0) {
                 w->stats.errors++;

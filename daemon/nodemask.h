@@ -74,3 +74,7 @@ static inline bool nodemask_subset(const NodeMask *a, const NodeMask *b) {
 
 /* "1,3-5" form, as cpuset.mems prints it. Returns buf. */
 char *nodemask_format(const NodeMask *m, char *buf, size_t len);
+/* The same, -ENOBUFS when buf cannot hold all of it: for values written to the kernel. */
+int nodemask_format_checked(const NodeMask *m, char *buf, size_t len);
+/* Room for any mask in list form ("0,2,4,...,1022": at most 5 characters a node). */
+#define NODEMASK_FORMAT_MAX (5 * SPMD_MAX_NODES + 1)

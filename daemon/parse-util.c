@@ -230,11 +230,16 @@ int parse_nodemask(const char *s, NodeMask *ret) {
 }
 
 char *nodemask_format(const NodeMask *m, char *buf, size_t len) {
+        (void) nodemask_format_checked(m, buf, len);
+        return buf;
+}
+
+int nodemask_format_checked(const NodeMask *m, char *buf, size_t len) {
         size_t off = 0;
         int first = 1;
 
         if (len == 0)
-                return buf;
+                return -ENOBUFS;
         buf[0] = '\0';
         for (unsigned n = 0; n < SPMD_MAX_NODES; n++) {
                 unsigned end = n;
@@ -245,13 +250,15 @@ char *nodemask_format(const NodeMask *m, char *buf, size_t len) {
                         end++;
                 int k = end == n ? snprintf(buf + off, len - off, "%s%u", first ? "" : ",", n)
                                  : snprintf(buf + off, len - off, "%s%u-%u", first ? "" : ",", n, end);
-                if (k < 0 || (size_t) k >= len - off)
-                        break;
+                if (k < 0 || (size_t) k >= len - off) {
+                        buf[off] = '\0'; /* whole ranges only, but not all of them: not a value to write */
+                        return -ENOBUFS;
+                }
                 off += (size_t) k;
                 first = 0;
                 n = end;
         }
-        return buf;
+        return 0;
 }
 
 const char *format_size(char *buf, size_t len, uint64_t bytes) {

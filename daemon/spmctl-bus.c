@@ -746,10 +746,18 @@ int spmctl_run(int argc, char *argv[]) {
         close(pipefd[0]);
 
         snprintf(procs, sizeof procs, "%s/cgroup.procs", cg_dir);
-        FILE *f = fopen(procs, "we");
-        bool moved = f && fprintf(f, "%d\n", (int) pid) > 0;
-        if (f && fclose(f) != 0)
-                moved = false;
+        /* Until spmd has walled the new cgroup (milliseconds), the SPM nodes reach it, and spmd's guard
+         * keeps untrusted tasks like this one out: try again for up to two seconds. */
+        bool moved = false;
+        for (int i = 0; i < 200 && !moved; i++) {
+                FILE *f = fopen(procs, "we");
+                moved = f && fprintf(f, "%d\n", (int) pid) > 0;
+                if (f && fclose(f) != 0)
+                        moved = false;
+                if (moved || errno != EPERM)
+                        break;
+                usleep(10000);
+        }
         a.target = cg_rel;
         if (!moved) {
                 fprintf(stderr, "run: cannot move the command into %s: %s\n", cg_dir, strerror(errno));

@@ -122,6 +122,17 @@ static void test_nodemask(void **state) {
         assert_int_equal(parse_nodemask("1 2", &m), -EINVAL);
         /* m is untouched by the failures above */
         assert_string_equal(nodemask_format(&m, buf, sizeof buf), "1023");
+
+        /* a value for the kernel is all or nothing: every other node of 1024 needs 2,5 KiB */
+        char big[NODEMASK_FORMAT_MAX], small[256];
+        NodeMask every_other = {};
+        for (unsigned n = 0; n < SPMD_MAX_NODES; n += 2)
+                nodemask_set(&every_other, n);
+        assert_int_equal(nodemask_format_checked(&every_other, big, sizeof big), 0);
+        assert_int_equal(parse_nodemask(big, &m), 0);
+        assert_true(nodemask_same(&m, &every_other));
+        assert_int_equal(nodemask_format_checked(&every_other, small, sizeof small), -ENOBUFS);
+        assert_int_equal(nodemask_format_checked(&every_other, small, 0), -ENOBUFS);
 }
 
 static void test_format_size(void **state) {
