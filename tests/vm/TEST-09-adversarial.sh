@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-topology: nvdimm
 # vm-disk: 1G
+# vm-timeout: 420
 #
 # Every route we know to get memory onto an SPM node, from a cgroup without a
 # grant (as root): each must leave zero pages there; the same routes from a
@@ -16,6 +17,13 @@
 # disk (the scenario's own block device: real page cache, read under DRAM
 # pressure); neither the anonymous memory nor the page cache spills onto
 # node 1 (testcase 3).
+# The ways around the wall, as root from a walled cgroup against the real
+# BPF-LSM guard (testcases 5-7): clone3(CLONE_INTO_CGROUP) and cgroup.procs
+# into the root and the granted cgroup, while spmd runs and after kill -9,
+# and into a cgroup made while spmd is down: refused, the routes never run
+# there, 0 pages. A trusted mover's workload placed while spmd is down leaves
+# the node when spmd is back (the time is printed); granted tasks still get
+# through.
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
@@ -175,4 +183,106 @@ print("migrate_pages on pid %d: %s" % (pid, "ok" if r >= 0 else os.strerror(ctyp
         kill "$victim"
         trap - EXIT
         spmd_stop
+}
+
+# ---- the ways around the wall, as root, against the real guard ----
+
+in_cgroup_untrusted() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG$1" "${@:2}"; }
+CLONE="$VM_SRC/tests/vm/clone_into.py"
+
+# ROUTES-OUTPUT-FILE: every route left 0 pages on node 1 (a file that is empty: nothing ran)
+no_pages() {
+        local n=0
+        while read -r _ name _ pages; do
+                n=$((n + 1))
+                [ "$pages" = 0 ] || { echo "LEAK: $name put $pages pages on node 1"; return 1; }
+        done <"$1"
+        echo "$n route(s) ran, 0 pages on node 1"
+}
+
+escapes() { # escapes TAG: every way from /work into a cgroup node 1 reaches, then the routes
+        local cg out
+        for cg in "" /granted; do
+                out=/tmp/esc-$1${cg//\//-}
+                (! in_cgroup_untrusted /work python3 "$CLONE" "$CG$cg" python3 "$ROUTES" 1 >"$out-clone.txt")
+                grep -q 'clone3: Operation not permitted' "$out-clone.txt"
+                (! grep -v '^clone3' "$out-clone.txt")
+                (! in_cgroup_untrusted /work sh -c "echo \$\$ >$CG$cg/cgroup.procs && exec python3 $ROUTES 1" \
+                        >"$out-procs.txt" 2>/dev/null)
+                no_pages "$out-procs.txt"
+        done
+        echo "$1: clone3 and cgroup.procs into / and /granted refused; nothing ran there"
+}
+
+testcase_escapes_refused_while_spmd_runs_and_after_kill9() {
+        spmd_start "$CONF"
+        grep -q 'Enforcement layer guard: active' /tmp/spmd.log ||
+                skip "unavailable: $(grep -o 'Enforcement layer guard: unavailable: .*' /tmp/spmd.log)"
+        escapes running
+        # a cgroup made a moment ago: refused until spmd has walled it, then the routes find the wall
+        mkdir "$CG/new1"
+        in_cgroup_untrusted /work sh -c 'echo $$ >/sys/fs/cgroup/new1/cgroup.procs && exec python3 "$0" 1' \
+                "$ROUTES" >/tmp/new1.txt 2>/dev/null || echo "new1: refused before its wall"
+        no_pages /tmp/new1.txt
+        kill -9 "$(cat /tmp/spmd.pid)"
+        sleep 0.3
+        escapes killed
+        # while spmd is down a new top-level cgroup reaches node 1: an untrusted task cannot get in
+        mkdir "$CG/down"
+        grep -q 1 "$CG/down/cpuset.mems.effective"
+        (! in_cgroup_untrusted /work python3 "$CLONE" "$CG/down" python3 "$ROUTES" 1 >/tmp/down-clone.txt)
+        grep -q 'clone3: Operation not permitted' /tmp/down-clone.txt
+        (! in_cgroup_untrusted /work sh -c 'echo $$ >/sys/fs/cgroup/down/cgroup.procs && exec python3 "$0" 1' \
+                "$ROUTES" >/tmp/down-procs.txt 2>/dev/null)
+        no_pages /tmp/down-procs.txt
+}
+
+testcase_trusted_placement_while_down_is_walled_on_return() {
+        rm -f /tmp/ready
+        # a trusted mover (the container runtime's part) starts a workload in /down while spmd is down;
+        # node 1 reaches /down, and the workload binds its memory there
+        in_cgroup /down python3 -c '
+import ctypes, mmap, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+mask = ctypes.c_ulong(1 << 1)
+assert libc.syscall(238, 2, ctypes.byref(mask), 64) == 0   # set_mempolicy(MPOL_BIND, {1})
+buf = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+open("/tmp/ready.tmp", "w").write(str(os.getpid()))
+os.rename("/tmp/ready.tmp", "/tmp/ready")
+signal.pause()
+' >/dev/null 2>&1 &
+        trap 'kill $(cat /tmp/ready 2>/dev/null) 2>/dev/null || true' EXIT
+        for _ in $(seq 100); do [ -s /tmp/ready ] && break; sleep 0.1; done
+        pid=$(cat /tmp/ready)
+        pages() { grep -o 'N1=[0-9]*' "/proc/$pid/numa_maps" | awk -F= '{s += $2} END {print s + 0}'; }
+        before=$(pages)
+        echo "while spmd is down: $before page(s) of the trusted workload on node 1"
+        [ "$before" -ge 4096 ]
+        t0=$(date +%s%N)
+        spmd_start "$CONF"
+        for _ in $(seq 300); do [ "$(pages)" = 0 ] && break; sleep 0.1; done
+        t1=$(date +%s%N)
+        echo "spmd back: /down walled, the workload's pages left node 1 $(( (t1 - t0) / 1000000 )) ms after spmd started" \
+                "(guest clock, TCG), $(pages) left"
+        [ "$(pages)" = 0 ]
+        test "$(cat "$CG/down/cpuset.mems.effective")" = 0
+        kill "$pid"
+        trap - EXIT
+}
+
+testcase_granted_tasks_still_get_through() {
+        # a trusted mover into the grant, and a task already inside it moving within it
+        in_cgroup /granted python3 "$ROUTES" 1 >/tmp/granted2.txt
+        awk '$3 == "ok" && $4 > 0' /tmp/granted2.txt | head -n 3
+        [ "$(awk '$3 == "ok" && $4 > 0' /tmp/granted2.txt | wc -l)" -ge 8 ]
+        mkdir -p "$CG/granted/sub"
+        in_cgroup /granted sh -c 'echo $$ >/sys/fs/cgroup/granted/sub/cgroup.procs && exec python3 "$0" 1' \
+                "$ROUTES" >/tmp/granted-sub.txt
+        [ "$(awk '$3 == "ok" && $4 > 0' /tmp/granted-sub.txt | wc -l)" -ge 8 ]
+        in_cgroup /granted python3 "$CLONE" "$CG/granted/sub" python3 "$ROUTES" 1 >/tmp/granted-clone.txt
+        [ "$(awk '$3 == "ok" && $4 > 0' /tmp/granted-clone.txt | wc -l)" -ge 8 ]
+        spmd_stop
+        "$SPMCTL" -c "$CONF" detach-bpf
 }
