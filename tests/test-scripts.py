@@ -57,6 +57,17 @@ def dead_negations(path):
     return found
 
 
+# The check itself can fail: a planted testcase with a negation in its middle is found,
+# one whose negation is its last command, or is wrapped in a subshell, is not.
+import tempfile
+with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as planted:
+    planted.write("testcase_a() {\n        ! false\n        true\n}\n"
+                  "testcase_b() {\n        (! false)\n        ! false\n}\n")
+found = dead_negations(planted.name)
+os.unlink(planted.name)
+ok(len(found) == 1 and found[0].endswith(":2: ! false"), "a planted '! cmd' in the middle of a testcase is found",
+   "\n".join(found))
+
 files = sys.argv[2:] or shell_scripts()
 dead = [d for f in files for d in dead_negations(f)]
 ok(not dead, f"no negated command that set -e ignores, in {len(files)} script(s) "
