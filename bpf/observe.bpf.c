@@ -78,6 +78,18 @@ static __always_inline bool caller_is_exempt(void) {
         return false;
 }
 
+/* Word i of a user-space nodemask of nbits bits, with the bits beyond nbits cleared; false past its end. */
+static __always_inline bool user_mask_word(const unsigned long *umask, __u64 nbits, __u32 i, __u64 *ret) {
+        __u64 word = 0;
+
+        if ((__u64) i * 64 >= nbits || bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
+                return false;
+        if (nbits - (__u64) i * 64 < 64)
+                word &= (1ULL << (nbits - (__u64) i * 64)) - 1;
+        *ret = word;
+        return true;
+}
+
 /*
  * AND a user-space nodemask of nbits bits with the SPM mask; the first
  * SPMD_EVENT_MASK_WORDS words of the result go to *hit. Returns true if any
@@ -89,16 +101,11 @@ static __always_inline bool user_mask_hits(const unsigned long *umask, __u64 nbi
         if (!umask)
                 return false;
         for (__u32 i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
-                __u64 word = 0, *spm;
+                __u64 word, *spm;
                 __u32 key = i;
 
-                if ((__u64) i * 64 >= nbits)
+                if (!user_mask_word(umask, nbits, i, &word))
                         break;
-                if (bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
-                        break;
-                /* mask off what lies beyond nbits */
-                if (nbits - (__u64) i * 64 < 64)
-                        word &= (1ULL << (nbits - (__u64) i * 64)) - 1;
                 spm = bpf_map_lookup_elem(&spm_nodes, &key);
                 if (!spm || !(word & *spm))
                         continue;
@@ -114,15 +121,11 @@ static __always_inline bool user_mask_first_hits(const unsigned long *umask, __u
         if (!umask)
                 return false;
         for (__u32 i = 0; i < SPMD_BPF_MASK_WORDS; i++) {
-                __u64 word = 0, low, *spm;
+                __u64 word, low, *spm;
                 __u32 key = i;
 
-                if ((__u64) i * 64 >= nbits)
+                if (!user_mask_word(umask, nbits, i, &word))
                         break;
-                if (bpf_probe_read_user(&word, sizeof(word), &umask[i]) < 0)
-                        break;
-                if (nbits - (__u64) i * 64 < 64)
-                        word &= (1ULL << (nbits - (__u64) i * 64)) - 1;
                 if (!word)
                         continue;
                 low = word & -word;
@@ -147,10 +150,8 @@ static __always_inline bool user_mask_relative_hits(const unsigned long *umask, 
         __u64 orig = 0, allowed, tmp = 0, res = 0, *spm;
         __u32 key = 0, w = 0, k = 0;
 
-        if (!umask || !nbits || bpf_probe_read_user(&orig, sizeof(orig), &umask[0]) < 0)
+        if (!umask || !user_mask_word(umask, nbits, 0, &orig))
                 return false;
-        if (nbits < 64)
-                orig &= (1ULL << nbits) - 1;
         allowed = BPF_CORE_READ(t, mems_allowed.bits[0]);
         for (int n = 0; n < 64; n++)
                 w += (allowed >> n) & 1;

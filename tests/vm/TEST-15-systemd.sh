@@ -94,6 +94,30 @@ testcase_hand_made_cgroup_written_directly() {
         probe /jobs | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
 }
 
+testcase_unit_resolved_by_systemd() {
+        # the broker on the real system bus, with spmd's bus policy
+        cp "$VM_SRC/config/org.spmd1.conf" /etc/dbus-1/system.d/
+        systemctl reload dbus
+        spmd_stop
+        spmd_start "$CONF"
+        spmd_wait_log 'Broker: active'
+        # a directory of the unit's name planted inside another unit's (delegated) subtree
+        mkdir "$CG/system.slice/spmd-other.service/spmd-late.service"
+        timeout 60 "$SPMCTL" request --unit spmd-late.service >/tmp/req.out 2>&1 &
+        wait_for '"$SPMCTL" grants | grep -q spmd-late.service'
+        "$SPMCTL" grants | tee /tmp/grants.txt
+        grep -q ' /system.slice/spmd-late.service ' /tmp/grants.txt
+        (! grep -q 'spmd-other.service/spmd-late.service' /tmp/grants.txt)
+        wait_for '[ "$(effective /system.slice/spmd-late.service)" = 0-1 ]'
+        [ "$(effective /system.slice/spmd-other.service/spmd-late.service)" = 0 ]
+        # a unit systemd does not know: refused with systemd's answer
+        (! "$SPMCTL" request --unit no-such-unit.service 2>/tmp/err)
+        grep 'no-such-unit.service' /tmp/err
+        kill %1
+        wait_for '! "$SPMCTL" grants | grep -q spmd-late.service'
+        rmdir "$CG/system.slice/spmd-other.service/spmd-late.service"
+}
+
 testcase_walls_stay_after_stop() {
         spmd_stop
         [ "$(allowed spmd-other.service)" = 0 ]
