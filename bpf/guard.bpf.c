@@ -410,13 +410,12 @@ int BPF_PROG(guard_sb_umount, struct vfsmount *mnt, int flags, int ret) {
         return 0;
 }
 
+/* No "ret" argument here: kernels from 6.14 on pass a fourth argument (bool kernel) before it. */
 SEC("lsm/bpf")
-int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret) {
+int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr) {
         __u64 key;
         __u32 id;
 
-        if (ret)
-                return ret;
         if (cmd == BPF_MAP_GET_FD_BY_ID) {
                 /* read-only map fds stay available (bpftool map dump) */
                 if (BPF_CORE_READ(attr, open_flags) & BPF_F_RDONLY)

@@ -1057,8 +1057,10 @@ static int on_unit_cgroup(sd_bus_message *reply, void *userdata, sd_bus_error *r
         }
         r = request_finish(p->m, p->msg, &p->c, &p->req, cg, &e);
         if (r < 0)
-                return pending_fail(p, &e, r), sd_bus_error_free(&e), 0;
-        pending_free(p);
+                (void) pending_fail(p, &e, r); /* replies with the error and frees p */
+        else
+                pending_free(p);
+        sd_bus_error_free(&e);
         return 0;
 }
 

@@ -570,7 +570,10 @@ static void on_denial(const struct spmd_guard_event *e, void *userdata) {
         memcpy(comm, e->comm, 16);
         comm[16] = '\0';
         cgroup_name(e->cgroup_id, own, sizeof own); /* by id: the caller may be gone already */
-        cgroup_name(e->target_cgroup_id, target, sizeof target);
+        if (e->what == SPMD_GUARD_PINS)
+                snprintf(target, sizeof target, "-"); /* an inode or BPF object id, not a cgroup */
+        else
+                cgroup_name(e->target_cgroup_id, target, sizeof target);
         if (e->what == SPMD_GUARD_MOVEMEMORY)
                 snprintf(what, sizeof what, "moving the pages of pid %d, which holds a grant in", e->target_pid);
         else if (e->what == SPMD_GUARD_CLONE_INTO)
