@@ -389,8 +389,6 @@ static void set_layer(char **state, char **detail, const char *st, const char *f
 
 static int manager_report_kernel_layers(Manager *m) {
         _cleanup_free_ char *name = NULL, *reason = NULL;
-        bool spm_attr = false, sysram = false;
-        glob_t g = {};
         int r, ret = 0;
 
         if (m->config->struct_ops == TRISTATE_NO)
@@ -415,20 +413,12 @@ static int manager_report_kernel_layers(Manager *m) {
                 log_info("Enforcement layer native-spm: off (NativeSpm=no).");
                 return ret;
         }
-        spm_attr = glob("/sys/bus/dax/devices/*/spm_node", 0, NULL, &g) == 0 && g.gl_pathc > 0;
-        globfree(&g);
-        sysram = access(CGROUP_ROOT "/cpuset.mems.sysram", F_OK) == 0;
-        if (m->topology->caps.private_nodes || spm_attr || sysram) {
-                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable",
-                          "this kernel has SPM/private-node support (%s%s%s), not used yet: the cpuset wall and the "
-                          "BPF guard enforce instead",
-                          m->topology->caps.private_nodes ? "has_private_memory " : "",
-                          spm_attr ? "dax spm_node " : "", sysram ? "cpuset.mems.sysram" : "");
+        char what[1024];
+        if (topology_native_spm(m->topology, "", what, sizeof what)) {
+                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable", "%s", what);
                 log_notice("Enforcement layer native-spm: %s.", strna(m->native_spm_detail));
         } else {
-                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable",
-                          "no SPM/private-node support in this kernel (no node/has_private_memory, no spm_node on dax "
-                          "devices, no cpuset.mems.sysram)");
+                set_layer(&m->native_spm_state, &m->native_spm_detail, "unavailable", "%s", what);
                 log_full(m->config->native_spm == TRISTATE_YES ? LOG_ERR : LOG_INFO,
                          "Enforcement layer native-spm: unavailable: %s.", strna(m->native_spm_detail));
                 if (m->config->native_spm == TRISTATE_YES)

@@ -7,6 +7,7 @@
 #include <daxctl/libdaxctl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <numa.h>
@@ -178,6 +179,41 @@ static int discover_nodes(Topology *t, const char *root) {
         return 0;
 }
 
+/* A node list file (has_memory, ...) as a mask; false when the file is absent or unreadable. */
+static bool read_node_list(const char *root, const char *name, NodeMask *ret) {
+        char path[PATH_MAX], buf[4096];
+
+        *ret = (NodeMask){};
+        if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/%s", name), buf, sizeof buf) < 0)
+                return false;
+        return !buf[0] || parse_nodemask(buf, ret) >= 0;
+}
+
+/*
+ * Private memory nodes (the private-node patches): a node in has_memory but not in
+ * has_public_memory is private (no allocation reaches it without naming it); only
+ * nodes in has_user_memory can be named by userspace. The v4 RFC's has_private_memory
+ * lists private nodes directly; it is still recognised.
+ */
+static void discover_private_nodes(Topology *t, const char *root) {
+        NodeMask mem, pub, user, priv;
+        bool have_mem = read_node_list(root, "has_memory", &mem);
+
+        t->caps.public_memory = read_node_list(root, "has_public_memory", &pub);
+        t->caps.user_memory = read_node_list(root, "has_user_memory", &user);
+        t->caps.private_rfc = read_node_list(root, "has_private_memory", &priv);
+        t->caps.private_nodes = (t->caps.public_memory && have_mem) || t->caps.private_rfc;
+        for (size_t i = 0; i < t->n_nodes; i++) {
+                NodeInfo *ni = &t->nodes[i];
+                unsigned id = (unsigned) ni->id;
+
+                ni->private_node = (t->caps.public_memory && have_mem && nodemask_test(&mem, id) &&
+                                    !nodemask_test(&pub, id)) ||
+                                   (t->caps.private_rfc && nodemask_test(&priv, id));
+                ni->user_placeable = t->caps.user_memory ? nodemask_test(&user, id) : -1;
+        }
+}
+
 static void discover_caps(Topology *t, const char *root) {
         char buf[32], path[PATH_MAX];
 
@@ -187,7 +223,7 @@ static void discover_caps(Topology *t, const char *root) {
         t->caps.per_node_reclaim = t->n_nodes > 0 &&
                                    access(at(path, sizeof path, root, SYSFS_NODE "/node%d/reclaim", t->nodes[0].id),
                                           F_OK) == 0;
-        t->caps.private_nodes = access(at(path, sizeof path, root, SYSFS_NODE "/has_private_memory"), F_OK) == 0;
+        discover_private_nodes(t, root);
 }
 
 static void read_health(struct cxl_memdev *memdev, CxlMemdevInfo *m) {
@@ -493,6 +529,13 @@ static const char *node_zone(const Topology *t, int id) {
         return "-";
 }
 
+/* "spm-private" (a private node: nothing reaches it unasked), "spm" (an SPM node of spmd's), "sysram" */
+static const char *node_kind(const NodeInfo *n, const NodeMask *spm) {
+        if (n->private_node)
+                return "spm-private";
+        return spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram";
+}
+
 void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f) {
         char s1[32], s2[32], b[160];
 
@@ -500,18 +543,19 @@ void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f) {
                 fprintf(f, "No NUMA nodes: libnuma reports no NUMA support on this kernel.\n");
                 return;
         }
-        fprintf(f, "%-5s %-7s %-10s %9s %9s %5s %-8s %s\n", "NODE", "KIND", "CPUS", "SIZE", "FREE", "TIER", "ZONE",
-                "BACKING");
+        fprintf(f, "%-5s %-*s %-10s %9s %9s %5s %-8s %s\n", "NODE", t->caps.private_nodes ? 11 : 7, "KIND", "CPUS",
+                "SIZE", "FREE", "TIER", "ZONE", "BACKING");
         for (size_t i = 0; i < t->n_nodes; i++) {
                 const NodeInfo *n = &t->nodes[i];
                 char tier[16] = "-";
 
                 if (n->memory_tier >= 0)
                         snprintf(tier, sizeof tier, "%d", n->memory_tier);
-                fprintf(f, "%-5d %-7s %-10s %9s %9s %5s %-8s %s\n", n->id,
-                        spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram", n->n_cpus ? n->cpulist : "-",
-                        format_size(s1, sizeof s1, n->size), format_size(s2, sizeof s2, n->free), tier,
-                        node_zone(t, n->id), node_backing(t, n->id, b, sizeof b));
+                fprintf(f, "%-5d %-*s %-10s %9s %9s %5s %-8s %s%s\n", n->id, t->caps.private_nodes ? 11 : 7,
+                        node_kind(n, spm), n->n_cpus ? n->cpulist : "-", format_size(s1, sizeof s1, n->size),
+                        format_size(s2, sizeof s2, n->free), tier, node_zone(t, n->id),
+                        node_backing(t, n->id, b, sizeof b),
+                        n->private_node && n->user_placeable == 0 ? " (not user-placeable: no user_numa)" : "");
         }
 }
 
@@ -562,8 +606,9 @@ void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
         fprintf(f, "{\"nodes\":[");
         for (size_t i = 0; i < t->n_nodes; i++) {
                 const NodeInfo *n = &t->nodes[i];
-                fprintf(f, "%s{\"node\":%d,\"kind\":\"%s\",\"cpus\":", i ? "," : "", n->id,
-                        spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram");
+                fprintf(f, "%s{\"node\":%d,\"kind\":\"%s\",\"private\":%s,\"user_placeable\":%s,\"cpus\":",
+                        i ? "," : "", n->id, node_kind(n, spm), n->private_node ? "true" : "false",
+                        n->user_placeable < 0 ? "null" : n->user_placeable ? "true" : "false");
                 json_string(f, n->cpulist);
                 fprintf(f, ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"tier\":%d,\"zone\":\"%s\",\"backing\":",
                         n->size, n->free, n->memory_tier, node_zone(t, n->id));
@@ -621,8 +666,49 @@ void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
                         d->blocks_total, d->movable);
         }
         fprintf(f, "],\"kernel\":{\"numa\":%s,\"memory_tiers\":%s,\"demotion_enabled\":%d,"
-                   "\"per_node_reclaim\":%s,\"private_nodes\":%s}}\n",
+                   "\"per_node_reclaim\":%s,\"private_nodes\":%s,\"has_public_memory\":%s,"
+                   "\"has_user_memory\":%s,\"has_private_memory\":%s}}\n",
                 t->caps.numa ? "true" : "false", t->caps.memory_tiers ? "true" : "false",
                 t->caps.demotion_enabled, t->caps.per_node_reclaim ? "true" : "false",
-                t->caps.private_nodes ? "true" : "false");
+                t->caps.private_nodes ? "true" : "false", t->caps.public_memory ? "true" : "false",
+                t->caps.user_memory ? "true" : "false", t->caps.private_rfc ? "true" : "false");
+}
+
+bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t len) {
+        char path[PATH_MAX], list[512] = "";
+        size_t n_private = 0, n_user = 0;
+        bool dax_private = false, spm_attr = false, sysram;
+        glob_t g = {};
+
+        for (size_t i = 0; i < t->n_nodes; i++)
+                if (t->nodes[i].private_node) {
+                        n_private++;
+                        n_user += t->nodes[i].user_placeable == 1;
+                }
+        if (glob(at(path, sizeof path, root, "/sys/bus/dax/devices/*/private"), 0, NULL, &g) == 0)
+                dax_private = g.gl_pathc > 0;
+        globfree(&g);
+        if (glob(at(path, sizeof path, root, "/sys/bus/dax/devices/*/spm_node"), 0, NULL, &g) == 0)
+                spm_attr = g.gl_pathc > 0;
+        globfree(&g);
+        sysram = access(at(path, sizeof path, root, "/sys/fs/cgroup/cpuset.mems.sysram"), F_OK) == 0;
+
+        if (!t->caps.private_nodes && !dax_private && !spm_attr && !sysram) {
+                snprintf(buf, len, "no SPM/private-node support in this kernel (looked for node/has_public_memory, "
+                                   "node/has_user_memory and the dax private attribute of the private-node "
+                                   "patches; node/has_private_memory, dax spm_node and cpuset.mems.sysram of the "
+                                   "earlier RFCs)");
+                return false;
+        }
+        snprintf(list, sizeof list, "%s%s%s%s%s%s", t->caps.public_memory ? "node/has_public_memory " : "",
+                 t->caps.user_memory ? "node/has_user_memory " : "", dax_private ? "dax private " : "",
+                 t->caps.private_rfc ? "node/has_private_memory (RFC v4) " : "",
+                 spm_attr ? "dax spm_node (RFC v2) " : "", sysram ? "cpuset.mems.sysram (RFC v2) " : "");
+        if (list[0])
+                list[strlen(list) - 1] = '\0'; /* the last separating space */
+        snprintf(buf, len, "this kernel has private memory nodes (%s): %zu private node(s), %zu of them placeable by "
+                           "userspace (user_numa); spmd does not online devices as private nodes yet: the cpuset "
+                           "wall and the BPF guard enforce instead",
+                 list, n_private, n_user);
+        return true;
 }

@@ -17,6 +17,8 @@ typedef struct NodeInfo {
         int *distance;       /* to every node in Topology.nodes order */
         int read_latency;    /* HMAT access class 0 (ns), -1 if not reported */
         int read_bandwidth;  /* HMAT access class 0 (MB/s), -1 if not reported */
+        bool private_node;   /* memory no allocation reaches without naming it (has_public_memory lacks it) */
+        int user_placeable;  /* in has_user_memory: 1, 0, or -1 where the kernel has no such list */
 } NodeInfo;
 
 typedef struct CxlMemdevInfo {
@@ -62,7 +64,11 @@ typedef struct KernelCaps {
         bool memory_tiers;
         int demotion_enabled;  /* -1 = attribute absent */
         bool per_node_reclaim; /* /sys/devices/system/node/nodeN/reclaim (6.17+) */
-        bool private_nodes;    /* has_private_memory (private-node patches) */
+        bool private_nodes;    /* the kernel tells private nodes apart: has_public_memory, or the v4 RFC's
+                                * has_private_memory */
+        bool public_memory;    /* node/has_public_memory (private-node patches, newest ABI) */
+        bool user_memory;      /* node/has_user_memory (the same) */
+        bool private_rfc;      /* node/has_private_memory (the v4 RFC's name) */
         bool numa;             /* libnuma reports NUMA support */
 } KernelCaps;
 
@@ -96,6 +102,13 @@ const NodeInfo *topology_node(const Topology *t, int id);
 int topology_memdev_health(const char *name, CxlMemdevInfo *ret);
 const DaxDevInfo *topology_dax(const Topology *t, const char *name);
 const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name);
+
+/*
+ * What the kernel offers of SPM/private-node support, for the native-spm layer's status: the newest
+ * private-node ABI (has_public_memory, has_user_memory, dax private) and the earlier RFCs' names,
+ * under root ("" for the running system). True when anything was found; buf says what.
+ */
+bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t len);
 
 /* spm: the nodes to show as kind "spm" (NULL: none known) */
 void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f);

@@ -29,11 +29,27 @@ def run(root):
     return r, (json.loads(r.stdout) if r.returncode == 0 else None)
 
 
-for tree in sorted(os.listdir(fixtures)):
+overlays = tempfile.TemporaryDirectory()
+
+
+def tree_root(tree):
+    """A recorded tree as it is; a tree built from an ABI (a BASE file naming the recorded tree it
+    starts from) as that tree with its own files laid over it."""
     root = os.path.join(fixtures, tree)
-    if not os.path.isdir(root):
+    base = os.path.join(root, "BASE")
+    if not os.path.exists(base):
+        return root
+    merged = os.path.join(overlays.name, tree)
+    shutil.copytree(os.path.join(fixtures, open(base).read().strip()), merged)
+    shutil.copytree(os.path.join(root, "sys"), os.path.join(merged, "sys"), dirs_exist_ok=True)
+    return merged
+
+
+for tree in sorted(os.listdir(fixtures)):
+    if not os.path.isdir(os.path.join(fixtures, tree)):
         continue
-    live = json.load(open(os.path.join(root, "spmctl-nodes.json")))
+    live = json.load(open(os.path.join(fixtures, tree, "spmctl-nodes.json")))
+    root = tree_root(tree)
     r, got = run(root)
     ok(got is not None, f"{tree}: read", r.stderr)
     if got is None:
@@ -42,15 +58,38 @@ for tree in sorted(os.listdir(fixtures)):
     for a, b in zip(got["nodes"], live["nodes"]):
         for key in ("node", "cpus", "size", "tier", "read_latency", "read_bandwidth", "distance", "kind"):
             ok(a[key] == b[key], f"{tree}: node {b['node']} {key} = {b[key]}", f"read {a[key]!r}")
+        # private nodes (recorded trees predate the keys: no private node, no has_user_memory there)
+        for key, default in (("private", False), ("user_placeable", None)):
+            ok(a[key] == b.get(key, default), f"{tree}: node {b['node']} {key} = {b.get(key, default)}",
+               f"read {a[key]!r}")
         # free memory moved a little between the live reading and the copy
         ok(abs(a["free"] - b["free"]) <= b["size"] // 50, f"{tree}: node {b['node']} free ~ {b['free']}",
            f"read {a['free']}")
-    for key in ("numa", "memory_tiers", "demotion_enabled", "per_node_reclaim", "private_nodes"):
-        ok(got["kernel"][key] == live["kernel"][key], f"{tree}: kernel {key} = {live['kernel'][key]}",
-           f"read {got['kernel'][key]!r}")
+    for key in ("numa", "memory_tiers", "demotion_enabled", "per_node_reclaim", "private_nodes",
+                "has_public_memory", "has_user_memory", "has_private_memory"):
+        want = live["kernel"].get(key, False)
+        ok(got["kernel"][key] == want, f"{tree}: kernel {key} = {want}", f"read {got['kernel'][key]!r}")
+
+    # what the native-spm layer reports: the names it found, or every name it looked for
+    r = subprocess.run([dump, root, "--native-spm"], capture_output=True, text=True, timeout=30)
+    k = live["kernel"]
+    if k.get("private_nodes"):
+        n_priv = sum(1 for x in live["nodes"] if x.get("private"))
+        n_user = sum(1 for x in live["nodes"] if x.get("private") and x.get("user_placeable"))
+        names = [nm for nm, on in (("node/has_public_memory", k.get("has_public_memory")),
+                                   ("node/has_user_memory", k.get("has_user_memory")),
+                                   ("node/has_private_memory (RFC v4)", k.get("has_private_memory"))) if on]
+        ok(r.stdout.startswith("found: ") and all(nm in r.stdout for nm in names) and
+           f"{n_priv} private node(s), {n_user} of them placeable by userspace" in r.stdout,
+           f"{tree}: native-spm names {', '.join(names)}, {n_priv} private, {n_user} user-placeable", r.stdout)
+    else:
+        ok(r.stdout.startswith("none: ") and "has_public_memory" in r.stdout and "has_private_memory" in r.stdout
+           and "spm_node" in r.stdout, f"{tree}: native-spm: none, naming the newer and the older names", r.stdout)
 
 # Broken trees: no crash, an honest partial answer.
-base = os.path.join(fixtures, sorted(d for d in os.listdir(fixtures) if os.path.isdir(os.path.join(fixtures, d)))[0])
+base = os.path.join(fixtures, sorted(d for d in os.listdir(fixtures)
+                                     if os.path.isdir(os.path.join(fixtures, d)) and
+                                     not os.path.exists(os.path.join(fixtures, d, "BASE")))[0])
 with tempfile.TemporaryDirectory() as tmp:
     t = os.path.join(tmp, "t")
     shutil.copytree(base, t)
