@@ -16,6 +16,7 @@
 #include "bpf-util.h"
 #include "guard.skel.h"
 #include "log.h"
+#include "parse-util.h"
 
 struct BpfGuard {
         struct guard_bpf *skel;
@@ -47,8 +48,7 @@ const char *spmd_guard_pin_op_to_string(int op) {
 
 /* This process's start, in clock ticks since boot (/proc/self/stat field 22), as the guard compares it. */
 static int own_start_ticks(uint64_t *ret) {
-        char buf[1024], *p;
-        unsigned long long start;
+        char buf[1024];
         FILE *f = fopen("/proc/self/stat", "re");
         bool ok;
 
@@ -56,14 +56,7 @@ static int own_start_ticks(uint64_t *ret) {
                 return -errno;
         ok = fgets(buf, sizeof buf, f) != NULL;
         fclose(f);
-        p = ok ? strrchr(buf, ')') : NULL; /* comm may hold spaces and parentheses */
-        /* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
-         * cutime cstime priority nice num_threads itrealvalue starttime(22) */
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &start) != 1)
-                return -EINVAL;
-        *ret = start;
-        return 0;
+        return ok ? parse_proc_stat_starttime(buf, ret) : -EIO;
 }
 
 const char *spmd_guard_what_to_string(unsigned what) {

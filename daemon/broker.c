@@ -741,20 +741,19 @@ static bool pidfd_alive(int pidfd) {
 
 /* Field 22 (starttime, clock ticks since boot) and the effective uid of pid; false if it is gone. */
 static bool proc_start_and_euid(pid_t pid, uint64_t *ret_start, uid_t *ret_euid) {
-        char p[64], buf[1024], *s;
-        unsigned long long start;
+        char p[64], buf[1024];
+        uint64_t start;
         unsigned ruid, euid;
-        bool found = false;
+        bool found = false, ok;
         FILE *f;
 
         snprintf(p, sizeof p, "/proc/%d/stat", (int) pid);
         f = fopen(p, "re");
         if (!f)
                 return false;
-        s = fgets(buf, sizeof buf, f) ? strrchr(buf, ')') : NULL;
+        ok = fgets(buf, sizeof buf, f) && parse_proc_stat_starttime(buf, &start) >= 0;
         fclose(f);
-        if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &start) != 1)
+        if (!ok)
                 return false;
         snprintf(p, sizeof p, "/proc/%d/status", (int) pid);
         f = fopen(p, "re");

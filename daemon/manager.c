@@ -1069,9 +1069,16 @@ int manager_run(Manager *m) {
                 /* enforcement ends with the daemon, as configured */
                 manager_unpin(m, "observe");
                 manager_unpin(m, "guard");
-        } else if (m->observer || m->guard)
+        } else if (m->observer || m->guard) {
+                /* trust the spmd installed now: an upgrade may have replaced the file while this one ran,
+                 * and the next spmd must be let at the pins */
+                if (m->guard && bpf_guard_set_trusted(m->guard, m->config->trusted_executables) < 0)
+                        log_warning("Cannot renew the guard's trust in %s; a replaced spmd would not re-adopt "
+                                    "the pins (spmctl detach-bpf from the old one, then start).",
+                                    SPMD_EXECUTABLE);
                 log_info("PersistAfterExit=yes: the BPF programs pinned under %s stay attached.",
                          m->config->bpf_pin_directory);
+        }
         if (m->config->shutdown_policy == SHUTDOWN_RELEASE)
                 manager_release_devices(m);
         else if (!strv_isempty(m->onlined))

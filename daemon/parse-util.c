@@ -315,3 +315,16 @@ void json_string(FILE *f, const char *s) {
         }
         fputc('"', f);
 }
+
+int parse_proc_stat_starttime(const char *line, uint64_t *ret) {
+        const char *p = strrchr(line, ')'); /* comm may hold spaces and parentheses */
+        unsigned long long start;
+
+        /* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+         * cutime cstime priority nice num_threads itrealvalue starttime(22) */
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &start) != 1)
+                return -EINVAL;
+        *ret = start;
+        return 0;
+}

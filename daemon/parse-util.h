@@ -15,6 +15,8 @@
 /* All return 0 or a negative errno (-EINVAL bad syntax, -ERANGE out of range); *ret untouched on error. */
 int parse_boolean(const char *s);                         /* 1, 0 or -EINVAL */
 int parse_uint64(const char *s, uint64_t *ret);
+/* Field 22 of a /proc/PID/stat line: the process's start, in clock ticks since boot. */
+int parse_proc_stat_starttime(const char *line, uint64_t *ret);
 int parse_uint32(const char *s, uint32_t *ret);
 int parse_double(const char *s, double *ret);             /* finite, locale independent */
 int parse_size(const char *s, uint64_t *ret);             /* bytes: 4096, 512K, 16M, 1.5G, 2T, "infinity" */

@@ -135,6 +135,22 @@ static void test_nodemask(void **state) {
         assert_int_equal(nodemask_format_checked(&every_other, small, 0), -ENOBUFS);
 }
 
+static void test_proc_stat_starttime(void **state) {
+        uint64_t t = 0;
+
+        (void) state;
+        assert_int_equal(parse_proc_stat_starttime("4242 (sleep) S 1 4242 4242 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 1 0 "
+                                                   "198187 5476352 128 18446744073709551615\n",
+                                                   &t),
+                         0);
+        assert_int_equal(t, 198187);
+        /* a comm with spaces and parentheses of its own */
+        assert_int_equal(parse_proc_stat_starttime("7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n", &t), 0);
+        assert_int_equal(t, 55);
+        assert_int_equal(parse_proc_stat_starttime("7 (cut", &t), -EINVAL);
+        assert_int_equal(parse_proc_stat_starttime("7 (x) R 1 2", &t), -EINVAL);
+}
+
 static void test_format_size(void **state) {
         char buf[32];
 
@@ -150,7 +166,7 @@ int main(void) {
                 cmocka_unit_test(test_boolean),    cmocka_unit_test(test_uint),
                 cmocka_unit_test(test_size),       cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_permyriad),  cmocka_unit_test(test_nodemask),
-                cmocka_unit_test(test_format_size),
+                cmocka_unit_test(test_format_size), cmocka_unit_test(test_proc_stat_starttime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,23 @@ testcase_kill9_then_readopt_without_gap() {
         spmd_stop
 }
 
+testcase_upgraded_spmd_readopts() {
+        # spmd installed where meson puts it; a package upgrade replaces the file while it runs
+        local exe
+        exe=$(strings "$SPMD" | grep -m1 '/libexec/spmd$')
+        mkdir -p "$(dirname "$exe")"
+        cp "$SPMD" "$exe"
+        SPMD=$exe spmd_start "$CONF"
+        grep 're-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        cp "$SPMD" "$exe.new"
+        mv "$exe.new" "$exe"   # a new inode, as dpkg leaves it
+        spmd_stop
+        SPMD=$exe spmd_start "$CONF"
+        grep 'Enforcement layer guard: active .*; re-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        spmd_stop
+        rm -f "$exe"
+}
+
 testcase_detach_bpf_ends_it() {
         # on purpose, through spmd's own executable, and said so
         "$SPMCTL" -c "$CONF" detach-bpf 2>&1 | tee /tmp/detach.txt
