@@ -178,7 +178,7 @@ static __always_inline bool user_mask_relative_hits(const unsigned long *umask, 
 #define MPOL_BIND              2
 #define MPOL_LOCAL             4
 #define MPOL_PREFERRED_MANY    5
-#define MPOL_MAX               7 /* one past MPOL_WEIGHTED_INTERLEAVE (6.9) */
+#define MPOL_WEIGHTED_INTERLEAVE 6 /* 6.9; older kernels refuse it */
 #define MPOL_F_STATIC_NODES    (1 << 15)
 #define MPOL_F_RELATIVE_NODES  (1 << 14)
 #define MPOL_F_NUMA_BALANCING  (1 << 13)
@@ -196,7 +196,10 @@ static __always_inline bool policy_hits(__u64 mode_arg, const unsigned long *uma
         __u32 flags = (__u32) mode_arg & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING);
         __u32 mode = (__u32) mode_arg & ~flags;
 
-        if (mode_arg >> 32 || mode == MPOL_DEFAULT || mode == MPOL_LOCAL || mode >= MPOL_MAX)
+        if (mode_arg >> 32 || mode == MPOL_DEFAULT || mode == MPOL_LOCAL || mode > MPOL_WEIGHTED_INTERLEAVE)
+                return false;
+        /* the modes this kernel has: weighted interleave came with the task's il_weight (6.9) */
+        if (mode == MPOL_WEIGHTED_INTERLEAVE && !bpf_core_field_exists(struct task_struct, il_weight))
                 return false;
         if ((flags & MPOL_F_STATIC_NODES) && (flags & MPOL_F_RELATIVE_NODES))
                 return false;

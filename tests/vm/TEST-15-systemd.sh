@@ -104,6 +104,7 @@ testcase_unit_resolved_by_systemd() {
         # a directory of the unit's name planted inside another unit's (delegated) subtree
         mkdir "$CG/system.slice/spmd-other.service/spmd-late.service"
         timeout 60 "$SPMCTL" request --unit spmd-late.service >/tmp/req.out 2>&1 &
+        req=$!
         wait_for '"$SPMCTL" grants | grep -q spmd-late.service'
         "$SPMCTL" grants | tee /tmp/grants.txt
         grep -q ' /system.slice/spmd-late.service ' /tmp/grants.txt
@@ -114,7 +115,7 @@ testcase_unit_resolved_by_systemd() {
         # a unit systemd does not know: refused with systemd's answer
         (! "$SPMCTL" request --unit no-such-unit.service 2>/tmp/err)
         grep 'no-such-unit.service' /tmp/err
-        kill %1
+        kill "$req"
         wait_for '! "$SPMCTL" grants | grep -q spmd-late.service'
         rmdir "$CG/system.slice/spmd-other.service/spmd-late.service"
 }
