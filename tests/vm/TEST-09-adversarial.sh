@@ -152,19 +152,30 @@ print(sum(1 for s in status if s == 1))')
         [ "$(work_file 0)" -gt $((16 << 20)) ]
 }
 
-testcase_root_on_another_walled_process() {
+# start_holder CGROUP MIB [NODE]: a process placed in CGROUP by the trusted mover that touches MIB of
+# anonymous memory (bound to NODE if given) and waits; its pid in /tmp/ready, killed when the
+# testcase's subshell exits
+start_holder() {
         rm -f /tmp/ready
-        in_cgroup /other python3 -c '
-import mmap, os, signal, sys
-buf = mmap.mmap(-1, 4 << 20)
+        in_cgroup "$1" python3 -c '
+import ctypes, mmap, os, signal, sys
+if len(sys.argv) > 2:   # set_mempolicy(MPOL_BIND, {NODE})
+    mask = ctypes.c_ulong(1 << int(sys.argv[2]))
+    assert ctypes.CDLL(None, use_errno=True).syscall(238, 2, ctypes.byref(mask), 64) == 0
+buf = mmap.mmap(-1, int(sys.argv[1]) << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 for off in range(0, len(buf), 4096):
     buf[off] = 1
 open("/tmp/ready.tmp", "w").write(str(os.getpid()))
 os.rename("/tmp/ready.tmp", "/tmp/ready")
 signal.pause()
-' >/dev/null 2>&1 &
+' "${@:2}" >/dev/null 2>&1 &
         trap 'kill $(cat /tmp/ready 2>/dev/null) 2>/dev/null || true' EXIT
         for _ in $(seq 100); do [ -s /tmp/ready ] && break; sleep 0.1; done
+        test -s /tmp/ready
+}
+
+testcase_root_on_another_walled_process() {
+        start_holder /other 4
         victim=$(cat /tmp/ready)
         in_cgroup /work python3 -c '
 import ctypes, os, sys
@@ -238,23 +249,9 @@ testcase_escapes_refused_while_spmd_runs_and_after_kill9() {
 }
 
 testcase_trusted_placement_while_down_is_walled_on_return() {
-        rm -f /tmp/ready
         # a trusted mover (the container runtime's part) starts a workload in /down while spmd is down;
         # node 1 reaches /down, and the workload binds its memory there
-        in_cgroup /down python3 -c '
-import ctypes, mmap, os, signal
-libc = ctypes.CDLL(None, use_errno=True)
-mask = ctypes.c_ulong(1 << 1)
-assert libc.syscall(238, 2, ctypes.byref(mask), 64) == 0   # set_mempolicy(MPOL_BIND, {1})
-buf = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-for off in range(0, len(buf), 4096):
-    buf[off] = 1
-open("/tmp/ready.tmp", "w").write(str(os.getpid()))
-os.rename("/tmp/ready.tmp", "/tmp/ready")
-signal.pause()
-' >/dev/null 2>&1 &
-        trap 'kill $(cat /tmp/ready 2>/dev/null) 2>/dev/null || true' EXIT
-        for _ in $(seq 100); do [ -s /tmp/ready ] && break; sleep 0.1; done
+        start_holder /down 16 1
         pid=$(cat /tmp/ready)
         pages() { grep -o 'N1=[0-9]*' "/proc/$pid/numa_maps" | awk -F= '{s += $2} END {print s + 0}'; }
         before=$(pages)
