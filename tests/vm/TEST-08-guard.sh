@@ -240,15 +240,19 @@ testcase_kill9_then_readopt_without_gap() {
 }
 
 testcase_upgraded_spmd_readopts() {
-        # spmd installed where meson puts it; a package upgrade replaces the file while it runs
+        # spmd installed where meson puts it, while the spmd of the build tree runs: an upgrade that
+        # brings a new executable; the running spmd trusts the file installed as it stops
         local exe
         exe=$(strings "$SPMD" | grep -m1 '/libexec/spmd$')
+        spmd_start "$CONF"
         mkdir -p "$(dirname "$exe")"
         cp "$SPMD" "$exe"
+        spmd_stop
         SPMD=$exe spmd_start "$CONF"
-        grep 're-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        grep 'Enforcement layer guard: active .*; re-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
+        # and a package upgrade replacing that file (a new inode, as dpkg leaves it) while it runs
         cp "$SPMD" "$exe.new"
-        mv "$exe.new" "$exe"   # a new inode, as dpkg leaves it
+        mv "$exe.new" "$exe"
         spmd_stop
         SPMD=$exe spmd_start "$CONF"
         grep 'Enforcement layer guard: active .*; re-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log

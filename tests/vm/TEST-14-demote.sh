@@ -139,13 +139,15 @@ testcase_no_damon_is_reported() {
 testcase_cold_demoted_hot_stays() {
         have_damon || skip "no DAMON in $(uname -r) (CONFIG_DAMON is not set)"
         [ "$(cat "$KD/nr_kdamonds")" = 0 ]
-        spmd_start "$CONF"
+        # both workloads first, the hot one's reader running, then spmd: on a slow run filling the
+        # buffers can take longer than ColdAge=, and the hot buffer must not look cold meanwhile
         start_workload tier "$CG/jobs/tier" any "$COLD_MIB" "$HOT_MIB"
         start_workload other "$CG/jobs/other" any "$COLD_MIB"
         # the kernel put both in DRAM: node 0 is the only node with CPUs
         [ "$(pages tier where 0)" -eq $((COLD_MIB * 256)) ]
         [ "$(pages tier wherehot 0)" -eq $((HOT_MIB * 256)) ]
         [ "$(pages other where 0)" -eq $((COLD_MIB * 256)) ]
+        spmd_start "$CONF"
         spmd_wait_log 'Demotion: DAMON kdamond 0 (pid [0-9]*) demotes the anonymous pages of 1 granted cgroup(s) untouched for 2.0s to SPM node(s) 1'
         [ "$(cat "$KD/0/state")" = on ]
         [ "$(cat "$KD/0/contexts/0/schemes/0/filters/0/memcg_path")" = /jobs/tier ]
