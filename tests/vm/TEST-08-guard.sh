@@ -239,9 +239,19 @@ testcase_kill9_then_readopt_without_gap() {
         spmd_stop
 }
 
+testcase_detach_bpf_ends_it() {
+        # on purpose, through spmd's own executable, and said so
+        "$SPMCTL" -c "$CONF" detach-bpf 2>&1 | tee /tmp/detach.txt
+        grep '/sys/fs/bpf/spmd/guard: removed' /tmp/detach.txt
+        grep "Detaching spmd's BPF enforcement on request: uid 0" /tmp/detach.txt
+        wait_guard_progs 0
+        in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs'
+}
+
 testcase_upgraded_spmd_readopts() {
         # spmd installed where meson puts it, while the spmd of the build tree runs: an upgrade that
         # brings a new executable; the running spmd trusts the file installed as it stops
+        # (the pins were detached by the testcase before: this spmd makes them anew)
         local exe
         exe=$(strings "$SPMD" | grep -m1 '/libexec/spmd$')
         spmd_start "$CONF"
@@ -257,14 +267,8 @@ testcase_upgraded_spmd_readopts() {
         SPMD=$exe spmd_start "$CONF"
         grep 'Enforcement layer guard: active .*; re-adopted the pins in /sys/fs/bpf/spmd/guard' /tmp/spmd.log
         spmd_stop
-        rm -f "$exe"
-}
-
-testcase_detach_bpf_ends_it() {
-        # on purpose, through spmd's own executable, and said so
-        "$SPMCTL" -c "$CONF" detach-bpf 2>&1 | tee /tmp/detach.txt
-        grep '/sys/fs/bpf/spmd/guard: removed' /tmp/detach.txt
-        grep "Detaching spmd's BPF enforcement on request: uid 0" /tmp/detach.txt
+        # what spmctl detach-bpf runs on an installed system: the installed spmd
+        "$exe" -c "$CONF" --detach-bpf
         wait_guard_progs 0
-        in_cgroup /work sh -c 'echo $$ >/sys/fs/cgroup/granted/cgroup.procs'
+        rm -f "$exe"
 }
