@@ -26,6 +26,7 @@ typedef enum ConfType {
         CONF_DEVICE_MATCH,
         CONF_UINT32,
         CONF_SWAPPINESS, /* 0..200, or empty for the kernel's choice */
+        CONF_SERVICES,   /* private-node opt-ins by sysfs name, a uint32 mask; empty for the default; 'flag' is the bool "set" */
 } ConfType;
 
 typedef struct ConfItem {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "dax-private.h"
 #include "log.h"
 #include "strv.h"
 
@@ -77,6 +78,22 @@ int config_verify(Config *c, ConfDiags *d) {
 
                 if (!x->match_set)
                         continue; /* reported when the section was read */
+                if (x->private_services_set) {
+                        const ConfSource *ps = config_origin(c, x, "PrivateServices");
+                        char s[160];
+
+                        if (x->private_node == TRISTATE_NO)
+                                verify_error(d, ps, file,
+                                             "[Device] Match=%s: PrivateServices=%s is set, but Private=no: the "
+                                             "services are opt-ins of a private node",
+                                             x->match, private_services_format(x->private_services, s, sizeof s));
+                        else if ((x->private_services & PRIVATE_DEMOTION) && !(x->private_services & PRIVATE_RECLAIM))
+                                verify_error(d, ps, file,
+                                             "[Device] Match=%s: PrivateServices=%s names demotion without reclaim: "
+                                             "the kernel demotes only what it reclaims, and refuses the node at "
+                                             "online (add reclaim, or drop demotion)",
+                                             x->match, private_services_format(x->private_services, s, sizeof s));
+                }
                 if (x->match_kind == DEVICE_MATCH_UNCLAIMED && ++unclaimed > 1)
                         verify_error(d, where, file, "[Device] Match=all-unclaimed appears more than once");
                 for (size_t j = 0; j < i; j++) {

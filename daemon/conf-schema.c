@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conf-internal.h"
+#include "dax-private.h"
 #include "log.h"
 #include "parse-util.h"
 
@@ -103,6 +104,10 @@ static const ConfItem device_items[] = {
         { "SpmAttribute", CONF_TRISTATE, D(spm_attribute), .expect = "yes, no or auto" },
         { "CompressionRatioPath", CONF_PATH, D(ratio_path), .expect = "an absolute path, or empty" },
         { "PhysicalCapacity", CONF_SIZE, D(physical_capacity), .expect = "a size such as 64G" },
+        { "Private", CONF_TRISTATE, D(private_node), .expect = "yes, no or auto" },
+        { "PrivateServices", CONF_SERVICES, D(private_services), .flag = D(private_services_set),
+          .expect = "services by their sysfs names: reclaim user_numa hotunplug demotion numa_balancing ltpin "
+                    "dax_file; none; or empty for the default" },
         {},
 };
 
@@ -219,6 +224,10 @@ static void format_value(FILE *f, const ConfItem *it, const void *base) {
         case CONF_SWAPPINESS:
                 if (*(const int *) p >= 0)
                         fprintf(f, "%d", *(const int *) p);
+                break;
+        case CONF_SERVICES:
+                if (*(const bool *) ((const char *) base + it->flag))
+                        fputs(private_services_format(*(const uint32_t *) p, buf, sizeof buf), f);
                 break;
         case CONF_NODES:
         case CONF_NODES_OPT: {

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "conf-internal.h"
+#include "dax-private.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -230,7 +231,7 @@ static void *section_new_object(ParseCtx *ctx, const SectionDef *s) {
                         return NULL;
                 }
                 *d = (DeviceConf){ .source = src, .zone = MEM_ZONE_MOVABLE, .require_dedicated_node = true,
-                                   .spm_attribute = TRISTATE_AUTO };
+                                   .spm_attribute = TRISTATE_AUTO, .private_node = TRISTATE_AUTO };
                 c->devices = n;
                 c->devices[c->n_devices++] = d;
                 return d;
@@ -469,6 +470,32 @@ static int parse_value(const ConfItem *it, void *base, const char *v) {
                         return r;
                 *flag = it->type == CONF_NODES_OPT;
                 *(NodeMask *) dst = m;
+                return 0;
+        }
+        case CONF_SERVICES: {
+                bool *flag = (bool *) ((char *) base + it->flag);
+                uint32_t mask = 0;
+                char **words;
+
+                if (!*v) {
+                        *flag = false;
+                        *(uint32_t *) dst = 0;
+                        return 0;
+                }
+                words = strv_split_whitespace(v);
+                if (!words)
+                        return -ENOMEM;
+                for (char **w = words; *w; w++) {
+                        uint32_t bit = private_service_from_string(*w);
+                        if (!bit && strcmp(*w, "none") != 0) {
+                                strv_free(words);
+                                return -EINVAL;
+                        }
+                        mask |= bit;
+                }
+                strv_free(words);
+                *flag = true;
+                *(uint32_t *) dst = mask;
                 return 0;
         }
         case CONF_DEVICE_MATCH: {

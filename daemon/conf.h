@@ -63,6 +63,9 @@ typedef struct DeviceConf {
         Tristate spm_attribute;
         char *ratio_path;       /* sysfs attribute with the compression ratio, or NULL */
         uint64_t physical_capacity; /* bytes of physical media behind a compressed device; 0 = unknown */
+        Tristate private_node;      /* Private=: online as a private memory node (private-node patches) */
+        uint32_t private_services;  /* PrivateServices= (PrivateService bits, dax-private.h) */
+        bool private_services_set;  /* ... written; otherwise device_private_services() picks */
 } DeviceConf;
 
 typedef struct AccessConf {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dax-private.h"
 #include "devices.h"
 #include "log.h"
 #include "parse-util.h"
@@ -162,6 +163,27 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
 
         if (!info)
                 return say(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
+        if (claim->conf->private_node != TRISTATE_NO) {
+                DaxPrivateInfo pi = {};
+                char why[384];
+
+                (void) dax_private_read(NULL, "", claim->dax, &pi);
+                switch (device_private_choice(claim->conf->private_node, t->caps.public_memory, &pi, claim->dax, why,
+                                              sizeof why)) {
+                case PRIVATE_CHOICE_ERROR:
+                        return say(ret_message, -EOPNOTSUPP, "%s", why);
+                case PRIVATE_CHOICE_PRIVATE:
+                        if (!(pi.private_on && strncmp(pi.state, "online", 6) == 0)) {
+                                r = check_dedicated(claim, info, t, ret_message);
+                                if (r < 0)
+                                        return r;
+                        }
+                        return dax_private_online(NULL, "", claim->dax, claim->private_services, claim->conf->zone,
+                                                  ret_message);
+                case PRIVATE_CHOICE_PUBLIC:
+                        break;
+                }
+        }
         /* policy first, before touching the device */
         r = check_dedicated(claim, info, t, ret_message);
         if (r < 0)
@@ -246,8 +268,11 @@ int device_release(const char *dax, char **ret_message) {
         _cleanup_(daxctl_unrefp) struct daxctl_ctx *ctx = NULL;
         struct daxctl_memory *mem;
         struct daxctl_dev *dev;
+        DaxPrivateInfo pi;
         int r;
 
+        if (dax_private_read(NULL, "", dax, &pi) >= 0 && pi.private_on)
+                return dax_private_release(NULL, "", dax, ret_message);
         if (open_dev(dax, &ctx, &dev) < 0)
                 return say(ret_message, -ENODEV, "%s: no such dax device", dax);
         mem = daxctl_dev_get_memory(dev);

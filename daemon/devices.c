@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dax-private.h"
 #include "devices.h"
 #include "log.h"
 #include "strv.h"
@@ -151,6 +152,8 @@ int device_plan_build(const Config *c, const Topology *t, DevicePlan *ret) {
                 device_plan_clear(&p);
                 return r;
         }
+        for (size_t i = 0; i < p.n_claims; i++)
+                p.claims[i].private_services = device_private_services(c, p.claims[i].conf);
         *ret = p;
         return 0;
 }
@@ -185,7 +188,7 @@ void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret
 
         for (size_t i = 0; i < p->n_claims; i++) {
                 const DaxDevInfo *d = topology_dax(t, p->claims[i].dax);
-                if (d && d->system_ram && d->blocks_online > 0 && d->target_node >= 0)
+                if (d && ((d->system_ram && d->blocks_online > 0) || d->private_online) && d->target_node >= 0)
                         nodemask_set(&m, (unsigned) d->target_node);
         }
         *ret = m;

@@ -12,6 +12,7 @@ typedef struct DeviceClaim {
         const DeviceConf *conf; /* borrowed from the Config */
         char dax[32];
         int node;               /* target node of the dax device */
+        uint32_t private_services; /* the opt-ins it gets if it goes online as a private node */
 } DeviceClaim;
 
 typedef struct DevicePlan {

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "topology.h"
+#include "dax-private.h"
 
 #define SYSFS_NODE "/sys/devices/system/node"
 #define SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
@@ -421,6 +422,13 @@ static int discover_dax(Topology *t) {
                         d->movable = daxctl_memory_is_movable(mem) < 0 ? -1 : daxctl_memory_is_movable(mem);
                         d->block_size = daxctl_memory_get_block_size(mem);
                 }
+                DaxPrivateInfo pi;
+                if (dax_private_read(NULL, "", d->name, &pi) >= 0) {
+                        d->private_attr = pi.has_private;
+                        d->private_online = pi.private_on && strncmp(pi.state, "online", 6) == 0;
+                        if (pi.has_private)
+                                private_services_format(pi.services, d->private_services, sizeof d->private_services);
+                }
         }
         daxctl_unref(ctx);
         return 0;
@@ -589,7 +597,9 @@ void topology_print_devices(const Topology *t, FILE *f) {
                 fprintf(f, "  %-8s %-11s %-8s size %s  target node %d  %s", d->name, d->region,
                         d->cxl_region[0] ? d->cxl_region : "-",
                         format_size(s1, sizeof s1, d->size), d->target_node,
-                        d->system_ram ? "system-ram" : "devdax");
+                        d->private_online ? "private" : d->system_ram ? "system-ram" : "devdax");
+                if (d->private_online)
+                        fprintf(f, "  services %s", d->private_services);
                 if (d->system_ram)
                         fprintf(f, "  blocks online %d/%d  %s", d->blocks_online, d->blocks_total,
                                 d->blocks_online == 0 ? "offline"
@@ -662,7 +672,8 @@ void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
                 json_string(f, d->cxl_region);
                 fprintf(f, ",\"size\":%" PRIu64 ",\"target_node\":%d,\"mode\":\"%s\",\"blocks_online\":%d,"
                            "\"blocks_total\":%d,\"movable\":%d}",
-                        d->size, d->target_node, d->system_ram ? "system-ram" : "devdax", d->blocks_online,
+                        d->size, d->target_node,
+                        d->private_online ? "private" : d->system_ram ? "system-ram" : "devdax", d->blocks_online,
                         d->blocks_total, d->movable);
         }
         fprintf(f, "],\"kernel\":{\"numa\":%s,\"memory_tiers\":%s,\"demotion_enabled\":%d,"
@@ -707,8 +718,9 @@ bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t 
         if (list[0])
                 list[strlen(list) - 1] = '\0'; /* the last separating space */
         snprintf(buf, len, "this kernel has private memory nodes (%s): %zu private node(s), %zu of them placeable by "
-                           "userspace (user_numa); spmd does not online devices as private nodes yet: the cpuset "
-                           "wall and the BPF guard enforce instead",
+                           "userspace (user_numa); [Device] Private=auto|yes onlines devices as private nodes, "
+                           "the cpuset wall keeps granting user_numa nodes and the BPF guard stops privileged "
+                           "escapes",
                  list, n_private, n_user);
         return true;
 }

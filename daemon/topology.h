@@ -58,6 +58,9 @@ typedef struct DaxDevInfo {
         int blocks_total;
         int movable;         /* 1, 0, or -1 when unknown/mixed */
         uint64_t block_size; /* memory block size, 0 if not system-ram */
+        bool private_attr;   /* has the private-node patches' "private" attribute */
+        bool private_online; /* online as a private node: private reads 1, state online* */
+        char private_services[96]; /* its opt-ins that read 1, "reclaim user_numa ..." */
 } DaxDevInfo;
 
 typedef struct KernelCaps {

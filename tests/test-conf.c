@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "dax-private.h"
 #include "parse-util.h"
 #include "strv.h"
 
@@ -271,6 +272,11 @@ static void test_bad_values(void **state) {
                 { "[Grant]\nCgroup=/a\nNodes=one\n", 3, "Nodes=one" },
                 { "[Grant]\nCgroup=/a\n[Grant]\nCgroup=/a\n", 4, "Cgroup=/a is already granted by the [Grant] at test.conf:1" },
                 { "[Grant]\nName=g\nCgroup=/a\n[Grant]\nName=g\nCgroup=/b\n", 5, "[Grant] Name=g is already used" },
+                { "[Device]\nMatch=dax0.0\nPrivate=sometimes\n", 3, "Private=sometimes: expected yes, no or auto" },
+                { "[Device]\nMatch=dax0.0\nPrivateServices=user_numa swap\n", 3, "PrivateServices=user_numa swap: expected services" },
+                { "[Device]\nMatch=dax0.0\nPrivateServices=user_numa demotion\n", 3,
+                  "PrivateServices=user_numa demotion names demotion without reclaim" },
+                { "[Device]\nMatch=dax0.0\nPrivate=no\nPrivateServices=reclaim\n", 4, "Private=no" },
         };
 
         (void) state;
@@ -287,6 +293,45 @@ static void test_bad_values(void **state) {
                         fail();
                 }
                 assert_int_equal(d.items[0].level, CONF_DIAG_ERROR);
+                conf_diags_clear(&d);
+                config_free(c);
+        }
+}
+
+/* PrivateServices=: what a [Device] asks of a private node, written or spmd's own needs. */
+static void test_private_services(void **state) {
+        static const struct {
+                const char *text;
+                uint32_t want;
+        } cases[] = {
+                { "[Device]\nMatch=dax0.0\n", PRIVATE_USER_NUMA | PRIVATE_RECLAIM | PRIVATE_HOTUNPLUG },
+                { "[Demotion]\nEnable=yes\n[Device]\nMatch=dax0.0\n",
+                  PRIVATE_USER_NUMA | PRIVATE_RECLAIM | PRIVATE_HOTUNPLUG | PRIVATE_DEMOTION },
+                { "[Device]\nMatch=dax0.0\nPrivateServices=reclaim demotion ltpin\n",
+                  PRIVATE_RECLAIM | PRIVATE_DEMOTION | PRIVATE_LTPIN },
+                { "[Device]\nMatch=dax0.0\nPrivateServices=none\n", 0 },
+                /* an empty assignment gives the default back */
+                { "[Device]\nMatch=dax0.0\nPrivateServices=ltpin\nPrivateServices=\n",
+                  PRIVATE_USER_NUMA | PRIVATE_RECLAIM | PRIVATE_HOTUNPLUG },
+                { "[Device]\nMatch=dax0.0\nPrivateServices=user_numa dax_file numa_balancing\n",
+                  PRIVATE_USER_NUMA | PRIVATE_DAX_FILE | PRIVATE_NUMA_BALANCING },
+        };
+
+        (void) state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                Config *c = NULL;
+                ConfDiags d = {};
+                char buf[128];
+
+                assert_int_equal(parse_str(cases[i].text, &c, &d), 0);
+                assert_int_equal(c->n_devices, 1);
+                assert_int_equal(c->devices[0]->private_node, TRISTATE_AUTO);
+                if (device_private_services(c, c->devices[0]) != cases[i].want) {
+                        print_error("case %zu: %s: got %s\n", i, cases[i].text,
+                                    private_services_format(device_private_services(c, c->devices[0]), buf,
+                                                            sizeof buf));
+                        fail();
+                }
                 conf_diags_clear(&d);
                 config_free(c);
         }
@@ -475,6 +520,7 @@ int main(void) {
                 cmocka_unit_test(test_good_file),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_one_error_per_mistake),
+                cmocka_unit_test(test_private_services),
                 cmocka_unit_test(test_warnings_only),
                 cmocka_unit_test(test_three_planted_mistakes),
                 cmocka_unit_test(test_lines_too_long_and_nul),

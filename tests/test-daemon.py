@@ -100,6 +100,13 @@ def main():
     want = [f"{bad}:2: error: [Daemon] LogLevel=loud", f"{bad}:5: error: [Device] Zone=fast",
             f"{bad}:7: error: [Pressure] FreeWarn=ten"]
     ok(all(any(l.startswith(w) for l in errs) for w in want), "each error names file:line and key", r.stderr)
+    # a private node's opt-ins the kernel would refuse at online: refused before any write, naming both
+    demo = os.path.join(tmp, "private.conf")
+    write(demo, "[Device]\nMatch=dax0.0\nPrivate=yes\nPrivateServices=user_numa demotion\n")
+    r = subprocess.run([SPMD, "--check-config", demo], capture_output=True, text=True)
+    ok(r.returncode == 1 and f"{demo}:4: error:" in r.stderr and "demotion without reclaim" in r.stderr
+       and "user_numa demotion" in r.stderr, "--check-config rejects demotion without reclaim, naming both",
+       r.stderr)
     r = subprocess.run([SPMD, "--check-config", "--dump-config", conf], capture_output=True, text=True)
     ok(r.returncode == 0 and "Match=dax0.0" in r.stdout and "[Reclaim]" in r.stdout,
        "--dump-config prints the effective configuration", r.stdout[:400])
