@@ -215,6 +215,24 @@ int access_check(const Config *c, const NodeMask *spm, const AccessCaller *calle
         return -EACCES;
 }
 
+int access_placeable(const AccessRequest *req, const NodeMask *unplaceable, AccessDecision *d, char **ret_error) {
+        NodeMask named = nodemask_and(&req->nodes, unplaceable), left = nodemask_andnot(&d->nodes, unplaceable);
+        char s[256];
+
+        *ret_error = NULL;
+        if (!nodemask_empty(&named) || nodemask_empty(&left)) {
+                if (asprintf(ret_error,
+                             "%s %s: private node(s) without user_numa, which no userspace allocation may name, so "
+                             "they cannot be granted (their [Device] needs user_numa in PrivateServices=)",
+                             nodemask_empty(&named) ? "every SPM node the grant would cover is in" : "node(s) asked for:",
+                             nodemask_format(nodemask_empty(&named) ? &d->nodes : &named, s, sizeof s)) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        d->nodes = left;
+        return 0;
+}
+
 static bool name_ends_with(const char *name, const char *suffix) {
         size_t n = strlen(name), k = strlen(suffix);
         return n > k && strcmp(name + n - k, suffix) == 0;

@@ -52,6 +52,13 @@ int access_admitted(const Config *c, const AccessCaller *caller, char **ret_erro
 int access_check(const Config *c, const NodeMask *spm, const AccessCaller *caller, const AccessRequest *req,
                  AccessCountGrants count, void *userdata, AccessDecision *ret, char **ret_error);
 
+/*
+ * After access_check(): SPM nodes userspace cannot name (private nodes without user_numa, see
+ * topology.h) cannot be granted. -EINVAL when the request names one, or when every node the grant
+ * would cover is one; otherwise they leave d->nodes. *ret_error says which and why.
+ */
+int access_placeable(const AccessRequest *req, const NodeMask *unplaceable, AccessDecision *d, char **ret_error);
+
 /* The unit a cgroup path stands for: its last component if that ends in .service, .scope or .slice. */
 const char *cgroup_path_unit(const char *path);
 /*

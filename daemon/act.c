@@ -19,6 +19,7 @@
 #include "reclaim.h"
 #include "strv.h"
 #include "time-util.h"
+#include "topology.h"
 #include "watch.h"
 
 #define SLICE_USEC (20 * 1000)          /* most time one evacuation slice runs */
@@ -239,6 +240,13 @@ static void choose_order(Manager *m, NodePressure *np) {
         a->cold = (MigrateCold) {};
         if (a->cold_pass) {
                 a->cold_pass = false; /* the rest */
+                return;
+        }
+        why = topology_damon_unusable(m->topology, (int) np->node);
+        if (why) {
+                if (!a->order_logged)
+                        log_info("SPM node %u: evacuation moves pages in address order: %s.", np->node, why);
+                a->order_logged = true;
                 return;
         }
         ret = manager_cold_ranges(m, &r, &n, &why);

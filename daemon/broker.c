@@ -1186,6 +1186,12 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         req.cgroup = cgroup;
         AccessCaller ac = access_caller(&c, c.cgroup);
         r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
+        if (r >= 0) {
+                NodeMask unplaceable;
+
+                manager_unplaceable_nodes(m, &unplaceable);
+                r = access_placeable(&req, &unplaceable, &d, &why);
+        }
         if (r >= 0 && m->config->refuse_grants_at != PRESSURE_NEVER)
                 for (unsigned node = 0; node < SPMD_MAX_NODES; node++) {
                         const NodePressure *np = nodemask_test(&d.nodes, node) ? manager_node_pressure(m, node) : NULL;
@@ -1461,6 +1467,9 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                 if (r >= 0) r = append_kv(reply, "ratio", "d", np->last.ratio);
                 if (r >= 0) r = append_kv(reply, "physical", "t", np->last.physical);
                 if (r >= 0) r = append_kv(reply, "physical_free", "t", phys_free);
+                if (r >= 0) r = append_kv(reply, "capacity_lost", "t",
+                                          np->last.nominal > np->last.size ? np->last.nominal - np->last.size : 0);
+                if (r >= 0) r = append_kv(reply, "balloon", "t", np->balloon);
                 if (r >= 0) r = append_kv(reply, "health", "s", np->n_memdevs ? np->health_why : "");
                 if (r >= 0) r = append_kv(reply, "psi", "d", np->last.psi_valid ? np->last.psi / 100.0 : -1.0);
                 if (r >= 0) r = append_kv(reply, "acting", "s", acting);

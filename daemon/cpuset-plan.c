@@ -85,6 +85,8 @@ bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *curren
         base = nodemask_empty(current) ? in->sysram : nodemask_andnot(current, &in->spm);
         if (nodemask_empty(&base))
                 base = in->sysram;
+        else if (nodemask_subset(&base, &in->private_nodes))
+                base = nodemask_or(&base, &in->sysram); /* the kernel keeps a public node in every set */
         need = nodemask_and(&need, &in->usable); /* the kernel refuses nodes without memory */
         want = nodemask_or(&base, &need);
         if (nodemask_same(&want, current))

@@ -32,9 +32,11 @@ typedef struct CpusetGrant {
 } CpusetGrant;
 
 typedef struct CpusetInput {
-        NodeMask sysram;    /* memory nodes every cgroup keeps: those with memory that are not SPM */
+        NodeMask sysram;    /* memory nodes every cgroup keeps: public nodes with memory that are not SPM */
         NodeMask spm;       /* SPM nodes: online, or about to be onlined */
         NodeMask usable;    /* nodes with memory now: cpuset.mems can only name these */
+        NodeMask private_nodes; /* nodes the kernel calls private (SPM or not): a cpuset.mems of only these
+                                 * is refused, so every set written keeps a public node */
         const CpusetGrant *grants;
         size_t n_grants;
 } CpusetInput;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "topology.h"
 #include "cpuset.h"
 #include "damon.h"
 #include "demote.h"
@@ -83,6 +84,7 @@ typedef struct Demotion {
         int cold_scheme;            /* kdamond 1's stat scheme of cold regions, -1 = none */
         uint64_t stats_usec;
         NodeMask demoting;          /* SPM nodes whose schemes are in */
+        NodeMask private_said;      /* SPM nodes logged as private: DAMON does not demote to them */
         char **skipped;             /* cgroups logged as having no memory controller */
         DemoteLimit limits[MAX_SCHEMES]; /* the limited cgroups as last planned */
         size_t n_limits;
@@ -498,8 +500,19 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                 NodePressure *np = &m->pressure[i];
                 _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
 
+                const char *no_damon = topology_damon_unusable(m->topology, (int) np->node);
+
                 if (cgroups)
                         n_granted_nodes++;
+                if (cgroups && no_damon) {
+                        if (!nodemask_test(&d->private_said, np->node))
+                                log_notice("Demotion to SPM node %u: not through DAMON: %s; the kernel's own "
+                                           "demotion moves cold pages there as it reclaims DRAM where the node has "
+                                           "the demotion service (PrivateServices=).",
+                                           np->node, no_damon);
+                        nodemask_set(&d->private_said, np->node);
+                        continue;
+                }
                 if (!cgroups || !node_takes_demotion(m, d, np))
                         continue;
                 for (char **cg = cgroups; *cg && n < MAX_SCHEMES; cg++) {

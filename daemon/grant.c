@@ -9,6 +9,15 @@
 #include "parse-util.h"
 #include "strv.h"
 
+bool grant_run_bind(const NodeMask *granted, const NodeMask *private_nodes, NodeMask *ret) {
+        NodeMask p = nodemask_and(granted, private_nodes);
+
+        if (nodemask_empty(&p))
+                return false;
+        *ret = *granted;
+        return true;
+}
+
 Grant *grant_free(Grant *g) {
         if (!g)
                 return NULL;

@@ -39,6 +39,14 @@ typedef struct Grant {
 
 Grant *grant_free(Grant *g);
 
+/*
+ * The memory policy spmctl run gives a command on the granted nodes: MPOL_BIND over them when one
+ * is a private node (userspace placement there works only with MPOL_BIND; the preferred and
+ * interleave modes drop private nodes), true with *ret set; false to leave the kernel's default
+ * policy, as on ordinary SPM nodes.
+ */
+bool grant_run_bind(const NodeMask *granted, const NodeMask *private_nodes, NodeMask *ret);
+
 /* One line of the state file per grant; tab-separated key=value (tabs and newlines cannot occur in the values). */
 int grant_serialize(const Grant *g, FILE *f);
 /* Parse a line written by grant_serialize(); -EINVAL with *ret_error saying what is wrong. */

@@ -264,7 +264,11 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].size > 0)
                         nodemask_set(&in.usable, (unsigned) m->topology->nodes[i].id);
+        for (size_t i = 0; i < m->topology->n_nodes; i++)
+                if (m->topology->nodes[i].private_node)
+                        nodemask_set(&in.private_nodes, (unsigned) m->topology->nodes[i].id);
         in.sysram = nodemask_andnot(&in.usable, &in.spm);
+        in.sysram = nodemask_andnot(&in.sysram, &in.private_nodes);
 
         grants = calloc(m->config->n_grants + broker_n_grants(m) + 1, sizeof *grants);
         if (!grants)
@@ -431,6 +435,18 @@ void manager_spm_nodes(Manager *m, NodeMask *ret) {
         *ret = (NodeMask){};
         if (m->topology)
                 device_plan_spm_nodes(&m->plan, m->topology, ret);
+}
+
+void manager_unplaceable_nodes(Manager *m, NodeMask *ret) {
+        NodeMask spm;
+
+        *ret = (NodeMask){};
+        manager_spm_nodes(m, &spm);
+        for (size_t i = 0; m->topology && i < m->topology->n_nodes; i++) {
+                const NodeInfo *n = &m->topology->nodes[i];
+                if (n->private_node && n->user_placeable == 0 && nodemask_test(&spm, (unsigned) n->id))
+                        nodemask_set(ret, (unsigned) n->id);
+        }
 }
 
 void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {

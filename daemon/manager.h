@@ -101,6 +101,8 @@ int manager_refresh_topology(Manager *m);
 int manager_release_device(Manager *m, const char *dev, char **ret_message);
 /* The SPM nodes now (online and claimed). */
 void manager_spm_nodes(Manager *m, NodeMask *ret);
+/* SPM nodes userspace cannot name: private nodes without user_numa (not in has_user_memory). */
+void manager_unplaceable_nodes(Manager *m, NodeMask *ret);
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret);
 Manager *manager_free(Manager *m);

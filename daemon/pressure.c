@@ -2,15 +2,35 @@
 #include <stdio.h>
 
 #include "macro.h"
+#include "parse-util.h"
 
 #include "pressure.h"
 
-/* Free memory as a share of the node (permyriad); for a compressed node with a known physical
- * capacity the physical media left, when that is lower. *ret_physical says which. */
-static uint64_t free_permyriad(const PressureSample *s, bool *ret_physical) {
+typedef enum FreeSource {
+        FREE_NODE,     /* free memory of the node */
+        FREE_PHYSICAL, /* the physical media left (PhysicalCapacity= and a ratio) */
+        FREE_NOMINAL,  /* free memory of the capacity before the balloon */
+} FreeSource;
+
+uint64_t pressure_nominal_size(uint64_t seen, uint64_t total, uint64_t balloon) {
+        uint64_t now = total + balloon;
+        return now > seen ? now : seen;
+}
+
+/* Free memory as a share of the node (permyriad); the physical media left of a compressed node
+ * with a known physical capacity, or free memory as a share of the capacity before the balloon,
+ * when that is lower. *ret_source says which. */
+static uint64_t free_permyriad(const PressureSample *s, FreeSource *ret_source) {
         uint64_t pm = s->free >= s->size ? 10000 : s->free * 10000 / s->size;
 
-        *ret_physical = false;
+        *ret_source = FREE_NODE;
+        if (s->nominal > s->size) {
+                uint64_t npm = MIN(s->free, s->nominal) * 10000 / s->nominal;
+                if (npm < pm) {
+                        pm = npm;
+                        *ret_source = FREE_NOMINAL;
+                }
+        }
         if (s->physical > 0 && s->ratio > 0) {
                 double used = (double) (s->size - MIN(s->free, s->size)) / s->ratio;
                 double left = used >= (double) s->physical ? 0 : (double) s->physical - used;
@@ -18,28 +38,43 @@ static uint64_t free_permyriad(const PressureSample *s, bool *ret_physical) {
 
                 if (ppm < pm) {
                         pm = ppm;
-                        *ret_physical = true;
+                        *ret_source = FREE_PHYSICAL;
                 }
         }
         return pm;
 }
 
 uint32_t pressure_free_permyriad(const PressureSample *s) {
-        bool physical;
+        FreeSource src;
 
-        return s->size ? (uint32_t) free_permyriad(s, &physical) : 0;
+        return s->size ? (uint32_t) free_permyriad(s, &src) : 0;
+}
+
+static const char *free_label(const PressureSample *s, FreeSource src, char *buf, size_t len) {
+        char a[32], b[32];
+
+        switch (src) {
+        case FREE_PHYSICAL:
+                return "physical free";
+        case FREE_NOMINAL:
+                snprintf(buf, len, "free of the %s before the balloon (%s lost)", format_size(a, sizeof a, s->nominal),
+                         format_size(b, sizeof b, s->nominal - s->size));
+                return buf;
+        default:
+                return "free";
+        }
 }
 
 /* Is a metric bad enough for level l? On the way up the threshold itself counts; at or below the
  * level now the metric must clear the threshold by the hysteresis to count as good. */
 static bool free_bad(const Config *c, const PressureSample *s, PressureLevel l, PressureLevel now,
-                     uint64_t *ret_pm, uint32_t *ret_threshold, bool *ret_physical) {
+                     uint64_t *ret_pm, uint32_t *ret_threshold, FreeSource *ret_source) {
         uint32_t t = l == PRESSURE_CRITICAL ? c->free_critical : c->free_warn;
         uint64_t pm;
 
         if (s->size == 0 || t == 0)
                 return false;
-        pm = free_permyriad(s, ret_physical);
+        pm = free_permyriad(s, ret_source);
         *ret_pm = pm;
         *ret_threshold = t;
         return pm < (uint64_t) t + (l <= now ? c->hysteresis : 0);
@@ -73,12 +108,14 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                 uint64_t pm = 0;
                 uint32_t ft = 0;
                 double rt = 0;
-                bool physical = false;
+                FreeSource src = FREE_NODE;
+                char label[96];
 
-                if (free_bad(c, s, l, now, &pm, &ft, &physical)) {
+                if (free_bad(c, s, l, now, &pm, &ft, &src)) {
                         if (why)
-                                snprintf(why, why_len, "%sfree %.1f%% %s Free%s=%.1f%%", physical ? "physical " : "",
-                                         pm / 100.0, l <= now ? "has not cleared" : "<", name, ft / 100.0);
+                                snprintf(why, why_len, "%s %.1f%% %s Free%s=%.1f%%",
+                                         free_label(s, src, label, sizeof label), pm / 100.0,
+                                         l <= now ? "has not cleared" : "<", name, ft / 100.0);
                         return l;
                 }
                 if (ratio_bad(c, s, l, now, &rt)) {
@@ -100,10 +137,13 @@ PressureLevel pressure_level_for(const Config *c, const PressureSample *s, Press
                 }
         }
         if (why) {
-                bool physical = false;
-                uint64_t pm = s->size ? free_permyriad(s, &physical) : 0;
+                FreeSource src = FREE_NODE;
+                uint64_t pm = s->size ? free_permyriad(s, &src) : 0;
+                char label[96];
 
-                if (physical)
+                if (src == FREE_NOMINAL)
+                        snprintf(why, why_len, "%s %.1f%%", free_label(s, src, label, sizeof label), pm / 100.0);
+                else if (src == FREE_PHYSICAL)
                         snprintf(why, why_len, "physical free %.1f%%, compression ratio %.2f", pm / 100.0, s->ratio);
                 else if (s->ratio > 0)
                         snprintf(why, why_len, "free %.1f%%, compression ratio %.2f",
@@ -157,6 +197,9 @@ uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, Press
                 return 0;
         if ((double) s->free < want * (double) s->size)
                 need = want * (double) s->size - (double) s->free;
+        if (s->nominal > s->size && (double) s->free < want * (double) s->nominal &&
+            want * (double) s->nominal - (double) s->free > need)
+                need = want * (double) s->nominal - (double) s->free; /* the capacity lost counts as used */
         if (s->physical > 0 && s->ratio > 0) {
                 /* negative when the media is overcommitted: that much more must go */
                 double left = (double) s->physical - (double) (s->size - MIN(s->free, s->size)) / s->ratio;

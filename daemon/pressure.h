@@ -17,6 +17,11 @@
  * It is the one that moves when spmd reclaims or evacuates the node; the ratio
  * thresholds alone do not.
  *
+ * A node whose MemTotal shrinks (a compressed device behind the private-node patches' CRAM: the
+ * kernel inflates a balloon on the node as the device's physical capacity falls) has a third: free
+ * memory as a share of the node's capacity before the balloon (the most MemTotal plus balloon
+ * pages seen, see pressure_nominal_size()). The capacity lost counts as used.
+ *
  * The health of the CXL memory devices behind the node (libcxl
  * GET_HEALTH_INFO) raises it too: media not normal to critical, 90% of the
  * device's life used to warn; it holds there while the device says so.
@@ -37,6 +42,8 @@ typedef struct PressureSample {
         uint64_t free;  /* bytes free */
         double ratio;   /* compression ratio; 0 = the node has no ratio source */
         uint64_t physical; /* bytes of physical media behind a compressed node; 0 = unknown */
+        uint64_t nominal;  /* bytes the node had before a balloon took any (pressure_nominal_size());
+                            * 0 = unknown; above size when capacity was lost */
         PressureLevel health; /* what the CXL device's health calls for (media not normal: critical,
                                * life used >= 90%: warn); ok when healthy or unknown */
         const char *health_why; /* e.g. "CXL mem0: media not normal" (the caller's storage) */
@@ -62,6 +69,13 @@ bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, 
 /* The node's free share (permyriad) as the free-memory thresholds see it: free memory, or the
  * physical media left when that is lower. 0 when the size is unknown. */
 uint32_t pressure_free_permyriad(const PressureSample *s);
+
+/*
+ * The node's capacity before the balloon: the largest of seen (the value so far, 0 at first) and
+ * MemTotal plus the balloon's pages (balloon 0 where the kernel does not count them). A MemTotal
+ * that falls below it is capacity lost.
+ */
+uint64_t pressure_nominal_size(uint64_t seen, uint64_t total, uint64_t balloon);
 
 /* Bytes that must leave the node for its free-memory metrics to clear level l's threshold by the
  * hysteresis (what reclaim or evacuation has to do): 0 when they have; UINT64_MAX when a ratio

@@ -9,17 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <numaif.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "cpuset.h"
+#include "grant.h"
 #include "macro.h"
 #include "nodemask.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
+#include "topology.h"
 #include "spmd/bus.h"
 
 /* Exit codes, as documented in spmctl(1). */
@@ -375,6 +379,33 @@ static int request_grant(sd_bus *bus, const RequestArgs *a, char **ret_path) {
 static int release_grant(sd_bus *bus, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         return spmctl_call(bus, "ReleaseAccess", &reply, "o", path);
+}
+
+/* The policy for a command run on grant path (grant_run_bind): 1 with *ret set, 0 for none. */
+static int run_bind(sd_bus *bus, const char *path, NodeMask *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(topology_freep) Topology *t = NULL;
+        NodeMask granted = {}, private_nodes = {};
+        uint32_t node;
+        int r;
+
+        r = sd_bus_get_property(bus, SPMD_BUS_NAME, path, SPMD_BUS_GRANT_INTERFACE, "Nodes", &e, &reply, "au");
+        if (r < 0 || sd_bus_message_enter_container(reply, 'a', "u") < 0) {
+                fprintf(stderr, "run: cannot read the nodes of grant %s (%s); the command runs with the kernel's "
+                                "default memory policy\n",
+                        path, e.message ?: strerror(r < 0 ? -r : EBADMSG));
+                sd_bus_error_free(&e);
+                return 0;
+        }
+        while (sd_bus_message_read(reply, "u", &node) > 0)
+                nodemask_set(&granted, node);
+        if (topology_discover_nodes_at("", &t) < 0)
+                return 0;
+        for (size_t i = 0; i < t->n_nodes; i++)
+                if (t->nodes[i].private_node)
+                        nodemask_set(&private_nodes, (unsigned) t->nodes[i].id);
+        return grant_run_bind(&granted, &private_nodes, ret) ? 1 : 0;
 }
 
 /* Options shared by request and run; returns the index of the first non-option, or -exit code. */
@@ -735,10 +766,16 @@ int spmctl_run(int argc, char *argv[]) {
                 return EXIT_FAILED;
         }
         if (pid == 0) {
-                char go;
+                NodeMask bind;
                 close(pipefd[1]);
-                if (read(pipefd[0], &go, 1) != 1)
+                if (read(pipefd[0], &bind, sizeof bind) != (ssize_t) sizeof bind)
                         _exit(127); /* the parent gave up: no grant */
+                if (!nodemask_empty(&bind) &&
+                    syscall(SYS_set_mempolicy, MPOL_BIND, bind.bits, (unsigned long) SPMD_MAX_NODES + 1) < 0) {
+                        fprintf(stderr, "run: cannot bind the command's memory to its nodes (MPOL_BIND): %s\n",
+                                strerror(errno));
+                        _exit(127);
+                }
                 execvp(argv[first], argv + first);
                 fprintf(stderr, "run: cannot execute %s: %s\n", argv[first], strerror(errno));
                 _exit(127);
@@ -770,8 +807,15 @@ int spmctl_run(int argc, char *argv[]) {
                 (void) rmdir(cg_dir);
                 return ret;
         }
-        fprintf(stderr, "Running %s in %s with grant %s.\n", argv[first], cg_rel, path);
-        if (write(pipefd[1], "g", 1) != 1)
+        NodeMask bind = {};
+        char nodes[256];
+        if (run_bind(bus, path, &bind) > 0)
+                fprintf(stderr, "Running %s in %s with grant %s, its memory bound to node(s) %s (MPOL_BIND: a "
+                                "private node takes memory only from a bound policy).\n",
+                        argv[first], cg_rel, path, nodemask_format(&bind, nodes, sizeof nodes));
+        else
+                fprintf(stderr, "Running %s in %s with grant %s.\n", argv[first], cg_rel, path);
+        if (write(pipefd[1], &bind, sizeof bind) != (ssize_t) sizeof bind)
                 fprintf(stderr, "run: cannot start the command: %s\n", strerror(errno));
         close(pipefd[1]);
 

@@ -29,7 +29,7 @@ int spmctl_bad_reply(const char *what, int r);
 typedef struct NodeAct {
         uint32_t node;
         char level[16], acting[32], reason[160];
-        uint64_t size, free, physical, physical_free;
+        uint64_t size, free, physical, physical_free, capacity_lost, balloon;
         double ratio;
         double psi; /* per cent, -1 = none */
         uint64_t reclaim_backoffs;

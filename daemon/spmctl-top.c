@@ -30,6 +30,8 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 { "free", &a->free },
                 { "physical", &a->physical },
                 { "physical_free", &a->physical_free },
+                { "capacity_lost", &a->capacity_lost },
+                { "balloon", &a->balloon },
                 { "reclaim_writes", &a->reclaim_writes },
                 { "reclaim_short", &a->reclaim_short },
                 { "reclaim_failed", &a->reclaim_failed },
@@ -116,7 +118,8 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                         json_string(f, a[i].acting);
                         fprintf(f,
                                 ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"ratio\":%.4f,\"psi\":%.2f,\"physical\":%" PRIu64
-                                ",\"physical_free\":%" PRIu64 ",\"reclaim_writes\":%" PRIu64 ",\"reclaim_short\":%" PRIu64
+                                ",\"physical_free\":%" PRIu64 ",\"capacity_lost\":%" PRIu64 ",\"balloon\":%" PRIu64
+                                ",\"reclaim_writes\":%" PRIu64 ",\"reclaim_short\":%" PRIu64
                                 ",\"reclaim_failed\":%" PRIu64 ",\"reclaim_bytes\":%" PRIu64 ",\"reclaim_backoffs\":%" PRIu64
                                 ",\"evacuated_pages\":%" PRIu64
                                 ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
@@ -124,7 +127,7 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                                 ",\"evacuation_target\":%" PRId32 ",\"evacuated_cold_pages\":%" PRIu64
                                 ",\"demoted_bytes\":%" PRIu64 "}",
                                 a[i].size, a[i].free, a[i].ratio, a[i].psi, a[i].physical, a[i].physical_free,
-                                a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
+                                a[i].capacity_lost, a[i].balloon, a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
                                 a[i].reclaim_backoffs, a[i].evacuated_pages,
                                 a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
                                 a[i].evacuation_passes, a[i].evacuation_target, a[i].evacuated_cold_pages,
@@ -187,10 +190,10 @@ static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_
         long page = sysconf(_SC_PAGESIZE);
         char s1[32], s2[32], s3[32], s4[32], s5[32];
 
-        printf("NODE LEVEL     SIZE   FREE   RATIO  PHYS-FREE    PSI  RECLAIM/s  MIGRATE/s  ACTING\n");
+        printf("NODE LEVEL     SIZE   FREE   LOST   RATIO  PHYS-FREE    PSI  RECLAIM/s  MIGRATE/s  ACTING\n");
         for (size_t i = 0; i < n; i++) {
                 const NodeAct *p = find(prev, n_prev, a[i].node);
-                char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-", psi[16] = "-";
+                char rec[32] = "-", mig[32] = "-", ratio[16] = "-", phys[32] = "-", psi[16] = "-", lost[32] = "-";
 
                 if (p && dt > 0) {
                         double rb = (double) (a[i].reclaim_bytes - p->reclaim_bytes) / dt;
@@ -205,8 +208,11 @@ static void print_top(const NodeAct *a, size_t n, const NodeAct *prev, size_t n_
                         snprintf(phys, sizeof phys, "%s", format_size(s5, sizeof s5, a[i].physical_free));
                 if (a[i].psi >= 0)
                         snprintf(psi, sizeof psi, "%.1f%%", a[i].psi);
-                printf("%-4" PRIu32 " %-8s %6s %6s %7s %10s %6s %10s %10s  %s\n", a[i].node, a[i].level,
-                       format_size(s1, sizeof s1, a[i].size), format_size(s2, sizeof s2, a[i].free), ratio, phys, psi, rec, mig,
+                if (a[i].capacity_lost > 0)
+                        format_size(lost, sizeof lost, a[i].capacity_lost);
+                printf("%-4" PRIu32 " %-8s %6s %6s %6s %7s %10s %6s %10s %10s  %s\n", a[i].node, a[i].level,
+                       format_size(s1, sizeof s1, a[i].size), format_size(s2, sizeof s2, a[i].free), lost, ratio, phys,
+                       psi, rec, mig,
                        a[i].acting[0] ? a[i].acting : "-");
         }
         if (n == 0)

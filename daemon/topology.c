@@ -485,6 +485,49 @@ Topology *topology_free(Topology *t) {
         return NULL;
 }
 
+int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, uint64_t *free_bytes,
+                            uint64_t *balloon) {
+        char p[PATH_MAX], line[256];
+        uint64_t kb, pages;
+        bool got_total = false, got_free = false;
+        FILE *f;
+
+        snprintf(p, sizeof p, "%s/sys/devices/system/node/node%u/meminfo", root, node);
+        f = fopen(p, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                unsigned n;
+                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
+                        *total = kb * 1024, got_total = true;
+                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
+                        *free_bytes = kb * 1024, got_free = true;
+        }
+        fclose(f);
+        if (!got_total || !got_free)
+                return -EBADMSG;
+        if (!balloon)
+                return 0;
+        *balloon = 0;
+        snprintf(p, sizeof p, "%s/sys/devices/system/node/node%u/vmstat", root, node);
+        f = fopen(p, "re");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "nr_balloon_pages %" SCNu64, &pages) == 1)
+                        *balloon = pages * (uint64_t) sysconf(_SC_PAGESIZE);
+        fclose(f);
+        return 0;
+}
+
+const char *topology_damon_unusable(const Topology *t, int id) {
+        const NodeInfo *n = t ? topology_node(t, id) : NULL;
+
+        if (n && n->private_node)
+                return "it is a private node, and DAMON skips private nodes";
+        return NULL;
+}
+
 const NodeInfo *topology_node(const Topology *t, int id) {
         for (size_t i = 0; i < t->n_nodes; i++)
                 if (t->nodes[i].id == id)

@@ -100,6 +100,13 @@ static inline void topology_freep(Topology **t) {
 }
 
 const NodeInfo *topology_node(const Topology *t, int id);
+/*
+ * Node node's MemTotal and MemFree (nodeN/meminfo) under root ("" for the running system), and the
+ * bytes its balloon holds (nodeN/vmstat nr_balloon_pages; 0 where the kernel does not count them).
+ * balloon may be NULL. -errno when the node is gone, -EBADMSG when meminfo lacks the two.
+ */
+int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, uint64_t *free_bytes,
+                            uint64_t *balloon);
 /* GET_HEALTH_INFO of CXL memdev name (mem0) now, through libcxl; -ENODEV when it is gone. A device
  * that cannot answer gets health_valid = false and the reason in health_error. */
 int topology_memdev_health(const char *name, CxlMemdevInfo *ret);
@@ -112,6 +119,12 @@ const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name);
  * under root ("" for the running system). True when anything was found; buf says what.
  */
 bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t len);
+
+/*
+ * Why DAMON-based work cannot serve SPM node id (demotion onto it, cold-first evacuation off it):
+ * DAMON skips private nodes. NULL when it can (or the node is unknown).
+ */
+const char *topology_damon_unusable(const Topology *t, int id);
 
 /* spm: the nodes to show as kind "spm" (NULL: none known) */
 void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f);

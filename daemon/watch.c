@@ -38,24 +38,7 @@
 #define SYSFS_MAGIC_NUMBER 0x62656572
 
 int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
-        char p[96], line[256];
-        uint64_t kb;
-        bool got_total = false, got_free = false;
-        FILE *f;
-
-        snprintf(p, sizeof p, "/sys/devices/system/node/node%u/meminfo", node);
-        f = fopen(p, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof line, f)) {
-                unsigned n;
-                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
-                        *size = kb * 1024, got_total = true;
-                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
-                        *free_bytes = kb * 1024, got_free = true;
-        }
-        fclose(f);
-        return got_total && got_free ? 0 : -EBADMSG;
+        return topology_node_memory_at("", node, size, free_bytes, NULL);
 }
 
 /* The ratio a driver exposes; 0 when there is no source, -errno (logged once per streak) when it fails. */
@@ -270,8 +253,13 @@ static void sample_all(Manager *m) {
                 PressureLevel before = np->state.level;
                 char why[160];
 
-                if (read_node_meminfo(np->node, &s.size, &s.free) < 0)
+                uint64_t balloon = 0;
+                if (topology_node_memory_at("", np->node, &s.size, &s.free, &balloon) < 0)
                         s.size = 0; /* the node went away: its device is being released */
+                /* capacity lost to a balloon (CRAM) since the node came: its largest size against now */
+                np->nominal = s.size ? pressure_nominal_size(np->nominal, s.size, balloon) : 0;
+                np->balloon = balloon;
+                s.nominal = np->nominal;
                 s.ratio = read_ratio(np);
                 s.physical = np->physical;
                 read_health(np, now);

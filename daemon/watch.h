@@ -49,6 +49,8 @@ typedef struct NodePressure {
         unsigned node;
         char *ratio_path;       /* CompressionRatioPath= of the [Device] behind it, or NULL */
         uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
+        uint64_t nominal;       /* its capacity before a balloon took any (pressure_nominal_size()) */
+        uint64_t balloon;       /* bytes its balloon holds (nodeN/vmstat), 0 where not counted */
         int ratio_watch;        /* inotify watch of ratio_path's directory, -1 */
         char memdevs[4][32];    /* the CXL memdevs behind the node's dax device (region targets) */
         unsigned n_memdevs;

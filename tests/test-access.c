@@ -201,6 +201,60 @@ static void test_root(void **state) {
         config_free(c);
 }
 
+/* A private node without user_numa cannot be named by userspace: never granted, and said why. */
+static void test_private_node_without_user_numa(void **state) {
+        Config *c = load("[Access]\nUser=alice\nCgroup=/work.slice\nNodes=all\n");
+        NodeMask unplaceable = mask("3");
+        AccessRequest req = { .cgroup = "/work.slice", .nodes = mask("3") };
+        AccessDecision d;
+        char *err = NULL;
+
+        (void) state;
+        /* named: refused, naming the node and the way out */
+        assert_int_equal(check(c, "1,3", &alice, "/work.slice", "3", 0, false, &d, &err), 0);
+        assert_int_equal(access_placeable(&req, &unplaceable, &d, &err), -EINVAL);
+        assert_non_null(strstr(err, "node(s) asked for: 3: private node(s) without user_numa"));
+        assert_non_null(strstr(err, "user_numa in PrivateServices="));
+        free(err);
+        err = NULL;
+
+        /* all nodes: the placeable ones are granted, the other left out */
+        req.nodes = (NodeMask){};
+        assert_int_equal(check(c, "1,3", &alice, "/work.slice", NULL, 0, false, &d, &err), 0);
+        assert_int_equal(access_placeable(&req, &unplaceable, &d, &err), 0);
+        assert_true(nodemask_same(&d.nodes, &(NodeMask){ .bits = { 2 } }));
+
+        /* all nodes, none placeable: refused */
+        unplaceable = mask("1,3");
+        assert_int_equal(check(c, "1,3", &alice, "/work.slice", NULL, 0, false, &d, &err), 0);
+        assert_int_equal(access_placeable(&req, &unplaceable, &d, &err), -EINVAL);
+        assert_non_null(strstr(err, "every SPM node the grant would cover is in 1,3"));
+        free(err);
+
+        /* no private node: nothing changes */
+        unplaceable = (NodeMask){};
+        err = NULL;
+        assert_int_equal(check(c, "1,3", &alice, "/work.slice", NULL, 0, false, &d, &err), 0);
+        assert_int_equal(access_placeable(&req, &unplaceable, &d, &err), 0);
+        assert_true(nodemask_same(&d.nodes, &(NodeMask){ .bits = { 10 } }));
+        free(err);
+        config_free(c);
+}
+
+/* spmctl run binds a command's memory only where a private node is in its grant. */
+static void test_run_bind(void **state) {
+        NodeMask granted = mask("1,3"), bind = {};
+
+        (void) state;
+        assert_false(grant_run_bind(&granted, &(NodeMask){}, &bind));
+        assert_true(nodemask_empty(&bind));
+        NodeMask priv = mask("3");
+        assert_true(grant_run_bind(&granted, &priv, &bind));
+        assert_true(nodemask_same(&bind, &granted));
+        priv = mask("2");
+        assert_false(grant_run_bind(&granted, &priv, &bind));
+}
+
 static void test_unit_of_cgroup(void **state) {
         (void) state;
         assert_string_equal(cgroup_path_unit("/system.slice/foo.service"), "foo.service");
@@ -278,6 +332,8 @@ int main(void) {
                 cmocka_unit_test(test_second_rule_and_all_refusals_named),
                 cmocka_unit_test(test_root),
                 cmocka_unit_test(test_unit_of_cgroup),
+                cmocka_unit_test(test_private_node_without_user_numa),
+                cmocka_unit_test(test_run_bind),
                 cmocka_unit_test(test_grant_records),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,24 @@ static void test_keeps_operator_choice_of_ordinary_nodes(void **state) {
         assert_string_equal(want(&in, "/a", "1-2", "1"), "2");
 }
 
+/* Private nodes (the private-node patches): the kernel refuses a cpuset.mems of private nodes only,
+ * so every set spmd writes keeps a public one. DRAM node 0, SPM node 1 private, node 2 private and
+ * not spmd's. */
+static void test_private_nodes_keep_a_public_node(void **state) {
+        CpusetGrant g[] = { { .cgroup = (char *) "/inference.slice", .nodes = mask("1") } };
+        CpusetInput in = input(g, 1);
+        (void) state;
+
+        in.usable = mask("0-2");
+        in.private_nodes = mask("1-2");
+        assert_string_equal(want(&in, "/inference.slice", "0", "1-2"), "0-1");
+        assert_string_equal(want(&in, "/inference.slice", "1", "1-2"), "0-1");  /* only the SPM node: + DRAM */
+        assert_string_equal(want(&in, "/inference.slice", "1-2", "1-2"), "0-2"); /* private only: + DRAM */
+        assert_string_equal(want(&in, "/system.slice", "2", "1-2"), "0,2");     /* the operator's private node 2 */
+        assert_string_equal(want(&in, "/system.slice", "0,2", "1-2"), "-");
+        assert_string_equal(want(&in, "/system.slice", "1", "1-2"), "0");
+}
+
 static void test_top_level_grant(void **state) {
         CpusetGrant g[] = { { .cgroup = (char *) "/inference.slice", .nodes = mask("1") } };
         CpusetInput in = input(g, 1);
@@ -194,6 +212,7 @@ int main(void) {
                 cmocka_unit_test(test_no_grants_walls_everything),
                 cmocka_unit_test(test_keeps_operator_choice_of_ordinary_nodes),
                 cmocka_unit_test(test_top_level_grant),
+                cmocka_unit_test(test_private_nodes_keep_a_public_node),
                 cmocka_unit_test(test_nested_grant_makes_gateways),
                 cmocka_unit_test(test_partial_grant),
                 cmocka_unit_test(test_grants_overlap),

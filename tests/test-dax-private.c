@@ -21,6 +21,7 @@
 
 #include "dax-private.h"
 #include "devices.h"
+#include "topology.h"
 
 static const char *fixtures; /* tests/fixtures/dax-private */
 static char tmp[64];
@@ -367,6 +368,18 @@ static void test_choice(void **state) {
                          PRIVATE_CHOICE_PRIVATE);
 }
 
+/* DAMON skips private nodes: demotion onto one and cold-first evacuation off one go without it. */
+static void test_damon_on_private_nodes(void **state) {
+        NodeInfo nodes[] = { { .id = 0 }, { .id = 1, .private_node = true, .user_placeable = 1 }, { .id = 2 } };
+        Topology t = { .nodes = nodes, .n_nodes = 3 };
+
+        (void) state;
+        assert_null(topology_damon_unusable(&t, 0));
+        assert_null(topology_damon_unusable(&t, 2));
+        assert_null(topology_damon_unusable(&t, 7));
+        assert_non_null(strstr(topology_damon_unusable(&t, 1), "DAMON skips private nodes"));
+}
+
 static int setup(void **state) {
         (void) state;
         snprintf(tmp, sizeof tmp, "/tmp/test-dax-private-XXXXXX");
@@ -390,6 +403,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_missing_service_attribute),
                 cmocka_unit_test(test_release),
                 cmocka_unit_test(test_choice),
+                cmocka_unit_test(test_damon_on_private_nodes),
         };
 
         if (argc < 2) {

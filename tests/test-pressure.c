@@ -5,10 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "pressure.h"
+#include "topology.h"
 
 #define S 1000000ull
 #define GIB (1ull << 30)
@@ -240,6 +245,74 @@ static void test_health(void **state) {
         config_free(c);
 }
 
+/* A CRAM node (tests/fixtures/cram): its MemTotal shrinks as the kernel's balloon grows; the
+ * capacity lost counts as used. */
+static PressureSample cram_sample(const char *tree, bool use_balloon, uint64_t *nominal) {
+        const char *fixtures = getenv("SPMD_FIXTURES");
+        char root[PATH_MAX];
+        PressureSample s = {};
+        uint64_t balloon = 0;
+
+        assert_non_null(fixtures);
+        snprintf(root, sizeof root, "%s/cram/%s", fixtures, tree);
+        assert_int_equal(topology_node_memory_at(root, 1, &s.size, &s.free, &balloon), 0);
+        *nominal = pressure_nominal_size(*nominal, s.size, use_balloon ? balloon : 0);
+        s.nominal = *nominal;
+        return s;
+}
+
+static void test_cram_capacity_lost(void **state) {
+        Config *c = cfg();
+        PressureSample s;
+        uint64_t nominal = 0;
+        char why[160];
+
+        (void) state;
+        /* the counters as read */
+        s = cram_sample("balloon-6G", true, &nominal);
+        assert_int_equal(s.size, 10 * GIB);
+        assert_int_equal(nominal, 16 * GIB);
+        assert_int_equal(topology_node_memory_at("/nonexistent", 1, &s.size, &s.free, NULL), -ENOENT);
+
+        /* a fresh reading at each balloon size, the kernel counting the balloon's pages */
+        const struct {
+                const char *tree;
+                PressureLevel want;
+                const char *why;
+        } cases[] = {
+                { "balloon-0", PRESSURE_OK, "free 50.0%" },
+                { "balloon-6G", PRESSURE_WARN, "free of the 16.0G before the balloon (6.0G lost) 7.5% < FreeWarn=10.0%" },
+                { "balloon-9G", PRESSURE_CRITICAL,
+                  "free of the 16.0G before the balloon (9.0G lost) 3.8% < FreeCritical=5.0%" },
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                nominal = 0;
+                s = cram_sample(cases[i].tree, true, &nominal);
+                assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), cases[i].want);
+                if (!strstr(why, cases[i].why))
+                        fail_msg("%s: '%s', want '%s'", cases[i].tree, why, cases[i].why);
+        }
+
+        /* without a balloon counter: the most MemTotal seen since the node came is the capacity */
+        nominal = 0;
+        (void) cram_sample("balloon-0", false, &nominal);
+        s = cram_sample("no-counter-6G", true, &nominal);
+        assert_int_equal(nominal, 16 * GIB);
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_WARN);
+        /* ... and none seen before: MemTotal is all it knows (free 12% of it) */
+        nominal = 0;
+        s = cram_sample("no-counter-6G", true, &nominal);
+        assert_int_equal(pressure_level_for(c, &s, PRESSURE_OK, why, sizeof why), PRESSURE_OK);
+
+        /* what must leave the node to clear warn by the hysteresis: 12% of 16G, less what is free */
+        nominal = 0;
+        s = cram_sample("balloon-6G", true, &nominal);
+        uint64_t need = pressure_bytes_to_clear(c, &s, PRESSURE_WARN);
+        uint64_t want = (uint64_t) (0.12 * (double) (16 * GIB)) - s.free;
+        assert_true(need + 4096 >= want && need <= want + 4096);
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_levels),
@@ -250,6 +323,7 @@ int main(void) {
                 cmocka_unit_test(test_bytes_to_clear_ratio),
                 cmocka_unit_test(test_psi),
                 cmocka_unit_test(test_health),
+                cmocka_unit_test(test_cram_capacity_lost),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
