@@ -1832,14 +1832,44 @@ static void broker_adopt(Manager *m) {
         }
 }
 
+#define BUS_RETRY_FIRST_USEC (1000 * 1000)
+#define BUS_RETRY_MAX_USEC (30 * 1000 * 1000)
+
+static int broker_connect(Manager *m);
+
+static int on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s, (void) usec;
+        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
+        if (broker_connect(m) >= 0) {
+                m->bus_retry_usec = 0;
+                return 0;
+        }
+        m->bus_retry_usec = MIN(m->bus_retry_usec * 2, (uint64_t) BUS_RETRY_MAX_USEC);
+        return 0;
+}
+
+/* Try the system bus again after m->bus_retry_usec (1 s at first, doubling to 30 s). */
+static void bus_retry_arm(Manager *m) {
+        if (m->bus_retry)
+                return;
+        if (m->bus_retry_usec == 0)
+                m->bus_retry_usec = BUS_RETRY_FIRST_USEC;
+        if (sd_event_add_time_relative(m->event, &m->bus_retry, CLOCK_MONOTONIC, m->bus_retry_usec, 100 * 1000,
+                                       on_bus_retry, m) < 0)
+                log_warning("Cannot arm a timer to connect to the system bus again; SIGHUP tries at once.");
+}
+
 static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
         (void) msg, (void) error;
-        log_error("Lost the connection to the system bus; the broker stops and grants tied to clients end.");
+        log_error("Lost the connection to the system bus; grants tied to clients end (their connections went with "
+                  "it), and spmd connects again as soon as the bus is back.");
         broker_stop(m);
         free(m->bus_reason);
-        m->bus_reason = strdup("lost the connection to the system bus");
+        m->bus_reason = strdup("lost the connection to the system bus; connecting again");
         for (size_t i = 0; i < m->n_grants;) {
                 if (!m->grants[i]->persistent)
                         broker_revoke(m, m->grants[i], "bus-gone", false);
@@ -1847,15 +1877,12 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
                         i++;
         }
         (void) manager_apply_grants(m, NULL);
+        m->bus_retry_usec = 0;
+        bus_retry_arm(m);
         return 0;
 }
 
 int broker_start(Manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
-        m->bus_reason = mfree(m->bus_reason);
-        creds_cache_clear(); /* unique names are unique on one bus instance only */
         if (m->grant_inotify_fd < 0) {
                 m->grant_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
                 if (m->grant_inotify_fd >= 0 &&
@@ -1863,7 +1890,28 @@ int broker_start(Manager *m) {
                                     m) < 0)
                         log_warning("Cannot follow granted cgroups being removed.");
         }
+        if (broker_connect(m) < 0)
+                broker_adopt(m); /* revokes what is tied to clients: they cannot be reached */
+        return 0;
+}
 
+void broker_reconnect_now(Manager *m) {
+        if (m->bus)
+                return;
+        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
+        m->bus_retry_usec = 0;
+        (void) broker_connect(m);
+}
+
+/* Connect, serve the objects, own the name. 0 when the broker is active; otherwise the reason is in
+ * m->bus_reason (logged when it changes) and another attempt is armed. */
+static int broker_connect(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *before = TAKE_PTR(m->bus_reason);
+        bool again = before != NULL;
+        int r;
+
+        creds_cache_clear(); /* unique names are unique on one bus instance only */
         r = sd_bus_open_system_with_description(&bus, "spmd");
         if (r >= 0)
                 r = sd_bus_set_exit_on_disconnect(bus, false);
@@ -1907,15 +1955,24 @@ int broker_start(Manager *m) {
                 goto unavailable;
         }
         m->bus = TAKE_PTR(bus);
-        log_info("Broker: active (%s on the system bus).", SPMD_BUS_NAME);
+        log_info("Broker: active (%s on the system bus)%s.", SPMD_BUS_NAME, again ? ", back on the bus" : "");
         broker_adopt(m);
         broker_arm_limit_check(m);
+        if (again) {
+                /* clients that follow the grants learn they are still there */
+                for (size_t i = 0; i < m->n_grants; i++)
+                        emit_grant_added(m, m->grants[i]);
+                broker_layers_changed(m);
+        }
         return 0;
 
 unavailable:
-        log_warning("Broker: unavailable: %s; clients cannot ask for grants.", strna(m->bus_reason));
-        broker_adopt(m); /* revokes what tied to clients: they cannot be reached */
-        return 0;
+        if (!before || !m->bus_reason || strcmp(before, m->bus_reason) != 0)
+                log_warning("Broker: unavailable: %s; clients cannot ask for grants until spmd is on the bus (it "
+                            "tries again, every 30 s at most).",
+                            strna(m->bus_reason));
+        bus_retry_arm(m);
+        return -ENOTCONN;
 }
 
 void broker_stop(Manager *m) {

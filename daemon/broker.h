@@ -22,6 +22,8 @@ void broker_load_state(Manager *m);
 /* Connect to the system bus and take the name; without a bus the broker is reported unavailable. */
 int broker_start(Manager *m);
 void broker_stop(Manager *m);
+/* Not on the bus: try to connect now rather than at the next retry (SIGHUP, Reload). */
+void broker_reconnect_now(Manager *m);
 
 /* The broker's grants, as inputs for the cpuset wall (labels live until the next grant change). */
 size_t broker_cpuset_grants(Manager *m, const NodeMask *spm, CpusetGrant *out, size_t max);

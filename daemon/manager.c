@@ -20,6 +20,7 @@
 #include "config.h"
 #include "cpuset-systemd.h"
 #include "log.h"
+#include "instance-lock.h"
 #include "manager.h"
 #include "strv.h"
 #include "time-util.h"
@@ -71,6 +72,38 @@ int manager_load_config(Manager *m) {
         config_free(m->config);
         m->config = c;
         manager_apply_log_level(m);
+        return 0;
+}
+
+int manager_take_lock(Manager *m) {
+        const char *dir = m->config->state_directory;
+        pid_t holder = 0;
+        int fd = instance_lock_take(dir, &holder);
+
+        if (fd == -EBUSY) {
+                char comm[64] = "";
+                if (holder > 0) {
+                        char p[64];
+                        FILE *f;
+                        snprintf(p, sizeof p, "/proc/%d/comm", (int) holder);
+                        if ((f = fopen(p, "re"))) {
+                                if (fgets(comm, sizeof comm, f))
+                                        comm[strcspn(comm, "\n")] = '\0';
+                                fclose(f);
+                        }
+                }
+                log_error("Another spmd already manages this host: pid %d%s%s%s holds %s/" SPMD_LOCK_FILE
+                          ". Only one may run (stop it first: systemctl stop spmd).",
+                          (int) holder, comm[0] ? " (" : "", comm, comm[0] ? ")" : "", dir);
+                return -EBUSY;
+        }
+        if (fd < 0) {
+                /* without the lock a second spmd is not stopped; it does not stop this one */
+                log_warning("Cannot take the lock %s/" SPMD_LOCK_FILE ": %s; a second spmd would not be refused.",
+                            dir, strerror(-fd));
+                return 0;
+        }
+        m->lock_fd = fd;
         return 0;
 }
 
@@ -894,6 +927,7 @@ int manager_reload(Manager *m, char **ret_error) {
         (void) manager_apply_devices(m);
         broker_recheck(m);
         broker_layers_changed(m);
+        broker_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
         manager_notify_status(m, "Configuration reloaded");
         manager_trim_memory();
@@ -932,6 +966,7 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         m->next_grant_id = 1;
         m->grant_inotify_fd = -1;
         m->ratio_inotify_fd = -1;
+        m->lock_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
 
         r = sd_event_default(&m->event);
@@ -981,6 +1016,9 @@ Manager *manager_free(Manager *m) {
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->grant_inotify_fd >= 0)
                 close(m->grant_inotify_fd);
+        if (m->lock_fd >= 0)
+                close(m->lock_fd);
+        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
         free(m->bus_reason);
         free(m->struct_ops_state);
         free(m->struct_ops_detail);

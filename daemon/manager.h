@@ -54,9 +54,13 @@ typedef struct Manager {
         char *struct_ops_state, *struct_ops_detail;   /* as last reported */
         char *native_spm_state, *native_spm_detail;
 
+        int lock_fd;                    /* StateDirectory=/spmd.lock, held while spmd runs; -1 */
+
         /* the D-Bus broker (broker.c) */
         sd_bus *bus;                    /* NULL when unavailable */
         char *bus_reason;
+        sd_event_source *bus_retry;     /* the next attempt to (re)connect to the system bus */
+        uint64_t bus_retry_usec;        /* ... its delay, doubling to 30 s */
         Grant **grants;
         size_t n_grants;
         uint32_t next_grant_id;
@@ -113,6 +117,9 @@ static inline void manager_freep(Manager **m) {
 
 /* Load the configuration for the first time: errors are fatal here. */
 int manager_load_config(Manager *m);
+/* One spmd per host: take StateDirectory=/spmd.lock; -EBUSY (logged, naming the holder) when another
+ * spmd holds it. */
+int manager_take_lock(Manager *m);
 /* Re-read the configuration; with errors the running one stays. Returns 0 or -EINVAL;
  * ret_error (may be NULL) gets the errors, one a line. */
 int manager_reload(Manager *m, char **ret_error);

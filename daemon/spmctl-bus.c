@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "cpuset.h"
+#include "conf.h"
 #include "grant.h"
+#include "instance-lock.h"
 #include "macro.h"
 #include "nodemask.h"
 #include "parse-util.h"
@@ -45,12 +47,32 @@ static int exit_code_for(const sd_bus_error *e, int r) {
         return EXIT_FAILED;
 }
 
+/* spmd is not on the bus: does it run all the same (its lock under StateDirectory= is held)? */
+static void say_not_on_bus(const char *what, const char *why) {
+        _cleanup_(config_freep) Config *c = NULL;
+        ConfDiags d = {};
+        pid_t pid;
+
+        (void) config_load(arg_config, arg_config_given, &c, &d);
+        conf_diags_clear(&d);
+        pid = instance_lock_holder(c && c->state_directory ? c->state_directory : "/run/spmd");
+        if (pid > 0 || pid == -1) {
+                char p[32] = "";
+                if (pid > 0)
+                        snprintf(p, sizeof p, " (pid %d)", (int) pid);
+                fprintf(stderr,
+                        "%s: spmd runs%s but is not on the system bus (%s); it connects again by itself when the "
+                        "bus is back (see its log: journalctl -u spmd).\n",
+                        what, p, why);
+        } else
+                fprintf(stderr, "%s: spmd is not running (%s). Start it: systemctl start spmd\n", what, why);
+}
+
 static int report(const char *what, const sd_bus_error *e, int r) {
         int code = exit_code_for(e, r);
 
         if (code == EXIT_NO_SPMD)
-                fprintf(stderr, "%s: spmd is not running on the system bus (%s). Start it: systemctl start spmd\n",
-                        what, e && e->message ? e->message : strerror(-r));
+                say_not_on_bus(what, e && e->message ? e->message : strerror(-r));
         else
                 fprintf(stderr, "%s: %s\n", what, e && e->message ? e->message : strerror(-r));
         return code;
@@ -59,7 +81,9 @@ static int report(const char *what, const sd_bus_error *e, int r) {
 int spmctl_connect_bus(sd_bus **ret) {
         int r = sd_bus_open_system(ret);
         if (r < 0) {
-                fprintf(stderr, "Cannot connect to the system bus: %s\n", strerror(-r));
+                char why[128];
+                snprintf(why, sizeof why, "cannot connect to the system bus: %s", strerror(-r));
+                say_not_on_bus("spmctl", why);
                 return EXIT_NO_SPMD;
         }
         return 0;

@@ -18,8 +18,8 @@
 #include "topology.h"
 
 static bool arg_dump = false;
-static const char *arg_config = SPMD_CONF_PATH;
-static bool arg_config_given = false;
+const char *arg_config = SPMD_CONF_PATH;
+bool arg_config_given = false;
 
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"

@@ -215,6 +215,9 @@ static int run(int argc, char *argv[]) {
         r = manager_load_config(m);
         if (r < 0)
                 return r;
+        r = manager_take_lock(m);
+        if (r < 0)
+                return r;
         r = manager_startup(m);
         if (r < 0)
                 return r;

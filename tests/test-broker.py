@@ -54,6 +54,8 @@ os.chmod(tmp, 0o755)
 busdir = os.path.join(tmp, "bus")
 address = subprocess.run([PRIVATE_BUS, busdir, POLICY], check=True, capture_output=True,
                          text=True).stdout.strip().splitlines()[0]
+# without the guid: a bus daemon started again at this path is the same system bus to its clients
+address = re.sub(r",guid=[0-9a-f]+", "", address)
 bus_pid = int(open(os.path.join(busdir, "pid")).read().split()[0])
 env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
 os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
@@ -361,11 +363,47 @@ except dbus.exceptions.DBusException as e:
     ok(code != 0 and "no [Access] rule admits uid 65534" in out, "after dropping the rule nobody is refused", out)
 
 
+    # ---- the bus daemon goes away and comes back: spmd is on it again by itself ----
+    os.kill(bus_pid, signal.SIGTERM)
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{bus_pid}"):
+            break
+        time.sleep(0.05)
+    r = spmctl("-c", CONF, "status")
+    ok(r.returncode == 3 and f"spmd runs (pid {spmd.pid}) but is not on the system bus" in r.stderr,
+       "spmctl status while the bus is down: spmd runs but has no bus, named apart from 'not running'",
+       f"{r.returncode}\n{r.stderr}")
+    time.sleep(2.5)  # a few attempts fail meanwhile: logged once, not each time
+    sock = os.path.join(busdir, "system_bus_socket")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    subprocess.run([PRIVATE_BUS, busdir, POLICY], check=True, capture_output=True)
+    bus_pid = int(open(os.path.join(busdir, "pid")).read().split()[0])
+    t0 = time.monotonic()
+    back = False
+    while time.monotonic() - t0 < 15 and not back:
+        back = busctl("status", "org.spmd1").returncode == 0
+        time.sleep(0.1)
+    took = time.monotonic() - t0
+    ok(back and spmd.poll() is None, f"the bus daemon restarted: spmd owns org.spmd1 again ({took:.1f} s)",
+       spmd_log()[-1500:])
+    ok(re.search(r"Lost the connection to the system bus", spmd_log())
+       and re.search(r"Broker: active \(org.spmd1 on the system bus\), back on the bus", spmd_log())
+       and spmd_log().count("Broker: unavailable") == 1,
+       "the loss and the return are logged, the failed attempts between them once", spmd_log()[-1500:])
+    r = busctl("call", "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "RequestAccess", "sauta{sv}", "/jobs/a", "0",
+               "0", "0")
+    ok(r.returncode != 0 and "There are no SPM nodes" in r.stderr,
+       "a RequestAccess after the return reaches the broker (no SPM node on this machine to grant)", r.stderr)
+    r = spmctl("-c", CONF, "status")
+    ok(r.returncode == 0, "spmctl status answers again", r.stderr)
+
     # ---- spmctl without spmd ----
     spmd.send_signal(signal.SIGTERM)
     spmd.wait(timeout=10)
-    r = spmctl("status")
-    ok(r.returncode == 3 and "spmd is not running" in r.stderr, "spmctl status without spmd: exit 3, says so",
+    r = spmctl("-c", CONF, "status")
+    ok(r.returncode == 3 and "spmd is not running" in r.stderr and "runs" not in r.stderr,
+       "spmctl status without spmd: exit 3, says so",
        f"{r.returncode}\n{r.stderr}")
 
     # ---- a damaged state file: the bad line is named and dropped, spmd runs ----

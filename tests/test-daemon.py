@@ -117,8 +117,9 @@ def main():
                        timeout=20)
     ok(r.returncode == 1 and "missing.conf" in r.stderr, "a missing --config file is an error", r.stderr)
 
-    # the running daemon
-    write(conf, GOOD)
+    # the running daemon (its lock in a directory of its own: a real spmd on this host is left alone)
+    state = os.path.join(tmp, "state")
+    write(conf, GOOD.replace("[Daemon]\n", f"[Daemon]\nStateDirectory={state}\n"))
     notify = Notify(os.path.join(tmp, "notify"))
     env = dict(os.environ, NOTIFY_SOCKET=notify.sock.getsockname(), WATCHDOG_USEC="200000")
     env.pop("WATCHDOG_PID", None)
@@ -146,6 +147,16 @@ def main():
            "struct_ops is looked for in the kernel's BTF and reported", log)
         ok(re.search(r"Enforcement layer native-spm: (unavailable: no SPM/private-node support|this kernel has)", log),
            "native SPM support is looked for and reported", log)
+
+        # one spmd per host: a second one (here without a bus, too) exits naming the first
+        env2nd = dict(os.environ)
+        env2nd.pop("NOTIFY_SOCKET", None)
+        r = subprocess.run([SPMD, "--config", conf, "--log-target=console"], env=env2nd, capture_output=True,
+                           text=True, timeout=20)
+        ok(r.returncode == 1 and f"Another spmd already manages this host: pid {p.pid} (spmd) holds {state}/spmd.lock"
+           in r.stderr and "Enforcement layer" not in r.stderr and p.poll() is None,
+           "a second spmd exits 1 before doing anything, naming the first; the first runs on", r.stderr)
+        ok(open(os.path.join(state, "spmd.lock")).read().strip() == str(p.pid), "the lock file holds the first's pid")
 
         n_before = sum(1 for m in notify.messages if m.get("WATCHDOG") == "1")
         time.sleep(0.6)
