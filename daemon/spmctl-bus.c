@@ -136,6 +136,139 @@ int spmctl_bad_reply(const char *what, int r) {
 
 /* ---- status ---- */
 
+/* "3 min 12 s", "2 h 5 min", "4 d 3 h" */
+static const char *format_uptime(uint64_t usec, char *buf, size_t len) {
+        uint64_t s = usec / 1000000;
+
+        if (s < 60)
+                snprintf(buf, len, "%" PRIu64 " s", s);
+        else if (s < 3600)
+                snprintf(buf, len, "%" PRIu64 " min %" PRIu64 " s", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, len, "%" PRIu64 " h %" PRIu64 " min", s / 3600, s % 3600 / 60);
+        else
+                snprintf(buf, len, "%" PRIu64 " d %" PRIu64 " h", s / 86400, s % 86400 / 3600);
+        return buf;
+}
+
+/* GetStatus as a person reads it, like systemctl status: a header line, then labelled values. */
+static int print_status_text(sd_bus_message *reply) {
+        const char *version = "?", *config = "?", *psi = "-", *demotion = "-";
+        uint32_t reloads = 0, failed = 0, devices = 0, problems = 0, grants = 0, standing = 0, walled = 0,
+                 root_procs = 0, root_kthreads = 0;
+        uint64_t uptime = 0, violations = 0, denials = 0, promoted = 0;
+        char spm[256] = "-", up[64], size[32];
+        _cleanup_free_ char *pressure = NULL, *layers = NULL;
+        size_t pressure_len = 0, layers_len = 0;
+        _cleanup_free_ NodeAct *acts = NULL;
+        size_t n_acts = 0;
+        const char *key, *contents;
+        FILE *pf, *lf;
+        int r;
+
+        pf = open_memstream(&pressure, &pressure_len);
+        lf = open_memstream(&layers, &layers_len);
+        if (!pf || !lf) {
+                if (pf)
+                        fclose(pf);
+                if (lf)
+                        fclose(lf);
+                return -ENOMEM;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                char type;
+
+                if ((r = sd_bus_message_read(reply, "s", &key)) < 0 ||
+                    (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
+                    (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
+                        break;
+                struct {
+                        const char *key;
+                        uint32_t *u;
+                } uk[] = { { "Reloads", &reloads },         { "FailedReloads", &failed },
+                           { "DevicesOnline", &devices },   { "DeviceProblems", &problems },
+                           { "Grants", &grants },           { "StandingGrants", &standing },
+                           { "WalledCgroups", &walled },    { "RootCgroupProcesses", &root_procs },
+                           { "RootCgroupKernelThreads", &root_kthreads } };
+                struct {
+                        const char *key;
+                        uint64_t *t;
+                } tk[] = { { "UptimeUSec", &uptime }, { "Violations", &violations }, { "Denials", &denials } };
+                struct {
+                        const char *key;
+                        const char **s;
+                } sk[] = { { "Version", &version }, { "ConfigPath", &config }, { "MemoryPSI", &psi } };
+                bool done = false;
+
+                for (size_t i = 0; !done && i < ELEMENTSOF(uk); i++)
+                        if (strcmp(key, uk[i].key) == 0 && strcmp(contents, "u") == 0)
+                                r = sd_bus_message_read(reply, "u", uk[i].u), done = true;
+                for (size_t i = 0; !done && i < ELEMENTSOF(tk); i++)
+                        if (strcmp(key, tk[i].key) == 0 && strcmp(contents, "t") == 0)
+                                r = sd_bus_message_read(reply, "t", tk[i].t), done = true;
+                for (size_t i = 0; !done && i < ELEMENTSOF(sk); i++)
+                        if (strcmp(key, sk[i].key) == 0 && strcmp(contents, "s") == 0)
+                                r = sd_bus_message_read(reply, "s", sk[i].s), done = true;
+                if (done)
+                        ;
+                else if (strcmp(key, "SpmNodes") == 0 && strcmp(contents, "au") == 0)
+                        r = read_nodes(reply, spm, sizeof spm);
+                else if (strcmp(key, "Demotion") == 0 && strcmp(contents, "(st)") == 0)
+                        r = sd_bus_message_read(reply, "(st)", &demotion, &promoted);
+                else if (strcmp(key, "NodeActivity") == 0 && strcmp(contents, "aa{sv}") == 0)
+                        r = spmctl_read_activity(reply, &acts, &n_acts);
+                else if (strcmp(key, "NodePressure") == 0 && strcmp(contents, "a(uss)") == 0) {
+                        const char *level, *why;
+                        uint32_t node;
+                        bool first = true;
+
+                        r = sd_bus_message_enter_container(reply, 'a', "(uss)");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &node, &level, &why)) > 0) {
+                                fprintf(pf, "%snode %" PRIu32 " %s (%s)", first ? "" : "\n                ", node,
+                                        level, why);
+                                first = false;
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                } else if (strcmp(key, "EnforcementLayers") == 0 && strcmp(contents, "a(sss)") == 0) {
+                        const char *name, *state, *detail;
+
+                        r = sd_bus_message_enter_container(reply, 'a', "(sss)");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "(sss)", &name, &state, &detail)) > 0)
+                                fprintf(lf, "%-18s %-12s %s\n", name, state, detail);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                } else
+                        r = sd_bus_message_skip(reply, contents); /* a key this spmctl does not know */
+                if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
+                    (r = sd_bus_message_exit_container(reply)) < 0)
+                        break;
+        }
+        fclose(pf);
+        fclose(lf);
+        if (r < 0)
+                return r;
+
+        printf("● spmd %s: running for %s\n", version, format_uptime(uptime, up, sizeof up));
+        printf("        Config: %s (%" PRIu32 " reload(s), %" PRIu32 " failed)\n", config, reloads, failed);
+        printf("     SPM nodes: %s (%" PRIu32 " device(s) online, %" PRIu32 " device problem(s))\n", spm, devices,
+               problems);
+        printf("        Grants: %" PRIu32 " over D-Bus, %" PRIu32 " standing ([Grant])\n", grants, standing);
+        printf("         Walls: %" PRIu32 " cgroup(s) walled; root cgroup: %" PRIu32 " process(es), %" PRIu32
+               " kernel thread(s)\n",
+               walled, root_procs, root_kthreads);
+        printf("    Violations: %" PRIu64 " seen by the observer, %" PRIu64 " denied by the guard\n", violations,
+               denials);
+        printf("      Pressure: %s\n", pressure_len ? pressure : "-");
+        printf("    Memory PSI: %s\n", psi);
+        printf("      Demotion: %s; %s promoted\n", demotion, format_size(size, sizeof size, promoted));
+        printf("      Activity: ");
+        spmctl_print_activity(stdout, acts, n_acts, false);
+        printf("\nENFORCEMENT LAYER  STATE        DETAIL\n%s", layers_len ? layers : "");
+        return 0;
+}
+
 int spmctl_status(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -149,6 +282,10 @@ int spmctl_status(int argc, char *argv[]) {
         }
         if ((r = spmctl_connect_bus(&bus)) || (r = spmctl_call(bus, "GetStatus", &reply, NULL)))
                 return r;
+        if (!spmctl_json) {
+                r = print_status_text(reply);
+                return r < 0 ? spmctl_bad_reply("GetStatus", r) : 0;
+        }
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
                 return spmctl_bad_reply("GetStatus", r);
@@ -199,14 +336,15 @@ int spmctl_status(int argc, char *argv[]) {
                         } else if (r >= 0)
                                 printf("%s; %s promoted\n", s, format_size(size, sizeof size, t));
                 } else if (strcmp(contents, "au") == 0) {
-                        char nodes[1024];
-                        r = read_nodes(reply, nodes, sizeof nodes);
-                        if (r >= 0 && spmctl_json) {
-                                printf("\"");
-                                printf("%s", strcmp(nodes, "-") == 0 ? "" : nodes);
-                                printf("\"");
-                        } else if (r >= 0)
-                                printf("%s\n", nodes);
+                        const uint32_t *v;
+                        size_t size;
+                        r = sd_bus_message_read_array(reply, 'u', (const void **) &v, &size);
+                        if (r >= 0) {
+                                printf("[");
+                                for (size_t i = 0; i < size / sizeof *v; i++)
+                                        printf("%s%" PRIu32, i ? "," : "", v[i]);
+                                printf("]");
+                        }
                 } else if (strcmp(contents, "a(sss)") == 0) {
                         const char *name, *state, *detail;
                         bool firstl = true;
@@ -450,7 +588,13 @@ static int parse_request_args(int argc, char *argv[], RequestArgs *a, bool run) 
                 switch (c) {
                 case 'n': {
                         NodeMask more;
-                        if (parse_nodemask(optarg, &more) < 0) {
+                        int k = parse_nodemask(optarg, &more);
+                        if (k == -ERANGE) {
+                                fprintf(stderr, "--node=%s: a node number is out of range (nodes are 0 to %d)\n",
+                                        optarg, SPMD_MAX_NODES - 1);
+                                return -EXIT_USAGE;
+                        }
+                        if (k < 0) {
                                 fprintf(stderr, "--node=%s: expected a node list such as 1 or 1,3\n", optarg);
                                 return -EXIT_USAGE;
                         }
@@ -478,6 +622,11 @@ static int parse_request_args(int argc, char *argv[], RequestArgs *a, bool run) 
                         if (run) {
                                 fprintf(stderr, "run: the command gets a cgroup of its own; --cgroup/--unit do not "
                                                 "apply\n");
+                                return -EXIT_USAGE;
+                        }
+                        if (a->target) {
+                                fprintf(stderr, "request: --cgroup and --unit name the same thing, the grant's "
+                                                "target: give one of them, once\n");
                                 return -EXIT_USAGE;
                         }
                         a->target = optarg;
@@ -615,6 +764,89 @@ int spmctl_reload(int argc, char *argv[]) {
 
 /* ---- monitor ---- */
 
+/* The value at m's read position (of signature contents, one complete type) as JSON: structs as
+ * arrays, string-keyed dictionaries as objects. */
+static int json_value(sd_bus_message *m, FILE *f) {
+        const char *contents;
+        char type;
+        int r = sd_bus_message_peek_type(m, &type, &contents);
+
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        switch (type) {
+        case 's': case 'o': case 'g': {
+                const char *s;
+                if ((r = sd_bus_message_read_basic(m, type, &s)) < 0)
+                        return r;
+                json_string(f, s);
+                return 0;
+        }
+        case 'b': {
+                int b;
+                if ((r = sd_bus_message_read_basic(m, type, &b)) < 0)
+                        return r;
+                fputs(b ? "true" : "false", f);
+                return 0;
+        }
+        case 'y': case 'n': case 'q': case 'i': case 'u': case 'x': case 't': case 'h': {
+                union { uint8_t y; int16_t n; uint16_t q; int32_t i; uint32_t u; int64_t x; uint64_t t; } v;
+                if ((r = sd_bus_message_read_basic(m, type, &v)) < 0)
+                        return r;
+                if (type == 'y') fprintf(f, "%u", v.y);
+                else if (type == 'n') fprintf(f, "%d", v.n);
+                else if (type == 'q') fprintf(f, "%u", v.q);
+                else if (type == 'i' || type == 'h') fprintf(f, "%" PRId32, v.i);
+                else if (type == 'u') fprintf(f, "%" PRIu32, v.u);
+                else if (type == 'x') fprintf(f, "%" PRId64, v.x);
+                else fprintf(f, "%" PRIu64, v.t);
+                return 0;
+        }
+        case 'd': {
+                double d;
+                if ((r = sd_bus_message_read_basic(m, type, &d)) < 0)
+                        return r;
+                fprintf(f, "%.17g", d);
+                return 0;
+        }
+        case 'v':
+                if ((r = sd_bus_message_enter_container(m, 'v', contents)) < 0 || (r = json_value(m, f)) < 0)
+                        return r;
+                return sd_bus_message_exit_container(m);
+        case 'r':
+        case 'a': {
+                bool object = type == 'a' && contents[0] == '{' && strchr("sog", contents[1]);
+                bool first = true;
+
+                if ((r = sd_bus_message_enter_container(m, type, contents)) < 0)
+                        return r;
+                fputc(object ? '{' : '[', f);
+                while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                        fputs(first ? "" : ",", f);
+                        first = false;
+                        if (object) {
+                                const char *k, *ec;
+                                char et;
+                                if ((r = sd_bus_message_peek_type(m, &et, &ec)) < 0 ||
+                                    (r = sd_bus_message_enter_container(m, 'e', ec)) < 0 ||
+                                    (r = sd_bus_message_read_basic(m, ec[0], &k)) < 0)
+                                        return r;
+                                json_string(f, k);
+                                fputc(':', f);
+                                if ((r = json_value(m, f)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+                                        return r;
+                        } else if ((r = json_value(m, f)) < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                fputc(object ? '}' : ']', f);
+                return sd_bus_message_exit_container(m);
+        }
+        default:
+                return -EOPNOTSUPP;
+        }
+}
+
 static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *member = sd_bus_message_get_member(m);
         const char *s1, *s2, *s3, *s4;
@@ -695,10 +927,30 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 } else if (r >= 0)
                         printf("PressureChanged node %" PRIu32 ": %s -> %s (%s)\n", u1, s2, s1, s3);
         } else if (strcmp(member, "PropertiesChanged") == 0) {
-                if (spmctl_json)
-                        printf("{\"signal\":\"PropertiesChanged\"}\n");
-                else
-                        printf("PropertiesChanged (see 'spmctl status')\n");
+                /* interface, changed properties with their values, invalidated names */
+                _cleanup_free_ char *buf = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&buf, &len);
+
+                if (!f)
+                        return -ENOMEM;
+                r = sd_bus_message_read(m, "s", &s1);
+                if (r >= 0) {
+                        fprintf(f, "{\"signal\":\"PropertiesChanged\",\"interface\":");
+                        json_string(f, s1);
+                        fprintf(f, ",\"changed\":");
+                        r = json_value(m, f);
+                }
+                if (r >= 0) {
+                        fprintf(f, ",\"invalidated\":");
+                        r = json_value(m, f);
+                        fprintf(f, "}");
+                }
+                fclose(f);
+                if (r >= 0 && spmctl_json)
+                        printf("%s\n", buf);
+                else if (r >= 0)
+                        printf("PropertiesChanged %s\n", buf); /* the same, for a person: what changed, as JSON */
         }
         if (r < 0)
                 fprintf(stderr, "Cannot read a %s signal: %s\n", member, strerror(-r));

@@ -224,6 +224,7 @@ int spmctl_top(int argc, char *argv[]) {
         static const struct option opts[] = {
                 { "iterations", required_argument, NULL, 'n' },
                 { "delay", required_argument, NULL, 'd' },
+                { "json", no_argument, NULL, 'j' },
                 {},
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -236,6 +237,9 @@ int spmctl_top(int argc, char *argv[]) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "+n:d:", opts, NULL)) >= 0)
                 switch (c) {
+                case 'j':
+                        spmctl_json = true;
+                        break;
                 case 'n':
                         if (parse_uint64(optarg, &iterations) < 0 || iterations == 0) {
                                 fprintf(stderr, "top: --iterations takes a positive number, not '%s'.\n", optarg);

@@ -151,6 +151,12 @@ static int verb_device(int argc, char *argv[]) {
                 fprintf(stderr, "usage: spmctl device release DEV  (DEV: daxX.Y or a [Device] Name=)\n");
                 return 2;
         }
+        if (geteuid() != 0) {
+                fprintf(stderr, "device release needs root: it offlines the device's memory and rebinds its "
+                                "driver (uid %u)\n",
+                        (unsigned) geteuid());
+                return 4;
+        }
         if (load_machine(&t, &c, &plan) < 0)
                 return 1;
         const DeviceClaim *claim = device_plan_find(&plan, argv[2]);

@@ -194,16 +194,56 @@ try:
     r = spmctl("status")
     ok(r.returncode == 0 and re.search(r"broker\s+active", r.stdout) and re.search(r"cpuset\s+off\s+Cpuset=no", r.stdout),
        "spmctl status lists each layer with state and reason", r.stdout + r.stderr)
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    ok(re.match(rf"● spmd {re.escape(version)}: running for [0-9]+ (s|min [0-9]+ s)$", first)
+       and re.search(r"^ +Config: .*spmd.conf \(0 reload\(s\), 0 failed\)$", r.stdout, re.M)
+       and re.search(r"^ +SPM nodes: - \(0 device\(s\) online", r.stdout, re.M)
+       and "USec" not in r.stdout and "RootCgroupProcesses" not in r.stdout,
+       "spmctl status reads like systemctl status: a header with the state, labelled values in human units",
+       r.stdout)
     r = spmctl("--json", "status")
     import json
     try:
         js = json.loads(r.stdout)
     except ValueError:
         js = {}
-    ok(r.returncode == 0 and js.get("Version") == version and len(js.get("EnforcementLayers", [])) == 6,
-       "spmctl --json status parses", r.stdout + r.stderr)
+    ok(r.returncode == 0 and js.get("Version") == version and len(js.get("EnforcementLayers", [])) == 6
+       and js.get("SpmNodes") == [], "spmctl --json status parses; SpmNodes is an array", r.stdout + r.stderr)
     r = spmctl("grants", uid=65534)
     ok(r.returncode == 0 and "0 grant(s)" in r.stdout, "an unprivileged uid may list grants", r.stdout + r.stderr)
+
+    # ---- spmctl's edges: what the man page says is what it does ----
+    r = spmctl("top", "--json", "-n", "1")
+    try:
+        top = json.loads(r.stdout)
+    except ValueError:
+        top = {}
+    ok(r.returncode == 0 and top.get("nodes") == [] and "usec" in top, "spmctl top --json: one JSON object",
+       r.stdout + r.stderr)
+    r = spmctl("request", "--cgroup", "/jobs/a", "--unit", "b.service")
+    ok(r.returncode == 2 and "give one of them" in r.stderr, "request --cgroup X --unit Y: a usage error",
+       r.stderr)
+    r = spmctl("request", "--node", "5000")
+    ok(r.returncode == 2 and "out of range (nodes are 0 to 1023)" in r.stderr, "--node 5000 names the range",
+       r.stderr)
+    r = spmctl("device", "release", "dax0.0", uid=65534)
+    ok(r.returncode == 4 and "device release needs root" in r.stderr, "device release as uid 65534: needs root",
+       r.stderr)
+    mon = subprocess.Popen([SPMCTL, "--json", "monitor"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env)
+    for _ in range(100):  # subscribed once it says so on stderr
+        if mon.stderr.readline().startswith("Following"):
+            break
+    spmctl("reload")
+    time.sleep(0.5)
+    mon.terminate()
+    out = mon.communicate(timeout=10)[0]
+    events = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    changed = [e for e in events if e.get("signal") == "PropertiesChanged"]
+    ok(changed and changed[0].get("interface") == "org.spmd1.Manager"
+       and isinstance(changed[0].get("changed", {}).get("EnforcementLayers"), list)
+       and changed[0]["changed"].get("SpmNodes") == [],
+       "monitor --json: PropertiesChanged with the interface and the changed values", out)
 
     # ---- RequestAccess: authorisation first, then the arguments ----
     code, out = as_uid(1, "m.RequestAccess('', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))")
@@ -345,19 +385,20 @@ except dbus.exceptions.DBusException as e:
     code, out = as_uid(1, "m.Reload()")
     ok(code != 0 and "AccessDenied" in out and "Reload is for root only (caller uid 1)" in out,
        "Reload as uid 1: AccessDenied", out)
+    reloads = int(mgr.GetStatus()["Reloads"])  # the monitor test above reloaded once
     open(CONF, "w").write(BASE + RULE + "[Access]\nName=broken\nUser=nobody\nMaxBytes=lots\n")
     name, msg = dbus_error(lambda: mgr.Reload())
     ok(name == "org.spmd1.Error.ReloadFailed" and f"{CONF}:" in (msg or "") and "MaxBytes" in (msg or ""),
        "Reload of a broken policy: ReloadFailed naming file, line and key", f"{name}: {msg}")
     st = mgr.GetStatus()
-    ok(int(st["FailedReloads"]) == 1 and int(st["Reloads"]) == 0, "the failed reload is counted, nothing else changed",
+    ok(int(st["FailedReloads"]) == 1 and int(st["Reloads"]) == reloads, "the failed reload is counted, nothing else changed",
        str(st))
     code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
                               "dbus.Dictionary({}, 'sv'))")
     ok("AccessDenied" not in out, "the running policy still admits nobody after the failed reload", out)
     open(CONF, "w").write(BASE)
     r = spmctl("reload")
-    ok(r.returncode == 0 and int(mgr.GetStatus()["Reloads"]) == 1, "spmctl reload of a good policy", r.stderr)
+    ok(r.returncode == 0 and int(mgr.GetStatus()["Reloads"]) == reloads + 1, "spmctl reload of a good policy", r.stderr)
     code, out = as_uid(65534, "m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), "
                               "dbus.Dictionary({}, 'sv'))")
     ok(code != 0 and "no [Access] rule admits uid 65534" in out, "after dropping the rule nobody is refused", out)
