@@ -151,30 +151,16 @@ static const char *format_uptime(uint64_t usec, char *buf, size_t len) {
         return buf;
 }
 
-/* GetStatus as a person reads it, like systemctl status: a header line, then labelled values. */
-static int print_status_text(sd_bus_message *reply) {
-        const char *version = "?", *config = "?", *psi = "-", *demotion = "-";
-        uint32_t reloads = 0, failed = 0, devices = 0, problems = 0, grants = 0, standing = 0, walled = 0,
-                 root_procs = 0, root_kthreads = 0;
-        uint64_t uptime = 0, violations = 0, denials = 0, promoted = 0;
-        char spm[256] = "-", up[64], size[32];
-        _cleanup_free_ char *pressure = NULL, *layers = NULL;
-        size_t pressure_len = 0, layers_len = 0;
-        _cleanup_free_ NodeAct *acts = NULL;
-        size_t n_acts = 0;
+void spmctl_status_done(StatusInfo *s) {
+        free(s->acts);
+        *s = (StatusInfo){};
+}
+
+int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
+        StatusInfo s = { .version = "?", .config = "?", .psi = "-", .demotion = "-" };
         const char *key, *contents;
-        FILE *pf, *lf;
         int r;
 
-        pf = open_memstream(&pressure, &pressure_len);
-        lf = open_memstream(&layers, &layers_len);
-        if (!pf || !lf) {
-                if (pf)
-                        fclose(pf);
-                if (lf)
-                        fclose(lf);
-                return -ENOMEM;
-        }
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 char type;
@@ -186,19 +172,20 @@ static int print_status_text(sd_bus_message *reply) {
                 struct {
                         const char *key;
                         uint32_t *u;
-                } uk[] = { { "Reloads", &reloads },         { "FailedReloads", &failed },
-                           { "DevicesOnline", &devices },   { "DeviceProblems", &problems },
-                           { "Grants", &grants },           { "StandingGrants", &standing },
-                           { "WalledCgroups", &walled },    { "RootCgroupProcesses", &root_procs },
-                           { "RootCgroupKernelThreads", &root_kthreads } };
+                } uk[] = { { "Reloads", &s.reloads },         { "FailedReloads", &s.failed_reloads },
+                           { "DevicesOnline", &s.devices },   { "DeviceProblems", &s.device_problems },
+                           { "Grants", &s.grants },           { "StandingGrants", &s.standing_grants },
+                           { "WalledCgroups", &s.walled },    { "RootCgroupProcesses", &s.root_procs },
+                           { "RootCgroupKernelThreads", &s.root_kthreads } };
                 struct {
                         const char *key;
                         uint64_t *t;
-                } tk[] = { { "UptimeUSec", &uptime }, { "Violations", &violations }, { "Denials", &denials } };
+                } tk[] = { { "UptimeUSec", &s.uptime_usec }, { "Violations", &s.violations },
+                           { "Denials", &s.denials } };
                 struct {
                         const char *key;
-                        const char **s;
-                } sk[] = { { "Version", &version }, { "ConfigPath", &config }, { "MemoryPSI", &psi } };
+                        const char **p;
+                } sk[] = { { "Version", &s.version }, { "ConfigPath", &s.config }, { "MemoryPSI", &s.psi } };
                 bool done = false;
 
                 for (size_t i = 0; !done && i < ELEMENTSOF(uk); i++)
@@ -209,63 +196,83 @@ static int print_status_text(sd_bus_message *reply) {
                                 r = sd_bus_message_read(reply, "t", tk[i].t), done = true;
                 for (size_t i = 0; !done && i < ELEMENTSOF(sk); i++)
                         if (strcmp(key, sk[i].key) == 0 && strcmp(contents, "s") == 0)
-                                r = sd_bus_message_read(reply, "s", sk[i].s), done = true;
+                                r = sd_bus_message_read(reply, "s", sk[i].p), done = true;
                 if (done)
                         ;
-                else if (strcmp(key, "SpmNodes") == 0 && strcmp(contents, "au") == 0)
-                        r = read_nodes(reply, spm, sizeof spm);
-                else if (strcmp(key, "Demotion") == 0 && strcmp(contents, "(st)") == 0)
-                        r = sd_bus_message_read(reply, "(st)", &demotion, &promoted);
+                else if (strcmp(key, "SpmNodes") == 0 && strcmp(contents, "au") == 0) {
+                        const uint32_t *v;
+                        size_t size;
+                        r = sd_bus_message_read_array(reply, 'u', (const void **) &v, &size);
+                        for (size_t i = 0; r >= 0 && i < size / sizeof *v && s.n_spm_nodes < ELEMENTSOF(s.spm_nodes); i++)
+                                s.spm_nodes[s.n_spm_nodes++] = v[i];
+                } else if (strcmp(key, "Demotion") == 0 && strcmp(contents, "(st)") == 0)
+                        r = sd_bus_message_read(reply, "(st)", &s.demotion, &s.promoted);
                 else if (strcmp(key, "NodeActivity") == 0 && strcmp(contents, "aa{sv}") == 0)
-                        r = spmctl_read_activity(reply, &acts, &n_acts);
-                else if (strcmp(key, "NodePressure") == 0 && strcmp(contents, "a(uss)") == 0) {
-                        const char *level, *why;
-                        uint32_t node;
-                        bool first = true;
-
-                        r = sd_bus_message_enter_container(reply, 'a', "(uss)");
-                        while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &node, &level, &why)) > 0) {
-                                fprintf(pf, "%snode %" PRIu32 " %s (%s)", first ? "" : "\n                ", node,
-                                        level, why);
-                                first = false;
-                        }
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(reply);
-                } else if (strcmp(key, "EnforcementLayers") == 0 && strcmp(contents, "a(sss)") == 0) {
+                        r = spmctl_read_activity(reply, &s.acts, &s.n_acts);
+                else if (strcmp(key, "EnforcementLayers") == 0 && strcmp(contents, "a(sss)") == 0) {
                         const char *name, *state, *detail;
 
                         r = sd_bus_message_enter_container(reply, 'a', "(sss)");
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(sss)", &name, &state, &detail)) > 0)
-                                fprintf(lf, "%-18s %-12s %s\n", name, state, detail);
+                                if (s.n_layers < STATUS_MAX_LAYERS) {
+                                        s.layers[s.n_layers].name = name;
+                                        s.layers[s.n_layers].state = state;
+                                        s.layers[s.n_layers++].detail = detail;
+                                }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                 } else
-                        r = sd_bus_message_skip(reply, contents); /* a key this spmctl does not know */
+                        r = sd_bus_message_skip(reply, contents); /* NodePressure (in NodeActivity), or new */
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
                         break;
         }
-        fclose(pf);
-        fclose(lf);
+        if (r < 0) {
+                spmctl_status_done(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* GetStatus as a person reads it, like systemctl status: a header line, then labelled values. */
+static int print_status_text(sd_bus_message *reply) {
+        StatusInfo s;
+        char up[64], size[32], spm[256] = "-";
+        NodeMask mask = {};
+        int r = spmctl_status_parse(reply, &s);
+
         if (r < 0)
                 return r;
-
-        printf("● spmd %s: running for %s\n", version, format_uptime(uptime, up, sizeof up));
-        printf("        Config: %s (%" PRIu32 " reload(s), %" PRIu32 " failed)\n", config, reloads, failed);
-        printf("     SPM nodes: %s (%" PRIu32 " device(s) online, %" PRIu32 " device problem(s))\n", spm, devices,
-               problems);
-        printf("        Grants: %" PRIu32 " over D-Bus, %" PRIu32 " standing ([Grant])\n", grants, standing);
+        for (size_t i = 0; i < s.n_spm_nodes; i++)
+                nodemask_set(&mask, s.spm_nodes[i]);
+        if (!nodemask_empty(&mask))
+                nodemask_format(&mask, spm, sizeof spm);
+        printf("● spmd %s: running for %s\n", s.version, format_uptime(s.uptime_usec, up, sizeof up));
+        printf("        Config: %s (%" PRIu32 " reload(s), %" PRIu32 " failed)\n", s.config, s.reloads,
+               s.failed_reloads);
+        printf("     SPM nodes: %s (%" PRIu32 " device(s) online, %" PRIu32 " device problem(s))\n", spm, s.devices,
+               s.device_problems);
+        printf("        Grants: %" PRIu32 " over D-Bus, %" PRIu32 " standing ([Grant])\n", s.grants, s.standing_grants);
         printf("         Walls: %" PRIu32 " cgroup(s) walled; root cgroup: %" PRIu32 " process(es), %" PRIu32
                " kernel thread(s)\n",
-               walled, root_procs, root_kthreads);
-        printf("    Violations: %" PRIu64 " seen by the observer, %" PRIu64 " denied by the guard\n", violations,
-               denials);
-        printf("      Pressure: %s\n", pressure_len ? pressure : "-");
-        printf("    Memory PSI: %s\n", psi);
-        printf("      Demotion: %s; %s promoted\n", demotion, format_size(size, sizeof size, promoted));
+               s.walled, s.root_procs, s.root_kthreads);
+        printf("    Violations: %" PRIu64 " seen by the observer, %" PRIu64 " denied by the guard\n", s.violations,
+               s.denials);
+        printf("      Pressure: ");
+        for (size_t i = 0; i < s.n_acts; i++)
+                printf("%snode %" PRIu32 " %s (%s)\n", i ? "                " : "", s.acts[i].node, s.acts[i].level,
+                       s.acts[i].reason);
+        if (s.n_acts == 0)
+                printf("-\n");
+        printf("    Memory PSI: %s\n", s.psi);
+        printf("      Demotion: %s; %s promoted\n", s.demotion, format_size(size, sizeof size, s.promoted));
         printf("      Activity: ");
-        spmctl_print_activity(stdout, acts, n_acts, false);
-        printf("\nENFORCEMENT LAYER  STATE        DETAIL\n%s", layers_len ? layers : "");
+        spmctl_print_activity(stdout, s.acts, s.n_acts, false);
+        printf("\nENFORCEMENT LAYER  STATE        DETAIL\n");
+        for (size_t i = 0; i < s.n_layers; i++)
+                printf("%-18s %-12s %s\n", s.layers[i].name, s.layers[i].state, s.layers[i].detail);
+        spmctl_status_done(&s);
         return 0;
 }
 

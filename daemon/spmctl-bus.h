@@ -42,6 +42,27 @@ typedef struct NodeAct {
         int32_t evacuation_target;
 } NodeAct;
 
+/* GetStatus, read: the strings point into the reply, which must outlive it. */
+#define STATUS_MAX_LAYERS 16
+typedef struct StatusInfo {
+        const char *version, *config, *psi, *demotion;
+        uint32_t reloads, failed_reloads, devices, device_problems, grants, standing_grants, walled, root_procs,
+                root_kthreads;
+        uint64_t uptime_usec, violations, denials, promoted;
+        uint32_t spm_nodes[64];
+        size_t n_spm_nodes;
+        struct {
+                const char *name, *state, *detail;
+        } layers[STATUS_MAX_LAYERS];
+        size_t n_layers;
+        NodeAct *acts; /* owned */
+        size_t n_acts;
+} StatusInfo;
+int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret);
+void spmctl_status_done(StatusInfo *s);
+
+int spmctl_metrics(int argc, char *argv[]);
+
 /* Read NodeActivity's aa{sv} (the reply positioned on it); unknown keys are skipped. */
 int spmctl_read_activity(sd_bus_message *reply, NodeAct **ret, size_t *ret_n);
 /* For spmctl status: a line per node, or a JSON array. */

@@ -38,7 +38,9 @@ static void help(void) {
                "                        ratio, physical media left, pressure level, reclaim\n"
                "                        and migration rates, what spmd is doing about it\n"
                "  run [OPTIONS] -- CMD  Run CMD in a cgroup of its own with a grant; the\n"
-               "                        grant ends when CMD exits (needs root)\n\n"
+               "                        grant ends when CMD exits (needs root)\n"
+               "  metrics [--output F]  Status, nodes, layers and grants as Prometheus text\n"
+               "                        (F: written atomically, for node_exporter)\n\n"
                "Commands that read or change the machine directly:\n"
                "  check-config [PATH]   Validate PATH (default " SPMD_CONF_PATH ")\n"
                "                        and its drop-ins; exit 1 on errors\n"
@@ -55,7 +57,7 @@ static void help(void) {
                "  -h --help             Show this help\n"
                "     --version          Show package version\n"
                "     --json             Machine-readable output (status, grants, monitor,\n"
-               "                        nodes, devices)\n"
+               "                        top, nodes, devices)\n"
                "     --dump             check-config: print the effective configuration\n"
                "  -c --config=PATH      Policy to read (default " SPMD_CONF_PATH ")\n\n"
                "request and run options:\n"
@@ -238,7 +240,7 @@ int main(int argc, char *argv[]) {
         for (int i = 1; i < argc; i++) {
                 if (argv[i][0] != '-') {
                         if (strcmp(argv[i], "request") == 0 || strcmp(argv[i], "run") == 0 ||
-                            strcmp(argv[i], "top") == 0)
+                            strcmp(argv[i], "top") == 0 || strcmp(argv[i], "metrics") == 0)
                                 optstring = "+hc:";
                         break;
                 }
@@ -294,7 +296,7 @@ int main(int argc, char *argv[]) {
         } bus_verbs[] = {
                 { "status", spmctl_status },   { "grants", spmctl_grants },   { "request", spmctl_request },
                 { "release", spmctl_release }, { "reload", spmctl_reload },   { "monitor", spmctl_monitor },
-                { "run", spmctl_run },         { "top", spmctl_top },
+                { "run", spmctl_run },         { "top", spmctl_top },         { "metrics", spmctl_metrics },
         };
         for (size_t i = 0; i < ELEMENTSOF(bus_verbs); i++)
                 if (strcmp(argv[0], bus_verbs[i].name) == 0)

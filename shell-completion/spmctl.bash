@@ -5,7 +5,7 @@ _spmctl() {
         local cur prev words cword
         _init_completion || return
 
-        local verbs="status grants request release reload monitor top run check-config nodes devices device detach-bpf"
+        local verbs="status grants request release reload monitor top run metrics check-config nodes devices device detach-bpf"
         local opts="-h --help --version --json --dump -c --config"
         local i verb=""
         for ((i = 1; i < cword; i++)); do
@@ -19,6 +19,9 @@ _spmctl() {
         case $prev in
         -c | --config)
                 _filedir conf
+                return ;;
+        --output)
+                _filedir prom
                 return ;;
         --cgroup)
                 local cgs
@@ -46,7 +49,9 @@ _spmctl() {
         request)
                 COMPREPLY=($(compgen -W "--cgroup --unit --node --max-bytes --persistent" -- "$cur")) ;;
         top)
-                COMPREPLY=($(compgen -W "--iterations --delay" -- "$cur")) ;;
+                COMPREPLY=($(compgen -W "--iterations --delay --json" -- "$cur")) ;;
+        metrics)
+                COMPREPLY=($(compgen -W "--output" -- "$cur")) ;;
         run)
                 local j dashdash=0
                 for ((j = 1; j < cword; j++)); do

@@ -404,6 +404,39 @@ except dbus.exceptions.DBusException as e:
     ok(code != 0 and "no [Access] rule admits uid 65534" in out, "after dropping the rule nobody is refused", out)
 
 
+    # ---- metrics: a Prometheus text exposition, checked by prometheus_client's own parser ----
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        text_string_to_metric_families = None
+    if text_string_to_metric_families is None:
+        print("# SKIP metrics parser: python3-prometheus-client is not installed (scripts/install-deps installs it)")
+    else:
+        def parse_metrics(text):
+            samples = {}
+            for fam in text_string_to_metric_families(text):
+                for s in fam.samples:
+                    samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            return samples
+        r = spmctl("metrics")
+        try:
+            got = parse_metrics(r.stdout)
+        except Exception as e:  # the parser's verdict is the test
+            got = {("parse error", ()): str(e)}
+        ok(r.returncode == 0 and got.get(("spmd_up", ())) == 1
+           and got.get(("spmd_info", (("version", version),))) == 1
+           and got.get(("spmd_layer_state", (("layer", "broker"), ("state", "active")))) == 1
+           and got.get(("spmd_layer_state", (("layer", "cpuset"), ("state", "active")))) == 0
+           and got.get(("spmd_layer_state", (("layer", "cpuset"), ("state", "off")))) == 1
+           and got.get(("spmd_grants", (("source", "dbus"),))) == 0
+           and ("spmd_reloads_total", ()) in got and ("spmd_denials_total", ()) in got,
+           "spmctl metrics: valid Prometheus text with spmd_up 1, the layers and counters", r.stdout + r.stderr)
+        prom = os.path.join(tmp, "spmd.prom")
+        r = spmctl("metrics", "--output", prom)
+        ok(r.returncode == 0 and parse_metrics(open(prom).read()).get(("spmd_up", ())) == 1
+           and not [f for f in os.listdir(tmp) if f.endswith(".tmp")],
+           "spmctl metrics --output writes the file whole (renamed into place, nothing left over)", r.stderr)
+
     # ---- the bus daemon goes away and comes back: spmd is on it again by itself ----
     os.kill(bus_pid, signal.SIGTERM)
     for _ in range(100):
@@ -446,6 +479,11 @@ except dbus.exceptions.DBusException as e:
     ok(r.returncode == 3 and "spmd is not running" in r.stderr and "runs" not in r.stderr,
        "spmctl status without spmd: exit 3, says so",
        f"{r.returncode}\n{r.stderr}")
+    if text_string_to_metric_families:
+        r = spmctl("metrics")
+        fams = {f.name: f for f in text_string_to_metric_families(r.stdout)}
+        ok(r.returncode == 0 and fams["spmd_up"].samples[0].value == 0 and len(fams) == 1,
+           "spmctl metrics without spmd: exit 0, spmd_up 0 (a textfile stays valid)", r.stdout + r.stderr)
 
     # ---- a damaged state file: the bad line is named and dropped, spmd runs ----
     os.makedirs(STATE, exist_ok=True)

@@ -31,8 +31,9 @@ check() { # check "WORDS..." EXPECTED...: completing the last word offers each E
         echo "ok $n - '$line' offers $*"
 }
 check "spmctl st" status
-check "spmctl " status grants request release reload monitor top run nodes devices detach-bpf
-check "spmctl top --" --iterations --delay
+check "spmctl " status grants request release reload monitor top run metrics nodes devices detach-bpf
+check "spmctl top --" --iterations --delay --json
+check "spmctl metrics --" --output
 check "spmctl request --" --cgroup --unit --node --max-bytes --persistent
 check "spmctl --json run --" --node --max-bytes --
 check "spmctl device " release

@@ -222,6 +222,24 @@ n = [a for a in d["nodes"] if a["node"] == 1][0]
 assert n["evacuated_pages"] > 0 and n["reclaim_writes"] > 0, n'
         (! "$SPMCTL" top -n 0 2>/tmp/top.err)
         grep 'positive number' /tmp/top.err
+        # the same counters for a monitoring system, read back by prometheus_client's parser
+        "$SPMCTL" metrics >/tmp/metrics.prom
+        grep '^spmd_node' /tmp/metrics.prom
+        python3 - /tmp/metrics.prom <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+s = {}
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for x in f.samples:
+        s[(x.name, tuple(sorted(x.labels.items())))] = x.value
+node = (("node", "1"),)
+assert s[("spmd_up", ())] == 1, s
+assert s[("spmd_node_size_bytes", node)] > 0, s
+assert s[("spmd_node_reclaim_writes_total", node)] > 0, s
+assert s[("spmd_node_evacuated_bytes_total", node)] > 0, s
+levels = [v for (n, l), v in s.items() if n == "spmd_node_pressure_level" and ("node", "1") in l]
+assert sorted(levels) == [0, 0, 1], levels
+PY
 }
 
 testcase_stop() {
