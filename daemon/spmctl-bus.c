@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <numaif.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -1003,17 +1006,139 @@ int spmctl_monitor(int argc, char *argv[]) {
 
 /* ---- run ---- */
 
+typedef struct JobWait {
+        const char *job;  /* the job StartTransientUnit queued */
+        char result[32];  /* JobRemoved's result once it came: "done", "failed", ... */
+} JobWait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        JobWait *w = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+
+        (void) error;
+        if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) >= 0 && w->job && strcmp(job, w->job) == 0)
+                snprintf(w->result, sizeof w->result, "%s", result);
+        return 0;
+}
+
 /*
- * Run CMD in a cgroup of its own with a grant: create the cgroup, put the
- * child in it (before the grant: the guard keeps untrusted tasks from
- * moving into granted cgroups), ask for the grant, let the child exec, and
- * release when it exits. If spmctl dies, its bus connection goes and spmd
- * ends the grant itself.
+ * On a systemd host: put pid in a transient scope unit in spmd-run.slice, as systemd-run --scope
+ * does (StartTransientUnit with PIDs=), and wait until systemd has started it. The scope goes when
+ * its processes do. Returns 0, or an exit code with the reason printed.
+ */
+static int run_scope(sd_bus *bus, pid_t pid, const char *unit, const char *description) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        JobWait w = {};
+        int r;
+
+        r = sd_bus_match_signal(bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, &w);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                   "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sv)", 4, "PIDs", "au", 1, (uint32_t) pid, "Slice", "s",
+                                          "spmd-run.slice", "Description", "s", description, "CollectMode", "s",
+                                          "inactive-or-failed");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0) {
+                fprintf(stderr, "run: cannot ask systemd for a scope: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        r = sd_bus_call(bus, m, 0, &e, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &w.job);
+        if (r < 0) {
+                fprintf(stderr, "run: systemd did not start the scope %s: %s\n", unit, e.message ?: strerror(-r));
+                sd_bus_error_free(&e);
+                return EXIT_FAILED;
+        }
+        for (int i = 0; i < 200 && !w.result[0]; i++) { /* 10 s */
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 50 * 1000);
+        }
+        if (strcmp(w.result, "done") != 0) {
+                fprintf(stderr, "run: systemd's job for the scope %s ended %s\n", unit,
+                        w.result[0] ? w.result : "without an answer in 10 s");
+                return EXIT_FAILED;
+        }
+        return 0;
+}
+
+/* A cgroup directory of our own under CGROUP_ROOT, on a host where systemd does not own the tree.
+ * Returns 0, or an exit code with the reason printed; *ret_made_slice says whether the slice
+ * directory was made here (to be removed again when empty). */
+static int run_cgroup(pid_t pid, const char *dir, bool *ret_made_slice) {
+        char procs[300];
+        struct statfs sf;
+        bool moved = false;
+        int fd;
+
+        *ret_made_slice = false;
+        if (statfs(CGROUP_ROOT, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
+                fprintf(stderr, "run: %s is not a cgroup v2 mount: grants need the unified hierarchy\n", CGROUP_ROOT);
+                return EXIT_FAILED;
+        }
+        if (mkdir(CGROUP_ROOT "/spmd-run.slice", 0755) == 0)
+                *ret_made_slice = true;
+        else if (errno != EEXIST)
+                goto fail_mkdir;
+        if (mkdir(dir, 0755) < 0)
+                goto fail_mkdir;
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        /* Until spmd has walled the new cgroup (milliseconds), the SPM nodes reach it, and spmd's guard
+         * keeps untrusted tasks like this one out: try again for up to two seconds. */
+        for (int i = 0; i < 200 && !moved; i++) {
+                fd = open(procs, O_WRONLY | O_CLOEXEC); /* never O_CREAT: only the kernel's file */
+                moved = fd >= 0 && dprintf(fd, "%d\n", (int) pid) > 0;
+                if (fd >= 0 && close(fd) < 0)
+                        moved = false;
+                if (moved || errno != EPERM)
+                        break;
+                usleep(10000);
+        }
+        if (!moved) {
+                fprintf(stderr, "run: cannot move the command into %s: %s\n", dir, strerror(errno));
+                return EXIT_FAILED;
+        }
+        return 0;
+
+fail_mkdir:
+        fprintf(stderr, "run: cannot create cgroup %s: %s%s\n", dir, strerror(errno),
+                errno == EACCES || errno == EPERM
+                        ? " (run needs root; otherwise ask with 'spmctl request' from a cgroup of your own)"
+                        : "");
+        return EXIT_FAILED;
+}
+
+static void run_cgroup_remove(const char *dir, bool made_slice) {
+        for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++)
+                usleep(20000); /* the cgroup empties a moment after the last task is reaped */
+        if (made_slice)
+                (void) rmdir(CGROUP_ROOT "/spmd-run.slice"); /* only if empty: another run may use it */
+}
+
+/*
+ * Run CMD in a cgroup of its own with a grant: a transient scope through systemd where it owns
+ * the cgroup tree, else a directory of our own. The child is placed there before the grant (the
+ * guard keeps untrusted tasks from moving into granted cgroups), then spmctl asks for the grant,
+ * lets the child exec, and releases the grant when it exits. If spmctl dies, its bus connection
+ * goes and spmd ends the grant itself. A failure leaves nothing behind.
  */
 int spmctl_run(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *path = NULL;
-        char cg_rel[128], cg_dir[256], procs[300];
+        char cg_dir[256], target[128], desc[256];
+        bool systemd = sd_booted() > 0, made_slice = false, made_dir = false;
         RequestArgs a = {};
         int pipefd[2], status, r, first, ret;
         pid_t pid;
@@ -1030,22 +1155,12 @@ int spmctl_run(int argc, char *argv[]) {
         if ((r = spmctl_connect_bus(&bus)))
                 return r;
 
-        snprintf(cg_rel, sizeof cg_rel, "/spmd-run.slice/run-%d.scope", (int) getpid());
-        snprintf(cg_dir, sizeof cg_dir, CGROUP_ROOT "%s", cg_rel);
-        if ((mkdir(CGROUP_ROOT "/spmd-run.slice", 0755) < 0 && errno != EEXIST) || mkdir(cg_dir, 0755) < 0) {
-                fprintf(stderr, "run: cannot create cgroup %s: %s%s\n", cg_dir, strerror(errno),
-                        errno == EACCES || errno == EPERM
-                                ? " (run needs root; otherwise ask with 'spmctl request' from a cgroup of your own)"
-                                : "");
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return EXIT_FAILED;
-        }
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                (void) rmdir(cg_dir);
-                return EXIT_FAILED;
-        }
         pid = fork();
         if (pid < 0) {
-                (void) rmdir(cg_dir);
+                close(pipefd[0]);
+                close(pipefd[1]);
                 return EXIT_FAILED;
         }
         if (pid == 0) {
@@ -1065,39 +1180,36 @@ int spmctl_run(int argc, char *argv[]) {
         }
         close(pipefd[0]);
 
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", cg_dir);
-        /* Until spmd has walled the new cgroup (milliseconds), the SPM nodes reach it, and spmd's guard
-         * keeps untrusted tasks like this one out: try again for up to two seconds. */
-        bool moved = false;
-        for (int i = 0; i < 200 && !moved; i++) {
-                FILE *f = fopen(procs, "we");
-                moved = f && fprintf(f, "%d\n", (int) pid) > 0;
-                if (f && fclose(f) != 0)
-                        moved = false;
-                if (moved || errno != EPERM)
-                        break;
-                usleep(10000);
+        if (systemd) {
+                snprintf(target, sizeof target, "spmctl-run-%d.scope", (int) pid);
+                snprintf(desc, sizeof desc, "spmctl run %s", argv[first]);
+                ret = run_scope(bus, pid, target, desc);
+                snprintf(cg_dir, sizeof cg_dir, "%s", target);
+        } else {
+                snprintf(target, sizeof target, "/spmd-run.slice/run-%d.scope", (int) pid);
+                snprintf(cg_dir, sizeof cg_dir, CGROUP_ROOT "%s", target);
+                ret = run_cgroup(pid, cg_dir, &made_slice);
+                made_dir = ret == 0 || access(cg_dir, F_OK) == 0;
         }
-        a.target = cg_rel;
-        if (!moved) {
-                fprintf(stderr, "run: cannot move the command into %s: %s\n", cg_dir, strerror(errno));
-                ret = EXIT_FAILED;
-        } else
+        a.target = target;
+        if (ret == 0)
                 ret = request_grant(bus, &a, &path);
         if (ret) {
-                close(pipefd[1]); /* the child exits without running the command */
+                close(pipefd[1]); /* the child exits without running the command; a scope goes with it */
                 (void) waitpid(pid, NULL, 0);
-                (void) rmdir(cg_dir);
+                if (made_dir || made_slice)
+                        run_cgroup_remove(cg_dir, made_slice);
                 return ret;
         }
+
         NodeMask bind = {};
         char nodes[256];
         if (run_bind(bus, path, &bind) > 0)
                 fprintf(stderr, "Running %s in %s with grant %s, its memory bound to node(s) %s (MPOL_BIND: a "
                                 "private node takes memory only from a bound policy).\n",
-                        argv[first], cg_rel, path, nodemask_format(&bind, nodes, sizeof nodes));
+                        argv[first], target, path, nodemask_format(&bind, nodes, sizeof nodes));
         else
-                fprintf(stderr, "Running %s in %s with grant %s.\n", argv[first], cg_rel, path);
+                fprintf(stderr, "Running %s in %s with grant %s.\n", argv[first], target, path);
         if (write(pipefd[1], &bind, sizeof bind) != (ssize_t) sizeof bind)
                 fprintf(stderr, "run: cannot start the command: %s\n", strerror(errno));
         close(pipefd[1]);
@@ -1120,8 +1232,8 @@ int spmctl_run(int argc, char *argv[]) {
         r = release_grant(bus, path);
         if (r)
                 fprintf(stderr, "run: could not release %s; spmd ends it when this connection closes.\n", path);
-        for (int i = 0; i < 50 && rmdir(cg_dir) < 0 && errno == EBUSY; i++)
-                usleep(20000); /* the cgroup empties a moment after the last task is reaped */
+        if (!systemd)
+                run_cgroup_remove(cg_dir, made_slice);
         if (WIFEXITED(status))
                 return WEXITSTATUS(status);
         return 128 + WTERMSIG(status);

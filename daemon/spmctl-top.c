@@ -143,7 +143,7 @@ void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
                         "%snode %" PRIu32 ": %s; reclaim %" PRIu64 " write(s), %s asked, %" PRIu64 " short, %" PRIu64
                         " failed, %" PRIu64 " backed off; evacuated %" PRIu64 " page(s), stayed %" PRIu64 " busy, %" PRIu64 " no memory, %" PRIu64
                         " other; demoted %s\n",
-                        i ? "                          " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
+                        i ? "                " : "", a[i].node, a[i].acting[0] ? a[i].acting : "idle",
                         a[i].reclaim_writes, format_size(b1, sizeof b1, a[i].reclaim_bytes), a[i].reclaim_short,
                         a[i].reclaim_failed, a[i].reclaim_backoffs, a[i].evacuated_pages, a[i].evacuate_busy, a[i].evacuate_no_memory,
                         a[i].evacuate_failed, format_size(b2, sizeof b2, a[i].demoted_bytes));

@@ -226,6 +226,13 @@ try:
     r = spmctl("request", "--node", "5000")
     ok(r.returncode == 2 and "out of range (nodes are 0 to 1023)" in r.stderr, "--node 5000 names the range",
        r.stderr)
+    if not os.path.exists("/run/systemd/system"):
+        # no systemd here: the cgroupfs path; a failure (here: no cgroup v2 at /sys/fs/cgroup, or no SPM
+        # node to grant) leaves no directory and no file behind
+        before = set(os.listdir("/sys/fs/cgroup"))
+        r = spmctl("run", "--", "true")
+        ok(r.returncode == 1 and set(os.listdir("/sys/fs/cgroup")) == before,
+           "spmctl run that fails leaves nothing in /sys/fs/cgroup", r.stderr)
     r = spmctl("device", "release", "dax0.0", uid=65534)
     ok(r.returncode == 4 and "device release needs root" in r.stderr, "device release as uid 65534: needs root",
        r.stderr)

@@ -111,7 +111,7 @@ testcase_broker_up() {
         "$SPMCTL" status | tee /tmp/status
         grep -E '^broker +active' /tmp/status
         grep -E '^cpuset +active' /tmp/status
-        grep -E 'SpmNodes: 1$' /tmp/status
+        grep -E '^ +SPM nodes: 1 \(' /tmp/status
         busctl --system call org.spmd1 /org/spmd1 org.spmd1.Manager ListNodes | tee /tmp/nodes
         grep -q '^a(ubuttis) 2 0 false .* 1 true 0 ' /tmp/nodes
 }
@@ -213,6 +213,8 @@ testcase_spmctl_run() {
         (! "$SPMCTL" run --node 0 -- touch /tmp/must-not-exist 2>/tmp/e-run)
         grep 'not SPM nodes' /tmp/e-run
         test ! -e /tmp/must-not-exist
+        # ... and leaves no cgroup behind
+        test -z "$(ls "$CG/spmd-run.slice" 2>/dev/null | grep '^run-' || true)"
 }
 
 testcase_grants_survive_restart() {

@@ -61,7 +61,7 @@ wait_level() { # wait_level LEVEL
 testcase_ok_at_start() {
         spmd_start "$CONF"
         grep 'SPM node 1: pressure ok (free [0-9.]*%, compression ratio 3.00); sources: free memory, compression ratio from /tmp/ratio' /tmp/spmd.log
-        "$SPMCTL" status | grep 'NodePressure: node 1 ok'
+        "$SPMCTL" status | grep ' Pressure: node 1 ok'
         "$SPMCTL" --json monitor >/tmp/monitor.json 2>/tmp/monitor.err &
         echo $! >/tmp/monitor.pid
         # subscribed once it says so (its match is in place before it asks spmd anything)

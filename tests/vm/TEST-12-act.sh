@@ -142,7 +142,7 @@ testcase_fill() {
         grep 'Configuration reloaded' /tmp/spmd.log
         wait_level ok
         [ "$(node1 physical)" = "$used" ]
-        "$SPMCTL" status | grep 'NodeActivity: node 1: idle; reclaim 0 write(s)'
+        "$SPMCTL" status | grep ' Activity: node 1: idle; reclaim 0 write(s)'
 }
 
 testcase_warn_reclaims() {

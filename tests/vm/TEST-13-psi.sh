@@ -60,7 +60,7 @@ print([a for a in json.load(sys.stdin)["NodeActivity"] if a["node"] == 1][0][sys
 testcase_psi_followed() {
         spmd_start "$CONF"
         grep 'SPM node 1: pressure ok (free [0-9.]*%); sources: free memory, memory PSI of its granted cgroups.' /tmp/spmd.log
-        "$SPMCTL" status | grep -E 'MemoryPSI: system [0-9.]+% over PsiWindow=1.0s; granted cgroups followed: 1'
+        "$SPMCTL" status | grep -E 'Memory PSI: system [0-9.]+% over PsiWindow=1.0s; granted cgroups followed: 1'
         [ "$(node1 level)" = ok ]
         python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0 else 1)" "$(node1 psi)"
 }

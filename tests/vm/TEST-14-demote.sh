@@ -170,7 +170,7 @@ testcase_cold_demoted_hot_stays() {
         [ "$(node1 demoted_bytes)" -ge $((COLD_MIB * 9 / 10 << 20)) ]
         [ "$(demotion_state | cut -d: -f1)" = active ]
         "$SPMCTL" status | grep -E 'Demotion: active: DAMON kdamond 0 .*; 0B promoted'
-        "$SPMCTL" status | grep -E 'NodeActivity: node 1: .*; demoted [0-9.]+M'
+        "$SPMCTL" status | grep -E ' Activity: node 1: .*; demoted [0-9.]+M'
 }
 
 testcase_pressure_pauses() {

@@ -120,6 +120,26 @@ testcase_unit_resolved_by_systemd() {
         rmdir "$CG/system.slice/spmd-other.service/spmd-late.service"
 }
 
+testcase_spmctl_run_in_transient_scope() {
+        # a systemd host: the command runs in a transient scope systemd made and knows, in spmd-run.slice
+        # (below spmd.slice, as systemd nests slices by their dashes)
+        "$SPMCTL" run --node 1 -- sh -c 'cat /proc/self/cgroup
+u=$(basename "$(cut -d: -f3 /proc/self/cgroup)")
+systemctl show -p ActiveState -p Slice "$u"
+exec python3 "$VM_SRC/tests/vm/probe.py" 1' | tee /tmp/run.out
+        grep -E '^0::/spmd.slice/spmd-run.slice/spmctl-run-[0-9]+\.scope$' /tmp/run.out
+        grep -x 'ActiveState=active' /tmp/run.out
+        grep -x 'Slice=spmd-run.slice' /tmp/run.out
+        grep -q 'set_mempolicy=ok' /tmp/run.out
+        # the scope goes with its command; a refused run leaves no unit and no directory
+        wait_for '[ -z "$(systemctl list-units --all --plain --no-legend "spmctl-run-*")" ]'
+        (! "$SPMCTL" run --node 0 -- touch /tmp/must-not-exist 2>/tmp/e-run)
+        grep 'not SPM nodes' /tmp/e-run
+        test ! -e /tmp/must-not-exist
+        wait_for '[ -z "$(systemctl list-units --all --plain --no-legend "spmctl-run-*")" ]'
+        test -z "$(ls "$CG/spmd.slice/spmd-run.slice" 2>/dev/null | grep spmctl-run || true)"
+}
+
 testcase_walls_stay_after_stop() {
         spmd_stop
         [ "$(allowed spmd-other.service)" = 0 ]
