@@ -223,6 +223,7 @@ static __always_inline bool caller_is_trusted(void) {
         struct spmd_exe_key key = {};
         __u32 tgid = bpf_get_current_pid_tgid() >> 32;
         struct inode *ino;
+        __u8 *how;
 
         if (tgid == 1)
                 return true;
@@ -233,7 +234,12 @@ static __always_inline bool caller_is_trusted(void) {
                 return false; /* kernel threads have no mm; they do not write cgroupfs */
         key.dev = BPF_CORE_READ(ino, i_sb, s_dev);
         key.ino = BPF_CORE_READ(ino, i_ino);
-        return bpf_map_lookup_elem(&trusted_exes, &key) != NULL;
+        how = bpf_map_lookup_elem(&trusted_exes, &key);
+        if (!how)
+                return false;
+        /* PID 1's executable on a systemd host: its forked children place themselves in their unit's
+         * cgroup while still root, before they drop privileges and exec the service */
+        return *how != SPMD_TRUST_ROOT_ONLY || (__u32) bpf_get_current_uid_gid() == 0;
 }
 
 static __always_inline int deny(__u32 what, __u64 target, __s32 target_pid) {

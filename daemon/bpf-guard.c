@@ -2,6 +2,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <systemd/sd-daemon.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +227,7 @@ static int exe_key(const char *path, struct spmd_exe_key *ret) {
 
 int bpf_guard_set_trusted(BpfGuard *g, char *const *paths) {
         struct spmd_exe_key key, next;
-        uint8_t one = 1;
+        uint8_t one = SPMD_TRUST_ALWAYS, root_only = SPMD_TRUST_ROOT_ONLY;
         int missing = 0, r;
 
         while (bpf_map__get_next_key(g->skel->maps.trusted_exes, NULL, &next, sizeof next) == 0)
@@ -245,6 +246,27 @@ int bpf_guard_set_trusted(BpfGuard *g, char *const *paths) {
                 }
                 if (bpf_map__update_elem(g->skel->maps.trusted_exes, &key, sizeof key, &one, sizeof one,
                                          BPF_ANY) < 0)
+                        return -errno;
+        }
+        /* On a systemd host, PID 1 forks a child for each service it starts, and that child (still
+         * PID 1's executable, still root) writes itself into the unit's new cgroup before it drops
+         * privileges and execs. Under a slice that leads to a grant, that cgroup reaches the SPM nodes
+         * until spmd has walled it, so the child must be trusted, only as root: a user's manager
+         * runs the same executable under the user's uid. */
+        if (sd_booted() > 0) {
+                /* /proc/1/exe needs CAP_SYS_PTRACE, which spmd.service does not grant: else systemd's
+                 * own path, as Debian and every usrmerged system installs it */
+                r = exe_key("/proc/1/exe", &key);
+                if (r < 0)
+                        r = exe_key("/usr/lib/systemd/systemd", &key);
+                if (r < 0)
+                        r = exe_key("/lib/systemd/systemd", &key);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot read PID 1's executable: %m; services systemd starts under a "
+                                             "slice that leads to a grant may fail to start (219/CGROUP).");
+                else if (bpf_map__update_elem(g->skel->maps.trusted_exes, &key, sizeof key, &root_only,
+                                              sizeof root_only, BPF_NOEXIST) < 0 &&
+                         errno != EEXIST)
                         return -errno;
         }
         for (char *const *p = paths; p && *p; p++) {

@@ -20,6 +20,10 @@ enum spmd_guard_what {
         SPMD_GUARD_MAX,
 };
 
+/* trusted_exes values: how a task running that executable is trusted */
+#define SPMD_TRUST_ALWAYS 1    /* spmd itself, TrustedExecutable= */
+#define SPMD_TRUST_ROOT_ONLY 2 /* PID 1's executable on a systemd host: only while the task runs as uid 0 */
+
 /* deny_count's size: fixed, so that pinned counters fit later versions with more kinds */
 #define SPMD_GUARD_COUNT_SLOTS 16
 
