@@ -160,19 +160,6 @@ const SysfsOps sysfs_ops_default = { default_read, default_write, default_bind, 
 
 /* ---- the device ---- */
 
-_printf_(3, 4) static int say(char **ret_message, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_message)
-                return r;
-        free(*ret_message);
-        va_start(ap, fmt);
-        if (vasprintf(ret_message, fmt, ap) < 0)
-                *ret_message = NULL;
-        va_end(ap);
-        return r;
-}
-
 static int attr_path(char *buf, size_t len, const char *dax, const char *attr) {
         int n = snprintf(buf, len, "/sys/bus/dax/devices/%s/%s", dax, attr);
         return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
@@ -292,13 +279,13 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
         ops = ops ?: &sysfs_ops_default;
         r = dax_private_read(ops, root, dax, &i);
         if (r < 0)
-                return say(ret_message, r == -ENOENT ? -ENODEV : r, "%s: cannot read the device: %s", dax,
+                return set_message(ret_message, r == -ENOENT ? -ENODEV : r, "%s: cannot read the device: %s", dax,
                            strerror(-r));
         if (i.private_on && is_online(i.state)) {
                 if ((i.services & PRIVATE_SERVICES_ALL) == services)
-                        return say(ret_message, DEVICE_ALREADY_ONLINE, "%s: already online as a private node (%s; %s)",
+                        return set_message(ret_message, DEVICE_ALREADY_ONLINE, "%s: already online as a private node (%s; %s)",
                                    dax, i.state, private_services_format(services, s1, sizeof s1));
-                return say(ret_message, DEVICE_ONLINE_DEGRADED,
+                return set_message(ret_message, DEVICE_ONLINE_DEGRADED,
                            "%s: online as a private node with services %s, the configuration asks for %s; "
                            "they change only while it is unplugged ('spmctl device release %s', then start "
                            "spmd again)",
@@ -312,27 +299,27 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
                 r = ops->bind(ops->userdata, root, dax, "kmem");
                 if (r < 0) {
                         (void) ops->bind(ops->userdata, root, dax, i.driver[0] ? i.driver : "device_dax");
-                        return say(ret_message, r, "%s: cannot bind it to kmem: %s", dax, strerror(-r));
+                        return set_message(ret_message, r, "%s: cannot bind it to kmem: %s", dax, strerror(-r));
                 }
                 r = dax_private_read(ops, root, dax, &i);
                 if (r < 0)
-                        return say(ret_message, r, "%s: cannot read it after binding it to kmem: %s%s", dax,
+                        return set_message(ret_message, r, "%s: cannot read it after binding it to kmem: %s%s", dax,
                                    strerror(-r), undo(ops, root, dax, &u));
         }
         if (!i.has_private)
-                return say(ret_message, -EOPNOTSUPP, "%s: bound to kmem, it has no \"private\" attribute%s", dax,
+                return set_message(ret_message, -EOPNOTSUPP, "%s: bound to kmem, it has no \"private\" attribute%s", dax,
                            undo(ops, root, dax, &u));
         /* 2. unplugged: the only state the attributes can be written in (the kernel auto-onlined it as
          * system RAM when kmem was bound, or it is offline) */
         if (strcmp(i.state, "unplugged") != 0) {
                 if (!u.rebind && is_online(i.state))
-                        return say(ret_message, -EBUSY,
+                        return set_message(ret_message, -EBUSY,
                                    "%s: online as system RAM (state %s); it must be released first "
                                    "('spmctl device release %s')",
                                    dax, i.state, dax);
                 r = write_attr(ops, root, dax, "state", "unplugged");
                 if (r < 0)
-                        return say(ret_message, r, "%s: writing unplugged to its state (it read %s): %s%s", dax,
+                        return set_message(ret_message, r, "%s: writing unplugged to its state (it read %s): %s%s", dax,
                                    i.state[0] ? i.state : "nothing", strerror(-r), undo(ops, root, dax, &u));
         }
         /* 3. private, then each opt-in, then online: the order the ABI requires */
@@ -340,15 +327,15 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
         u.private_written = true;
         r = write_attr(ops, root, dax, "private", "1");
         if (r < 0)
-                return say(ret_message, r, "%s: writing 1 to its private attribute: %s%s", dax, strerror(-r),
+                return set_message(ret_message, r, "%s: writing 1 to its private attribute: %s%s", dax, strerror(-r),
                            undo(ops, root, dax, &u));
         /* the opt-ins show once the device is private */
         r = dax_private_read(ops, root, dax, &i);
         if (r < 0)
-                return say(ret_message, r, "%s: cannot read it after writing private: %s%s", dax, strerror(-r),
+                return set_message(ret_message, r, "%s: cannot read it after writing private: %s%s", dax, strerror(-r),
                            undo(ops, root, dax, &u));
         if (services & ~i.services_known)
-                return say(ret_message, -EOPNOTSUPP,
+                return set_message(ret_message, -EOPNOTSUPP,
                            "%s: the kernel has no attribute for service(s) %s (PrivateServices=)%s", dax,
                            private_services_format(services & ~i.services_known, s1, sizeof s1),
                            undo(ops, root, dax, &u));
@@ -361,19 +348,19 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
                 u.written |= 1u << k;
                 r = write_attr(ops, root, dax, service_names[k], want ? "1" : "0");
                 if (r < 0)
-                        return say(ret_message, r, "%s: writing %d to its %s attribute: %s%s", dax, want,
+                        return set_message(ret_message, r, "%s: writing %d to its %s attribute: %s%s", dax, want,
                                    service_names[k], strerror(-r), undo(ops, root, dax, &u));
         }
         r = write_attr(ops, root, dax, "state", online);
         if (r < 0)
-                return say(ret_message, r, "%s: the kernel refused %s in its state attribute with services %s: %s%s",
+                return set_message(ret_message, r, "%s: the kernel refused %s in its state attribute with services %s: %s%s",
                            dax, online, private_services_format(services, s1, sizeof s1), strerror(-r),
                            undo(ops, root, dax, &u));
         r = read_attr(ops, root, dax, "state", s2, sizeof s2);
         if (r < 0 || !is_online(s2))
-                return say(ret_message, -EIO, "%s: wrote %s, but its state reads %s", dax, online,
+                return set_message(ret_message, -EIO, "%s: wrote %s, but its state reads %s", dax, online,
                            r < 0 ? strerror(-r) : s2);
-        return say(ret_message, DEVICE_ONLINED, "%s: online as a private node (%s; services %s)", dax, s2,
+        return set_message(ret_message, DEVICE_ONLINED, "%s: online as a private node (%s; services %s)", dax, s2,
                    private_services_format(services, s1, sizeof s1));
 }
 
@@ -384,12 +371,12 @@ int dax_private_release(const SysfsOps *ops, const char *root, const char *dax, 
         ops = ops ?: &sysfs_ops_default;
         r = dax_private_read(ops, root, dax, &i);
         if (r < 0)
-                return say(ret_message, r == -ENOENT ? -ENODEV : r, "%s: no such dax device", dax);
+                return set_message(ret_message, r == -ENOENT ? -ENODEV : r, "%s: no such dax device", dax);
         if (strcmp(i.state, "unplugged") != 0 && i.state[0]) {
                 /* the kernel migrates what it can off the node before it removes the memory */
                 r = write_attr(ops, root, dax, "state", "unplugged");
                 if (r < 0)
-                        return say(ret_message, r == -EBUSY ? -EBUSY : r,
+                        return set_message(ret_message, r == -EBUSY ? -EBUSY : r,
                                    "%s: writing unplugged to its state: %s; the device stays online (%s) and "
                                    "nothing was lost",
                                    dax, r == -EBUSY ? "pages in use" : strerror(-r), i.state);
@@ -398,18 +385,18 @@ int dax_private_release(const SysfsOps *ops, const char *root, const char *dax, 
                 if (i.services & (1u << k)) {
                         r = write_attr(ops, root, dax, service_names[k], "0");
                         if (r < 0)
-                                return say(ret_message, r, "%s: unplugged, but writing 0 to its %s attribute: %s",
+                                return set_message(ret_message, r, "%s: unplugged, but writing 0 to its %s attribute: %s",
                                            dax, service_names[k], strerror(-r));
                 }
         if (i.private_on) {
                 r = write_attr(ops, root, dax, "private", "0");
                 if (r < 0)
-                        return say(ret_message, r, "%s: unplugged, but writing 0 to its private attribute: %s", dax,
+                        return set_message(ret_message, r, "%s: unplugged, but writing 0 to its private attribute: %s", dax,
                                    strerror(-r));
         }
         r = ops->bind(ops->userdata, root, dax, "device_dax");
         if (r < 0)
-                return say(ret_message, r, "%s: unplugged, but it cannot be returned to devdax: %s", dax,
+                return set_message(ret_message, r, "%s: unplugged, but it cannot be returned to devdax: %s", dax,
                            strerror(-r));
-        return say(ret_message, 0, "%s: released, back in devdax mode", dax);
+        return set_message(ret_message, 0, "%s: released, back in devdax mode", dax);
 }

@@ -14,19 +14,6 @@
 #include "log.h"
 #include "parse-util.h"
 
-_printf_(3, 4) static int say(char **ret_message, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_message)
-                return r;
-        free(*ret_message);
-        va_start(ap, fmt);
-        if (vasprintf(ret_message, fmt, ap) < 0)
-                *ret_message = NULL;
-        va_end(ap);
-        return r;
-}
-
 static void daxctl_unrefp(struct daxctl_ctx **ctx) {
         if (*ctx)
                 daxctl_unref(*ctx);
@@ -105,13 +92,13 @@ static int set_spm_attribute(const DeviceClaim *claim, const DaxDevInfo *info, c
                 f = fopen(paths[i], "we");
                 if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
                         int r = -errno;
-                        return say(ret_message, r, "%s: cannot set %s: %s", claim->dax, paths[i], strerror(-r));
+                        return set_message(ret_message, r, "%s: cannot set %s: %s", claim->dax, paths[i], strerror(-r));
                 }
                 log_debug("%s: set %s", claim->dax, paths[i]);
                 return 1;
         }
         if (want == TRISTATE_YES)
-                return say(ret_message, -EOPNOTSUPP,
+                return set_message(ret_message, -EOPNOTSUPP,
                            "%s: SpmAttribute=yes, but this kernel has no spm_node attribute (SPM-node patches)",
                            claim->dax);
         return 0;
@@ -127,14 +114,14 @@ static int check_dedicated(const DeviceClaim *claim, const DaxDevInfo *info, con
         if (!claim->conf->require_dedicated_node || !n)
                 return 0;
         if (n->n_cpus > 0)
-                return say(ret_message, -EBUSY,
+                return set_message(ret_message, -EBUSY,
                            "%s: target node %d has CPUs (%s); an SPM node must be CPU-less "
                            "(RequireDedicatedNode=no to allow it)",
                            claim->dax, n->id, n->cpulist);
         /* node memory beyond this device's own online blocks belongs to something else
          * (MemTotal is a little less than the blocks: the kernel's own memmap lives there) */
         if (n->size > ours)
-                return say(ret_message, -EBUSY,
+                return set_message(ret_message, -EBUSY,
                            "%s: target node %d already holds %s of other memory; an SPM node must hold "
                            "only its device (RequireDedicatedNode=no to allow it)",
                            claim->dax, n->id, format_size(s1, sizeof s1, n->size - ours));
@@ -162,7 +149,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         int r, total, online;
 
         if (!info)
-                return say(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
+                return set_message(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
         if (claim->conf->private_node != TRISTATE_NO) {
                 DaxPrivateInfo pi = {};
                 char why[384];
@@ -171,7 +158,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                 switch (device_private_choice(claim->conf->private_node, t->caps.public_memory, &pi, claim->dax, why,
                                               sizeof why)) {
                 case PRIVATE_CHOICE_ERROR:
-                        return say(ret_message, -EOPNOTSUPP, "%s", why);
+                        return set_message(ret_message, -EOPNOTSUPP, "%s", why);
                 case PRIVATE_CHOICE_PRIVATE:
                         if (!(pi.private_on && strncmp(pi.state, "online", 6) == 0)) {
                                 r = check_dedicated(claim, info, t, ret_message);
@@ -189,7 +176,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         if (r < 0)
                 return r;
         if (open_dev(claim->dax, &ctx, &dev) < 0)
-                return say(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
+                return set_message(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
 
         mem = daxctl_dev_get_memory(dev);
         if (!mem) {
@@ -200,25 +187,25 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                 if (daxctl_dev_is_enabled(dev)) {
                         r = daxctl_dev_disable(dev);
                         if (r < 0)
-                                return say(ret_message, r, "%s: cannot disable the devdax device (in use?): %s",
+                                return set_message(ret_message, r, "%s: cannot disable the devdax device (in use?): %s",
                                            claim->dax, strerror(-r));
                 }
                 r = daxctl_dev_enable_ram(dev);
                 if (r < 0) {
                         (void) daxctl_dev_enable_devdax(dev); /* leave it as we found it */
-                        return say(ret_message, r, "%s: cannot bind it to kmem: %s", claim->dax, strerror(-r));
+                        return set_message(ret_message, r, "%s: cannot bind it to kmem: %s", claim->dax, strerror(-r));
                 }
                 changed = bound = true;
                 mem = daxctl_dev_get_memory(dev);
                 if (!mem)
-                        return say(ret_message, -EIO, "%s: bound to kmem but no memory blocks appeared%s",
+                        return set_message(ret_message, -EIO, "%s: bound to kmem but no memory blocks appeared%s",
                                    claim->dax, revert_to_devdax(dev, NULL, bound));
         }
 
         total = daxctl_memory_num_sections(mem);
         online = daxctl_memory_is_online(mem);
         if (total <= 0 || online < 0)
-                return say(ret_message, total <= 0 ? -EIO : online, "%s: cannot read its memory blocks%s",
+                return set_message(ret_message, total <= 0 ? -EIO : online, "%s: cannot read its memory blocks%s",
                            claim->dax, revert_to_devdax(dev, mem, bound));
 
         if (online > 0 && (daxctl_memory_is_movable(mem) == 1) != movable) {
@@ -233,7 +220,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                         _cleanup_free_ char *blocks = online_blocks(dev, mem);
                         /* offline may have taken some: bring those back as they were */
                         (void) (movable ? daxctl_memory_online_no_movable(mem) : daxctl_memory_online(mem));
-                        say(ret_message, 0,
+                        set_message(ret_message, 0,
                             "%s: blocks %s cannot be taken offline (pages in use) to change their zone; it "
                             "stays online in %s%s",
                             claim->dax, strempty(blocks), movable ? "ZONE_NORMAL" : "ZONE_MOVABLE",
@@ -245,20 +232,20 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         if (online < total) {
                 r = movable ? daxctl_memory_online(mem) : daxctl_memory_online_no_movable(mem);
                 if (r < 0)
-                        return say(ret_message, r, "%s: onlining its memory failed: %s%s", claim->dax,
+                        return set_message(ret_message, r, "%s: onlining its memory failed: %s%s", claim->dax,
                                    strerror(-r), revert_to_devdax(dev, mem, bound));
                 changed = true;
         }
         online = daxctl_memory_is_online(mem);
         if (online != total)
-                return say(ret_message, -EIO, "%s: only %d of %d memory blocks came online%s", claim->dax, online,
+                return set_message(ret_message, -EIO, "%s: only %d of %d memory blocks came online%s", claim->dax, online,
                            total, revert_to_devdax(dev, mem, bound));
         if ((daxctl_memory_is_movable(mem) == 1) != movable)
-                return say(ret_message, -EIO, "%s: online, but not in %s%s", claim->dax,
+                return set_message(ret_message, -EIO, "%s: online, but not in %s%s", claim->dax,
                            movable ? "ZONE_MOVABLE" : "ZONE_NORMAL", revert_to_devdax(dev, mem, bound));
 
         char s1[32];
-        say(ret_message, 0, "%s: %s as %s on node %d (%d memory blocks, %s)", claim->dax,
+        set_message(ret_message, 0, "%s: %s as %s on node %d (%d memory blocks, %s)", claim->dax,
             changed ? "online" : "already online", movable ? "movable system RAM" : "system RAM (ZONE_NORMAL)",
             info->target_node, total, format_size(s1, sizeof s1, info->size));
         return changed ? DEVICE_ONLINED : DEVICE_ALREADY_ONLINE;
@@ -274,14 +261,14 @@ int device_release(const char *dax, char **ret_message) {
         if (dax_private_read(NULL, "", dax, &pi) >= 0 && pi.private_on)
                 return dax_private_release(NULL, "", dax, ret_message);
         if (open_dev(dax, &ctx, &dev) < 0)
-                return say(ret_message, -ENODEV, "%s: no such dax device", dax);
+                return set_message(ret_message, -ENODEV, "%s: no such dax device", dax);
         mem = daxctl_dev_get_memory(dev);
         if (mem && daxctl_memory_is_online(mem) > 0) {
                 /* Offlining migrates each block's movable pages to other nodes first. */
                 r = daxctl_memory_offline(mem);
                 if (daxctl_memory_is_online(mem) > 0) {
                         _cleanup_free_ char *blocks = online_blocks(dev, mem);
-                        return say(ret_message, -EBUSY,
+                        return set_message(ret_message, -EBUSY,
                                    "%s: memory blocks %s could not be taken offline (%s); the device stays "
                                    "online and nothing was lost",
                                    dax, strempty(blocks), r < 0 ? strerror(-r) : "pages in use");
@@ -290,13 +277,13 @@ int device_release(const char *dax, char **ret_message) {
         if (mem) {
                 r = daxctl_dev_disable(dev);
                 if (r < 0)
-                        return say(ret_message, r, "%s: memory is offline but the device cannot be unbound from kmem: %s",
+                        return set_message(ret_message, r, "%s: memory is offline but the device cannot be unbound from kmem: %s",
                                    dax, strerror(-r));
         }
         if (!daxctl_dev_is_enabled(dev)) {
                 r = daxctl_dev_enable_devdax(dev);
                 if (r < 0)
-                        return say(ret_message, r, "%s: cannot return it to devdax: %s", dax, strerror(-r));
+                        return set_message(ret_message, r, "%s: cannot return it to devdax: %s", dax, strerror(-r));
         }
-        return say(ret_message, 0, "%s: released, back in devdax mode", dax);
+        return set_message(ret_message, 0, "%s: released, back in devdax mode", dax);
 }

@@ -274,3 +274,16 @@ bool log_ratelimit_pass(LogRateLimit *rl, const char *what) {
         }
         return true;
 }
+
+int set_message(char **ret_message, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_message)
+                return r;
+        free(*ret_message);
+        va_start(ap, fmt);
+        if (vasprintf(ret_message, fmt, ap) < 0)
+                *ret_message = NULL;
+        va_end(ap);
+        return r;
+}

@@ -71,3 +71,7 @@ struct daxctl_ctx;
 void log_hook_libbpf(void);
 void log_hook_cxl(struct cxl_ctx *ctx);
 void log_hook_daxctl(struct daxctl_ctx *ctx);
+
+/* Replace *ret_message (if ret_message is not NULL) with the formatted text; returns r, so that
+ * "return set_message(ret_message, -EIO, ...)" reports and fails in one. */
+_printf_(3, 4) int set_message(char **ret_message, int r, const char *fmt, ...);
