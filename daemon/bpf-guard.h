@@ -42,4 +42,5 @@ int bpf_guard_set_trusted(BpfGuard *g, char *const *paths);
 int bpf_guard_fd(BpfGuard *g);
 int bpf_guard_consume(BpfGuard *g);
 int bpf_guard_counts(BpfGuard *g, uint64_t counts[SPMD_GUARD_MAX]);
+
 const char *spmd_guard_what_to_string(unsigned what);

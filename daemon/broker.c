@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "bpf-guard.h"
+#include "bpf-observe.h"
 #include "broker.h"
 #include "config.h"
 #include "demote.h"
@@ -1494,6 +1496,30 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
         return r;
 }
 
+/* The kernel's own counts (pinned: they outlive spmd's restarts), by syscall and by kind. */
+static int append_violation_kinds(sd_bus_message *reply, Manager *m) {
+        uint64_t counts[SPMD_SYS_MAX] = {};
+        int r = sd_bus_message_open_container(reply, 'a', "{st}");
+
+        if (m->observer && bpf_observer_counts(m->observer, counts) < 0)
+                memset(counts, 0, sizeof counts);
+        for (unsigned i = 0; r >= 0 && m->observer && i < SPMD_SYS_MAX; i++)
+                if (spmd_syscall_to_string(i))
+                        r = sd_bus_message_append(reply, "{st}", spmd_syscall_to_string(i), counts[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int append_denial_kinds(sd_bus_message *reply, Manager *m) {
+        uint64_t counts[SPMD_GUARD_MAX] = {};
+        int r = sd_bus_message_open_container(reply, 'a', "{st}");
+
+        if (m->guard && bpf_guard_counts(m->guard, counts) < 0)
+                memset(counts, 0, sizeof counts);
+        for (unsigned i = 0; r >= 0 && m->guard && i < SPMD_GUARD_MAX; i++)
+                r = sd_bus_message_append(reply, "{st}", spmd_guard_what_to_string(i), counts[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static int append_system_psi(sd_bus_message *reply, Manager *m) {
         char buf[256];
 
@@ -1591,6 +1617,10 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = append_status_entry(reply, "NodePressure", "a(uss)", append_pressure, m);
         if (r >= 0)
                 r = append_status_entry(reply, "NodeActivity", "aa{sv}", append_activity, m);
+        if (r >= 0)
+                r = append_status_entry(reply, "ViolationsBySyscall", "a{st}", append_violation_kinds, m);
+        if (r >= 0)
+                r = append_status_entry(reply, "DenialsByKind", "a{st}", append_denial_kinds, m);
         if (r >= 0)
                 r = append_status_entry(reply, "MemoryPSI", "s", append_system_psi, m);
         if (r >= 0)

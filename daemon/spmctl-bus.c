@@ -139,6 +139,8 @@ int spmctl_bad_reply(const char *what, int r) {
 
 /* ---- status ---- */
 
+static int json_value(sd_bus_message *m, FILE *f);
+
 /* "3 min 12 s", "2 h 5 min", "4 d 3 h" */
 static const char *format_uptime(uint64_t usec, char *buf, size_t len) {
         uint64_t s = usec / 1000000;
@@ -210,6 +212,23 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                                 s.spm_nodes[s.n_spm_nodes++] = v[i];
                 } else if (strcmp(key, "Demotion") == 0 && strcmp(contents, "(st)") == 0)
                         r = sd_bus_message_read(reply, "(st)", &s.demotion, &s.promoted);
+                else if ((strcmp(key, "ViolationsBySyscall") == 0 || strcmp(key, "DenialsByKind") == 0) &&
+                         strcmp(contents, "a{st}") == 0) {
+                        bool v = key[0] == 'V';
+                        const char *name;
+                        uint64_t n;
+
+                        r = sd_bus_message_enter_container(reply, 'a', "{st}");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "{st}", &name, &n)) > 0) {
+                                size_t *k = v ? &s.n_by_syscall : &s.n_by_kind;
+                                if (*k < ELEMENTSOF(s.by_syscall)) {
+                                        (v ? s.by_syscall : s.by_kind)[*k].name = name;
+                                        (v ? s.by_syscall : s.by_kind)[(*k)++].n = n;
+                                }
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                }
                 else if (strcmp(key, "NodeActivity") == 0 && strcmp(contents, "aa{sv}") == 0)
                         r = spmctl_read_activity(reply, &s.acts, &s.n_acts);
                 else if (strcmp(key, "EnforcementLayers") == 0 && strcmp(contents, "a(sss)") == 0) {
@@ -411,7 +430,7 @@ int spmctl_status(int argc, char *argv[]) {
                         if (r >= 0)
                                 spmctl_print_activity(stdout, acts, n_acts, spmctl_json);
                 } else
-                        r = sd_bus_message_skip(reply, contents);
+                        r = json_value(reply, stdout); /* any other value, as JSON */
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
                         return spmctl_bad_reply("GetStatus", r);

@@ -57,6 +57,11 @@ typedef struct StatusInfo {
         size_t n_layers;
         NodeAct *acts; /* owned */
         size_t n_acts;
+        struct {
+                const char *name;
+                uint64_t n;
+        } by_syscall[16], by_kind[16]; /* ViolationsBySyscall, DenialsByKind: the kernel's counts */
+        size_t n_by_syscall, n_by_kind;
 } StatusInfo;
 int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret);
 void spmctl_status_done(StatusInfo *s);

@@ -72,6 +72,23 @@ static void write_status(FILE *f, const StatusInfo *s) {
         family(f, "spmd_denials_total", "counter", "Calls the BPF-LSM guard refused.");
         fprintf(f, "spmd_denials_total %" PRIu64 "\n", s->denials);
 
+        if (s->n_by_syscall > 0)
+                family(f, "spmd_violations_by_syscall_total", "counter",
+                       "The observer's counts in the kernel, by syscall (they outlive spmd's restarts).");
+        for (size_t i = 0; i < s->n_by_syscall; i++) {
+                fprintf(f, "spmd_violations_by_syscall_total{syscall=");
+                label_value(f, s->by_syscall[i].name);
+                fprintf(f, "} %" PRIu64 "\n", s->by_syscall[i].n);
+        }
+        if (s->n_by_kind > 0)
+                family(f, "spmd_denials_by_kind_total", "counter",
+                       "The guard's counts in the kernel, by what it refused (they outlive spmd's restarts).");
+        for (size_t i = 0; i < s->n_by_kind; i++) {
+                fprintf(f, "spmd_denials_by_kind_total{kind=");
+                label_value(f, s->by_kind[i].name);
+                fprintf(f, "} %" PRIu64 "\n", s->by_kind[i].n);
+        }
+
         family(f, "spmd_layer_state", "gauge", "Each enforcement layer's state: 1 for the one it is in.");
         for (size_t i = 0; i < s->n_layers; i++)
                 for (size_t k = 0; k < ELEMENTSOF(layer_states); k++) {

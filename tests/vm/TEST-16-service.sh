@@ -117,6 +117,10 @@ testcase_metrics_timer_service() {
         cat /var/lib/prometheus/node-exporter/spmd.prom | head -n 20
         grep -x 'spmd_up 1' /var/lib/prometheus/node-exporter/spmd.prom
         grep -E '^spmd_node_size_bytes\{node="1"\} [1-9]' /var/lib/prometheus/node-exporter/spmd.prom
+        # the kernel's counts by kind: the violation of testcase_journal_fields is there
+        grep -E '^spmd_violations_by_syscall_total\{syscall="set_mempolicy"\} [1-9]' \
+                /var/lib/prometheus/node-exporter/spmd.prom
+        grep -E '^spmd_denials_by_kind_total\{kind="cgroup.procs"\} [0-9]' /var/lib/prometheus/node-exporter/spmd.prom
         systemctl start spmd-metrics.timer
         systemctl is-active spmd-metrics.timer
 }

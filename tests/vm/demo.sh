@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-topology: cxl
+# vm-timeout: 900
 # make demo, inside the guest: a transcript, not a test.
 set -e
 step() { printf '\n== %s\n' "$*"; }
