@@ -303,6 +303,30 @@ PY
         printf '[Access]\nUser=nobody\nMaxGrants=0\n' >>"$CONF"
         (! "$SPMCTL" reload 2>/tmp/e-reload)
         grep "/etc/spmd/spmd.conf:[0-9]*: .*MaxGrants" /tmp/e-reload
+}
+
+testcase_bus_restart_then_grant() {
+        # the bus daemon goes away under a running spmd and comes back: spmd is on it again by itself
+        write_conf norule
+        "$SPMCTL" reload
+        vm_private_bus_stop
+        for _ in $(seq 50); do [ -e "$VM_BUSDIR/system_bus_socket" ] || break; sleep 0.1; done
+        (! "$SPMCTL" status 2>/tmp/nobus.err)
+        cat /tmp/nobus.err
+        grep "spmd runs (pid $(cat /tmp/spmd.pid)) but is not on the system bus" /tmp/nobus.err
+        sleep 3 # a few attempts fail meanwhile
+        vm_private_bus
+        SECONDS=0
+        for _ in $(seq 300); do "$SPMCTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+        echo "spmd back on the bus after ${SECONDS} s"
+        "$SPMCTL" status | head -n 1
+        grep 'back on the bus' /tmp/spmd.log
+        # and a client's RequestAccess gets its grant
+        mkdir -p "$CG/jobs/after-bus"
+        "$SPMCTL" request --persistent --cgroup /jobs/after-bus
+        test "$(effective /jobs/after-bus)" = 0-1
+        probe /jobs/after-bus | tee /tmp/p-after
+        [ "$(pages_of </tmp/p-after)" -ge 4096 ]
         spmd_stop
         vm_private_bus_stop
 }
