@@ -120,26 +120,17 @@ static int default_bind(void *userdata, const char *root, const char *dax, const
         if (!root[0]) {
                 /* the running system: as daxctl reconfigure-device does, through libdaxctl */
                 struct daxctl_ctx *ctx = NULL;
-                struct daxctl_region *region;
-                struct daxctl_dev *dev, *found = NULL;
+                struct daxctl_dev *dev = NULL;
 
-                r = daxctl_new(&ctx);
-                if (r < 0)
-                        return r;
-                daxctl_region_foreach(ctx, region) daxctl_dev_foreach(region, dev) {
-                        const char *n = daxctl_dev_get_devname(dev);
-                        if (n && strcmp(n, dax) == 0)
-                                found = dev;
-                }
-                if (!found)
-                        r = -ENODEV;
-                else {
-                        r = daxctl_dev_is_enabled(found) ? daxctl_dev_disable(found) : 0;
+                r = device_daxctl_open(dax, &ctx, &dev);
+                if (r >= 0) {
+                        r = daxctl_dev_is_enabled(dev) ? daxctl_dev_disable(dev) : 0;
                         if (r >= 0)
-                                r = strcmp(driver, "kmem") == 0 ? daxctl_dev_enable_ram(found)
-                                                                : daxctl_dev_enable_devdax(found);
+                                r = strcmp(driver, "kmem") == 0 ? daxctl_dev_enable_ram(dev)
+                                                                : daxctl_dev_enable_devdax(dev);
                 }
-                daxctl_unref(ctx);
+                if (ctx)
+                        daxctl_unref(ctx);
                 return r < 0 ? r : 0;
         }
         /* a tree under root: the driver's bind/unbind files, as sysfs has them */
@@ -185,6 +176,10 @@ static int write_attr(const SysfsOps *ops, const char *root, const char *dax, co
 
 static bool is_online(const char *state) {
         return strncmp(state, "online", 6) == 0;
+}
+
+bool dax_private_is_online(const DaxPrivateInfo *i) {
+        return i->private_on && is_online(i->state);
 }
 
 int dax_private_read(const SysfsOps *ops, const char *root, const char *dax, DaxPrivateInfo *ret) {
@@ -281,7 +276,7 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
         if (r < 0)
                 return set_message(ret_message, r == -ENOENT ? -ENODEV : r, "%s: cannot read the device: %s", dax,
                            strerror(-r));
-        if (i.private_on && is_online(i.state)) {
+        if (dax_private_is_online(&i)) {
                 if ((i.services & PRIVATE_SERVICES_ALL) == services)
                         return set_message(ret_message, DEVICE_ALREADY_ONLINE, "%s: already online as a private node (%s; %s)",
                                    dax, i.state, private_services_format(services, s1, sizeof s1));

@@ -65,6 +65,8 @@ typedef struct DaxPrivateInfo {
 } DaxPrivateInfo;
 
 int dax_private_read(const SysfsOps *ops, const char *root, const char *dax, DaxPrivateInfo *ret);
+/* Online as a private node: private reads 1 and state online*. */
+bool dax_private_is_online(const DaxPrivateInfo *i);
 
 typedef enum PrivateChoice {
         PRIVATE_CHOICE_PUBLIC,  /* online as ordinary system RAM, as without the patches */

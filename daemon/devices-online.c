@@ -31,7 +31,7 @@ static struct daxctl_dev *find_dev(struct daxctl_ctx *ctx, const char *name) {
         return NULL;
 }
 
-static int open_dev(const char *name, struct daxctl_ctx **ret_ctx, struct daxctl_dev **ret_dev) {
+int device_daxctl_open(const char *name, struct daxctl_ctx **ret_ctx, struct daxctl_dev **ret_dev) {
         struct daxctl_ctx *ctx = NULL;
         int r = daxctl_new(&ctx);
 
@@ -160,7 +160,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                 case PRIVATE_CHOICE_ERROR:
                         return set_message(ret_message, -EOPNOTSUPP, "%s", why);
                 case PRIVATE_CHOICE_PRIVATE:
-                        if (!(pi.private_on && strncmp(pi.state, "online", 6) == 0)) {
+                        if (!dax_private_is_online(&pi)) {
                                 r = check_dedicated(claim, info, t, ret_message);
                                 if (r < 0)
                                         return r;
@@ -175,7 +175,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         r = check_dedicated(claim, info, t, ret_message);
         if (r < 0)
                 return r;
-        if (open_dev(claim->dax, &ctx, &dev) < 0)
+        if (device_daxctl_open(claim->dax, &ctx, &dev) < 0)
                 return set_message(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
 
         mem = daxctl_dev_get_memory(dev);
@@ -260,7 +260,7 @@ int device_release(const char *dax, char **ret_message) {
 
         if (dax_private_read(NULL, "", dax, &pi) >= 0 && pi.private_on)
                 return dax_private_release(NULL, "", dax, ret_message);
-        if (open_dev(dax, &ctx, &dev) < 0)
+        if (device_daxctl_open(dax, &ctx, &dev) < 0)
                 return set_message(ret_message, -ENODEV, "%s: no such dax device", dax);
         mem = daxctl_dev_get_memory(dev);
         if (mem && daxctl_memory_is_online(mem) > 0) {

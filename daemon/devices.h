@@ -31,6 +31,12 @@ void device_plan_target_nodes(const DevicePlan *p, const Topology *t, NodeMask *
 /* Nodes that are SPM nodes now: targets of claimed dax devices with memory online. */
 void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret);
 
+struct daxctl_ctx;
+struct daxctl_dev;
+/* libdaxctl's context and the dax device called name in it: 0, or -ENODEV with *ret_ctx set (the caller
+ * unrefs it either way), or daxctl_new()'s error. */
+int device_daxctl_open(const char *name, struct daxctl_ctx **ret_ctx, struct daxctl_dev **ret_dev);
+
 typedef enum DeviceOnlineResult {
         DEVICE_ONLINED,         /* changed something */
         DEVICE_ALREADY_ONLINE,  /* nothing to do: idempotent restart */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "instance-lock.h"
 #include "manager.h"
+#include "parse-util.h"
 #include "strv.h"
 #include "time-util.h"
 
@@ -82,16 +83,8 @@ int manager_take_lock(Manager *m) {
 
         if (fd == -EBUSY) {
                 char comm[64] = "";
-                if (holder > 0) {
-                        char p[64];
-                        FILE *f;
-                        snprintf(p, sizeof p, "/proc/%d/comm", (int) holder);
-                        if ((f = fopen(p, "re"))) {
-                                if (fgets(comm, sizeof comm, f))
-                                        comm[strcspn(comm, "\n")] = '\0';
-                                fclose(f);
-                        }
-                }
+                if (holder > 0)
+                        proc_comm(holder, comm, sizeof comm);
                 log_error("Another spmd already manages this host: pid %d%s%s%s holds %s/" SPMD_LOCK_FILE
                           ". Only one may run (stop it first: systemctl stop spmd).",
                           (int) holder, comm[0] ? " (" : "", comm, comm[0] ? ")" : "", dir);

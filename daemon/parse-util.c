@@ -328,3 +328,19 @@ int parse_proc_stat_starttime(const char *line, uint64_t *ret) {
         *ret = start;
         return 0;
 }
+
+/* The comm of pid, for the log: "" if it cannot be read. */
+void proc_comm(pid_t pid, char *buf, size_t len) {
+        char p[64];
+        FILE *f;
+
+        buf[0] = '\0';
+        snprintf(p, sizeof p, "/proc/%d/comm", (int) pid);
+        f = fopen(p, "re");
+        if (!f)
+                return;
+        if (fgets(buf, (int) len, f))
+                buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+}
+

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "nodemask.h"
 
 #define USEC_PER_SEC  UINT64_C(1000000)
@@ -17,6 +19,8 @@ int parse_boolean(const char *s);                         /* 1, 0 or -EINVAL */
 int parse_uint64(const char *s, uint64_t *ret);
 /* Field 22 of a /proc/PID/stat line: the process's start, in clock ticks since boot. */
 int parse_proc_stat_starttime(const char *line, uint64_t *ret);
+/* The comm of pid, for the log: "" if it cannot be read. */
+void proc_comm(pid_t pid, char *buf, size_t len);
 int parse_uint32(const char *s, uint32_t *ret);
 int parse_double(const char *s, double *ret);             /* finite, locale independent */
 int parse_size(const char *s, uint64_t *ret);             /* bytes: 4096, 512K, 16M, 1.5G, 2T, "infinity" */

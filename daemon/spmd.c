@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "parse-util.h"
 
 static const char *arg_config = SPMD_CONF_PATH;
 static bool arg_config_given = false;
@@ -129,21 +130,6 @@ static int parse_argv(int argc, char *argv[]) {
                 return -EINVAL;
         }
         return 1;
-}
-
-/* The comm of pid, for the log: "" if it cannot be read. */
-static void proc_comm(pid_t pid, char *buf, size_t len) {
-        char p[64];
-        FILE *f;
-
-        buf[0] = '\0';
-        snprintf(p, sizeof p, "/proc/%d/comm", (int) pid);
-        f = fopen(p, "re");
-        if (!f)
-                return;
-        if (fgets(buf, (int) len, f))
-                buf[strcspn(buf, "\n")] = '\0';
-        fclose(f);
 }
 
 /*

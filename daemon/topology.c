@@ -425,7 +425,7 @@ static int discover_dax(Topology *t) {
                 DaxPrivateInfo pi;
                 if (dax_private_read(NULL, "", d->name, &pi) >= 0) {
                         d->private_attr = pi.has_private;
-                        d->private_online = pi.private_on && strncmp(pi.state, "online", 6) == 0;
+                        d->private_online = dax_private_is_online(&pi);
                         if (pi.has_private)
                                 private_services_format(pi.services, d->private_services, sizeof d->private_services);
                 }
