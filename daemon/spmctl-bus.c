@@ -215,17 +215,15 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                 else if ((strcmp(key, "ViolationsBySyscall") == 0 || strcmp(key, "DenialsByKind") == 0) &&
                          strcmp(contents, "a{st}") == 0) {
                         bool v = key[0] == 'V';
+                        StatusCount *to = v ? s.by_syscall : s.by_kind;
+                        size_t *k = v ? &s.n_by_syscall : &s.n_by_kind;
                         const char *name;
                         uint64_t n;
 
                         r = sd_bus_message_enter_container(reply, 'a', "{st}");
-                        while (r >= 0 && (r = sd_bus_message_read(reply, "{st}", &name, &n)) > 0) {
-                                size_t *k = v ? &s.n_by_syscall : &s.n_by_kind;
-                                if (*k < ELEMENTSOF(s.by_syscall)) {
-                                        (v ? s.by_syscall : s.by_kind)[*k].name = name;
-                                        (v ? s.by_syscall : s.by_kind)[(*k)++].n = n;
-                                }
-                        }
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "{st}", &name, &n)) > 0)
+                                if (*k < ELEMENTSOF(s.by_syscall))
+                                        to[(*k)++] = (StatusCount){ name, n };
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                 }
@@ -315,11 +313,11 @@ int spmctl_status(int argc, char *argv[]) {
                 r = print_status_text(reply);
                 return r < 0 ? spmctl_bad_reply("GetStatus", r) : 0;
         }
+        /* --json: every value as JSON, Demotion's, the layers' and the nodes' with named fields */
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
                 return spmctl_bad_reply("GetStatus", r);
-        if (spmctl_json)
-                printf("{");
+        printf("{");
         for (bool first = true; (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0; first = false) {
                 char type;
 
@@ -327,108 +325,60 @@ int spmctl_status(int argc, char *argv[]) {
                     (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
                     (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
                         return spmctl_bad_reply("GetStatus", r);
-                if (spmctl_json) {
-                        printf("%s", first ? "" : ",");
-                        json_string(stdout, key);
-                        printf(":");
-                } else if (strcmp(key, "EnforcementLayers") != 0)
-                        printf("%24s: ", key);
-                if (strcmp(contents, "s") == 0) {
-                        const char *s;
-                        r = sd_bus_message_read(reply, "s", &s);
-                        if (r >= 0 && spmctl_json)
-                                json_string(stdout, s);
-                        else if (r >= 0)
-                                printf("%s\n", s);
-                } else if (strcmp(contents, "u") == 0) {
-                        uint32_t u;
-                        r = sd_bus_message_read(reply, "u", &u);
-                        if (r >= 0)
-                                printf(spmctl_json ? "%" PRIu32 : "%" PRIu32 "\n", u);
-                } else if (strcmp(contents, "t") == 0) {
-                        uint64_t t;
-                        r = sd_bus_message_read(reply, "t", &t);
-                        if (r >= 0 && !spmctl_json && strcmp(key, "UptimeUSec") == 0)
-                                printf("%" PRIu64 " s\n", t / 1000000);
-                        else if (r >= 0)
-                                printf(spmctl_json ? "%" PRIu64 : "%" PRIu64 "\n", t);
-                } else if (strcmp(contents, "(st)") == 0) {
+                printf("%s", first ? "" : ",");
+                json_string(stdout, key);
+                printf(":");
+                if (strcmp(contents, "(st)") == 0) {
                         /* Demotion: its state, the bytes promoted */
                         const char *s;
                         uint64_t t;
-                        char size[32];
                         r = sd_bus_message_read(reply, "(st)", &s, &t);
-                        if (r >= 0 && spmctl_json) {
+                        if (r >= 0) {
                                 printf("{\"state\":");
                                 json_string(stdout, s);
                                 printf(",\"promoted_bytes\":%" PRIu64 "}", t);
-                        } else if (r >= 0)
-                                printf("%s; %s promoted\n", s, format_size(size, sizeof size, t));
-                } else if (strcmp(contents, "au") == 0) {
-                        const uint32_t *v;
-                        size_t size;
-                        r = sd_bus_message_read_array(reply, 'u', (const void **) &v, &size);
-                        if (r >= 0) {
-                                printf("[");
-                                for (size_t i = 0; i < size / sizeof *v; i++)
-                                        printf("%s%" PRIu32, i ? "," : "", v[i]);
-                                printf("]");
                         }
                 } else if (strcmp(contents, "a(sss)") == 0) {
                         const char *name, *state, *detail;
                         bool firstl = true;
                         r = sd_bus_message_enter_container(reply, 'a', "(sss)");
-                        if (spmctl_json)
-                                printf("[");
-                        else
-                                printf("\nENFORCEMENT LAYER  STATE        DETAIL\n");
+                        printf("[");
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(sss)", &name, &state, &detail)) > 0) {
-                                if (spmctl_json) {
-                                        printf("%s{\"name\":", firstl ? "" : ",");
-                                        json_string(stdout, name);
-                                        printf(",\"state\":");
-                                        json_string(stdout, state);
-                                        printf(",\"detail\":");
-                                        json_string(stdout, detail);
-                                        printf("}");
-                                } else
-                                        printf("%-18s %-12s %s\n", name, state, detail);
+                                printf("%s{\"name\":", firstl ? "" : ",");
+                                json_string(stdout, name);
+                                printf(",\"state\":");
+                                json_string(stdout, state);
+                                printf(",\"detail\":");
+                                json_string(stdout, detail);
+                                printf("}");
                                 firstl = false;
                         }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
-                        if (spmctl_json)
-                                printf("]");
+                        printf("]");
                 } else if (strcmp(contents, "a(uss)") == 0) {
                         const char *level, *why;
                         uint32_t node;
                         bool firstn = true;
                         r = sd_bus_message_enter_container(reply, 'a', "(uss)");
-                        if (spmctl_json)
-                                printf("[");
+                        printf("[");
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &node, &level, &why)) > 0) {
-                                if (spmctl_json) {
-                                        printf("%s{\"node\":%" PRIu32 ",\"level\":", firstn ? "" : ",", node);
-                                        json_string(stdout, level);
-                                        printf(",\"reason\":");
-                                        json_string(stdout, why);
-                                        printf("}");
-                                } else
-                                        printf("%snode %" PRIu32 " %s (%s)", firstn ? "" : "; ", node, level, why);
+                                printf("%s{\"node\":%" PRIu32 ",\"level\":", firstn ? "" : ",", node);
+                                json_string(stdout, level);
+                                printf(",\"reason\":");
+                                json_string(stdout, why);
+                                printf("}");
                                 firstn = false;
                         }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
-                        if (spmctl_json)
-                                printf("]");
-                        else
-                                printf("%s\n", firstn ? "-" : "");
+                        printf("]");
                 } else if (strcmp(contents, "aa{sv}") == 0 && strcmp(key, "NodeActivity") == 0) {
                         _cleanup_free_ NodeAct *acts = NULL;
                         size_t n_acts = 0;
                         r = spmctl_read_activity(reply, &acts, &n_acts);
                         if (r >= 0)
-                                spmctl_print_activity(stdout, acts, n_acts, spmctl_json);
+                                spmctl_print_activity(stdout, acts, n_acts, true);
                 } else
                         r = json_value(reply, stdout); /* any other value, as JSON */
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
@@ -437,8 +387,7 @@ int spmctl_status(int argc, char *argv[]) {
         }
         if (r < 0)
                 return spmctl_bad_reply("GetStatus", r);
-        if (spmctl_json)
-                printf("}\n");
+        printf("}\n");
         return 0;
 }
 

@@ -44,6 +44,10 @@ typedef struct NodeAct {
 
 /* GetStatus, read: the strings point into the reply, which must outlive it. */
 #define STATUS_MAX_LAYERS 16
+typedef struct StatusCount {
+        const char *name;
+        uint64_t n;
+} StatusCount;
 typedef struct StatusInfo {
         const char *version, *config, *psi, *demotion;
         uint32_t reloads, failed_reloads, devices, device_problems, grants, standing_grants, walled, root_procs,
@@ -57,10 +61,7 @@ typedef struct StatusInfo {
         size_t n_layers;
         NodeAct *acts; /* owned */
         size_t n_acts;
-        struct {
-                const char *name;
-                uint64_t n;
-        } by_syscall[16], by_kind[16]; /* ViolationsBySyscall, DenialsByKind: the kernel's counts */
+        StatusCount by_syscall[16], by_kind[16]; /* ViolationsBySyscall, DenialsByKind: the kernel's counts */
         size_t n_by_syscall, n_by_kind;
 } StatusInfo;
 int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret);

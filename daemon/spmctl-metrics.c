@@ -40,6 +40,18 @@ static void node_sample(FILE *f, const char *name, uint32_t node, double v) {
         fprintf(f, "%s{node=\"%" PRIu32 "\"} %.17g\n", name, node, v);
 }
 
+/* A counter family with one label, a sample per count; nothing when there are none. */
+static void counts_family(FILE *f, const char *name, const char *label, const char *help, const StatusCount *c,
+                          size_t n) {
+        if (n > 0)
+                family(f, name, "counter", help);
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%s{%s=", name, label);
+                label_value(f, c[i].name);
+                fprintf(f, "} %" PRIu64 "\n", c[i].n);
+        }
+}
+
 static const char *const layer_states[] = { "active", "off", "unavailable" };
 static const char *const levels[] = { "ok", "warn", "critical" };
 
@@ -72,22 +84,12 @@ static void write_status(FILE *f, const StatusInfo *s) {
         family(f, "spmd_denials_total", "counter", "Calls the BPF-LSM guard refused.");
         fprintf(f, "spmd_denials_total %" PRIu64 "\n", s->denials);
 
-        if (s->n_by_syscall > 0)
-                family(f, "spmd_violations_by_syscall_total", "counter",
-                       "The observer's counts in the kernel, by syscall (they outlive spmd's restarts).");
-        for (size_t i = 0; i < s->n_by_syscall; i++) {
-                fprintf(f, "spmd_violations_by_syscall_total{syscall=");
-                label_value(f, s->by_syscall[i].name);
-                fprintf(f, "} %" PRIu64 "\n", s->by_syscall[i].n);
-        }
-        if (s->n_by_kind > 0)
-                family(f, "spmd_denials_by_kind_total", "counter",
-                       "The guard's counts in the kernel, by what it refused (they outlive spmd's restarts).");
-        for (size_t i = 0; i < s->n_by_kind; i++) {
-                fprintf(f, "spmd_denials_by_kind_total{kind=");
-                label_value(f, s->by_kind[i].name);
-                fprintf(f, "} %" PRIu64 "\n", s->by_kind[i].n);
-        }
+        counts_family(f, "spmd_violations_by_syscall_total", "syscall",
+                      "The observer's counts in the kernel, by syscall (they outlive spmd's restarts).", s->by_syscall,
+                      s->n_by_syscall);
+        counts_family(f, "spmd_denials_by_kind_total", "kind",
+                      "The guard's counts in the kernel, by what it refused (they outlive spmd's restarts).",
+                      s->by_kind, s->n_by_kind);
 
         family(f, "spmd_layer_state", "gauge", "Each enforcement layer's state: 1 for the one it is in.");
         for (size_t i = 0; i < s->n_layers; i++)
