@@ -1496,28 +1496,32 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
         return r;
 }
 
-/* The kernel's own counts (pinned: they outlive spmd's restarts), by syscall and by kind. */
+/* The kernel's own counts (pinned: they outlive spmd's restarts) as a{st} by name_of(i); empty while
+ * the layer is not active. */
+static int append_counts(sd_bus_message *reply, bool active, const uint64_t *counts, unsigned n,
+                         const char *(*name_of)(unsigned)) {
+        int r = sd_bus_message_open_container(reply, 'a', "{st}");
+
+        for (unsigned i = 0; r >= 0 && active && i < n; i++)
+                if (name_of(i))
+                        r = sd_bus_message_append(reply, "{st}", name_of(i), counts[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static int append_violation_kinds(sd_bus_message *reply, Manager *m) {
         uint64_t counts[SPMD_SYS_MAX] = {};
-        int r = sd_bus_message_open_container(reply, 'a', "{st}");
 
         if (m->observer && bpf_observer_counts(m->observer, counts) < 0)
                 memset(counts, 0, sizeof counts);
-        for (unsigned i = 0; r >= 0 && m->observer && i < SPMD_SYS_MAX; i++)
-                if (spmd_syscall_to_string(i))
-                        r = sd_bus_message_append(reply, "{st}", spmd_syscall_to_string(i), counts[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+        return append_counts(reply, m->observer, counts, SPMD_SYS_MAX, spmd_syscall_to_string);
 }
 
 static int append_denial_kinds(sd_bus_message *reply, Manager *m) {
         uint64_t counts[SPMD_GUARD_MAX] = {};
-        int r = sd_bus_message_open_container(reply, 'a', "{st}");
 
         if (m->guard && bpf_guard_counts(m->guard, counts) < 0)
                 memset(counts, 0, sizeof counts);
-        for (unsigned i = 0; r >= 0 && m->guard && i < SPMD_GUARD_MAX; i++)
-                r = sd_bus_message_append(reply, "{st}", spmd_guard_what_to_string(i), counts[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+        return append_counts(reply, m->guard, counts, SPMD_GUARD_MAX, spmd_guard_what_to_string);
 }
 
 static int append_system_psi(sd_bus_message *reply, Manager *m) {
@@ -1865,18 +1869,17 @@ static void broker_adopt(Manager *m) {
 #define BUS_RETRY_FIRST_USEC (1000 * 1000)
 #define BUS_RETRY_MAX_USEC (30 * 1000 * 1000)
 
-static int broker_connect(Manager *m);
+static int broker_connect(Manager *m, bool on_loop);
 
 static int on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) s, (void) usec;
         m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
-        if (broker_connect(m) >= 0) {
-                m->bus_retry_usec = 0;
-                return 0;
-        }
-        m->bus_retry_usec = MIN(m->bus_retry_usec * 2, (uint64_t) BUS_RETRY_MAX_USEC);
+        /* the wait before the next attempt, should this one fail (now, or when the name is refused) */
+        m->bus_retry_usec = MIN(MAX(m->bus_retry_usec, (uint64_t) BUS_RETRY_FIRST_USEC) * 2,
+                                (uint64_t) BUS_RETRY_MAX_USEC);
+        (void) broker_connect(m, true);
         return 0;
 }
 
@@ -1920,7 +1923,7 @@ int broker_start(Manager *m) {
                                     m) < 0)
                         log_warning("Cannot follow granted cgroups being removed.");
         }
-        if (broker_connect(m) < 0)
+        if (broker_connect(m, false) < 0)
                 broker_adopt(m); /* revokes what is tied to clients: they cannot be reached */
         return 0;
 }
@@ -1930,26 +1933,87 @@ void broker_reconnect_now(Manager *m) {
                 return;
         m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
         m->bus_retry_usec = 0;
-        (void) broker_connect(m);
+        (void) broker_connect(m, true);
 }
 
 /* Connect, serve the objects, own the name. 0 when the broker is active; otherwise the reason is in
  * m->bus_reason (logged when it changes) and another attempt is armed. */
-static int broker_connect(Manager *m) {
+/* Not on the bus: why (reason, owned), logged when it differs from the last reason; try again later. */
+static int broker_unavailable(Manager *m, char *reason) {
+        if (!reason || !m->bus_reason || strcmp(reason, m->bus_reason) != 0)
+                log_warning("Broker: unavailable: %s; clients cannot ask for grants until spmd is on the bus (it "
+                            "tries again, every 30 s at most).",
+                            strna(reason));
+        free(m->bus_reason);
+        m->bus_reason = reason;
+        bus_retry_arm(m);
+        return -ENOTCONN;
+}
+
+/* The name is spmd's: serve. */
+static void broker_active(Manager *m) {
+        bool again = m->bus_reason != NULL;
+
+        m->bus_reason = mfree(m->bus_reason);
+        m->bus_retry_usec = 0;
+        log_info("Broker: active (%s on the system bus)%s.", SPMD_BUS_NAME, again ? ", back on the bus" : "");
+        broker_adopt(m);
+        broker_arm_limit_check(m);
+        if (again) {
+                /* clients that follow the grants learn they are still there */
+                for (size_t i = 0; i < m->n_grants; i++)
+                        emit_grant_added(m, m->grants[i]);
+                broker_layers_changed(m);
+        }
+}
+
+static char *name_refused(int r) {
+        char *why;
+
+        if (asprintf(&why, "cannot own %s on the system bus: %s%s", SPMD_BUS_NAME, strerror(-r),
+                     r == -EEXIST   ? " (another spmd runs)"
+                     : r == -EACCES ? " (the bus policy does not allow it: install org.spmd1.conf)"
+                                    : "") < 0)
+                return NULL;
+        return why;
+}
+
+/* RequestName's answer on a reconnect: the loop did not wait for it. */
+static int on_name_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint32_t code = 0;
+        int r = e ? -sd_bus_error_get_errno(e) : sd_bus_message_read(reply, "u", &code);
+
+        (void) error;
+        if (r >= 0 && code != 1 && code != 4) /* neither primary owner nor already the owner */
+                r = -EEXIST;
+        if (r < 0) {
+                broker_stop(m);
+                (void) broker_unavailable(m, name_refused(r));
+                return 0;
+        }
+        broker_active(m);
+        return 0;
+}
+
+/* Connect, serve the objects, own the name. At start (on_loop false) the name is asked for and
+ * waited on before the loop runs; from the loop (a retry, a reload) its answer comes to
+ * on_name_reply. 0 when the broker is active or its name is being asked for; otherwise the reason
+ * is in m->bus_reason (logged when it changes) and another attempt is armed. */
+static int broker_connect(Manager *m, bool on_loop) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *before = TAKE_PTR(m->bus_reason);
-        bool again = before != NULL;
+        char *why;
         int r;
 
         creds_cache_clear(); /* unique names are unique on one bus instance only */
         r = sd_bus_open_system_with_description(&bus, "spmd");
         if (r >= 0)
                 r = sd_bus_set_exit_on_disconnect(bus, false);
-        if (r < 0) {
-                if (asprintf(&m->bus_reason, "cannot connect to the system bus: %s", strerror(-r)) < 0)
-                        m->bus_reason = NULL;
-                goto unavailable;
-        }
+        if (r < 0)
+                return broker_unavailable(m, asprintf(&why, "cannot connect to the system bus: %s", strerror(-r)) < 0
+                                                     ? NULL
+                                                     : why);
         r = sd_bus_add_object_vtable(bus, NULL, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, manager_vtable, m);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(bus, NULL, "/org/spmd1/grant", SPMD_BUS_GRANT_INTERFACE, grant_vtable,
@@ -1964,45 +2028,24 @@ static int broker_connect(Manager *m) {
                 r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                               "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
                                               NULL, m);
-        if (r < 0) {
-                if (asprintf(&m->bus_reason, "cannot set up the bus objects: %s", strerror(-r)) < 0)
-                        m->bus_reason = NULL;
-                goto unavailable;
-        }
-        r = sd_bus_request_name(bus, SPMD_BUS_NAME, 0);
-        if (r < 0) {
-                if (asprintf(&m->bus_reason, "cannot own %s on the system bus: %s%s", SPMD_BUS_NAME, strerror(-r),
-                             r == -EEXIST ? " (another spmd runs)"
-                             : r == -EACCES ? " (the bus policy does not allow it: install org.spmd1.conf)"
-                                            : "") < 0)
-                        m->bus_reason = NULL;
-                goto unavailable;
-        }
+        if (r < 0)
+                return broker_unavailable(m, asprintf(&why, "cannot set up the bus objects: %s", strerror(-r)) < 0
+                                                     ? NULL
+                                                     : why);
+        r = on_loop ? sd_bus_request_name_async(bus, NULL, SPMD_BUS_NAME, 0, on_name_reply, m)
+                    : sd_bus_request_name(bus, SPMD_BUS_NAME, 0);
+        if (r < 0)
+                return broker_unavailable(m, name_refused(r));
         r = sd_bus_attach_event(bus, m->event, 0);
-        if (r < 0) {
-                if (asprintf(&m->bus_reason, "cannot attach the bus to the event loop: %s", strerror(-r)) < 0)
-                        m->bus_reason = NULL;
-                goto unavailable;
-        }
+        if (r < 0)
+                return broker_unavailable(m, asprintf(&why, "cannot attach the bus to the event loop: %s",
+                                                      strerror(-r)) < 0
+                                                     ? NULL
+                                                     : why);
         m->bus = TAKE_PTR(bus);
-        log_info("Broker: active (%s on the system bus)%s.", SPMD_BUS_NAME, again ? ", back on the bus" : "");
-        broker_adopt(m);
-        broker_arm_limit_check(m);
-        if (again) {
-                /* clients that follow the grants learn they are still there */
-                for (size_t i = 0; i < m->n_grants; i++)
-                        emit_grant_added(m, m->grants[i]);
-                broker_layers_changed(m);
-        }
+        if (!on_loop)
+                broker_active(m);
         return 0;
-
-unavailable:
-        if (!before || !m->bus_reason || strcmp(before, m->bus_reason) != 0)
-                log_warning("Broker: unavailable: %s; clients cannot ask for grants until spmd is on the bus (it "
-                            "tries again, every 30 s at most).",
-                            strna(m->bus_reason));
-        bus_retry_arm(m);
-        return -ENOTCONN;
 }
 
 void broker_stop(Manager *m) {
