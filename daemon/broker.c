@@ -1588,6 +1588,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         CpusetStats st = {};
+        LoopLatency loop = loop_stats_get(&m->loop_stats, now_usec(CLOCK_MONOTONIC));
         int r;
 
         (void) error;
@@ -1614,6 +1615,9 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         KV("WalledCgroups", "u", st.walled);
         KV("RootCgroupProcesses", "u", st.root_procs);
         KV("RootCgroupKernelThreads", "u", st.root_kthreads);
+        KV("LoopDispatches", "t", loop.dispatches);
+        KV("LoopLatencyMaxUSec", "t", loop.max_usec);
+        KV("LoopLatencyP99USec", "t", loop.p99_usec);
 #undef KV
         if (r >= 0)
                 r = append_status_entry(reply, "SpmNodes", "au", append_spm_nodes, m);

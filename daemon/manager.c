@@ -1105,12 +1105,42 @@ int manager_startup(Manager *m) {
         return r;
 }
 
+/* sd_event_loop(), timing each round's own work (preparing and dispatching, not the wait). */
+static int manager_loop(Manager *m) {
+        int r, code = 0;
+
+        for (;;) {
+                uint64_t t0, prepared, t1;
+
+                r = sd_event_get_state(m->event);
+                if (r < 0)
+                        return r;
+                if (r == SD_EVENT_FINISHED)
+                        break;
+                t0 = now_usec(CLOCK_MONOTONIC);
+                r = sd_event_prepare(m->event);
+                if (r == 0) {
+                        prepared = now_usec(CLOCK_MONOTONIC);
+                        r = sd_event_wait(m->event, UINT64_MAX);
+                        t0 = now_usec(CLOCK_MONOTONIC) - (prepared - t0);
+                }
+                if (r > 0)
+                        r = sd_event_dispatch(m->event);
+                if (r < 0)
+                        return r;
+                t1 = now_usec(CLOCK_MONOTONIC);
+                loop_stats_add(&m->loop_stats, t1, t1 - t0);
+        }
+        r = sd_event_get_exit_code(m->event, &code);
+        return r == -ENODATA ? 0 : r < 0 ? r : code;
+}
+
 int manager_run(Manager *m) {
         int r;
 
         manager_notify_status(m, "Running");
         log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
-        r = sd_event_loop(m->event);
+        r = manager_loop(m);
         broker_stop(m); /* grants stay recorded: the next spmd adopts them */
         if (!m->config->persist_after_exit) {
                 /* enforcement ends with the daemon, as configured */

@@ -11,6 +11,7 @@
 #include "cpuset.h"
 #include "devices.h"
 #include "grant.h"
+#include "loop-stats.h"
 #include "topology.h"
 #include "watch.h"
 
@@ -89,6 +90,7 @@ typedef struct Manager {
         struct Demotion *demotion;      /* [Demotion] through DAMON (demote.c); NULL until wanted */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
+        LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */
 } Manager;
 
 /* One enforcement layer as spmctl status and GetStatus show it. */

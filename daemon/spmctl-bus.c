@@ -185,8 +185,12 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                 struct {
                         const char *key;
                         uint64_t *t;
-                } tk[] = { { "UptimeUSec", &s.uptime_usec }, { "Violations", &s.violations },
-                           { "Denials", &s.denials } };
+                } tk[] = { { "UptimeUSec", &s.uptime_usec },
+                           { "Violations", &s.violations },
+                           { "Denials", &s.denials },
+                           { "LoopDispatches", &s.loop_dispatches },
+                           { "LoopLatencyMaxUSec", &s.loop_max_usec },
+                           { "LoopLatencyP99USec", &s.loop_p99_usec } };
                 struct {
                         const char *key;
                         const char **p;
@@ -289,6 +293,9 @@ static int print_status_text(sd_bus_message *reply) {
         printf("      Demotion: %s; %s promoted\n", s.demotion, format_size(size, sizeof size, s.promoted));
         printf("      Activity: ");
         spmctl_print_activity(stdout, s.acts, s.n_acts, false);
+        printf("    Event loop: longest dispatch %.1f ms, p99 %.1f ms over the last minute (%" PRIu64
+               " dispatch(es))\n",
+               s.loop_max_usec / 1e3, s.loop_p99_usec / 1e3, s.loop_dispatches);
         printf("\nENFORCEMENT LAYER  STATE        DETAIL\n");
         for (size_t i = 0; i < s.n_layers; i++)
                 printf("%-18s %-12s %s\n", s.layers[i].name, s.layers[i].state, s.layers[i].detail);

@@ -52,7 +52,7 @@ typedef struct StatusInfo {
         const char *version, *config, *psi, *demotion;
         uint32_t reloads, failed_reloads, devices, device_problems, grants, standing_grants, walled, root_procs,
                 root_kthreads;
-        uint64_t uptime_usec, violations, denials, promoted;
+        uint64_t uptime_usec, violations, denials, promoted, loop_dispatches, loop_max_usec, loop_p99_usec;
         uint32_t spm_nodes[64];
         size_t n_spm_nodes;
         struct {

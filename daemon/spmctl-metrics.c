@@ -83,6 +83,14 @@ static void write_status(FILE *f, const StatusInfo *s) {
         fprintf(f, "spmd_violations_total %" PRIu64 "\n", s->violations);
         family(f, "spmd_denials_total", "counter", "Calls the BPF-LSM guard refused.");
         fprintf(f, "spmd_denials_total %" PRIu64 "\n", s->denials);
+        family(f, "spmd_loop_dispatches", "gauge", "Event loop dispatches over the last minute.");
+        fprintf(f, "spmd_loop_dispatches %" PRIu64 "\n", s->loop_dispatches);
+        family(f, "spmd_loop_dispatch_max_seconds", "gauge",
+               "The longest event loop dispatch over the last minute (a client's answer waits that long).");
+        fprintf(f, "spmd_loop_dispatch_max_seconds %.6f\n", s->loop_max_usec / 1e6);
+        family(f, "spmd_loop_dispatch_p99_seconds", "gauge",
+               "The 99th percentile of event loop dispatch times over the last minute (upper bound, 19% bins).");
+        fprintf(f, "spmd_loop_dispatch_p99_seconds %.6f\n", s->loop_p99_usec / 1e6);
 
         counts_family(f, "spmd_violations_by_syscall_total", "syscall",
                       "The observer's counts in the kernel, by syscall (they outlive spmd's restarts).", s->by_syscall,

@@ -188,6 +188,11 @@ try:
     ok(layers.get("cpuset") == ("off", "Cpuset=no") and layers["broker"][0] == "active" and
        layers["struct_ops"][0] == "unavailable" and layers["struct_ops"][1],
        "EnforcementLayers property: each layer with its state and reason", str(layers))
+    # the loop's own dispatches: at least those that served the calls above, the longest no shorter
+    # than the p99, both under the watchdog's 30 s
+    loop = mgr.GetStatus()
+    ok(int(loop["LoopDispatches"]) >= 3 and 0 < int(loop["LoopLatencyP99USec"]) <= int(loop["LoopLatencyMaxUSec"])
+       < 30_000_000, "GetStatus: the event loop's dispatch count, p99 and longest over the last minute", str(loop))
     ok(props.Get("org.spmd1.Manager", "Version") == version and int(props.Get("org.spmd1.Manager", "NGrants")) == 0,
        "Version and NGrants properties")
     ok(list(mgr.ListGrants()) == [], "ListGrants: none")
@@ -198,6 +203,8 @@ try:
     ok(re.match(rf"● spmd {re.escape(version)}: running for [0-9]+ (s|min [0-9]+ s)$", first)
        and re.search(r"^ +Config: .*spmd.conf \(0 reload\(s\), 0 failed\)$", r.stdout, re.M)
        and re.search(r"^ +SPM nodes: - \(0 device\(s\) online", r.stdout, re.M)
+       and re.search(r"^ +Event loop: longest dispatch [0-9.]+ ms, p99 [0-9.]+ ms over the last minute "
+                     r"\([1-9][0-9]* dispatch\(es\)\)$", r.stdout, re.M)
        and "USec" not in r.stdout and "RootCgroupProcesses" not in r.stdout,
        "spmctl status reads like systemctl status: a header with the state, labelled values in human units",
        r.stdout)
@@ -436,7 +443,9 @@ except dbus.exceptions.DBusException as e:
            and got.get(("spmd_layer_state", (("layer", "cpuset"), ("state", "active")))) == 0
            and got.get(("spmd_layer_state", (("layer", "cpuset"), ("state", "off")))) == 1
            and got.get(("spmd_grants", (("source", "dbus"),))) == 0
-           and ("spmd_reloads_total", ()) in got and ("spmd_denials_total", ()) in got,
+           and ("spmd_reloads_total", ()) in got and ("spmd_denials_total", ()) in got
+           and got.get(("spmd_loop_dispatches", ()), 0) > 0
+           and 0 < got.get(("spmd_loop_dispatch_p99_seconds", ()), 0) <= got.get(("spmd_loop_dispatch_max_seconds", ()), 0),
            "spmctl metrics: valid Prometheus text with spmd_up 1, the layers and counters", r.stdout + r.stderr)
         prom = os.path.join(tmp, "spmd.prom")
         r = spmctl("metrics", "--output", prom)
