@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "act-plan.h"
 #include "act.h"
 #include "cpuset.h"
 #include "damon.h"
@@ -25,7 +26,6 @@
 #define SLICE_USEC (20 * 1000)          /* most time one evacuation slice runs */
 #define IDLE_RESCAN_USEC (1000 * 1000)  /* a pass found nothing: look again this much later */
 #define MAX_PIDS 65536
-#define WHOLE_MAX_PAGES 65536           /* most pages one call may move: 256 MiB of 4 KiB pages */
 
 typedef struct ReclaimMark {
         char *cgroup;
@@ -121,8 +121,11 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
         _cleanup_(strv_freep) char **cgroups = NULL;
 
         if (m->topology && m->topology->caps.per_node_reclaim && reclaim_node_supported(np->node)) {
-                if (now - a->last_node_reclaim_usec < interval && a->last_node_reclaim_usec)
-                        return a->last_node_reclaim_usec + interval;
+                ReclaimPace pace = { .last_usec = a->last_node_reclaim_usec };
+                uint64_t due;
+
+                if (reclaim_choose(&pace, now, interval, 0, &due) == RECLAIM_NOT_YET)
+                        return due;
                 char what[64];
                 snprintf(what, sizeof what, "/sys/devices/system/node/node%u/reclaim", np->node);
                 count_reclaim(a, reclaim_write(m, NULL, (int) np->node), m->config->reclaim_step, what);
@@ -138,13 +141,19 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                         log_oom();
                         break;
                 }
-                if (mk->last_usec && now - mk->last_usec < interval) {
-                        next = next ? MIN(next, mk->last_usec + interval) : mk->last_usec + interval;
-                        continue;
-                }
-                /* reclaim that makes the workload stall defeats itself: leave a stalling cgroup be */
                 const PsiWatch *pw = manager_psi_watch(m, *c);
-                if (pw && pw->valid && m->config->psi_warn > 0 && pw->share >= m->config->psi_warn) {
+                ReclaimPace pace = {
+                        .last_usec = mk->last_usec,
+                        .psi_valid = pw && pw->valid,
+                        .psi_share = pw ? pw->share : 0,
+                };
+                uint64_t due;
+
+                switch (reclaim_choose(&pace, now, interval, m->config->psi_warn, &due)) {
+                case RECLAIM_NOT_YET:
+                        break;
+                case RECLAIM_BACK_OFF:
+                        /* reclaim that makes the workload stall defeats itself: leave a stalling cgroup be */
                         if (!mk->backed_off)
                                 log_notice("SPM node %u: reclaim leaves %s alone while its memory PSI is %.1f%% "
                                            "(>= PsiWarn=%.1f%%): reclaiming it would stall it more.",
@@ -152,14 +161,15 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                         mk->backed_off = true;
                         a->reclaim_backoffs++;
                         mk->last_usec = now;
-                        next = next ? MIN(next, now + interval) : now + interval;
-                        continue;
+                        break;
+                case RECLAIM_NOW:
+                        mk->backed_off = false;
+                        snprintf(what, sizeof what, "%s/memory.reclaim", *c);
+                        count_reclaim(a, reclaim_write(m, *c, -1), m->config->reclaim_step, what);
+                        mk->last_usec = now;
+                        break;
                 }
-                mk->backed_off = false;
-                snprintf(what, sizeof what, "%s/memory.reclaim", *c);
-                count_reclaim(a, reclaim_write(m, *c, -1), m->config->reclaim_step, what);
-                mk->last_usec = now;
-                next = next ? MIN(next, now + interval) : now + interval;
+                next = next ? MIN(next, due) : due;
         }
         if (!cgroups && !a->no_reclaim_source_logged)
                 log_notice("SPM node %u: nothing to reclaim from: no granted cgroup holds the node, and this kernel "
@@ -202,8 +212,8 @@ void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t 
 /* The target with the most free memory that is not itself below FreeCritical=; -1 = none. */
 static int choose_target(Manager *m) {
         NodeMask spm, targets = {};
-        uint64_t best_free = 0;
-        int best = -1;
+        NodeFree c[SPMD_MAX_NODES];
+        size_t n = 0;
 
         manager_spm_nodes(m, &spm);
         if (m->config->evacuate_target_set)
@@ -214,17 +224,12 @@ static int choose_target(Manager *m) {
                                 nodemask_set(&targets, (unsigned) m->topology->nodes[i].id);
         targets = nodemask_andnot(&targets, &spm);
         NODEMASK_FOREACH(t, &targets) {
-                uint64_t size = 0, fr = 0;
-                if (read_node_meminfo(t, &size, &fr) < 0 || size == 0)
-                        continue;
-                if (fr * 10000 / size < m->config->free_critical)
-                        continue;
-                if (best < 0 || fr > best_free) {
-                        best = (int) t;
-                        best_free = fr;
-                }
+                c[n] = (NodeFree){ .node = t };
+                if (read_node_meminfo(t, &c[n].size, &c[n].free) < 0)
+                        c[n].size = 0; /* unreadable: not a candidate */
+                n++;
         }
-        return best;
+        return evacuate_choose_target(c, n, m->config->free_critical);
 }
 
 /* Coldest first: a pass over the pages DAMON saw cold, then one over the rest (and so on, each
@@ -290,7 +295,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         uint64_t rate = m->config->evacuate_max_rate, page = (uint64_t) sysconf(_SC_PAGESIZE);
         uint32_t batch = m->config->evacuate_batch_pages;
         NodeMask from = {};
-        uint64_t deadline, need, moved = 0;
+        uint64_t deadline, need, wait, moved = 0;
 
         if (a->idle_until_usec > now)
                 return a->idle_until_usec;
@@ -306,19 +311,11 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         a->no_target_logged = false;
         nodemask_set(&from, np->node);
 
-        /* MaxRate=: a bucket of pages, filled at the rate, holding at most one second's worth */
-        if (rate != UINT64_MAX) {
-                double cap = (double) rate / (double) page;
-                a->tokens += (double) (now - a->tokens_usec) * cap / 1e6;
-                if (a->tokens > cap)
-                        a->tokens = cap;
-                a->tokens_usec = now;
-                if (a->tokens < 1)
-                        return now + (uint64_t) ((1 - a->tokens) * 1e6 / cap) + 1;
-        }
+        wait = rate_bucket_fill(&a->bucket, now, rate, page);
+        if (wait > 0)
+                return now + wait;
 
-        need = pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at);
-        need = need == UINT64_MAX ? UINT64_MAX : need / page + 1;
+        need = evacuate_need_pages(pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at), page);
         /* from now: a reclaim write before us in this round may have taken a while */
         deadline = now_usec(CLOCK_MONOTONIC) + SLICE_USEC;
         for (bool first = true; (first || now_usec(CLOCK_MONOTONIC) < deadline) && moved < need; first = false) {
@@ -354,9 +351,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 }
                 /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a
                  * process that small; larger ones go in move_pages(2) batches), within MaxRate= */
-                budget = need == UINT64_MAX ? batch : MIN(need - moved, WHOLE_MAX_PAGES);
-                if (rate != UINT64_MAX)
-                        budget = MIN(budget, (uint64_t) a->tokens);
+                budget = evacuate_budget(need, moved, batch, rate, &a->bucket);
                 if (budget == 0)
                         break;
                 found_before = a->evacuated.found;
@@ -369,7 +364,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                         if (a->cold_pass)
                                 a->cold_moved += (uint64_t) r;
                         if (rate != UINT64_MAX)
-                                a->tokens -= (double) r;
+                                a->bucket.tokens -= (double) r;
                 }
                 if (r < 0 || a->cursor.done) {
                         if (r < 0 && r != -ESRCH)
@@ -451,8 +446,7 @@ static void act_round(Manager *m) {
                         a->order_logged = false;
                         a->cold_pass = false; /* begin with the cold pages */
                         a->idle_until_usec = 0;
-                        a->tokens = 0;
-                        a->tokens_usec = now;
+                        a->bucket = (RateBucket){ .usec = now }; /* empty: MaxRate= from the start */
                         a->evac_since_usec = now;
                 } else if (!evac && a->evacuating) {
                         log_stop(np, false, np->why);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "act-plan.h"
 #include "migrate.h"
 #include "pressure.h"
 #include "psi.h"
@@ -38,8 +39,7 @@ typedef struct NodeActivity {
         uint64_t cold_at_start;         /* ... when the current evacuation began */
         bool order_logged;              /* how this evacuation orders its pages was said */
         uint64_t idle_until_usec;       /* the last pass found nothing: look again from then */
-        double tokens;                  /* MaxRate= budget, pages */
-        uint64_t tokens_usec;
+        RateBucket bucket;              /* MaxRate= budget, pages */
         int target;                     /* the node pages go to, -1 = none chosen */
         bool no_target_logged, no_source_logged, no_reclaim_source_logged; /* said once, until it changes */
 } NodeActivity;
