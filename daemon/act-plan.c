@@ -4,6 +4,10 @@
 #include "act-plan.h"
 #include "macro.h"
 
+bool act_wanted(PressureLevel at, PressureLevel held, PressureLevel now) {
+        return at != PRESSURE_NEVER && held >= at && now >= at;
+}
+
 ReclaimChoice reclaim_choose(const ReclaimPace *p, uint64_t now, uint64_t min_interval, unsigned psi_warn,
                              uint64_t *ret_due) {
         assert(p);

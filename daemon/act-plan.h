@@ -11,7 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
+
 #define WHOLE_MAX_PAGES 65536 /* most pages one call may move: 256 MiB of 4 KiB pages */
+
+/* ---- when ---- */
+
+/* Whether an action set to start AT (Reclaim At=, Evacuation At=) runs: the node's level, as held
+ * with hysteresis and RecoverAfter= (HELD), is at AT or above, and so is the level its latest
+ * sample alone gives (NOW: an action stops as soon as the metrics clear AT, without waiting for the
+ * held level to step down). */
+bool act_wanted(PressureLevel at, PressureLevel held, PressureLevel now);
 
 /* ---- reclaim pacing, one granted cgroup at a time ---- */
 

@@ -407,9 +407,7 @@ static void log_stop(NodePressure *np, bool reclaim, const char *why) {
 }
 
 static bool wants(const Config *c, const NodePressure *np, PressureLevel at) {
-        PressureLevel now = pressure_level_for(c, &np->last, np->state.level, NULL, 0);
-
-        return at != PRESSURE_NEVER && np->state.level >= at && now >= at;
+        return act_wanted(at, np->state.level, pressure_level_for(c, &np->last, np->state.level, NULL, 0));
 }
 
 static int on_act(sd_event_source *s, uint64_t usec, void *userdata);

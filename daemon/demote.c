@@ -18,6 +18,7 @@
 #include "grant.h"
 #include "log.h"
 #include "macro.h"
+#include "demote-plan.h"
 #include "manager.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -28,36 +29,16 @@
 #define SPM_K 1                     /* ... and the one over the SPM nodes: cold regions for evacuation, promotion */
 #define COLD_HINT_AGE 10            /* a region untouched this many aggregation intervals (1 s) is cold to evacuation */
 #define SAMPLE_US 5000              /* DAMON's access sampling interval */
-#define AGGR_US 100000              /* ... and aggregation interval: ages count these */
+#define AGGR_US DEMOTE_AGGR_US
 #define HOT_MIN_ACCESSES 1          /* a sample saw an access in the aggregation interval (the young filter then looks at each page) */
 #define HOT_MIN_AGE 2               /* for two aggregation intervals in a row */
 #define STATS_USEC (5 * USEC_PER_SEC)
 #define RANGES_USEC (30 * USEC_PER_SEC)
 #define RETRY_USEC (60 * USEC_PER_SEC)
 #define MAX_SCHEMES 64
-/* A grant's MaxBytes= less this is what demotion fills: memory.numa_stat may lag by up to about a
- * MiB of counts the kernel has not flushed yet, and where /proc/kpageflags cannot be read a
- * transparent huge page (x86-64: 2 MiB) moves whole on a budget that counted one page of it. */
-#define LIMIT_MARGIN (2ULL << 20)
-#define QUOTA_MIN 4096              /* DAMON's smallest region; less room than this is none */
 #define LIMIT_SLICE_USEC 20000      /* spmd's own moves for limited cgroups, per round */
 #define LIMIT_IDLE_USEC (5 * USEC_PER_SEC) /* after a pass that found nothing cold to move */
 #define COLD_DRAM_USEC (5 * USEC_PER_SEC)  /* how long a read of DRAM's cold regions serves */
-
-/*
- * How a cgroup whose D-Bus grant has a MaxBytes= is demoted. DAMON's quota counts the memory a
- * scheme goes over, everyone's, not the pages it moves, so it cannot hold one cgroup to a byte
- * count: while everything the cgroup holds in DRAM fits in the room its grant leaves, DAMON moves
- * its pages as for any cgroup; once it does not, the scheme stays in place without matching a
- * region, and spmd moves the cgroup's cold anonymous pages itself (move_pages(2), pages in the
- * regions a stat scheme of kdamond 0 sees cold), counting them against the room.
- */
-typedef enum LimitMode {
-        LIMIT_NONE,                 /* no grant limits it */
-        LIMIT_DAMON,                /* all it holds in DRAM fits: DAMON's scheme */
-        LIMIT_SPMD,                 /* spmd moves its cold pages, within the room */
-        LIMIT_FULL,                 /* no room: nothing moves */
-} LimitMode;
 
 typedef struct DemoteLimit {
         char *cgroup;               /* relative to the cgroup2 root */
@@ -291,9 +272,7 @@ static uint64_t grant_room(Manager *m, const char *cgroup_dir, const char *rel, 
                 if (g->max_bytes == UINT64_MAX || !nodemask_test(&g->nodes, node) || !streq_ptr(g->cgroup, rel))
                         continue;
                 used = cgroup_node_usage(cgroup_dir, &g->nodes);
-                left = used == UINT64_MAX || used >= g->max_bytes || g->max_bytes - used <= LIMIT_MARGIN
-                               ? 0
-                               : g->max_bytes - used - LIMIT_MARGIN;
+                left = demote_grant_room(used, g->max_bytes);
                 if (left < room) {
                         room = left;
                         *ret_grant = g;
@@ -342,7 +321,7 @@ static LimitMode plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, con
         if (room == UINT64_MAX)
                 return LIMIT_NONE;
         dram = cgroup_node_usage(cgroup_dir, &d->dram_nodes);
-        mode = room < QUOTA_MIN ? LIMIT_FULL : dram != UINT64_MAX && dram <= room ? LIMIT_DAMON : LIMIT_SPMD;
+        mode = demote_limit_mode(room, dram);
         changed = !prev || prev->mode != mode || prev->node != node;
         if (prev) {
                 *l = *prev; /* the entry moves on, with its pass */
@@ -491,7 +470,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         _cleanup_(strv_freep) char **used = NULL;
         NodeMask spm, targets = {};
         size_t n = 0, n_granted_nodes = 0, n_limits = 0, n_by_spmd = 0, n_full = 0;
-        uint32_t cold_age = (uint32_t) MIN(MAX(c->demotion_cold_age_usec / AGGR_US, 1), UINT32_MAX);
+        uint32_t cold_age = demote_cold_age(c->demotion_cold_age_usec);
         uint64_t share;
 
         manager_spm_nodes(m, &spm);
@@ -537,15 +516,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                         nodemask_set(&targets, np->node);
                         mode[n] = plan_limit(m, d, *cg, rel, np->node, limits, &n_limits);
                         owner[n] = np->node;
-                        schemes[n++] = (DamonScheme) {
-                                .action = "migrate_cold",
-                                .target_nid = np->node,
-                                .anon_only = true,
-                                .young = 0,
-                                .min_accesses = 0,
-                                .max_accesses = 0,
-                                .min_age = cold_age,
-                        };
+                        n++;
                 }
         }
         limits_free(d->limits, d->n_limits);
@@ -553,17 +524,11 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         d->n_limits = n_limits;
 
         /* pointers into used only now that it no longer grows */
-        share = c->demotion_max_rate == UINT64_MAX || n == 0 ? 0 : MAX(c->demotion_max_rate / n, QUOTA_MIN);
+        share = demote_quota_share(c->demotion_max_rate, n);
         for (size_t i = 0; i < n; i++) {
-                schemes[i].memcg_path = used[i];
-                schemes[i].quota_bytes = share;
-                if (mode[i] == LIMIT_SPMD || mode[i] == LIMIT_FULL) {
-                        /* in place, matching no region: the other schemes keep their places (DAMON
-                         * matches them by position when it takes a new setup) */
-                        schemes[i].min_age = UINT32_MAX;
-                        n_by_spmd += mode[i] == LIMIT_SPMD;
-                        n_full += mode[i] == LIMIT_FULL;
-                }
+                schemes[i] = demote_scheme(used[i], owner[i], cold_age, share, mode[i]);
+                n_by_spmd += mode[i] == LIMIT_SPMD;
+                n_full += mode[i] == LIMIT_FULL;
         }
         /* the cold DRAM regions spmd's own moves for limited cgroups go by */
         d->dram_cold_scheme = -1;

@@ -13,6 +13,27 @@
 #define SEC (1000 * MS)
 #define PAGE 4096ull
 
+static void test_wanted(void **state) {
+        static const struct {
+                PressureLevel at, held, now;
+                bool want;
+        } t[] = {
+                { PRESSURE_WARN, PRESSURE_OK, PRESSURE_OK, false },
+                { PRESSURE_WARN, PRESSURE_WARN, PRESSURE_WARN, true },
+                { PRESSURE_WARN, PRESSURE_CRITICAL, PRESSURE_WARN, true },
+                /* the metrics cleared warn; the held level waits for RecoverAfter=: the action stops now */
+                { PRESSURE_WARN, PRESSURE_WARN, PRESSURE_OK, false },
+                /* a sample above the level before it is held (hysteresis): not yet */
+                { PRESSURE_CRITICAL, PRESSURE_WARN, PRESSURE_CRITICAL, false },
+                { PRESSURE_CRITICAL, PRESSURE_CRITICAL, PRESSURE_CRITICAL, true },
+                { PRESSURE_NEVER, PRESSURE_CRITICAL, PRESSURE_CRITICAL, false },
+        };
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                assert_int_equal(act_wanted(t[i].at, t[i].held, t[i].now), t[i].want);
+}
+
 static void test_reclaim_choose(void **state) {
         static const struct {
                 const char *what;
@@ -141,6 +162,7 @@ static void test_rate_bucket(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_wanted),
                 cmocka_unit_test(test_reclaim_choose),
                 cmocka_unit_test(test_choose_target),
                 cmocka_unit_test(test_need_and_budget),
