@@ -175,6 +175,16 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
         r = check_dedicated(claim, info, t, ret_message);
         if (r < 0)
                 return r;
+        /* Online as asked when the topology was read a moment ago (libdaxctl's state, as below): nothing
+         * to do, and no second libdaxctl context on the event loop (a reload checks every claim). */
+        if (info->system_ram && info->blocks_total > 0 && info->blocks_online == info->blocks_total &&
+            info->movable == (movable ? 1 : 0)) {
+                char s1[32];
+                set_message(ret_message, 0, "%s: already online as %s on node %d (%d memory blocks, %s)", claim->dax,
+                            movable ? "movable system RAM" : "system RAM (ZONE_NORMAL)", info->target_node,
+                            info->blocks_total, format_size(s1, sizeof s1, info->size));
+                return DEVICE_ALREADY_ONLINE;
+        }
         if (device_daxctl_open(claim->dax, &ctx, &dev) < 0)
                 return set_message(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
 

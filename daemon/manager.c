@@ -418,13 +418,17 @@ static void set_layer(char **state, char **detail, const char *st, const char *f
 }
 
 static int manager_report_kernel_layers(Manager *m) {
-        _cleanup_free_ char *name = NULL, *reason = NULL;
+        const char *name, *reason;
         int r, ret = 0;
 
         if (m->config->struct_ops == TRISTATE_NO)
                 set_layer(&m->struct_ops_state, &m->struct_ops_detail, "off", "StructOps=no");
         else {
-                r = bpf_struct_ops_probe(&name, &reason);
+                if (!m->struct_ops_name && !m->struct_ops_reason)
+                        m->struct_ops_probe = bpf_struct_ops_probe(&m->struct_ops_name, &m->struct_ops_reason);
+                r = m->struct_ops_probe;
+                name = m->struct_ops_name;
+                reason = m->struct_ops_reason;
                 if (r > 0)
                         set_layer(&m->struct_ops_state, &m->struct_ops_detail, "unavailable",
                                   "this kernel offers %s, but spmd has no program for it yet; the cpuset wall and "
@@ -788,11 +792,13 @@ int manager_setup_observer(Manager *m) {
 int manager_apply_devices(Manager *m) {
         DevicePlan plan = {};
         bool changed = false;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         int r;
 
         r = manager_refresh_topology(m);
         if (r < 0)
                 return r;
+        log_debug("Reading the topology took %.1f ms.", (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1e3);
         r = device_plan_build(m->config, m->topology, &plan);
         if (r < 0)
                 return log_error_errno(r, "Failed to match the [Device] sections: %m");
@@ -913,12 +919,22 @@ int manager_reload(Manager *m, char **ret_error) {
         m->config = c;
         m->n_reloads++;
         manager_apply_log_level(m);
-        manager_setup_wall(m);
-        (void) manager_setup_observer(m);
-        (void) manager_setup_guard(m);
-        (void) manager_report_kernel_layers(m);
-        (void) manager_apply_devices(m);
-        broker_recheck(m);
+        /* each step's time at debug level: a reload runs on the event loop */
+        uint64_t t = now_usec(CLOCK_MONOTONIC);
+#define STEP(what, call)                                                                          \
+        do {                                                                                      \
+                call;                                                                             \
+                uint64_t n_ = now_usec(CLOCK_MONOTONIC);                                          \
+                log_debug("Reload: %s took %.1f ms.", what, (double) (n_ - t) / 1e3);             \
+                t = n_;                                                                           \
+        } while (0)
+        STEP("the cpuset wall", manager_setup_wall(m));
+        STEP("the observer", (void) manager_setup_observer(m));
+        STEP("the guard", (void) manager_setup_guard(m));
+        STEP("the kernel's layers", (void) manager_report_kernel_layers(m));
+        STEP("the devices", (void) manager_apply_devices(m));
+        STEP("the grants", broker_recheck(m));
+#undef STEP
         broker_layers_changed(m);
         broker_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
         log_info("Configuration reloaded (%zu file(s)).", c->n_files);
@@ -1015,6 +1031,8 @@ Manager *manager_free(Manager *m) {
         free(m->bus_reason);
         free(m->struct_ops_state);
         free(m->struct_ops_detail);
+        free(m->struct_ops_name);
+        free(m->struct_ops_reason);
         free(m->native_spm_state);
         free(m->native_spm_detail);
         sd_event_source_unref(m->sigterm_source);

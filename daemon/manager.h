@@ -53,6 +53,10 @@ typedef struct Manager {
         uint64_t n_refusals;
 
         char *struct_ops_state, *struct_ops_detail;   /* as last reported */
+        /* the kernel BTF's answer, read once: it cannot change until the next boot, and reading
+         * it takes 150-200 ms in the test guest, too long for every reload on the loop */
+        int struct_ops_probe;           /* bpf_struct_ops_probe()'s result; 0 with no name = not read yet */
+        char *struct_ops_name, *struct_ops_reason;
         char *native_spm_state, *native_spm_detail;
 
         int lock_fd;                    /* StateDirectory=/spmd.lock, held while spmd runs; -1 */

@@ -184,11 +184,24 @@ static void test_dedicated_node_policy(void **state) {
         device_plan_clear(&p);
         config_free(c);
 
-        /* RequireDedicatedNode=no lets it through to the device itself (absent here: ENODEV) */
+        /* RequireDedicatedNode=no lets it through: the topology says it is online as asked, so that
+         * is the answer, without a libdaxctl context */
         plan("[Device]\nMatch=dax0.0\nRequireDedicatedNode=no\n", &t, &p, &c);
+        assert_int_equal(device_online(&p.claims[0], &t, &msg), DEVICE_ALREADY_ONLINE);
+        assert_non_null(strstr(msg, "dax0.0: already online as movable system RAM on node 1 (8 memory blocks"));
+        free(msg);
+        msg = NULL;
+        /* one block offline, or online in the other zone: to the device itself (absent here: ENODEV) */
+        daxdevs[0].blocks_online = 7;
         assert_int_equal(device_online(&p.claims[0], &t, &msg), -ENODEV);
         assert_non_null(strstr(msg, "gone"));
         free(msg);
+        msg = NULL;
+        daxdevs[0].blocks_online = 8;
+        daxdevs[0].movable = 0;
+        assert_int_equal(device_online(&p.claims[0], &t, &msg), -ENODEV);
+        free(msg);
+        daxdevs[0].movable = 1;
         nodes[1].size = 1ull << 30;
         device_plan_clear(&p);
         config_free(c);
