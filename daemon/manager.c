@@ -1148,6 +1148,8 @@ static int manager_loop(Manager *m) {
                         return r;
                 t1 = now_usec(CLOCK_MONOTONIC);
                 loop_stats_add(&m->loop_stats, t1, t1 - t0);
+                if (t1 - t0 >= 100 * USEC_PER_MSEC) /* what ran is in the debug lines just above */
+                        log_debug("Event loop: that dispatch took %.0f ms.", (double) (t1 - t0) / 1e3);
         }
         r = sd_event_get_exit_code(m->event, &code);
         return r == -ENODATA ? 0 : r < 0 ? r : code;

@@ -8,17 +8,23 @@ echo "# in the guest: $(uname -r), lsm=$(cat /sys/kernel/security/lsm)"
 # these measure BPF programs of their own: before spmd attaches its
 for b in "$VM_BUILD"/bench/bench-*; do
         [ -f "$b" ] && [ -x "$b" ] || continue
-        case "$(basename "$b")" in bench-grant-latency | bench-evacuate | bench-reaction | bench-idle) continue ;; esac
+        case "$(basename "$b")" in bench-grant-latency | bench-evacuate | bench-reaction | bench-idle | bench-loop-latency) continue ;; esac
         "$b" 2>/dev/null || echo "# $(basename "$b"): exit $?"
 done
 
-# the broker: spmd with an SPM node on a private system bus
+# the broker: spmd with an SPM node on a private system bus; a compression ratio in a file that
+# bench-loop-latency turns down to drive an evacuation (it stays at 3 for the rest)
 dax=$(vm_nvdimm_create_devdax)
 mkdir -p /etc/spmd
-printf "[Device]\nMatch=%s\n" "$dax" >/etc/spmd/spmd.conf
+echo 3.00 >/tmp/ratio
+printf "[Device]\nMatch=%s\nCompressionRatioPath=/tmp/ratio\nPhysicalCapacity=256M\n[Pressure]\nRefuseGrantsAt=never\n" \
+        "$dax" >/etc/spmd/spmd.conf
 vm_private_bus
 spmd_start /etc/spmd/spmd.conf
 "$VM_BUILD/bench/bench-grant-latency" || echo "# bench-grant-latency: exit $?"
+# Ping while 200 clients ask for grants, a reload every second and an evacuation run at once
+echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+"$VM_BUILD/bench/bench-loop-latency" /tmp/ratio || echo "# bench-loop-latency: exit $?"
 spmd_stop
 vm_private_bus_stop
 # the guard stays pinned after spmd (PersistAfterExit=yes): the benches below set up cgroups of their own
