@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spmd/bus.h"
+
 #define CG "/sys/fs/cgroup"
 #define BENCH_CG "/spmd-bench-mixed"
 #define MPOL_BIND 2
@@ -123,15 +125,15 @@ static int get_status(sd_bus *bus, unsigned node, Status *ret) {
                     (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
                     (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
                         break;
-                if (strcmp(key, "LoopLatencyMaxUSec") == 0)
+                if (strcmp(key, SPMD_STATUS_LOOP_LATENCY_MAX_USEC) == 0)
                         r = sd_bus_message_read(reply, "t", &s.loop_max_usec);
-                else if (strcmp(key, "LoopLatencyP99USec") == 0)
+                else if (strcmp(key, SPMD_STATUS_LOOP_LATENCY_P99_USEC) == 0)
                         r = sd_bus_message_read(reply, "t", &s.loop_p99_usec);
-                else if (strcmp(key, "LoopDispatches") == 0)
+                else if (strcmp(key, SPMD_STATUS_LOOP_DISPATCHES) == 0)
                         r = sd_bus_message_read(reply, "t", &s.loop_dispatches);
-                else if (strcmp(key, "Reloads") == 0)
+                else if (strcmp(key, SPMD_STATUS_RELOADS) == 0)
                         r = sd_bus_message_read(reply, "u", &s.reloads);
-                else if (strcmp(key, "NodeActivity") == 0) {
+                else if (strcmp(key, SPMD_STATUS_NODE_ACTIVITY) == 0) {
                         r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
                         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'a', "{sv}")) > 0) {
                                 uint32_t n = UINT32_MAX;
@@ -142,9 +144,9 @@ static int get_status(sd_bus *bus, unsigned node, Status *ret) {
                                         if ((r = sd_bus_message_read(reply, "s", &k)) < 0 ||
                                             (r = sd_bus_message_peek_type(reply, &t, &c)) < 0)
                                                 break;
-                                        if (strcmp(k, "node") == 0 && strcmp(c, "u") == 0)
+                                        if (strcmp(k, SPMD_NODE_NODE) == 0 && strcmp(c, "u") == 0)
                                                 r = sd_bus_message_read(reply, "v", "u", &n);
-                                        else if (strcmp(k, "evacuated_pages") == 0 && strcmp(c, "t") == 0)
+                                        else if (strcmp(k, SPMD_NODE_EVACUATED_PAGES) == 0 && strcmp(c, "t") == 0)
                                                 r = sd_bus_message_read(reply, "v", "t", &pages);
                                         else
                                                 r = sd_bus_message_skip(reply, "v");

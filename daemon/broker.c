@@ -1461,33 +1461,33 @@ static int append_activity(sd_bus_message *reply, Manager *m) {
                         phys_free = used >= (double) np->last.physical ? 0 : (uint64_t) ((double) np->last.physical - used);
                 }
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
-                if (r >= 0) r = append_kv(reply, "node", "u", np->node);
-                if (r >= 0) r = append_kv(reply, "level", "s", pressure_level_to_string(np->state.level));
-                if (r >= 0) r = append_kv(reply, "reason", "s", np->why);
-                if (r >= 0) r = append_kv(reply, "size", "t", np->last.size);
-                if (r >= 0) r = append_kv(reply, "free", "t", np->last.free);
-                if (r >= 0) r = append_kv(reply, "ratio", "d", np->last.ratio);
-                if (r >= 0) r = append_kv(reply, "physical", "t", np->last.physical);
-                if (r >= 0) r = append_kv(reply, "physical_free", "t", phys_free);
-                if (r >= 0) r = append_kv(reply, "capacity_lost", "t",
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_NODE, "u", np->node);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_LEVEL, "s", pressure_level_to_string(np->state.level));
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_REASON, "s", np->why);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_SIZE, "t", np->last.size);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_FREE, "t", np->last.free);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RATIO, "d", np->last.ratio);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_PHYSICAL, "t", np->last.physical);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_PHYSICAL_FREE, "t", phys_free);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_CAPACITY_LOST, "t",
                                           np->last.nominal > np->last.size ? np->last.nominal - np->last.size : 0);
-                if (r >= 0) r = append_kv(reply, "balloon", "t", np->balloon);
-                if (r >= 0) r = append_kv(reply, "health", "s", np->n_memdevs ? np->health_why : "");
-                if (r >= 0) r = append_kv(reply, "psi", "d", np->last.psi_valid ? np->last.psi / 100.0 : -1.0);
-                if (r >= 0) r = append_kv(reply, "acting", "s", acting);
-                if (r >= 0) r = append_kv(reply, "reclaim_writes", "t", a->reclaim_writes);
-                if (r >= 0) r = append_kv(reply, "reclaim_short", "t", a->reclaim_short);
-                if (r >= 0) r = append_kv(reply, "reclaim_failed", "t", a->reclaim_failed);
-                if (r >= 0) r = append_kv(reply, "reclaim_bytes", "t", a->reclaim_bytes);
-                if (r >= 0) r = append_kv(reply, "reclaim_backoffs", "t", a->reclaim_backoffs);
-                if (r >= 0) r = append_kv(reply, "evacuated_pages", "t", a->evacuated.moved);
-                if (r >= 0) r = append_kv(reply, "evacuate_busy", "t", a->evacuated.busy);
-                if (r >= 0) r = append_kv(reply, "evacuate_no_memory", "t", a->evacuated.no_memory);
-                if (r >= 0) r = append_kv(reply, "evacuate_failed", "t", a->evacuated.failed);
-                if (r >= 0) r = append_kv(reply, "evacuation_passes", "t", a->passes);
-                if (r >= 0) r = append_kv(reply, "evacuation_target", "i", a->evacuating ? a->target : -1);
-                if (r >= 0) r = append_kv(reply, "evacuated_cold_pages", "t", a->cold_moved);
-                if (r >= 0) r = append_kv(reply, "demoted_bytes", "t", a->demoted_bytes);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_BALLOON, "t", np->balloon);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_HEALTH, "s", np->n_memdevs ? np->health_why : "");
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_PSI, "d", np->last.psi_valid ? np->last.psi / 100.0 : -1.0);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_ACTING, "s", acting);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RECLAIM_WRITES, "t", a->reclaim_writes);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RECLAIM_SHORT, "t", a->reclaim_short);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RECLAIM_FAILED, "t", a->reclaim_failed);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RECLAIM_BYTES, "t", a->reclaim_bytes);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_RECLAIM_BACKOFFS, "t", a->reclaim_backoffs);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATED_PAGES, "t", a->evacuated.moved);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATE_BUSY, "t", a->evacuated.busy);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATE_NO_MEMORY, "t", a->evacuated.no_memory);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATE_FAILED, "t", a->evacuated.failed);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATION_PASSES, "t", a->passes);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATION_TARGET, "i", a->evacuating ? a->target : -1);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_EVACUATED_COLD_PAGES, "t", a->cold_moved);
+                if (r >= 0) r = append_kv(reply, SPMD_NODE_DEMOTED_BYTES, "t", a->demoted_bytes);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);
         }
@@ -1601,40 +1601,40 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
 #define KV(key, sig, ...)                                                                                   \
         if (r >= 0)                                                                                         \
                 r = sd_bus_message_append(reply, "{sv}", key, sig, __VA_ARGS__)
-        KV("Version", "s", SPMD_VERSION);
-        KV("ConfigPath", "s", m->config_path);
-        KV("Reloads", "u", m->n_reloads);
-        KV("FailedReloads", "u", m->n_failed_reloads);
-        KV("UptimeUSec", "t", now_usec(CLOCK_MONOTONIC) - m->start_usec);
-        KV("DevicesOnline", "u", (uint32_t) strv_length(m->onlined));
-        KV("DeviceProblems", "u", m->n_device_problems);
-        KV("Grants", "u", (uint32_t) m->n_grants);
-        KV("StandingGrants", "u", (uint32_t) m->config->n_grants);
-        KV("Violations", "t", m->n_violations);
-        KV("Denials", "t", m->n_denials);
-        KV("WalledCgroups", "u", st.walled);
-        KV("RootCgroupProcesses", "u", st.root_procs);
-        KV("RootCgroupKernelThreads", "u", st.root_kthreads);
-        KV("LoopDispatches", "t", loop.dispatches);
-        KV("LoopLatencyMaxUSec", "t", loop.max_usec);
-        KV("LoopLatencyP99USec", "t", loop.p99_usec);
+        KV(SPMD_STATUS_VERSION, "s", SPMD_VERSION);
+        KV(SPMD_STATUS_CONFIG_PATH, "s", m->config_path);
+        KV(SPMD_STATUS_RELOADS, "u", m->n_reloads);
+        KV(SPMD_STATUS_FAILED_RELOADS, "u", m->n_failed_reloads);
+        KV(SPMD_STATUS_UPTIME_USEC, "t", now_usec(CLOCK_MONOTONIC) - m->start_usec);
+        KV(SPMD_STATUS_DEVICES_ONLINE, "u", (uint32_t) strv_length(m->onlined));
+        KV(SPMD_STATUS_DEVICE_PROBLEMS, "u", m->n_device_problems);
+        KV(SPMD_STATUS_GRANTS, "u", (uint32_t) m->n_grants);
+        KV(SPMD_STATUS_STANDING_GRANTS, "u", (uint32_t) m->config->n_grants);
+        KV(SPMD_STATUS_VIOLATIONS, "t", m->n_violations);
+        KV(SPMD_STATUS_DENIALS, "t", m->n_denials);
+        KV(SPMD_STATUS_WALLED_CGROUPS, "u", st.walled);
+        KV(SPMD_STATUS_ROOT_CGROUP_PROCESSES, "u", st.root_procs);
+        KV(SPMD_STATUS_ROOT_CGROUP_KERNEL_THREADS, "u", st.root_kthreads);
+        KV(SPMD_STATUS_LOOP_DISPATCHES, "t", loop.dispatches);
+        KV(SPMD_STATUS_LOOP_LATENCY_MAX_USEC, "t", loop.max_usec);
+        KV(SPMD_STATUS_LOOP_LATENCY_P99_USEC, "t", loop.p99_usec);
 #undef KV
         if (r >= 0)
-                r = append_status_entry(reply, "SpmNodes", "au", append_spm_nodes, m);
+                r = append_status_entry(reply, SPMD_STATUS_SPM_NODES, "au", append_spm_nodes, m);
         if (r >= 0)
-                r = append_status_entry(reply, "NodePressure", "a(uss)", append_pressure, m);
+                r = append_status_entry(reply, SPMD_STATUS_NODE_PRESSURE, "a(uss)", append_pressure, m);
         if (r >= 0)
-                r = append_status_entry(reply, "NodeActivity", "aa{sv}", append_activity, m);
+                r = append_status_entry(reply, SPMD_STATUS_NODE_ACTIVITY, "aa{sv}", append_activity, m);
         if (r >= 0)
-                r = append_status_entry(reply, "ViolationsBySyscall", "a{st}", append_violation_kinds, m);
+                r = append_status_entry(reply, SPMD_STATUS_VIOLATIONS_BY_SYSCALL, "a{st}", append_violation_kinds, m);
         if (r >= 0)
-                r = append_status_entry(reply, "DenialsByKind", "a{st}", append_denial_kinds, m);
+                r = append_status_entry(reply, SPMD_STATUS_DENIALS_BY_KIND, "a{st}", append_denial_kinds, m);
         if (r >= 0)
-                r = append_status_entry(reply, "MemoryPSI", "s", append_system_psi, m);
+                r = append_status_entry(reply, SPMD_STATUS_MEMORY_PSI, "s", append_system_psi, m);
         if (r >= 0)
-                r = append_status_entry(reply, "Demotion", "(st)", append_demotion, m);
+                r = append_status_entry(reply, SPMD_STATUS_DEMOTION, "(st)", append_demotion, m);
         if (r >= 0)
-                r = append_status_entry(reply, "EnforcementLayers", "a(sss)", append_layers, m);
+                r = append_status_entry(reply, SPMD_STATUS_ENFORCEMENT_LAYERS, "a(sss)", append_layers, m);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)

@@ -177,24 +177,24 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                 struct {
                         const char *key;
                         uint32_t *u;
-                } uk[] = { { "Reloads", &s.reloads },         { "FailedReloads", &s.failed_reloads },
-                           { "DevicesOnline", &s.devices },   { "DeviceProblems", &s.device_problems },
-                           { "Grants", &s.grants },           { "StandingGrants", &s.standing_grants },
-                           { "WalledCgroups", &s.walled },    { "RootCgroupProcesses", &s.root_procs },
-                           { "RootCgroupKernelThreads", &s.root_kthreads } };
+                } uk[] = { { SPMD_STATUS_RELOADS, &s.reloads },         { SPMD_STATUS_FAILED_RELOADS, &s.failed_reloads },
+                           { SPMD_STATUS_DEVICES_ONLINE, &s.devices },   { SPMD_STATUS_DEVICE_PROBLEMS, &s.device_problems },
+                           { SPMD_STATUS_GRANTS, &s.grants },           { SPMD_STATUS_STANDING_GRANTS, &s.standing_grants },
+                           { SPMD_STATUS_WALLED_CGROUPS, &s.walled },    { SPMD_STATUS_ROOT_CGROUP_PROCESSES, &s.root_procs },
+                           { SPMD_STATUS_ROOT_CGROUP_KERNEL_THREADS, &s.root_kthreads } };
                 struct {
                         const char *key;
                         uint64_t *t;
-                } tk[] = { { "UptimeUSec", &s.uptime_usec },
-                           { "Violations", &s.violations },
-                           { "Denials", &s.denials },
-                           { "LoopDispatches", &s.loop_dispatches },
-                           { "LoopLatencyMaxUSec", &s.loop_max_usec },
-                           { "LoopLatencyP99USec", &s.loop_p99_usec } };
+                } tk[] = { { SPMD_STATUS_UPTIME_USEC, &s.uptime_usec },
+                           { SPMD_STATUS_VIOLATIONS, &s.violations },
+                           { SPMD_STATUS_DENIALS, &s.denials },
+                           { SPMD_STATUS_LOOP_DISPATCHES, &s.loop_dispatches },
+                           { SPMD_STATUS_LOOP_LATENCY_MAX_USEC, &s.loop_max_usec },
+                           { SPMD_STATUS_LOOP_LATENCY_P99_USEC, &s.loop_p99_usec } };
                 struct {
                         const char *key;
                         const char **p;
-                } sk[] = { { "Version", &s.version }, { "ConfigPath", &s.config }, { "MemoryPSI", &s.psi } };
+                } sk[] = { { SPMD_STATUS_VERSION, &s.version }, { SPMD_STATUS_CONFIG_PATH, &s.config }, { SPMD_STATUS_MEMORY_PSI, &s.psi } };
                 bool done = false;
 
                 for (size_t i = 0; !done && i < ELEMENTSOF(uk); i++)
@@ -208,15 +208,15 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                                 r = sd_bus_message_read(reply, "s", sk[i].p), done = true;
                 if (done)
                         ;
-                else if (strcmp(key, "SpmNodes") == 0 && strcmp(contents, "au") == 0) {
+                else if (strcmp(key, SPMD_STATUS_SPM_NODES) == 0 && strcmp(contents, "au") == 0) {
                         const uint32_t *v;
                         size_t size;
                         r = sd_bus_message_read_array(reply, 'u', (const void **) &v, &size);
                         for (size_t i = 0; r >= 0 && i < size / sizeof *v && s.n_spm_nodes < ELEMENTSOF(s.spm_nodes); i++)
                                 s.spm_nodes[s.n_spm_nodes++] = v[i];
-                } else if (strcmp(key, "Demotion") == 0 && strcmp(contents, "(st)") == 0)
+                } else if (strcmp(key, SPMD_STATUS_DEMOTION) == 0 && strcmp(contents, "(st)") == 0)
                         r = sd_bus_message_read(reply, "(st)", &s.demotion, &s.promoted);
-                else if ((strcmp(key, "ViolationsBySyscall") == 0 || strcmp(key, "DenialsByKind") == 0) &&
+                else if ((strcmp(key, SPMD_STATUS_VIOLATIONS_BY_SYSCALL) == 0 || strcmp(key, SPMD_STATUS_DENIALS_BY_KIND) == 0) &&
                          strcmp(contents, "a{st}") == 0) {
                         bool v = key[0] == 'V';
                         StatusCount *to = v ? s.by_syscall : s.by_kind;
@@ -231,9 +231,9 @@ int spmctl_status_parse(sd_bus_message *reply, StatusInfo *ret) {
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                 }
-                else if (strcmp(key, "NodeActivity") == 0 && strcmp(contents, "aa{sv}") == 0)
+                else if (strcmp(key, SPMD_STATUS_NODE_ACTIVITY) == 0 && strcmp(contents, "aa{sv}") == 0)
                         r = spmctl_read_activity(reply, &s.acts, &s.n_acts);
-                else if (strcmp(key, "EnforcementLayers") == 0 && strcmp(contents, "a(sss)") == 0) {
+                else if (strcmp(key, SPMD_STATUS_ENFORCEMENT_LAYERS) == 0 && strcmp(contents, "a(sss)") == 0) {
                         const char *name, *state, *detail;
 
                         r = sd_bus_message_enter_container(reply, 'a', "(sss)");
@@ -380,7 +380,7 @@ int spmctl_status(int argc, char *argv[]) {
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                         printf("]");
-                } else if (strcmp(contents, "aa{sv}") == 0 && strcmp(key, "NodeActivity") == 0) {
+                } else if (strcmp(contents, "aa{sv}") == 0 && strcmp(key, SPMD_STATUS_NODE_ACTIVITY) == 0) {
                         _cleanup_free_ NodeAct *acts = NULL;
                         size_t n_acts = 0;
                         r = spmctl_read_activity(reply, &acts, &n_acts);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "spmd/bus.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
 #include "time-util.h"
@@ -26,24 +27,24 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
                 const char *key;
                 uint64_t *t;
         } tk[] = {
-                { "size", &a->size },
-                { "free", &a->free },
-                { "physical", &a->physical },
-                { "physical_free", &a->physical_free },
-                { "capacity_lost", &a->capacity_lost },
-                { "balloon", &a->balloon },
-                { "reclaim_writes", &a->reclaim_writes },
-                { "reclaim_short", &a->reclaim_short },
-                { "reclaim_failed", &a->reclaim_failed },
-                { "reclaim_bytes", &a->reclaim_bytes },
-                { "reclaim_backoffs", &a->reclaim_backoffs },
-                { "evacuated_pages", &a->evacuated_pages },
-                { "evacuate_busy", &a->evacuate_busy },
-                { "evacuate_no_memory", &a->evacuate_no_memory },
-                { "evacuate_failed", &a->evacuate_failed },
-                { "evacuation_passes", &a->evacuation_passes },
-                { "evacuated_cold_pages", &a->evacuated_cold_pages },
-                { "demoted_bytes", &a->demoted_bytes },
+                { SPMD_NODE_SIZE, &a->size },
+                { SPMD_NODE_FREE, &a->free },
+                { SPMD_NODE_PHYSICAL, &a->physical },
+                { SPMD_NODE_PHYSICAL_FREE, &a->physical_free },
+                { SPMD_NODE_CAPACITY_LOST, &a->capacity_lost },
+                { SPMD_NODE_BALLOON, &a->balloon },
+                { SPMD_NODE_RECLAIM_WRITES, &a->reclaim_writes },
+                { SPMD_NODE_RECLAIM_SHORT, &a->reclaim_short },
+                { SPMD_NODE_RECLAIM_FAILED, &a->reclaim_failed },
+                { SPMD_NODE_RECLAIM_BYTES, &a->reclaim_bytes },
+                { SPMD_NODE_RECLAIM_BACKOFFS, &a->reclaim_backoffs },
+                { SPMD_NODE_EVACUATED_PAGES, &a->evacuated_pages },
+                { SPMD_NODE_EVACUATE_BUSY, &a->evacuate_busy },
+                { SPMD_NODE_EVACUATE_NO_MEMORY, &a->evacuate_no_memory },
+                { SPMD_NODE_EVACUATE_FAILED, &a->evacuate_failed },
+                { SPMD_NODE_EVACUATION_PASSES, &a->evacuation_passes },
+                { SPMD_NODE_EVACUATED_COLD_PAGES, &a->evacuated_cold_pages },
+                { SPMD_NODE_DEMOTED_BYTES, &a->demoted_bytes },
         };
         r = 0;
         if (strcmp(contents, "t") == 0) {
@@ -55,19 +56,19 @@ static int read_entry(sd_bus_message *m, NodeAct *a) {
         } else if (strcmp(contents, "s") == 0) {
                 const char *v;
                 r = sd_bus_message_read(m, "s", &v);
-                if (r >= 0 && strcmp(key, "level") == 0)
+                if (r >= 0 && strcmp(key, SPMD_NODE_LEVEL) == 0)
                         str_copy_cut(a->level, sizeof a->level, v);
-                else if (r >= 0 && strcmp(key, "acting") == 0)
+                else if (r >= 0 && strcmp(key, SPMD_NODE_ACTING) == 0)
                         str_copy_cut(a->acting, sizeof a->acting, v);
-                else if (r >= 0 && strcmp(key, "reason") == 0)
+                else if (r >= 0 && strcmp(key, SPMD_NODE_REASON) == 0)
                         str_copy_cut(a->reason, sizeof a->reason, v);
-        } else if (strcmp(contents, "u") == 0 && strcmp(key, "node") == 0)
+        } else if (strcmp(contents, "u") == 0 && strcmp(key, SPMD_NODE_NODE) == 0)
                 r = sd_bus_message_read(m, "u", &a->node);
-        else if (strcmp(contents, "d") == 0 && strcmp(key, "ratio") == 0)
+        else if (strcmp(contents, "d") == 0 && strcmp(key, SPMD_NODE_RATIO) == 0)
                 r = sd_bus_message_read(m, "d", &a->ratio);
-        else if (strcmp(contents, "d") == 0 && strcmp(key, "psi") == 0)
+        else if (strcmp(contents, "d") == 0 && strcmp(key, SPMD_NODE_PSI) == 0)
                 r = sd_bus_message_read(m, "d", &a->psi);
-        else if (strcmp(contents, "i") == 0 && strcmp(key, "evacuation_target") == 0)
+        else if (strcmp(contents, "i") == 0 && strcmp(key, SPMD_NODE_EVACUATION_TARGET) == 0)
                 r = sd_bus_message_read(m, "i", &a->evacuation_target);
         else
                 r = sd_bus_message_skip(m, contents); /* a key this spmctl does not know */
@@ -163,7 +164,7 @@ static int fetch(sd_bus *bus, NodeAct **ret, size_t *ret_n) {
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 if ((r = sd_bus_message_read(reply, "s", &key)) < 0)
                         break;
-                if (strcmp(key, "NodeActivity") == 0) {
+                if (strcmp(key, SPMD_STATUS_NODE_ACTIVITY) == 0) {
                         if ((r = sd_bus_message_enter_container(reply, 'v', "aa{sv}")) < 0 ||
                             (r = spmctl_read_activity(reply, ret, ret_n)) < 0)
                                 break;
