@@ -15,6 +15,7 @@
 #include "demote.h"
 #include "log.h"
 #include "manager.h"
+#include "migrate-worker.h"
 #include "migrate.h"
 #include "parse-util.h"
 #include "reclaim.h"
@@ -289,14 +290,65 @@ static void start_pass(Manager *m, NodePressure *np) {
         a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
 }
 
-/* One slice of evacuation; returns when the next is due. */
+static void act_round(Manager *m);
+
+/* A job of the evacuation thread ended: fold its results into the node's state (if the node is still
+ * there and still evacuating, and the pass is the one it ran in) and take the next step. */
+static void on_evacuated(MigrateJob *job, void *userdata) {
+        Manager *m = userdata;
+        NodePressure *np = NULL;
+        NodeActivity *a;
+        int64_t r = job->result;
+
+        for (size_t i = 0; i < m->n_pressure && !np; i++)
+                if (m->pressure[i].node == job->node)
+                        np = &m->pressure[i];
+        if (!np)
+                return; /* a reload took the node away: what moved is moved */
+        a = &np->act;
+        migrate_stats_add(&a->evacuated, &job->stats);
+        if (r > 0) {
+                if (job->cold_pass)
+                        a->cold_moved += (uint64_t) r;
+                if (m->config->evacuate_max_rate != UINT64_MAX)
+                        a->bucket.tokens -= (double) r;
+        }
+        log_debug("SPM node %u: evacuation slice: %" PRId64 " page(s) moved to node %d in %.1f ms; pid %d, %" PRIu64
+                  " page(s) on the node at the start of its pass.",
+                  np->node, r > 0 ? r : 0, job->to, job->usec / 1e3, (int) job->cursor.pid, job->cursor.on_from);
+        if (a->evacuating && a->pid_index < a->n_pids && a->cursor.pid == job->cursor.pid &&
+            a->cold_pass == job->cold_pass) {
+                a->pass_found += job->stats.found;
+                if (job->cold_pass) {
+                        a->cold.not_cold = job->cold.not_cold;
+                        a->cold.no_pfn = job->cold.no_pfn;
+                }
+                a->cursor = job->cursor;
+                if (r < 0 || a->cursor.done) {
+                        if (r < 0 && r != -ESRCH)
+                                log_debug_errno((int) r, "Evacuation: cannot walk process %d: %m", (int) a->cursor.pid);
+                        a->pid_index++;
+                        a->cursor = (MigrateCursor){ .pid = a->pid_index < a->n_pids ? a->pids[a->pid_index] : 0 };
+                }
+        }
+        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
+        act_round(m);
+}
+
+/* The next step of evacuation: a move_pages/migrate_pages job for the evacuation thread (one at a
+ * time for all nodes: the loop never waits for the kernel's migration); returns when to look again
+ * (the job's end comes sooner, and takes the next step itself). */
 static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         NodeActivity *a = &np->act;
         uint64_t rate = m->config->evacuate_max_rate, page = (uint64_t) sysconf(_SC_PAGESIZE);
         uint32_t batch = m->config->evacuate_batch_pages;
         NodeMask from = {};
-        uint64_t deadline, need, wait, moved = 0;
+        uint64_t need, wait, budget;
+        MigrateJob *job;
+        int r;
 
+        if (migrate_worker_busy(m->evac_worker))
+                return now + IDLE_RESCAN_USEC;
         if (a->idle_until_usec > now)
                 return a->idle_until_usec;
         a->target = choose_target(m);
@@ -315,71 +367,80 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         if (wait > 0)
                 return now + wait;
 
-        need = evacuate_need_pages(pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at), page);
-        /* from now: a reclaim write before us in this round may have taken a while */
-        deadline = now_usec(CLOCK_MONOTONIC) + SLICE_USEC;
-        for (bool first = true; (first || now_usec(CLOCK_MONOTONIC) < deadline) && moved < need; first = false) {
-                uint64_t budget, found_before, no_memory_before;
-                int64_t r;
-
-                if (a->pid_index >= a->n_pids) {
-                        if (a->n_pids)
-                                a->passes++;
-                        if (a->cold_pass && a->cold.no_pfn && !a->cold.not_cold)
-                                log_warning("SPM node %u: /proc/PID/pagemap shows no page frames (spmd lacks "
-                                            "CAP_SYS_ADMIN?): the cold pass moved pages in address order.",
-                                            np->node);
-                        if (a->n_pids && a->pass_found == 0 && !a->cold_pass) {
-                                /* everything granted is off the node (or cannot move): look again later */
-                                a->pids = mfree(a->pids);
-                                a->n_pids = a->pid_index = 0;
-                                a->idle_until_usec = now + IDLE_RESCAN_USEC;
-                                return a->idle_until_usec;
-                        }
-                        start_pass(m, np);
-                        if (a->n_pids > 0)
-                                a->no_source_logged = false;
-                        if (a->n_pids == 0) {
-                                if (!a->no_source_logged)
-                                        log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
-                                                   "holds the node.",
-                                                   np->node);
-                                a->no_source_logged = true;
-                                a->idle_until_usec = now + IDLE_RESCAN_USEC;
-                                return a->idle_until_usec;
-                        }
+        if (a->pid_index >= a->n_pids) {
+                if (a->n_pids)
+                        a->passes++;
+                if (a->cold_pass && a->cold.no_pfn && !a->cold.not_cold)
+                        log_warning("SPM node %u: /proc/PID/pagemap shows no page frames (spmd lacks "
+                                    "CAP_SYS_ADMIN?): the cold pass moved pages in address order.",
+                                    np->node);
+                if (a->n_pids && a->pass_found == 0 && !a->cold_pass) {
+                        /* everything granted is off the node (or cannot move): look again later */
+                        a->pids = mfree(a->pids);
+                        a->n_pids = a->pid_index = 0;
+                        a->idle_until_usec = now + IDLE_RESCAN_USEC;
+                        return a->idle_until_usec;
                 }
-                /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a
-                 * process that small; larger ones go in move_pages(2) batches), within MaxRate= */
-                budget = evacuate_budget(need, moved, batch, rate, &a->bucket);
-                if (budget == 0)
-                        break;
-                found_before = a->evacuated.found;
-                no_memory_before = a->evacuated.no_memory;
-                a->cursor.cold = a->cold_pass ? &a->cold : NULL; /* a may have moved (reload) */
-                r = migrate_evacuate(&a->cursor, &from, a->target, batch, budget, &a->evacuated);
-                a->pass_found += a->evacuated.found - found_before;
-                if (r > 0) {
-                        moved += (uint64_t) r;
-                        if (a->cold_pass)
-                                a->cold_moved += (uint64_t) r;
-                        if (rate != UINT64_MAX)
-                                a->bucket.tokens -= (double) r;
+                start_pass(m, np);
+                if (a->n_pids > 0)
+                        a->no_source_logged = false;
+                if (a->n_pids == 0) {
+                        if (!a->no_source_logged)
+                                log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
+                                           "holds the node.",
+                                           np->node);
+                        a->no_source_logged = true;
+                        a->idle_until_usec = now + IDLE_RESCAN_USEC;
+                        return a->idle_until_usec;
                 }
-                if (r < 0 || a->cursor.done) {
-                        if (r < 0 && r != -ESRCH)
-                                log_debug_errno((int) r, "Evacuation: cannot walk process %d: %m", (int) a->cursor.pid);
-                        a->pid_index++;
-                        a->cursor = (MigrateCursor){ .pid = a->pid_index < a->n_pids ? a->pids[a->pid_index] : 0 };
-                }
-                if (a->evacuated.no_memory > no_memory_before)
-                        break; /* the target filled up: choose again on the next slice */
         }
-        log_debug("SPM node %u: evacuation slice: %" PRIu64 " page(s) moved to node %d, %s%" PRIu64 " needed; "
-                  "process %zu of %zu (pid %d, %" PRIu64 " page(s) on the node at the start of its pass).",
-                  np->node, moved, a->target, need == UINT64_MAX ? "all of them, the ratio holds the level; " : "",
-                  need == UINT64_MAX ? 0 : need, a->pid_index, a->n_pids, (int) a->cursor.pid, a->cursor.on_from);
-        return now_usec(CLOCK_MONOTONIC);
+        /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a process
+         * that small; larger ones go in move_pages(2) batches), within MaxRate= */
+        need = evacuate_need_pages(pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at), page);
+        budget = evacuate_budget(need, 0, batch, rate, &a->bucket);
+        if (budget == 0)
+                return now + SLICE_USEC;
+
+        if (!m->evac_worker) {
+                r = migrate_worker_new(m->event, on_evacuated, m, &m->evac_worker);
+                if (r < 0) {
+                        log_error_errno(r, "SPM node %u: cannot start the evacuation thread: %m", np->node);
+                        return now + IDLE_RESCAN_USEC;
+                }
+        }
+        job = calloc(1, sizeof *job);
+        if (!job) {
+                log_oom();
+                return now + IDLE_RESCAN_USEC;
+        }
+        *job = (MigrateJob){
+                .node = np->node,
+                .cursor = a->cursor,
+                .from = from,
+                .to = a->target,
+                .batch = batch,
+                .budget = budget,
+                .cold_pass = a->cold_pass,
+        };
+        job->cursor.cold = NULL;
+        if (a->cold_pass && a->cold.n > 0) {
+                job->ranges = malloc(a->cold.n * sizeof *a->cold.ranges);
+                if (job->ranges)
+                        memcpy(job->ranges, a->cold.ranges, a->cold.n * sizeof *a->cold.ranges);
+                if (!job->ranges) {
+                        free(job);
+                        log_oom();
+                        return now + IDLE_RESCAN_USEC;
+                }
+                job->cold = (MigrateCold){ .ranges = job->ranges, .n = a->cold.n, .not_cold = a->cold.not_cold,
+                                           .no_pfn = a->cold.no_pfn };
+        }
+        r = migrate_worker_submit(m->evac_worker, job);
+        if (r < 0) {
+                migrate_job_free(job);
+                return now + SLICE_USEC;
+        }
+        return now + IDLE_RESCAN_USEC;
 }
 
 /* ---- the round ---- */
@@ -501,6 +562,7 @@ void node_activity_clear(NodePressure *np) {
 }
 
 void manager_act_free(Manager *m) {
+        m->evac_worker = migrate_worker_free(m->evac_worker); /* waits for a job in the kernel */
         manager_demotion_free(m);
         m->act_source = sd_event_source_disable_unref(m->act_source);
         for (size_t i = 0; i < m->n_reclaim_marks; i++)
