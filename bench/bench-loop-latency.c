@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-bus.h"
 #include "spmd/bus.h"
 
 #define CG "/sys/fs/cgroup"
@@ -37,70 +38,6 @@
 #define MPOL_BIND 2
 #define CHURN_BYTES (16u << 20)
 #define MAX_OUTSTANDING 100
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(uint64_t *v, size_t n, double p) {
-        size_t i = (size_t) (p * (double) (n - 1) + 0.5);
-        return v[i < n ? i : n - 1];
-}
-
-static int ping(sd_bus *bus) {
-        return sd_bus_call_method(bus, "org.spmd1", "/org/spmd1", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
-                                  NULL);
-}
-
-static int request(sd_bus *bus, const char *cgroup, char *path, size_t len) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        const char *p;
-        int r;
-
-        r = sd_bus_call_method(bus, "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "RequestAccess", &e, &reply,
-                               "sauta{sv}", cgroup, 0, (uint64_t) 0, 0);
-        if (r < 0) {
-                fprintf(stderr, "RequestAccess %s: %s\n", cgroup, e.message ? e.message : strerror(-r));
-                sd_bus_error_free(&e);
-                return r;
-        }
-        r = sd_bus_message_read(reply, "o", &p);
-        if (r >= 0)
-                snprintf(path, len, "%s", p);
-        sd_bus_message_unref(reply);
-        return r;
-}
-
-static int release(sd_bus *bus, const char *path) {
-        return sd_bus_call_method(bus, "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "ReleaseAccess", NULL, NULL,
-                                  "o", path);
-}
-
-static int spm_node(sd_bus *bus, unsigned *ret) {
-        sd_bus_message *reply = NULL;
-        const uint32_t *v;
-        size_t size;
-        int r;
-
-        r = sd_bus_get_property(bus, "org.spmd1", "/org/spmd1", "org.spmd1.Manager", "SpmNodes", NULL, &reply, "au");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_array(reply, 'u', (const void **) &v, &size);
-        if (r >= 0 && size < sizeof *v)
-                r = -ENODEV;
-        if (r >= 0)
-                *ret = v[0];
-        sd_bus_message_unref(reply);
-        return r;
-}
 
 typedef struct Status {
         uint64_t loop_max_usec, loop_p99_usec, loop_dispatches, evacuated_pages;
