@@ -140,6 +140,17 @@ static const char *revert_to_devdax(struct daxctl_dev *dev, struct daxctl_memory
         return "; returned it to devdax";
 }
 
+/* The message and result of a device online as asked. */
+static int online_message(char **ret_message, const char *dax, const DaxDevInfo *info, bool movable, bool changed,
+                          int blocks) {
+        char size[32];
+
+        set_message(ret_message, 0, "%s: %s as %s on node %d (%d memory blocks, %s)", dax,
+                    changed ? "online" : "already online", movable ? "movable system RAM" : "system RAM (ZONE_NORMAL)",
+                    info->target_node, blocks, format_size(size, sizeof size, info->size));
+        return changed ? DEVICE_ONLINED : DEVICE_ALREADY_ONLINE;
+}
+
 int device_online(const DeviceClaim *claim, const Topology *t, char **ret_message) {
         _cleanup_(daxctl_unrefp) struct daxctl_ctx *ctx = NULL;
         const DaxDevInfo *info = topology_dax(t, claim->dax);
@@ -179,11 +190,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
          * to do, and no second libdaxctl context on the event loop (a reload checks every claim). */
         if (info->system_ram && info->blocks_total > 0 && info->blocks_online == info->blocks_total &&
             info->movable == (movable ? 1 : 0)) {
-                char s1[32];
-                set_message(ret_message, 0, "%s: already online as %s on node %d (%d memory blocks, %s)", claim->dax,
-                            movable ? "movable system RAM" : "system RAM (ZONE_NORMAL)", info->target_node,
-                            info->blocks_total, format_size(s1, sizeof s1, info->size));
-                return DEVICE_ALREADY_ONLINE;
+                return online_message(ret_message, claim->dax, info, movable, false, info->blocks_total);
         }
         if (device_daxctl_open(claim->dax, &ctx, &dev) < 0)
                 return set_message(ret_message, -ENODEV, "%s: the dax device is gone", claim->dax);
@@ -254,11 +261,7 @@ int device_online(const DeviceClaim *claim, const Topology *t, char **ret_messag
                 return set_message(ret_message, -EIO, "%s: online, but not in %s%s", claim->dax,
                            movable ? "ZONE_MOVABLE" : "ZONE_NORMAL", revert_to_devdax(dev, mem, bound));
 
-        char s1[32];
-        set_message(ret_message, 0, "%s: %s as %s on node %d (%d memory blocks, %s)", claim->dax,
-            changed ? "online" : "already online", movable ? "movable system RAM" : "system RAM (ZONE_NORMAL)",
-            info->target_node, total, format_size(s1, sizeof s1, info->size));
-        return changed ? DEVICE_ONLINED : DEVICE_ALREADY_ONLINE;
+        return online_message(ret_message, claim->dax, info, movable, changed, total);
 }
 
 int device_release(const char *dax, char **ret_message) {
