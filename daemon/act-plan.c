@@ -8,6 +8,14 @@ bool act_wanted(PressureLevel at, PressureLevel held, PressureLevel now) {
         return at != PRESSURE_NEVER && held >= at && now >= at;
 }
 
+EvacuatePhase evacuate_phase(bool wanted, bool running, bool in_flight) {
+        if (wanted)
+                return running ? EVACUATE_STEP : EVACUATE_START;
+        if (!running)
+                return EVACUATE_IDLE;
+        return in_flight ? EVACUATE_DRAIN : EVACUATE_STOP;
+}
+
 ReclaimChoice reclaim_choose(const ReclaimPace *p, uint64_t now, uint64_t min_interval, unsigned psi_warn,
                              uint64_t *ret_due) {
         assert(p);

@@ -306,6 +306,7 @@ static void on_evacuated(MigrateJob *job, void *userdata) {
         if (!np)
                 return; /* a reload took the node away: what moved is moved */
         a = &np->act;
+        a->evac_in_flight = false;
         migrate_stats_add(&a->evacuated, &job->stats);
         if (r > 0) {
                 if (job->cold_pass)
@@ -440,6 +441,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 migrate_job_free(job);
                 return now + SLICE_USEC;
         }
+        a->evac_in_flight = true;
         return now + IDLE_RESCAN_USEC;
 }
 
@@ -482,6 +484,7 @@ static void act_round(Manager *m) {
                 NodeActivity *a = &np->act;
                 bool rec = c->reclaim && wants(c, np, c->reclaim_at);
                 bool evac = c->evacuation && wants(c, np, c->evacuate_at);
+                EvacuatePhase phase;
                 uint64_t t;
 
                 if (rec && !a->reclaiming) {
@@ -496,7 +499,8 @@ static void act_round(Manager *m) {
                 } else if (!rec && a->reclaiming)
                         log_stop(np, true, np->why);
                 a->reclaiming = rec;
-                if (evac && !a->evacuating) {
+                phase = evacuate_phase(evac, a->evacuating, a->evac_in_flight);
+                if (phase == EVACUATE_START) {
                         log_notice("SPM node %u: evacuation starts (%s, Evacuation At=%s): moving the granted "
                                    "processes' pages off the node, %" PRIu32 " per call.",
                                    np->node, np->why, pressure_level_to_string(c->evacuate_at), c->evacuate_batch_pages);
@@ -507,18 +511,21 @@ static void act_round(Manager *m) {
                         a->idle_until_usec = 0;
                         a->bucket = (RateBucket){ .usec = now }; /* empty: MaxRate= from the start */
                         a->evac_since_usec = now;
-                } else if (!evac && a->evacuating) {
+                } else if (phase == EVACUATE_STOP) {
                         log_stop(np, false, np->why);
                         a->pids = mfree(a->pids);
                         a->n_pids = a->pid_index = 0;
-                }
-                a->evacuating = evac;
+                } else if (phase == EVACUATE_DRAIN)
+                        log_debug("SPM node %u: the metrics cleared with a job in the evacuation thread: "
+                                  "stopping when its results are in.", np->node);
+                /* draining: the job's end (on_evacuated) comes back here and stops it */
+                a->evacuating = phase != EVACUATE_IDLE && phase != EVACUATE_STOP;
 
                 if (rec) {
                         t = reclaim_step(m, np, now);
                         next = next ? MIN(next, t) : t;
                 }
-                if (evac) {
+                if (phase == EVACUATE_START || phase == EVACUATE_STEP) {
                         t = evacuate_step(m, np, now);
                         next = next ? MIN(next, t) : t;
                 }
