@@ -930,6 +930,12 @@ static int resolve_target(const CallerInfo *c, const char *target, char *buf, si
             !S_ISDIR(st.st_mode))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Cgroup %s does not exist.",
                                          quote_arg(buf, q));
+        if (cgroup_path_depth(buf) > CGROUP_DEPTH_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Cgroup %s is %u levels deep: the cpuset wall walks at most %u levels below "
+                                         "the root, and could not keep a grant deeper than that apart from the "
+                                         "cgroups beside it. Use a cgroup higher up.",
+                                         quote_arg(buf, q), cgroup_path_depth(buf), CGROUP_DEPTH_MAX);
         return 0;
 }
 

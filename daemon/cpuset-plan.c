@@ -76,7 +76,12 @@ bool cpuset_is_gateway(const CpusetInput *in, const char *path) {
 
 bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
                  NodeMask *ret) {
-        NodeMask need = cpuset_need(in, path), base, want;
+        return cpuset_want_need(in, cpuset_need(in, path), current, parent_open, ret);
+}
+
+bool cpuset_want_need(const CpusetInput *in, NodeMask need, const NodeMask *current, const NodeMask *parent_open,
+                      NodeMask *ret) {
+        NodeMask base, want;
 
         if (nodemask_empty(current) && nodemask_subset(parent_open, &need))
                 return false; /* inheriting gives exactly what it needs */

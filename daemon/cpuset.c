@@ -15,6 +15,7 @@
 #include "cpuset.h"
 #include "log.h"
 #include "parse-util.h"
+#include "strv.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -45,13 +46,36 @@ struct CpusetWall {
 
 /* ---- small file helpers ---- */
 
+/* Deeper than this below the root, the walk stops and shuts the cgroup on a grant's path it reached
+ * (cgroupfs allows any depth). */
+#define WALK_DEPTH_MAX CGROUP_DEPTH_MAX
+
+/* root + path (+ "/" + attr): allocated, so a path is never cut short and taken for another (a
+ * path the kernel finds too long fails as ENAMETOOLONG, never as "gone"). NULL: out of memory. */
+static char *cg_path(const CpusetWall *w, const char *path, const char *attr) {
+        char *p;
+
+        if (asprintf(&p, "%s%s%s%s", w->root, path, attr ? "/" : "", attr ? attr : "") < 0)
+                return NULL;
+        return p;
+}
+
+/* path + "/" + name, allocated. */
+static char *cg_child(const char *path, const char *name) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s", path, name) < 0)
+                return NULL;
+        return p;
+}
+
 static int read_attr(const CpusetWall *w, const char *path, const char *attr, char *buf, size_t len) {
-        char p[PATH_MAX];
+        _cleanup_free_ char *p = cg_path(w, path, attr);
         ssize_t n;
         int fd;
 
-        if ((size_t) snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr) >= sizeof p)
-                return -ENAMETOOLONG; /* never taken for "gone" */
+        if (!p)
+                return -ENOMEM;
         fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -68,11 +92,11 @@ static int read_attr(const CpusetWall *w, const char *path, const char *attr, ch
 }
 
 static int write_attr(const CpusetWall *w, const char *path, const char *attr, const char *value) {
-        char p[PATH_MAX];
+        _cleanup_free_ char *p = cg_path(w, path, attr);
         int fd, r = 0;
 
-        if ((size_t) snprintf(p, sizeof p, "%s%s/%s", w->root, path, attr) >= sizeof p)
-                return -ENAMETOOLONG;
+        if (!p)
+                return -ENOMEM;
         fd = open(p, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -124,27 +148,29 @@ static int wait_mems(const CpusetWall *w, const char *path, const NodeMask *want
 
 /* Is the cgroup directory itself gone (removed meanwhile)? Only then is an ENOENT nothing to do. */
 static bool cgroup_gone(const CpusetWall *w, const char *path) {
-        char p[PATH_MAX];
+        _cleanup_free_ char *p = cg_path(w, path, NULL);
 
-        return (size_t) snprintf(p, sizeof p, "%s%s", w->root, path) < sizeof p && access(p, F_OK) < 0 &&
-               errno == ENOENT;
+        return p && access(p, F_OK) < 0 && errno == ENOENT;
 }
 
-/* Bring one cgroup in line. Returns 1 if written, 0 if nothing to do, <0 on failure (logged and counted). */
-static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open) {
+/* Bring one cgroup in line: to what it needs, or shut to every SPM node (SHUT: something below it
+ * could not be walled). Returns 1 if written, 0 if nothing to do, <0 on failure (logged and counted). */
+static int wall_set(CpusetWall *w, const char *path, const NodeMask *parent_open, bool shut) {
         NodeMask cur, want;
         char s[NODEMASK_FORMAT_MAX], old[NODEMASK_FORMAT_MAX];
         const char *unit;
         int r;
 
         r = read_mems(w, path, "cpuset.mems", &cur);
+        if (r == -ENOENT && shut && !cgroup_gone(w, path))
+                return -EOPNOTSUPP; /* no cpuset controller here: it cannot be shut, its parent must be */
         if (r == -ENOENT)
                 return 0; /* gone, or no cpuset controller here: it inherits, and its parent was handled */
         if (r < 0) {
                 w->stats.errors++;
                 return log_warning_errno(r, "Cannot read %s%s/cpuset.mems: %m", w->root, path);
         }
-        if (!cpuset_want(&w->in, path, &cur, parent_open, &want))
+        if (!cpuset_want_need(&w->in, shut ? (NodeMask){} : cpuset_need(&w->in, path), &cur, parent_open, &want))
                 return 0;
         r = nodemask_format_checked(&want, s, sizeof s);
         if (r < 0) {
@@ -177,6 +203,27 @@ static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open
         }
         log_debug("%s: cpuset.mems %s -> %s", path, old[0] ? old : "(inherited)", s);
         return 1;
+}
+
+static int wall_one(CpusetWall *w, const char *path, const NodeMask *parent_open) {
+        return wall_set(w, path, parent_open, false);
+}
+
+/*
+ * Something below PATH, a cgroup on a grant's path, could not be walled (R): opening PATH would let
+ * it see the SPM nodes, so PATH is shut instead, and the grants below it wait until a pass walls
+ * everything. Returns R when PATH could not be shut either (its parent must then shut), else 0.
+ */
+static int wall_shut(CpusetWall *w, const char *path, const NodeMask *parent_open, int r) {
+        int k;
+
+        w->stats.shut++;
+        /* the path last: one near PATH_MAX is cut at the log's line length */
+        log_error_errno(r, "Cannot wall every cgroup below a cgroup on a grant's path (%m): shut it to the SPM "
+                           "nodes instead, so the grants below it have no access until a later pass walls them "
+                           "all: %s", path);
+        k = wall_set(w, path, parent_open, true);
+        return k < 0 ? r : 0;
 }
 
 static int enable_cpuset(CpusetWall *w, const char *path) {
@@ -222,12 +269,12 @@ static void watch_drop(CpusetWall *w, size_t i) {
 }
 
 static int watch_add(CpusetWall *w, const char *path) {
-        char p[PATH_MAX];
+        _cleanup_free_ char *p = cg_path(w, path, NULL);
         Watch *n;
         int wd;
 
-        if ((size_t) snprintf(p, sizeof p, "%s%s", w->root, path) >= sizeof p)
-                return -ENAMETOOLONG;
+        if (!p)
+                return -ENOMEM;
         wd = inotify_add_watch(w->inotify_fd, p, IN_CREATE | IN_ONLYDIR);
         if (wd < 0)
                 return -errno;
@@ -271,59 +318,98 @@ static bool is_subdir(const struct dirent *de) {
         return de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
 }
 
+/* The names of PATH's child cgroups, read whole before the caller goes down into any of them: a walk
+ * keeps no directory open per level (a deep tree would run spmd out of descriptors). */
+static int list_children(const CpusetWall *w, const char *path, char ***ret) {
+        _cleanup_free_ char *p = cg_path(w, path, NULL);
+        _cleanup_(strv_freep) char **l = NULL;
+        struct dirent *de;
+        int r = 0;
+        DIR *d;
+
+        if (!p)
+                return -ENOMEM;
+        d = opendir(p);
+        if (!d)
+                return -errno;
+        while (r >= 0 && (de = readdir(d)))
+                if (is_subdir(de))
+                        r = strv_extend(&l, de->d_name);
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 /*
  * A cgroup without a grant is walled at once, and that walls its whole
  * subtree: no need to go further down. A cgroup on a grant's path is opened
  * only after its own children are walled, so nothing sees an SPM node it
- * should not, even for a moment.
+ * should not, even for a moment. Fails closed: a child on a grant's path
+ * with a cgroup below it that could not be walled is shut. Returns <0 when a
+ * child of PATH could be neither walled nor shut (PATH must not open).
  */
-static void walk(CpusetWall *w, const char *path, unsigned depth) {
+static int walk(CpusetWall *w, const char *path, unsigned depth) {
         NodeMask planned = cpuset_open_for_children(&w->in, path), now = effective_spm(w, path);
         NodeMask parent_open = nodemask_or(&planned, &now);
-        char p[PATH_MAX];
-        struct dirent *de;
-        DIR *d;
+        _cleanup_(strv_freep) char **names = NULL;
+        int r, ret = 0;
 
-        if (depth > 64)
-                return;
-        snprintf(p, sizeof p, "%s%s", w->root, path);
-        d = opendir(p);
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char child[PATH_MAX];
+        if (depth > WALK_DEPTH_MAX)
+                return -ELOOP;
+        r = list_children(w, path, &names);
+        if (r < 0)
+                return r == -ENOENT && cgroup_gone(w, path) ? 0 : r;
+        for (char **n = names; n && *n; n++) {
+                _cleanup_free_ char *child = NULL;
                 NodeMask need;
 
-                if (!is_subdir(de))
+                child = cg_child(path, *n);
+                if (!child) {
+                        ret = -ENOMEM;
                         continue;
-                if ((size_t) snprintf(child, sizeof child, "%s/%s", path, de->d_name) >= sizeof child)
-                        continue;
+                }
                 need = cpuset_need(&w->in, child);
                 if (nodemask_empty(&need)) {
-                        (void) wall_one(w, child, &parent_open);
-                        if (!nodemask_empty(&parent_open)) {
+                        r = wall_one(w, child, &parent_open);
+                        if (r < 0)
+                                ret = r; /* unwalled: PATH must not let SPM nodes through */
+                        else if (!nodemask_empty(&parent_open)) {
                                 w->stats.walled++;
                                 if (w->set_unit_mems && cgroup_systemd_unit(child))
                                         w->stats.through_manager++;
                         }
                         continue;
                 }
-                walk(w, child, depth + 1);
-                (void) wall_one(w, child, &parent_open);
+                if (!cpuset_is_gateway(&w->in, child)) {
+                        /* granted, with nothing below that needs a wall (no deeper grant of other
+                         * nodes): what is below inherits, however deep a client nests it */
+                        r = wall_one(w, child, &parent_open);
+                        if (r < 0)
+                                ret = r;
+                        continue;
+                }
+                r = walk(w, child, depth + 1);
+                if (r < 0)
+                        r = wall_shut(w, child, &parent_open, r);
+                else
+                        r = wall_one(w, child, &parent_open);
+                if (r < 0)
+                        ret = r;
         }
-        closedir(d);
+        return ret;
 }
 
 /* Read when the stats are asked for, not on every pass: a grant should not cost a read of
  * /proc/PID/stat for every process in the root cgroup. */
 static void count_root_procs(CpusetWall *w) {
-        char p[PATH_MAX];
+        _cleanup_free_ char *p = cg_path(w, "", "cgroup.procs");
         unsigned procs = 0, kthreads = 0;
         long pid;
         FILE *f;
 
-        snprintf(p, sizeof p, "%s/cgroup.procs", w->root);
-        f = fopen(p, "re");
+        f = p ? fopen(p, "re") : NULL;
         if (!f)
                 return;
         while (fscanf(f, "%ld", &pid) == 1) {
@@ -402,21 +488,28 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
                 (void) gateway_setup(w, "");
                 for (size_t i = 0; i < w->in.n_grants; i++) {
                         const char *g = w->in.grants[i].cgroup;
-                        char prefix[PATH_MAX];
 
                         for (const char *s = strchr(g + 1, '/'); s; s = strchr(s + 1, '/')) {
-                                snprintf(prefix, sizeof prefix, "%.*s", (int) (s - g), g);
+                                _cleanup_free_ char *prefix = strndup(g, (size_t) (s - g));
+
+                                if (!prefix)
+                                        return log_oom();
                                 if (cpuset_is_gateway(&w->in, prefix))
                                         (void) gateway_setup(w, prefix);
                         }
                 }
         }
-        walk(w, "", 0);
+        r = walk(w, "", 0);
+        if (r < 0) {
+                w->stats.errors++;
+                log_error_errno(r, "A cgroup below the root could be neither walled nor shut (%m): it may reach the "
+                                   "SPM nodes.");
+        }
 
         for (size_t i = 0; i < w->in.n_grants; i++) {
-                char p[PATH_MAX];
-                snprintf(p, sizeof p, "%s%s", w->root, w->in.grants[i].cgroup);
-                if (access(p, F_OK) == 0)
+                _cleanup_free_ char *p = cg_path(w, w->in.grants[i].cgroup, NULL);
+
+                if (p && access(p, F_OK) == 0)
                         w->stats.granted++;
                 else
                         w->stats.pending_grants++;
@@ -430,40 +523,51 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
  * an ancestor that now lets more through than before need another look.
  * Everything else is as the last pass left it.
  */
-static void walk_changed(CpusetWall *w, const CpusetInput *old, const char *path, unsigned depth,
-                         const char *const *changed, size_t n_changed) {
+static int walk_changed(CpusetWall *w, const CpusetInput *old, const char *path, unsigned depth,
+                        const char *const *changed, size_t n_changed) {
         NodeMask planned = cpuset_open_for_children(&w->in, path), now = effective_spm(w, path);
         NodeMask was = cpuset_open_for_children(old, path);
         NodeMask parent_open = nodemask_or(&planned, &now), before = nodemask_or(&was, &now);
         size_t len = strlen(path);
+        int ret = 0;
 
-        if (depth > 64)
-                return;
-        if (!nodemask_subset(&planned, &before)) {
-                walk(w, path, depth); /* more gets through here than before: every child again */
-                return;
-        }
+        if (depth > WALK_DEPTH_MAX)
+                return -ELOOP;
+        if (!nodemask_subset(&planned, &before))
+                return walk(w, path, depth); /* more gets through here than before: every child again */
         for (size_t i = 0; i < n_changed; i++) {
                 const char *c = changed[i], *end;
-                char child[PATH_MAX];
+                _cleanup_free_ char *child = NULL;
                 bool seen = false;
+                NodeMask need;
+                int r;
 
                 if (!cgroup_path_covers(path, c) || strcmp(path, c) == 0 || (len > 0 && c[len] != '/'))
                         continue;
                 end = strchrnul(c + len + 1, '/');
-                snprintf(child, sizeof child, "%.*s", (int) (end - c), c);
+                child = strndup(c, (size_t) (end - c));
+                if (!child) {
+                        ret = -ENOMEM;
+                        continue;
+                }
                 for (size_t j = 0; j < i && !seen; j++)
                         seen = cgroup_path_covers(child, changed[j]) && cgroup_path_covers(path, changed[j]);
                 if (seen)
                         continue; /* handled with an earlier changed path below the same child */
-                NodeMask need = cpuset_need(&w->in, child);
+                need = cpuset_need(&w->in, child);
                 if (nodemask_empty(&need))
-                        (void) wall_one(w, child, &parent_open);
+                        r = wall_one(w, child, &parent_open);
                 else {
-                        walk_changed(w, old, child, depth + 1, changed, n_changed);
-                        (void) wall_one(w, child, &parent_open);
+                        r = walk_changed(w, old, child, depth + 1, changed, n_changed);
+                        if (r < 0)
+                                r = wall_shut(w, child, &parent_open, r);
+                        else
+                                r = wall_one(w, child, &parent_open);
                 }
+                if (r < 0)
+                        ret = r;
         }
+        return ret;
 }
 
 int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *const *changed, size_t n_changed) {
@@ -489,12 +593,21 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
         w->stats.errors = 0;
         for (size_t i = 0; i < n_changed && !nodemask_empty(&w->in.spm); i++)
                 for (const char *s = strchr(changed[i] + 1, '/'); s; s = strchr(s + 1, '/')) {
-                        char prefix[PATH_MAX];
-                        snprintf(prefix, sizeof prefix, "%.*s", (int) (s - changed[i]), changed[i]);
+                        _cleanup_free_ char *prefix = strndup(changed[i], (size_t) (s - changed[i]));
+
+                        if (!prefix) {
+                                w->stats.errors++;
+                                break;
+                        }
                         if (cpuset_is_gateway(&w->in, prefix) && !watch_by_path(w, prefix))
                                 (void) gateway_setup(w, prefix);
                 }
-        walk_changed(w, &old, "", 0, changed, n_changed);
+        r = walk_changed(w, &old, "", 0, changed, n_changed);
+        if (r < 0) {
+                w->stats.errors++;
+                log_error_errno(r, "A cgroup below the root could be neither walled nor shut (%m): it may reach the "
+                                   "SPM nodes.");
+        }
         for (size_t i = 0; i < old.n_grants; i++) {
                 free(old_grants[i].cgroup);
                 free(old_grants[i].label);
@@ -540,40 +653,68 @@ bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, c
 
 /* ---- new cgroups ---- */
 
-static void handle_new(CpusetWall *w, const char *parent, const char *path, unsigned depth) {
+/* A cgroup PATH appeared below PARENT (or was found below one that did). Returns <0 when it could be
+ * neither walled nor shut: PARENT must then shut. */
+static int handle_new(CpusetWall *w, const char *parent, const char *path, unsigned depth) {
         NodeMask planned = cpuset_open_for_children(&w->in, parent), now = effective_spm(w, parent);
         NodeMask parent_open = nodemask_or(&planned, &now);
-        char p[PATH_MAX];
-        struct dirent *de;
-        DIR *d;
+        _cleanup_(strv_freep) char **names = NULL;
+        int r, ret = 0;
 
-        if (depth > 64)
-                return;
+        if (depth > WALK_DEPTH_MAX)
+                return -ELOOP;
         w->stats.new_cgroups++;
         for (size_t i = 0; i < w->in.n_grants; i++)
                 if (strcmp(w->in.grants[i].cgroup, path) == 0 && w->grant_appeared)
                         w->grant_appeared(path, w->userdata);
         /* A new gateway (a grant's ancestor appearing) first walls what is already below it. */
         if (!cpuset_is_gateway(&w->in, path)) {
-                if (wall_one(w, path, &parent_open) > 0)
+                r = wall_one(w, path, &parent_open);
+                if (r > 0)
                         log_debug("New cgroup %s walled off the SPM nodes.", path);
-                return;
+                return r < 0 ? r : 0;
         }
         (void) gateway_setup(w, path);
         if (w->grant_appeared)
                 w->grant_appeared(path, w->userdata);
-        snprintf(p, sizeof p, "%s%s", w->root, path);
-        d = opendir(p);
-        if (d) {
-                while ((de = readdir(d))) {
-                        char child[PATH_MAX];
-                        if (is_subdir(de) && (size_t) snprintf(child, sizeof child, "%s/%s", path, de->d_name) <
-                                                     sizeof child)
-                                handle_new(w, path, child, depth + 1);
-                }
-                closedir(d);
+        r = list_children(w, path, &names);
+        if (r < 0)
+                return r == -ENOENT && cgroup_gone(w, path) ? 0 : wall_shut(w, path, &parent_open, r);
+        for (char **n = names; n && *n; n++) {
+                _cleanup_free_ char *child = cg_child(path, *n);
+
+                r = child ? handle_new(w, path, child, depth + 1) : -ENOMEM;
+                if (r < 0)
+                        ret = r;
         }
-        (void) wall_one(w, path, &parent_open);
+        if (ret < 0)
+                return wall_shut(w, path, &parent_open, ret);
+        r = wall_one(w, path, &parent_open);
+        return r < 0 ? r : 0;
+}
+
+/* Shut PATH (a gateway a new cgroup appeared below that could not be walled, R). */
+static void shut_gateway(CpusetWall *w, const char *path, int r) {
+        _cleanup_free_ char *up = NULL;
+        const char *slash = strrchr(path, '/');
+        NodeMask planned, now, open;
+
+        if (path[0] == '\0' || !slash) {
+                w->stats.errors++;
+                log_error_errno(r, "A new cgroup below the root could not be walled (%m): it may reach the SPM nodes.");
+                return;
+        }
+        up = strndup(path, (size_t) (slash - path));
+        if (!up) {
+                w->stats.errors++;
+                log_oom();
+                return;
+        }
+        planned = cpuset_open_for_children(&w->in, up);
+        now = effective_spm(w, up);
+        open = nodemask_or(&planned, &now);
+        if (wall_shut(w, path, &open, r) < 0)
+                w->stats.errors++;
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -601,11 +742,11 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 if (!x || !(e->mask & IN_CREATE) || !(e->mask & IN_ISDIR) || e->len == 0)
                         continue;
-                char child[PATH_MAX], parent[PATH_MAX];
-                snprintf(parent, sizeof parent, "%s", x->path);
-                if ((size_t) snprintf(child, sizeof child, "%s/%s", parent, e->name) >= sizeof child)
-                        continue;
-                handle_new(w, parent, child, 0);
+                _cleanup_free_ char *parent = strdup(x->path), *child = cg_child(x->path, e->name);
+                int r = parent && child ? handle_new(w, parent, child, 0) : -ENOMEM;
+
+                if (r < 0 && parent)
+                        shut_gateway(w, parent, r);
         }
         if (overflow) {
                 CpusetInput in = w->in;

@@ -58,6 +58,9 @@ bool cpuset_is_gateway(const CpusetInput *in, const char *path);
  */
 bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
                  NodeMask *ret);
+/* The same for a cgroup that needs NEED (empty: shut to every SPM node, as one without a grant is). */
+bool cpuset_want_need(const CpusetInput *in, NodeMask need, const NodeMask *current, const NodeMask *parent_open,
+                      NodeMask *ret);
 
 /*
  * The systemd unit whose cgroup path is, when the service manager owns it: systemd puts every unit
@@ -86,6 +89,7 @@ typedef struct CpusetStats {
         unsigned granted;          /* grant cgroups present with their nodes */
         unsigned pending_grants;   /* grant cgroups that do not exist (yet) */
         unsigned errors;           /* writes that failed in the last pass */
+        unsigned shut;             /* cgroups on a grant's path shut, as something below could not be walled */
         unsigned through_manager;  /* of the walls, those held by the service manager (systemd units) */
         unsigned new_cgroups;      /* cgroups handled as they appeared, since start */
         unsigned root_procs;       /* processes in the root cgroup: outside every wall */

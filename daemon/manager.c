@@ -218,6 +218,10 @@ static void manager_log_wall(Manager *m) {
                  "thread(s)) stay outside every wall.",
                  st.walled, systemd_units_text(m, &st, units, sizeof units), st.granted, st.pending_grants,
                  st.errors, st.root_procs, st.root_kthreads);
+        if (st.shut > 0)
+                log_error("Enforcement layer cpuset: %u cgroup(s) on a grant's path shut to the SPM nodes, as a "
+                          "cgroup below could not be walled (see above): their grants have no access.",
+                          st.shut);
 }
 
 /* Tell the BPF layers which cgroups hold grants (the grant cgroups that exist) and, for the

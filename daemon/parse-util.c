@@ -303,6 +303,14 @@ bool cgroup_path_is_valid(const char *p) {
         return true;
 }
 
+unsigned cgroup_path_depth(const char *p) {
+        unsigned n = 0;
+
+        for (; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
 void json_string(FILE *f, const char *s) {
         fputc('"', f);
         for (; *s; s++) {

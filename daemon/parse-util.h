@@ -29,6 +29,11 @@ int parse_permyriad(const char *s, uint32_t *ret);        /* "12.5%" -> 1250 (0.
 int parse_nodemask(const char *s, NodeMask *ret);         /* "1", "1,3-5"; not empty */
 /* "/a.slice/b": absolute, no empty, "." or ".." components, no trailing '/', not "/" itself */
 bool cgroup_path_is_valid(const char *p);
+/* The cpuset wall walks this many levels below the root at most; a cgroup on a grant's path
+ * deeper than that is shut to the SPM nodes (and the broker refuses grants that deep). */
+#define CGROUP_DEPTH_MAX 128
+/* Levels below the root of a valid cgroup path: "/a" 1, "/a/b" 2. */
+unsigned cgroup_path_depth(const char *p);
 
 const char *format_size(char *buf, size_t len, uint64_t bytes);
 /* s as a JSON string, quotes included. */

@@ -161,12 +161,21 @@ static void test_format_size(void **state) {
         assert_string_equal(format_size(buf, sizeof buf, UINT64_MAX), "infinity");
 }
 
+static void test_cgroup_path_depth(void **state) {
+        (void) state;
+        assert_int_equal(cgroup_path_depth("/a"), 1);
+        assert_int_equal(cgroup_path_depth("/a.slice/b.service"), 2);
+        assert_int_equal(cgroup_path_depth("/a/b/c/d"), 4);
+        assert_true(cgroup_path_is_valid("/a/b/c/d"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_boolean),    cmocka_unit_test(test_uint),
                 cmocka_unit_test(test_size),       cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_permyriad),  cmocka_unit_test(test_nodemask),
                 cmocka_unit_test(test_format_size), cmocka_unit_test(test_proc_stat_starttime),
+                cmocka_unit_test(test_cgroup_path_depth),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

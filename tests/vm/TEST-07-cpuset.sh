@@ -150,6 +150,37 @@ testcase_reload_revokes_and_grants() {
         probe /granted | grep 'set_mempolicy=ok'
 }
 
+rmtree_cgroups() { # rmtree_cgroups PATH: remove the cgroup PATH and everything below it, deepest first
+        python3 -c 'import os, sys
+for d, _, _ in sorted(os.walk(sys.argv[1]), key=lambda t: -len(t[0])):
+    os.rmdir(d)' "$CG$1"
+}
+
+testcase_deep_grant_walls_every_level() {
+        # A grant 70 levels down (a client may nest its own cgroups that deep): every cgroup beside
+        # its path is walled, however deep. The walk once stopped at 64 levels and then opened the
+        # cgroup it stopped at, so everything below that saw the SPM node. (Deeper than the walk
+        # goes at all, a grant through the broker: TEST-10.)
+        deep=/deep
+        for _ in $(seq 70); do deep=$deep/d; done
+        mkdir -p "$CG$deep/leaf" "$CG$deep/other" "$CG${deep%/d}/side"
+        write_conf grant "[Grant]
+Name=deep70
+Cgroup=$deep/leaf
+Nodes=1"
+        spmd_reload
+        grep 'Configuration reloaded\|Reload failed' /tmp/spmd.log | tail -n1 | grep 'Configuration reloaded'
+        test "$(effective "$deep/leaf")" = 0-1
+        test "$(effective "$deep/other")" = 0
+        test "$(effective "${deep%/d}/side")" = 0
+        probe "$deep/other" | grep 'set_mempolicy=Invalid argument pages_on_node1=0'
+        probe "$deep/leaf" | grep 'set_mempolicy=ok'
+        write_conf grant
+        spmd_reload
+        test "$(effective "$deep/leaf")" = 0
+        rmtree_cgroups /deep
+}
+
 testcase_walls_stay_when_spmd_stops() {
         spmd_stop
         test "$(mems /work)" = 0

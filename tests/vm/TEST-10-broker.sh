@@ -276,6 +276,45 @@ testcase_removed_cgroup_ends_grant() {
         test "$(n_grants)" = 0
 }
 
+testcase_deep_cgroups() {
+        rmtree_cgroups() { python3 -c 'import os, sys
+for d, _, _ in sorted(os.walk(sys.argv[1]), key=lambda t: -len(t[0])):
+    os.rmdir(d)' "$CG$1"; }
+        # The wall walks 128 levels below the root at most (cgroupfs allows any depth). A grant
+        # deeper than that is refused, naming why.
+        far=/jobs/far
+        for _ in $(seq 128); do far=$far/a; done
+        mkdir -p "$CG$far/leaf"
+        (! "$SPMCTL" request --cgroup "$far/leaf" 2>/tmp/e-far)
+        cut -c1-120 /tmp/e-far
+        grep -q 'is 131 levels deep: the cpuset wall walks at most 128 levels below the root' /tmp/e-far
+        test "$(n_grants)" = 0
+        test "$(effective /jobs/far)" = 0
+        # A granted client nesting its own cgroups deeper than that: what is below a grant inherits
+        # it, and the walk does not go down there (no deeper grant of other nodes needs a wall), so
+        # the nesting costs the loop nothing and takes nothing away. (The walk once went down every
+        # granted subtree, stopped at 64 levels and opened the cgroup it stopped at.)
+        deep=/jobs/g
+        for _ in $(seq 130); do deep=$deep/b; done
+        mkdir -p "$CG$deep" "$CG/jobs/h"
+        gpath=$("$SPMCTL" request --persistent --cgroup /jobs/g)
+        test "$(effective /jobs/g)" = 0-1
+        test "$(effective /jobs/h)" = 0
+        (! grep 'Cannot wall every cgroup below' /tmp/spmd.log)
+        probe "$deep" | grep -q 'set_mempolicy=ok'
+        probe /jobs/h | grep -q 'set_mempolicy=Invalid argument pages_on_node1=0'
+        spmd_reload
+        grep 'Configuration reloaded\|Reload failed' /tmp/spmd.log | tail -n1 | grep 'Configuration reloaded'
+        probe "$deep" | grep -q 'set_mempolicy=ok'
+        test "$(effective /jobs/h)" = 0
+        "$SPMCTL" release "$gpath"
+        test "$(n_grants)" = 0
+        test "$(effective /jobs/g)" = 0
+        rmtree_cgroups /jobs/far
+        rmtree_cgroups /jobs/g
+        rmdir "$CG/jobs/h"
+}
+
 testcase_reload_revokes_and_monitor_sees_it() {
         "$SPMCTL" --json monitor >/tmp/monitor.json 2>/tmp/monitor.err &
         mon=$!
