@@ -545,7 +545,7 @@ static void caller_groups(CallerInfo *c) {
 
 /* The cgroup2 path of pid, from /proc/PID/cgroup ("0::/path"); "" when unknown. */
 static void pid_cgroup(pid_t pid, char *buf, size_t len) {
-        char p[64], line[PATH_MAX + 8];
+        char p[64];
         FILE *f;
 
         buf[0] = '\0';
@@ -555,12 +555,7 @@ static void pid_cgroup(pid_t pid, char *buf, size_t len) {
         f = fopen(p, "re");
         if (!f)
                 return;
-        while (fgets(line, sizeof line, f))
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = '\0';
-                        str_copy_cut(buf, len, line + 3);
-                        break;
-                }
+        (void) proc_cgroup_parse(f, buf, len); /* leaves "" (unknown) when it fails */
         fclose(f);
 }
 

@@ -338,6 +338,25 @@ int parse_proc_stat_starttime(const char *line, uint64_t *ret) {
 }
 
 /* The comm of pid, for the log: "" if it cannot be read. */
+int proc_cgroup_parse(FILE *f, char *buf, size_t len) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        ssize_t n;
+
+        buf[0] = '\0';
+        while ((n = getline(&line, &size, f)) >= 0) {
+                if (n > 0 && line[n - 1] == '\n')
+                        line[--n] = '\0';
+                if (strncmp(line, "0::", 3) != 0)
+                        continue;
+                if ((size_t) n - 3 >= len)
+                        return -ENAMETOOLONG;
+                memcpy(buf, line + 3, (size_t) n - 3 + 1);
+                return 0;
+        }
+        return -ENODATA;
+}
+
 void proc_comm(pid_t pid, char *buf, size_t len) {
         char p[64];
         FILE *f;

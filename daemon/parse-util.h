@@ -21,6 +21,10 @@ int parse_uint64(const char *s, uint64_t *ret);
 int parse_proc_stat_starttime(const char *line, uint64_t *ret);
 /* The comm of pid, for the log: "" if it cannot be read. */
 void proc_comm(pid_t pid, char *buf, size_t len);
+/* The cgroup2 path in a /proc/PID/cgroup file F: the line that is "0::PATH" as a whole (lines are read
+ * whole, so a cgroup v1 line's tail is never taken for one). -ENODATA without one, -ENAMETOOLONG
+ * when it does not fit LEN (never cut short: a cut path names another cgroup). */
+int proc_cgroup_parse(FILE *f, char *buf, size_t len);
 int parse_uint32(const char *s, uint32_t *ret);
 int parse_double(const char *s, double *ret);             /* finite, locale independent */
 int parse_size(const char *s, uint64_t *ret);             /* bytes: 4096, 512K, 16M, 1.5G, 2T, "infinity" */

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parse-util.h"
@@ -161,6 +163,63 @@ static void test_format_size(void **state) {
         assert_string_equal(format_size(buf, sizeof buf, UINT64_MAX), "infinity");
 }
 
+static FILE *text_file(const char *text) {
+        FILE *f = tmpfile();
+
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        rewind(f);
+        return f;
+}
+
+static void test_proc_cgroup_parse(void **state) {
+        char buf[4096], *text;
+        size_t head;
+        FILE *f;
+
+        (void) state;
+        f = text_file("0::/user.slice/user-1000.slice/a.scope\n");
+        assert_int_equal(proc_cgroup_parse(f, buf, sizeof buf), 0);
+        assert_string_equal(buf, "/user.slice/user-1000.slice/a.scope");
+        fclose(f);
+
+        /* a hybrid host: the v1 lines first */
+        f = text_file("12:cpuset:/\n1:name=systemd:/user.slice/x.scope\n0::/user.slice/x.scope\n");
+        assert_int_equal(proc_cgroup_parse(f, buf, sizeof buf), 0);
+        assert_string_equal(buf, "/user.slice/x.scope");
+        fclose(f);
+
+        /* a v1 line whose tail, past the 4,103 characters a line buffer of PATH_MAX + 8 held, reads
+         * "0::/victim": a caller naming its own v1 cgroup so must not be taken to be in /victim */
+        head = 4103;
+        text = malloc(head + 64);
+        assert_non_null(text);
+        memcpy(text, "1:name=spmd:/", 13);
+        memset(text + 13, 'a', head - 13);
+        strcpy(text + head, "0::/victim\n0::/mine\n");
+        f = text_file(text);
+        assert_int_equal(proc_cgroup_parse(f, buf, sizeof buf), 0);
+        assert_string_equal(buf, "/mine");
+        fclose(f);
+        free(text);
+
+        /* no cgroup2 line: unknown */
+        f = text_file("12:cpuset:/\n");
+        assert_int_equal(proc_cgroup_parse(f, buf, sizeof buf), -ENODATA);
+        assert_string_equal(buf, "");
+        fclose(f);
+
+        /* longer than the buffer: refused, never cut to a path that names another cgroup */
+        f = text_file("0::/jobs/abcdef\n");
+        assert_int_equal(proc_cgroup_parse(f, buf, 10), -ENAMETOOLONG);
+        assert_string_equal(buf, "");
+        fclose(f);
+        f = text_file("0::/jobs/abcd\n");
+        assert_int_equal(proc_cgroup_parse(f, buf, 11), 0);
+        assert_string_equal(buf, "/jobs/abcd");
+        fclose(f);
+}
+
 static void test_cgroup_path_depth(void **state) {
         (void) state;
         assert_int_equal(cgroup_path_depth("/a"), 1);
@@ -175,7 +234,7 @@ int main(void) {
                 cmocka_unit_test(test_size),       cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_permyriad),  cmocka_unit_test(test_nodemask),
                 cmocka_unit_test(test_format_size), cmocka_unit_test(test_proc_stat_starttime),
-                cmocka_unit_test(test_cgroup_path_depth),
+                cmocka_unit_test(test_cgroup_path_depth), cmocka_unit_test(test_proc_cgroup_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
