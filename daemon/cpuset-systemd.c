@@ -5,13 +5,17 @@
  * applies their settings (a restart, a daemon-reload, a property change), and
  * would undo a value written behind its back; it also enables and disables the
  * cpuset controller in the slices by what its units ask for. So the walls on
- * its units are asked of it: SetUnitProperties(unit, runtime, AllowedMemoryNodes=)
- * over the system bus, which holds until the next boot. Cgroups that are not
- * its units (made by hand, or below a unit that delegates its subtree) are
- * written directly, as on a host without systemd.
+ * its units are also asked of it: SetUnitProperties(unit, runtime,
+ * AllowedMemoryNodes=) over the system bus, which holds until the next boot.
+ * The wall writes cpuset.mems at once and sends the call without waiting (the
+ * event loop never waits for systemd); the answer is logged when it comes.
+ * Cgroups that are not its units (made by hand, or below a unit that
+ * delegates its subtree) are only written, as on a host without systemd.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
@@ -23,10 +27,32 @@
 
 #define SYSTEMD_CALL_USEC (5 * USEC_PER_SEC)
 
+/* One SetUnitProperties under way: what its answer is about. */
+typedef struct SetMemsCall {
+        char mems[NODEMASK_FORMAT_MAX];
+        char unit[];
+} SetMemsCall;
+
+static int on_set_unit_mems(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const SetMemsCall *c = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        (void) ret_error;
+        if (e)
+                log_warning("systemd did not take AllowedMemoryNodes=%s on %s (%s: %s): the cpuset.mems spmd wrote "
+                            "holds until systemd applies the unit's settings again, and the next pass writes it "
+                            "again.",
+                            c->mems, c->unit, e->name, e->message);
+        else
+                log_debug("systemd took AllowedMemoryNodes=%s on %s.", c->mems, c->unit);
+        return 0;
+}
+
 static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata) {
         Manager *m = userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        SetMemsCall *c;
         uint8_t bits[SPMD_MAX_NODES / 8] = {};
         size_t n = 0;
         int r;
@@ -56,10 +82,19 @@ static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata)
                 r = sd_bus_message_close_container(req);
         if (r < 0)
                 return r;
-        r = sd_bus_call(m->systemd_bus, req, SYSTEMD_CALL_USEC, &error, NULL);
-        if (r < 0 && sd_bus_error_is_set(&error))
-                log_debug("SetUnitProperties(%s, AllowedMemoryNodes=): %s: %s", unit, error.name, error.message);
-        return r;
+        c = malloc(sizeof *c + strlen(unit) + 1);
+        if (!c)
+                return -ENOMEM;
+        nodemask_format(mems, c->mems, sizeof c->mems);
+        strcpy(c->unit, unit);
+        r = sd_bus_call_async(m->systemd_bus, &slot, req, on_set_unit_mems, c, SYSTEMD_CALL_USEC);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        /* the bus owns the call from here; C goes with it, answered or not */
+        (void) sd_bus_slot_set_destroy_callback(slot, free);
+        return sd_bus_slot_set_floating(slot, 1);
 }
 
 int manager_cpuset_systemd(Manager *m) {
@@ -83,6 +118,10 @@ int manager_cpuset_systemd(Manager *m) {
                                     sd_bus_error_is_set(&error) ? error.message : strerror(-r));
                         return r;
                 }
+                /* the walls' calls are answered on the loop */
+                r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot attach the connection to systemd to the event loop: %m");
                 m->systemd_bus = TAKE_PTR(bus);
         }
         cpuset_wall_set_manager(m->wall, set_unit_mems, m);

@@ -130,22 +130,6 @@ static NodeMask effective_spm(const CpusetWall *w, const char *path) {
 
 /* ---- walls ---- */
 
-/* Until cpuset.mems of path is want: the service manager applies a unit's settings after it has
- * answered (within milliseconds; a loaded machine may take longer). -ETIMEDOUT after 3 s. */
-static int wait_mems(const CpusetWall *w, const char *path, const NodeMask *want) {
-        for (unsigned i = 0; i < 600; i++) {
-                NodeMask cur;
-                int r = read_mems(w, path, "cpuset.mems", &cur);
-
-                if (r < 0)
-                        return r;
-                if (nodemask_same(&cur, want))
-                        return 0;
-                (void) usleep(5000);
-        }
-        return -ETIMEDOUT;
-}
-
 /* Is the cgroup directory itself gone (removed meanwhile)? Only then is an ENOENT nothing to do. */
 static bool cgroup_gone(const CpusetWall *w, const char *path) {
         _cleanup_free_ char *p = cg_path(w, path, NULL);
@@ -178,28 +162,24 @@ static int wall_set(CpusetWall *w, const char *path, const NodeMask *parent_open
                 return log_error_errno(r, "Cannot write the wall of %s: its cpuset.mems value does not fit: %m", path);
         }
         nodemask_format(&cur, old, sizeof old);
-        unit = w->set_unit_mems ? cgroup_systemd_unit(path) : NULL;
-        if (unit) {
-                r = w->set_unit_mems(unit, &want, w->manager_userdata);
-                if (r >= 0)
-                        r = wait_mems(w, path, &want);
-                if (r == -ENOENT && cgroup_gone(w, path))
-                        return 0;
-                if (r < 0) {
-                        w->stats.errors++;
-                        return log_error_errno(r, "Cannot have systemd set AllowedMemoryNodes=%s on %s (%s): %m", s,
-                                               unit, path);
-                }
-                log_debug("%s: cpuset.mems %s -> %s, through systemd's %s", path, old[0] ? old : "(inherited)", s,
-                          unit);
-                return 1;
-        }
         r = write_attr(w, path, "cpuset.mems", s);
         if (r == -ENOENT && cgroup_gone(w, path))
                 return 0;
         if (r < 0) {
                 w->stats.errors++;
                 return log_error_errno(r, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m", path, s);
+        }
+        unit = w->set_unit_mems ? cgroup_systemd_unit(path) : NULL;
+        if (unit) {
+                /* the value holds now; systemd keeps it from here on (its answer is reported when it comes) */
+                r = w->set_unit_mems(unit, &want, w->manager_userdata);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot ask systemd for AllowedMemoryNodes=%s on %s (%m): the wall "
+                                             "written on %s holds until systemd applies the unit's settings again.",
+                                          s, unit, path);
+                log_debug("%s: cpuset.mems %s -> %s, and asked of systemd's %s", path, old[0] ? old : "(inherited)",
+                          s, unit);
+                return 1;
         }
         log_debug("%s: cpuset.mems %s -> %s", path, old[0] ? old : "(inherited)", s);
         return 1;

@@ -126,10 +126,10 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
 
 /*
  * A service manager that owns part of the tree (systemd): the cpuset.mems of a cgroup that is one of
- * its units (cgroup_systemd_unit()) is asked of it, not written behind its back, which it would undo
- * the next time it applies the unit's settings. set_mems returns once the manager took the request;
- * the wall then waits (up to 3 s) until cpuset.mems shows it, so that walls still go up before
- * openings. NULL set_mems: spmd writes cgroupfs everywhere.
+ * its units (cgroup_systemd_unit()) is written at once, so the wall holds before its gateway opens,
+ * and the same value is asked of the manager through set_mems, which would otherwise undo it the
+ * next time it applies the unit's settings. set_mems only sends the request (the loop never waits
+ * for the manager); its answer is the caller's to report. NULL set_mems: cgroupfs only.
  */
 typedef int (*CpusetSetUnitMems)(const char *unit, const NodeMask *mems, void *userdata);
 void cpuset_wall_set_manager(CpusetWall *w, CpusetSetUnitMems set_mems, void *userdata);
