@@ -8,12 +8,12 @@ bool act_wanted(PressureLevel at, PressureLevel held, PressureLevel now) {
         return at != PRESSURE_NEVER && held >= at && now >= at;
 }
 
-EvacuatePhase evacuate_phase(bool wanted, bool running, bool in_flight) {
+ActPhase act_phase(bool wanted, bool running, bool in_flight) {
         if (wanted)
-                return running ? EVACUATE_STEP : EVACUATE_START;
+                return running ? ACT_STEP : ACT_START;
         if (!running)
-                return EVACUATE_IDLE;
-        return in_flight ? EVACUATE_DRAIN : EVACUATE_STOP;
+                return ACT_IDLE;
+        return in_flight ? ACT_DRAIN : ACT_STOP;
 }
 
 ReclaimChoice reclaim_choose(const ReclaimPace *p, uint64_t now, uint64_t min_interval, unsigned psi_warn,

@@ -23,19 +23,23 @@
  * held level to step down). */
 bool act_wanted(PressureLevel at, PressureLevel held, PressureLevel now);
 
-/* Where a node's evacuation stands, from whether it is WANTED (act_wanted), RUNNING (started and not
- * stopped) and has a job IN_FLIGHT in the evacuation thread. An evacuation whose metrics clear while
- * its job still runs drains: it submits nothing more, and stops when the job's results are in (the
- * pages that job moved are what cleared the metrics; stopping before would count none of them). */
-typedef enum EvacuatePhase {
-        EVACUATE_IDLE,  /* not wanted, not running */
-        EVACUATE_START, /* wanted, not running: begins, and takes its first step */
-        EVACUATE_STEP,  /* wanted and running: the next step */
-        EVACUATE_DRAIN, /* not wanted, a job in flight: no new step, still running */
-        EVACUATE_STOP,  /* not wanted, nothing in flight: ends (and says what it did) */
-} EvacuatePhase;
+/* Where a node's reclaim or evacuation stands, from whether it is WANTED (act_wanted), RUNNING
+ * (started and not stopped) and has a job IN_FLIGHT in its thread. One whose metrics clear while its
+ * job still runs drains: it submits nothing more, and stops when the job's results are in (what that
+ * job moved is what cleared the metrics; stopping before would count none of it). */
+typedef enum ActPhase {
+        ACT_IDLE,  /* not wanted, not running */
+        ACT_START, /* wanted, not running: begins, and takes its first step */
+        ACT_STEP,  /* wanted and running: the next step */
+        ACT_DRAIN, /* not wanted, a job in flight: no new step, still running */
+        ACT_STOP,  /* not wanted, nothing in flight: ends (and says what it did) */
+} ActPhase;
 
-EvacuatePhase evacuate_phase(bool wanted, bool running, bool in_flight);
+ActPhase act_phase(bool wanted, bool running, bool in_flight);
+/* Running from this phase on: started, stepping or draining. */
+static inline bool act_phase_running(ActPhase p) {
+        return p == ACT_START || p == ACT_STEP || p == ACT_DRAIN;
+}
 
 /* ---- reclaim pacing, one granted cgroup at a time ---- */
 

@@ -21,6 +21,7 @@
 #include "reclaim.h"
 #include "strv.h"
 #include "time-util.h"
+#include "worker.h"
 #include "topology.h"
 #include "watch.h"
 
@@ -83,24 +84,6 @@ static ReclaimMark *reclaim_mark(Manager *m, const char *cgroup) {
         return n;
 }
 
-/* One write; swappiness= dropped for good when the kernel refuses it. */
-static int reclaim_write(Manager *m, const char *cgroup, int node) {
-        int sw = m->swappiness_refused ? -1 : m->config->swappiness;
-        int r;
-
-        r = cgroup ? reclaim_cgroup(cgroup, m->config->reclaim_step, sw)
-                   : reclaim_node((unsigned) node, m->config->reclaim_step, sw);
-        if (r == -EINVAL && sw >= 0) {
-                log_warning("%s%s refuses swappiness=%d (Swappiness=): this kernel does not take it; reclaiming "
-                            "with the kernel's own swappiness from now on.",
-                            cgroup ? cgroup : "nodeN/reclaim", cgroup ? "/memory.reclaim" : "", sw);
-                m->swappiness_refused = true;
-                r = cgroup ? reclaim_cgroup(cgroup, m->config->reclaim_step, -1)
-                           : reclaim_node((unsigned) node, m->config->reclaim_step, -1);
-        }
-        return r;
-}
-
 static void count_reclaim(NodeActivity *a, int r, uint64_t step, const char *what) {
         a->reclaim_writes++;
         if (r == 0)
@@ -115,28 +98,92 @@ static void count_reclaim(NodeActivity *a, int r, uint64_t step, const char *wha
         }
 }
 
-/* Reclaim for np if due; returns when it is due next (0 = not reclaiming). */
+static void act_round(Manager *m);
+
+static NodePressure *node_pressure_of(Manager *m, unsigned node) {
+        for (size_t i = 0; i < m->n_pressure; i++)
+                if (m->pressure[i].node == node)
+                        return &m->pressure[i];
+        return NULL;
+}
+
+/* A job of reclaim's thread ended: count its writes (if the node is still there; swappiness= is
+ * dropped for good when the kernel refused it) and take the next step. */
+static void on_reclaimed(WorkerJob *j, void *userdata) {
+        const ReclaimJob *job = (const ReclaimJob *) j;
+        Manager *m = userdata;
+        NodePressure *np = node_pressure_of(m, job->node);
+
+        if (job->swappiness_refused && !m->swappiness_refused) {
+                log_warning("memory.reclaim refuses swappiness=%d (Swappiness=): this kernel does not take it; "
+                            "reclaiming with the kernel's own swappiness from now on.",
+                            job->swappiness);
+                m->swappiness_refused = true;
+        }
+        if (!np)
+                return; /* a reload took the node away: what was reclaimed is reclaimed */
+        np->act.reclaim_in_flight = false;
+        for (size_t i = 0; i < job->n; i++) {
+                _cleanup_free_ char *what = NULL;
+                const char *dir = job->targets[i].cgroup_dir;
+
+                if (dir ? asprintf(&what, "%s/memory.reclaim", dir) < 0
+                        : asprintf(&what, "/sys/devices/system/node/node%u/reclaim", job->node) < 0)
+                        what = NULL;
+                count_reclaim(&np->act, job->targets[i].result, job->bytes, what ? what : "(out of memory)");
+        }
+        log_debug("SPM node %u: reclaim: %zu write(s) of %" PRIu64 " bytes in %.1f ms.", job->node, job->n, job->bytes,
+                  job->base.usec / 1e3);
+        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
+        act_round(m);
+}
+
+/* Hands the writes to CGROUP_DIRS (NULL: the node's nodeN/reclaim) to reclaim's thread. */
+static int reclaim_submit(Manager *m, NodePressure *np, char *const *cgroup_dirs) {
+        ReclaimJob *job;
+        int r;
+
+        if (!m->reclaim_worker) {
+                r = worker_new(m->event, on_reclaimed, m, &m->reclaim_worker);
+                if (r < 0)
+                        return log_error_errno(r, "SPM node %u: cannot start reclaim's thread: %m", np->node);
+        }
+        job = reclaim_job_new(np->node, m->config->reclaim_step, m->swappiness_refused ? -1 : m->config->swappiness,
+                              cgroup_dirs);
+        if (!job)
+                return log_oom();
+        r = worker_submit(m->reclaim_worker, &job->base);
+        if (r < 0) {
+                reclaim_job_free(job);
+                return r;
+        }
+        np->act.reclaim_in_flight = true;
+        return 0;
+}
+
+/* Reclaim for np if due: the writes that are due go to reclaim's thread as one job (the loop never
+ * waits for the kernel's reclaim); returns when to look again (the job's end comes sooner, and takes
+ * the next step itself). */
 static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
         NodeActivity *a = &np->act;
         uint64_t interval = m->config->reclaim_min_interval_usec, next = 0;
-        _cleanup_(strv_freep) char **cgroups = NULL;
+        _cleanup_(strv_freep) char **cgroups = NULL, **due_now = NULL;
 
+        if (worker_busy(m->reclaim_worker))
+                return now + interval;
         if (m->topology && m->topology->caps.per_node_reclaim && reclaim_node_supported(np->node)) {
                 ReclaimPace pace = { .last_usec = a->last_node_reclaim_usec };
                 uint64_t due;
 
                 if (reclaim_choose(&pace, now, interval, 0, &due) == RECLAIM_NOT_YET)
                         return due;
-                char what[64];
-                snprintf(what, sizeof what, "/sys/devices/system/node/node%u/reclaim", np->node);
-                count_reclaim(a, reclaim_write(m, NULL, (int) np->node), m->config->reclaim_step, what);
+                (void) reclaim_submit(m, np, NULL);
                 a->last_node_reclaim_usec = now;
                 return now + interval;
         }
         cgroups = manager_node_cgroups(m, np->node);
         for (char **c = cgroups; c && *c; c++) {
                 ReclaimMark *mk = reclaim_mark(m, *c);
-                char what[4200];
 
                 if (!mk) {
                         log_oom();
@@ -165,13 +212,17 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                         break;
                 case RECLAIM_NOW:
                         mk->backed_off = false;
-                        snprintf(what, sizeof what, "%s/memory.reclaim", *c);
-                        count_reclaim(a, reclaim_write(m, *c, -1), m->config->reclaim_step, what);
+                        if (strv_extend(&due_now, *c) < 0) {
+                                log_oom();
+                                break;
+                        }
                         mk->last_usec = now;
                         break;
                 }
                 next = next ? MIN(next, due) : due;
         }
+        if (due_now)
+                (void) reclaim_submit(m, np, due_now);
         if (!cgroups && !a->no_reclaim_source_logged)
                 log_notice("SPM node %u: nothing to reclaim from: no granted cgroup holds the node, and this kernel "
                            "does not reclaim node by node (nodeN/reclaim, kernel >= 6.17).",
@@ -290,19 +341,15 @@ static void start_pass(Manager *m, NodePressure *np) {
         a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
 }
 
-static void act_round(Manager *m);
-
 /* A job of the evacuation thread ended: fold its results into the node's state (if the node is still
  * there and still evacuating, and the pass is the one it ran in) and take the next step. */
-static void on_evacuated(MigrateJob *job, void *userdata) {
+static void on_evacuated(WorkerJob *j, void *userdata) {
+        MigrateJob *job = (MigrateJob *) j;
         Manager *m = userdata;
-        NodePressure *np = NULL;
+        NodePressure *np = node_pressure_of(m, job->node);
         NodeActivity *a;
         int64_t r = job->result;
 
-        for (size_t i = 0; i < m->n_pressure && !np; i++)
-                if (m->pressure[i].node == job->node)
-                        np = &m->pressure[i];
         if (!np)
                 return; /* a reload took the node away: what moved is moved */
         a = &np->act;
@@ -316,7 +363,7 @@ static void on_evacuated(MigrateJob *job, void *userdata) {
         }
         log_debug("SPM node %u: evacuation slice: %" PRId64 " page(s) moved to node %d in %.1f ms; pid %d, %" PRIu64
                   " page(s) on the node at the start of its pass.",
-                  np->node, r > 0 ? r : 0, job->to, job->usec / 1e3, (int) job->cursor.pid, job->cursor.on_from);
+                  np->node, r > 0 ? r : 0, job->to, job->base.usec / 1e3, (int) job->cursor.pid, job->cursor.on_from);
         if (a->evacuating && a->pid_index < a->n_pids && a->cursor.pid == job->cursor.pid &&
             a->cold_pass == job->cold_pass) {
                 a->pass_found += job->stats.found;
@@ -348,7 +395,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         MigrateJob *job;
         int r;
 
-        if (migrate_worker_busy(m->evac_worker))
+        if (worker_busy(m->evac_worker))
                 return now + IDLE_RESCAN_USEC;
         if (a->idle_until_usec > now)
                 return a->idle_until_usec;
@@ -403,26 +450,24 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 return now + SLICE_USEC;
 
         if (!m->evac_worker) {
-                r = migrate_worker_new(m->event, on_evacuated, m, &m->evac_worker);
+                r = worker_new(m->event, on_evacuated, m, &m->evac_worker);
                 if (r < 0) {
                         log_error_errno(r, "SPM node %u: cannot start the evacuation thread: %m", np->node);
                         return now + IDLE_RESCAN_USEC;
                 }
         }
-        job = calloc(1, sizeof *job);
+        job = migrate_job_new();
         if (!job) {
                 log_oom();
                 return now + IDLE_RESCAN_USEC;
         }
-        *job = (MigrateJob){
-                .node = np->node,
-                .cursor = a->cursor,
-                .from = from,
-                .to = a->target,
-                .batch = batch,
-                .budget = budget,
-                .cold_pass = a->cold_pass,
-        };
+        job->node = np->node;
+        job->cursor = a->cursor;
+        job->from = from;
+        job->to = a->target;
+        job->batch = batch;
+        job->budget = budget;
+        job->cold_pass = a->cold_pass;
         job->cursor.cold = NULL;
         if (a->cold_pass && a->cold.n > 0) {
                 job->ranges = malloc(a->cold.n * sizeof *a->cold.ranges);
@@ -436,7 +481,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 job->cold = (MigrateCold){ .ranges = job->ranges, .n = a->cold.n, .not_cold = a->cold.not_cold,
                                            .no_pfn = a->cold.no_pfn };
         }
-        r = migrate_worker_submit(m->evac_worker, job);
+        r = worker_submit(m->evac_worker, &job->base);
         if (r < 0) {
                 migrate_job_free(job);
                 return now + SLICE_USEC;
@@ -484,10 +529,12 @@ static void act_round(Manager *m) {
                 NodeActivity *a = &np->act;
                 bool rec = c->reclaim && wants(c, np, c->reclaim_at);
                 bool evac = c->evacuation && wants(c, np, c->evacuate_at);
-                EvacuatePhase phase;
+                ActPhase rphase = act_phase(rec, a->reclaiming, a->reclaim_in_flight);
+                ActPhase ephase = act_phase(evac, a->evacuating, a->evac_in_flight);
                 uint64_t t;
 
-                if (rec && !a->reclaiming) {
+                /* draining: the job's end (on_reclaimed, on_evacuated) comes back here and stops it */
+                if (rphase == ACT_START) {
                         log_notice("SPM node %u: reclaim starts (%s, Reclaim At=%s): %s per write, at most one "
                                    "write per %.0f ms to each cgroup.",
                                    np->node, np->why, pressure_level_to_string(c->reclaim_at),
@@ -496,11 +543,11 @@ static void act_round(Manager *m) {
                         a->reclaim_bytes_at_start = a->reclaim_bytes;
                         a->reclaim_short_at_start = a->reclaim_short;
                         a->reclaim_since_usec = now;
-                } else if (!rec && a->reclaiming)
+                } else if (rphase == ACT_STOP)
                         log_stop(np, true, np->why);
-                a->reclaiming = rec;
-                phase = evacuate_phase(evac, a->evacuating, a->evac_in_flight);
-                if (phase == EVACUATE_START) {
+                a->reclaiming = act_phase_running(rphase);
+
+                if (ephase == ACT_START) {
                         log_notice("SPM node %u: evacuation starts (%s, Evacuation At=%s): moving the granted "
                                    "processes' pages off the node, %" PRIu32 " per call.",
                                    np->node, np->why, pressure_level_to_string(c->evacuate_at), c->evacuate_batch_pages);
@@ -511,21 +558,20 @@ static void act_round(Manager *m) {
                         a->idle_until_usec = 0;
                         a->bucket = (RateBucket){ .usec = now }; /* empty: MaxRate= from the start */
                         a->evac_since_usec = now;
-                } else if (phase == EVACUATE_STOP) {
+                } else if (ephase == ACT_STOP) {
                         log_stop(np, false, np->why);
                         a->pids = mfree(a->pids);
                         a->n_pids = a->pid_index = 0;
-                } else if (phase == EVACUATE_DRAIN)
+                } else if (ephase == ACT_DRAIN)
                         log_debug("SPM node %u: the metrics cleared with a job in the evacuation thread: "
                                   "stopping when its results are in.", np->node);
-                /* draining: the job's end (on_evacuated) comes back here and stops it */
-                a->evacuating = phase != EVACUATE_IDLE && phase != EVACUATE_STOP;
+                a->evacuating = act_phase_running(ephase);
 
-                if (rec) {
+                if (rphase == ACT_START || rphase == ACT_STEP) {
                         t = reclaim_step(m, np, now);
                         next = next ? MIN(next, t) : t;
                 }
-                if (phase == EVACUATE_START || phase == EVACUATE_STEP) {
+                if (ephase == ACT_START || ephase == ACT_STEP) {
                         t = evacuate_step(m, np, now);
                         next = next ? MIN(next, t) : t;
                 }
@@ -569,7 +615,8 @@ void node_activity_clear(NodePressure *np) {
 }
 
 void manager_act_free(Manager *m) {
-        m->evac_worker = migrate_worker_free(m->evac_worker); /* waits for a job in the kernel */
+        m->evac_worker = worker_free(m->evac_worker); /* waits for a job in the kernel */
+        m->reclaim_worker = worker_free(m->reclaim_worker);
         manager_demotion_free(m);
         m->act_source = sd_event_source_disable_unref(m->act_source);
         for (size_t i = 0; i < m->n_reclaim_marks; i++)

@@ -92,7 +92,8 @@ typedef struct Manager {
         bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
 
         struct Demotion *demotion;      /* [Demotion] through DAMON (demote.c); NULL until wanted */
-        struct MigrateWorker *evac_worker; /* evacuation's thread (act.c); NULL until the first job */
+        struct Worker *evac_worker;     /* evacuation's thread (act.c); NULL until the first job */
+        struct Worker *reclaim_worker;  /* reclaim's writes' thread (act.c); NULL until the first job */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */

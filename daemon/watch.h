@@ -24,6 +24,7 @@ typedef struct NodeActivity {
         uint64_t demoted_bytes;         /* moved onto the node by demotion (DAMON's count) */
         bool reclaiming, evacuating;    /* acting now (evacuating: also while its last job drains) */
         bool evac_in_flight;            /* a job for this node is with the evacuation thread */
+        bool reclaim_in_flight;         /* ... with reclaim's thread */
         uint64_t reclaim_since_usec, evac_since_usec; /* when the current reclaim/evacuation began */
         uint64_t reclaim_writes_at_start, reclaim_bytes_at_start, reclaim_short_at_start;
         MigrateStats evac_at_start;     /* the counters when the current evacuation began */

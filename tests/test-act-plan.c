@@ -34,37 +34,40 @@ static void test_wanted(void **state) {
                 assert_int_equal(act_wanted(t[i].at, t[i].held, t[i].now), t[i].want);
 }
 
-static void test_evacuate_phase(void **state) {
+static void test_act_phase(void **state) {
         static const struct {
                 bool wanted, running, in_flight;
-                EvacuatePhase want;
+                ActPhase want;
         } t[] = {
-                { false, false, false, EVACUATE_IDLE },
-                { true, false, false, EVACUATE_START },
-                { true, true, false, EVACUATE_STEP },
-                { true, true, true, EVACUATE_STEP },   /* the step itself waits for the thread */
-                { false, true, false, EVACUATE_STOP },
+                { false, false, false, ACT_IDLE },
+                { true, false, false, ACT_START },
+                { true, true, false, ACT_STEP },
+                { true, true, true, ACT_STEP },   /* the step itself waits for the thread */
+                { false, true, false, ACT_STOP },
                 /* the metrics cleared while the job that cleared them runs: not stopped yet */
-                { false, true, true, EVACUATE_DRAIN },
+                { false, true, true, ACT_DRAIN },
                 /* a job left from before a reload cleared the node's state: a new evacuation starts */
-                { true, false, true, EVACUATE_START },
-                { false, false, true, EVACUATE_IDLE },
+                { true, false, true, ACT_START },
+                { false, false, true, ACT_IDLE },
         };
         bool running;
 
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                assert_int_equal(evacuate_phase(t[i].wanted, t[i].running, t[i].in_flight), t[i].want);
+                assert_int_equal(act_phase(t[i].wanted, t[i].running, t[i].in_flight), t[i].want);
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                assert_int_equal(act_phase_running(t[i].want), t[i].want != ACT_IDLE && t[i].want != ACT_STOP);
 
         /* the round that TEST-12 saw stop with 0 pages moved: a job in flight, the pages it moves clear
          * the metrics, the loop samples them before the job's results are in. The stop waits for them. */
         running = true;
-        assert_int_equal(evacuate_phase(true, running, true), EVACUATE_STEP);
-        assert_int_equal(evacuate_phase(false, running, true), EVACUATE_DRAIN);
+        assert_int_equal(act_phase(true, running, true), ACT_STEP);
+        assert_int_equal(act_phase(false, running, true), ACT_DRAIN);
         running = true; /* act.c keeps it running while it drains */
-        assert_int_equal(evacuate_phase(false, running, false), EVACUATE_STOP);
+        assert_int_equal(act_phase(false, running, false), ACT_STOP);
         /* and wanted again before the job ends: it goes on, with no second start */
-        assert_int_equal(evacuate_phase(true, running, true), EVACUATE_STEP);
+        assert_int_equal(act_phase(true, running, true), ACT_STEP);
 }
 
 static void test_reclaim_choose(void **state) {
@@ -196,7 +199,7 @@ static void test_rate_bucket(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_wanted),
-                cmocka_unit_test(test_evacuate_phase),
+                cmocka_unit_test(test_act_phase),
                 cmocka_unit_test(test_reclaim_choose),
                 cmocka_unit_test(test_choose_target),
                 cmocka_unit_test(test_need_and_budget),

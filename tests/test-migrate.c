@@ -231,7 +231,8 @@ typedef struct WorkerRun {
         bool done;
 } WorkerRun;
 
-static void on_job(MigrateJob *job, void *userdata) {
+static void on_job(WorkerJob *j, void *userdata) {
+        MigrateJob *job = (MigrateJob *) j;
         WorkerRun *w = userdata;
 
         assert_true(job->result >= 0);
@@ -251,39 +252,44 @@ static void on_job(MigrateJob *job, void *userdata) {
 static void test_worker(void **state) {
         NodeMask from = node0();
         WorkerRun run = { .cursor = { .pid = child, .next_addr = buf_addr, .end_addr = buf_addr + SIZE } };
-        MigrateWorker *w = NULL;
+        Worker *w = NULL;
         sd_event *e = NULL;
 
         (void) state;
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(migrate_worker_new(e, on_job, &run, &w), 0);
-        assert_false(migrate_worker_busy(w));
+        assert_int_equal(worker_new(e, on_job, &run, &w), 0);
+        assert_false(worker_busy(w));
         while (!run.cursor.done) {
-                MigrateJob *job = calloc(1, sizeof *job), *second = calloc(1, sizeof *second);
+                MigrateJob *job = migrate_job_new(), *second = migrate_job_new();
 
                 assert_non_null(job);
                 assert_non_null(second);
-                *job = (MigrateJob){ .cursor = run.cursor, .from = from, .to = 0, .batch = 512, .budget = 1000 };
-                assert_int_equal(migrate_worker_submit(w, job), 0);
-                assert_true(migrate_worker_busy(w));
-                assert_int_equal(migrate_worker_submit(w, second), -EBUSY);
+                job->cursor = run.cursor;
+                job->from = from;
+                job->batch = 512;
+                job->budget = 1000;
+                assert_int_equal(worker_submit(w, &job->base), 0);
+                assert_true(worker_busy(w));
+                assert_int_equal(worker_submit(w, &second->base), -EBUSY);
                 migrate_job_free(second);
                 run.done = false;
                 while (!run.done)
                         assert_true(sd_event_run(e, 10 * 1000 * 1000) >= 0);
-                assert_false(migrate_worker_busy(w));
+                assert_false(worker_busy(w));
                 assert_true(run.jobs < 100000);
         }
         assert_int_equal(run.total, SIZE / 4096);
         assert_int_equal(run.stats.moved, (uint64_t) run.total);
 
         /* a job still in the kernel when spmd stops: free waits, nothing leaks (ASan) */
-        MigrateJob *job = calloc(1, sizeof *job);
+        MigrateJob *job = migrate_job_new();
         assert_non_null(job);
-        *job = (MigrateJob){ .cursor = { .pid = child, .next_addr = buf_addr, .end_addr = buf_addr + SIZE },
-                             .from = from, .to = 0, .batch = 512, .budget = UINT64_MAX };
-        assert_int_equal(migrate_worker_submit(w, job), 0);
-        w = migrate_worker_free(w);
+        job->cursor = (MigrateCursor){ .pid = child, .next_addr = buf_addr, .end_addr = buf_addr + SIZE };
+        job->from = from;
+        job->batch = 512;
+        job->budget = UINT64_MAX;
+        assert_int_equal(worker_submit(w, &job->base), 0);
+        w = worker_free(w);
         assert_null(w);
         sd_event_unref(e);
 }
