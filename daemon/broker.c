@@ -627,20 +627,19 @@ static uint64_t name_seen_ticks(const char *sender) {
         return boottime_ticks(); /* connected before spmd listened, or out of the table: now */
 }
 
-/* uid, pid and (where the bus daemon gives one) a pidfd of sender, from GetConnectionCredentials. */
-static int bus_sender_creds(sd_bus *bus, const char *sender, uid_t *ret_uid, pid_t *ret_pid, int *ret_pidfd,
-                            sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* uid, pid and (where the bus daemon gives one) a pidfd of the sender, from the bus daemon's answer
+ * to GetConnectionCredentials (an error answer is copied to ERROR). */
+static int creds_parse(sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid, int *ret_pidfd, sd_bus_error *error) {
         bool have_uid = false;
         uint32_t u;
         int r, fd;
 
         *ret_pid = 0;
         *ret_pidfd = -1;
-        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                               "GetConnectionCredentials", error, &reply, "s", sender);
-        if (r < 0)
-                return r;
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                r = sd_bus_error_copy(error, sd_bus_message_get_error(reply));
+                return r < 0 ? r : -EACCES;
+        }
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 const char *key;
@@ -674,50 +673,122 @@ static int bus_sender_creds(sd_bus *bus, const char *sender, uid_t *ret_uid, pid
         return 0;
 }
 
+static size_t creds_find(const char *sender) {
+        size_t i;
+
+        for (i = 0; sender && i < CREDS_CACHE; i++)
+                if (strcmp(creds_cache[i].sender, sender) == 0)
+                        break;
+        return i;
+}
+
+/* Keep what the bus said of SENDER (takes PIDFD); SEEN_TICKS: when spmd first heard of it. */
+static int creds_put(const char *sender, uid_t uid, pid_t pid, int pidfd, uint64_t seen_ticks, sd_bus_error *error) {
+        size_t i;
+
+        if (strlen(sender) >= sizeof creds_cache[0].sender) {
+                safe_close(pidfd);
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The sender's name is too long.");
+        }
+        if (creds_find(sender) < CREDS_CACHE) {
+                safe_close(pidfd); /* another call of the same sender's got there first */
+                return 0;
+        }
+        i = creds_next++ % CREDS_CACHE;
+        if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
+                close(creds_cache[i].pidfd);
+        snprintf(creds_cache[i].sender, sizeof creds_cache[i].sender, "%s", sender);
+        creds_cache[i].uid = uid;
+        creds_cache[i].pid = pid;
+        creds_cache[i].pidfd_from_bus = pidfd >= 0;
+        /* no pidfd from the bus: pin the process now; if its pid was reused before this, the start
+         * time against the connection's own time gives it away (caller_identify) */
+        creds_cache[i].pidfd = pidfd >= 0 ? pidfd : pid > 0 ? (int) syscall(SYS_pidfd_open, pid, 0) : -1;
+        creds_cache[i].seen_ticks = seen_ticks;
+        return 0;
+}
+
+/* A method call waiting for the bus daemon to say who sent it (caller_get). */
+typedef struct CredsWait {
+        Manager *m;
+        sd_bus_message *msg;
+        sd_bus_message_handler_t again;
+        uint64_t seen_ticks;
+} CredsWait;
+
+static void creds_wait_free(void *p) {
+        CredsWait *w = p;
+
+        sd_bus_message_unref(w->msg);
+        free(w);
+}
+
+/* The bus daemon answered: keep the credentials and run the method again from its start; now it
+ * finds them. Its error, if any, is the reply. */
+static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        CredsWait *w = userdata;
+        const char *sender = sd_bus_message_get_sender(w->msg);
+        uid_t uid = UID_INVALID;
+        pid_t pid;
+        int pidfd, r;
+
+        (void) ret_error;
+        r = creds_parse(reply, &uid, &pid, &pidfd, &error);
+        if (r >= 0)
+                r = creds_put(sender, uid, pid, pidfd, w->seen_ticks, &error);
+        if (r >= 0)
+                r = sd_bus_message_rewind(w->msg, true);
+        if (r >= 0)
+                r = w->again(w->msg, w->m, &error);
+        if (r < 0) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Cannot tell who is calling: %s", strerror(-r));
+                (void) sd_bus_reply_method_error(w->msg, &error);
+        }
+        return 0;
+}
+
 /*
  * Who is calling, as the bus says: uid and pid from the bus daemon (one
- * GetConnectionCredentials call; nothing taken from /proc for them). The
- * caller's cgroup, which only caller_identify() establishes, needs more.
+ * GetConnectionCredentials call per connection; nothing taken from /proc for
+ * them). The caller's cgroup, which only caller_identify() establishes, needs
+ * more. Returns 0 with *c filled when spmd knows the sender; otherwise asks
+ * the bus daemon without waiting and returns 1: the handler returns 1 too,
+ * and AGAIN (the handler, with the Manager as userdata) runs on the message
+ * again once the answer is in. <0: refused, with ERROR.
  */
-static int caller_get(sd_bus_message *msg, CallerInfo *c, sd_bus_error *error) {
+static int caller_get(sd_bus_message *msg, Manager *m, sd_bus_message_handler_t again, CallerInfo *c,
+                      sd_bus_error *error) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         const char *sender = sd_bus_message_get_sender(msg);
+        CredsWait *w;
         size_t i;
         int r;
 
         c->sender = sender;
         c->cgroup[0] = '\0';
-        for (i = 0; sender && i < CREDS_CACHE; i++)
-                if (strcmp(creds_cache[i].sender, sender) == 0)
-                        break;
-        if (!sender || i == CREDS_CACHE) {
-                uid_t uid = UID_INVALID;
-                pid_t pid;
-                int pidfd;
-
-                if (!sender)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                "The message has no sender: spmd cannot tell who is calling.");
-                r = bus_sender_creds(sd_bus_message_get_bus(msg), sender, &uid, &pid, &pidfd, error);
-                if (r < 0)
-                        return sd_bus_error_is_set(error) ? r
-                                                          : sd_bus_error_set_errnof(error, r,
-                                                                                    "Cannot tell who is calling: %s",
-                                                                                    strerror(-r));
-                if (strlen(sender) >= sizeof creds_cache[0].sender) {
-                        safe_close(pidfd);
-                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The sender's name is too long.");
+        if (!sender)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "The message has no sender: spmd cannot tell who is calling.");
+        i = creds_find(sender);
+        if (i == CREDS_CACHE) {
+                w = calloc(1, sizeof *w);
+                if (!w)
+                        return -ENOMEM;
+                *w = (CredsWait){ .m = m, .msg = sd_bus_message_ref(msg), .again = again,
+                                  .seen_ticks = name_seen_ticks(sender) };
+                r = sd_bus_call_method_async(sd_bus_message_get_bus(msg), &slot, "org.freedesktop.DBus",
+                                             "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                             "GetConnectionCredentials", on_creds, w, "s", sender);
+                if (r < 0) {
+                        creds_wait_free(w);
+                        return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror(-r));
                 }
-                i = creds_next++ % CREDS_CACHE;
-                if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
-                        close(creds_cache[i].pidfd);
-                snprintf(creds_cache[i].sender, sizeof creds_cache[i].sender, "%s", sender);
-                creds_cache[i].uid = uid;
-                creds_cache[i].pid = pid;
-                creds_cache[i].pidfd_from_bus = pidfd >= 0;
-                /* no pidfd from the bus: pin the process now; if its pid was reused before this, the start
-                 * time against the connection's own time gives it away (caller_identify) */
-                creds_cache[i].pidfd = pidfd >= 0 ? pidfd : pid > 0 ? (int) syscall(SYS_pidfd_open, pid, 0) : -1;
-                creds_cache[i].seen_ticks = name_seen_ticks(sender);
+                /* the bus owns the call from here; W goes with it, answered or not */
+                (void) sd_bus_slot_set_destroy_callback(slot, creds_wait_free);
+                (void) sd_bus_slot_set_floating(slot, 1);
+                return 1;
         }
         c->uid = creds_cache[i].uid;
         c->pid = creds_cache[i].pid;
@@ -824,11 +895,13 @@ static AccessCaller access_caller(const CallerInfo *c, const char *cgroup) {
                                .cgroup = cgroup && cgroup[0] ? cgroup : NULL };
 }
 
-static int require_root(sd_bus_message *msg, const char *what, sd_bus_error *error) {
+/* 0 when the caller is root; 1 while its credentials are asked for (see caller_get). */
+static int require_root(sd_bus_message *msg, Manager *m, sd_bus_message_handler_t again, const char *what,
+                        sd_bus_error *error) {
         CallerInfo c;
-        int r = caller_get(msg, &c, error);
+        int r = caller_get(msg, m, again, &c, error);
 
-        if (r < 0)
+        if (r != 0)
                 return r;
         if (c.uid != 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s is for root only (caller uid %u).",
@@ -1125,9 +1198,9 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
 
-        r = caller_get(msg, &c, error);
-        if (r < 0)
-                return r;
+        r = caller_get(msg, m, method_request_access, &c, error);
+        if (r != 0)
+                return r; /* refused, or asked for: this runs again with the answer */
         AccessCaller ac = access_caller(&c, NULL);
         r = access_admitted(m->config, &ac, &why);
         if (r == -EACCES) {
@@ -1282,11 +1355,12 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         return r;
 }
 
-static int release_grant(sd_bus_message *msg, Manager *m, Grant *g, sd_bus_error *error) {
+static int release_grant(sd_bus_message *msg, Manager *m, Grant *g, sd_bus_message_handler_t again,
+                         sd_bus_error *error) {
         CallerInfo c;
-        int r = caller_get(msg, &c, error);
+        int r = caller_get(msg, m, again, &c, error);
 
-        if (r < 0)
+        if (r != 0)
                 return r;
         if (c.uid != 0 && c.uid != g->uid)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -1308,7 +1382,7 @@ static int method_release_access(sd_bus_message *msg, void *userdata, sd_bus_err
         g = grant_by_path(m, path);
         if (!g)
                 return sd_bus_error_setf(error, ERROR_NO_SUCH_GRANT, "No grant %s (see ListGrants).", path);
-        return release_grant(msg, m, g, error);
+        return release_grant(msg, m, g, method_release_access, error);
 }
 
 static int append_grant(sd_bus_message *reply, const Grant *g) {
@@ -1648,8 +1722,8 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Manager *m = userdata;
         int r;
 
-        r = require_root(msg, "Reload", error);
-        if (r < 0)
+        r = require_root(msg, m, method_reload, "Reload", error);
+        if (r != 0)
                 return r;
         r = manager_reload(m, &why);
         if (r < 0)
@@ -1667,8 +1741,8 @@ static int method_release_device(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_read(msg, "s", &dev);
         if (r < 0)
                 return r;
-        r = require_root(msg, "ReleaseDevice", error);
-        if (r < 0)
+        r = require_root(msg, m, method_release_device, "ReleaseDevice", error);
+        if (r != 0)
                 return r;
         r = manager_release_device(m, dev, &why);
         if (r == -ENOENT)
@@ -1810,9 +1884,21 @@ static int grant_property(sd_bus *bus, const char *path, const char *interface, 
         return -EINVAL;
 }
 
+/* Release on a grant's object, run again once the caller is known: the grant found by the path again
+ * (it may have ended meanwhile). */
+static int grant_release_again(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path = sd_bus_message_get_path(msg);
+        Grant *g = path ? grant_by_path(m, path) : NULL;
+
+        if (!g)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_GRANT, "No grant %s (it has ended).", strna(path));
+        return release_grant(msg, m, g, grant_release_again, error);
+}
+
 static int grant_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Grant *g = userdata;
-        return release_grant(msg, g->manager, g, error);
+        return release_grant(msg, g->manager, g, grant_release_again, error);
 }
 
 static const sd_bus_vtable grant_vtable[] = {
