@@ -50,6 +50,7 @@ static const ConfItem enforcement_items[] = {
         ENUM("ViolationAction", C(violation_action), violation_names, "log or kill"),
         { "TrustedExecutable", CONF_PATHV, C(trusted_executables), .expect = "absolute paths" },
         { "PersistAfterExit", CONF_BOOL, C(persist_after_exit), .expect = "a boolean" },
+        { "KernelDemotion", CONF_BOOL, C(kernel_demotion), .expect = "a boolean" },
         {},
 };
 

@@ -115,6 +115,7 @@ typedef struct Config {
         ViolationAction violation_action;
         char **trusted_executables;
         bool persist_after_exit;
+        bool kernel_demotion;   /* leave the kernel's demotion as it is, even onto SPM nodes */
 
         /* [Pressure] */
         uint32_t free_warn;     /* permyriad of node size */

@@ -21,6 +21,7 @@
 #include "cpuset-systemd.h"
 #include "log.h"
 #include "instance-lock.h"
+#include "kernel-demotion.h"
 #include "manager.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -331,7 +332,58 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
 }
 
 int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
-        return apply_enforcement(m, spm, true, NULL);
+        int r = apply_enforcement(m, spm, true, NULL);
+
+        manager_check_kernel_demotion(m);
+        return r;
+}
+
+/* What was last said of the kernel's demotion route, so that a state is logged once. */
+enum {
+        DEMOTION_SAID_NONE,
+        DEMOTION_SAID_CLOSED,   /* spmd turned it off */
+        DEMOTION_SAID_ALLOWED,  /* on, reaching an SPM node, left so by KernelDemotion=yes */
+        DEMOTION_SAID_FAILED,   /* on, reaching an SPM node, and spmd cannot turn it off */
+};
+
+void manager_check_kernel_demotion(Manager *m) {
+        NodeMask spm;
+        bool on = false;
+        int node, r;
+
+        if (!m->topology)
+                return;
+        manager_spm_nodes(m, &spm);
+        node = nodemask_empty(&spm) ? -1 : demotion_target_spm(m->topology, &spm);
+        if (node < 0 || kernel_demotion_get("", &on) < 0 || !on) {
+                if (node < 0)
+                        m->kernel_demotion_said = DEMOTION_SAID_NONE; /* a later route is said again */
+                return;
+        }
+        if (m->config->kernel_demotion) {
+                if (m->kernel_demotion_said != DEMOTION_SAID_ALLOWED)
+                        log_warning("The kernel's demotion is on (/sys/kernel/mm/numa/demotion_enabled) and SPM node %d "
+                                    "is in a lower memory tier: reclaim can demote any cgroup's pages onto it, as the "
+                                    "kernel ignores cpuset.mems when it demotes; left so by KernelDemotion=yes.",
+                                    node);
+                m->kernel_demotion_said = DEMOTION_SAID_ALLOWED;
+                return;
+        }
+        r = kernel_demotion_set("", false);
+        if (r < 0) {
+                if (m->kernel_demotion_said != DEMOTION_SAID_FAILED)
+                        log_error_errno(r, "Cannot turn the kernel's demotion off (/sys/kernel/mm/numa/demotion_enabled: "
+                                           "%m): reclaim can demote any cgroup's pages onto SPM node %d, as the kernel "
+                                           "ignores cpuset.mems when it demotes.",
+                                        node);
+                m->kernel_demotion_said = DEMOTION_SAID_FAILED;
+                return;
+        }
+        log_notice("Turned the kernel's demotion off (/sys/kernel/mm/numa/demotion_enabled=false)%s: SPM node %d is in a "
+                   "lower memory tier, and the kernel ignores cpuset.mems when reclaim demotes pages, so any cgroup's "
+                   "pages would reach it (KernelDemotion=no).",
+                   m->kernel_demotion_said == DEMOTION_SAID_CLOSED ? " again: something turned it on" : "", node);
+        m->kernel_demotion_said = DEMOTION_SAID_CLOSED;
 }
 
 int manager_apply_grants(Manager *m, const char *changed) {

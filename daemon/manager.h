@@ -34,6 +34,7 @@ typedef struct Manager {
         CpusetWall *wall;   /* NULL when Cpuset=no or unavailable */
         char *wall_reason;  /* why the cpuset layer is unavailable */
         bool wall_through_systemd; /* the walls on systemd's units go through it (cpuset-systemd.c) */
+        int kernel_demotion_said;  /* the last state of the kernel's demotion route logged (manager.c) */
         sd_bus *systemd_bus;            /* to systemd, for its units' AllowedMemoryNodes= */
 
         BpfObserver *observer;          /* NULL when Observe=no or unavailable */
@@ -113,6 +114,9 @@ int manager_refresh_topology(Manager *m);
 int manager_release_device(Manager *m, const char *dev, char **ret_message);
 /* The SPM nodes now (online and claimed). */
 void manager_spm_nodes(Manager *m, NodeMask *ret);
+/* Keep the kernel's own demotion off while it reaches an SPM node (KernelDemotion=no); once a second
+ * and whenever the SPM nodes change. */
+void manager_check_kernel_demotion(Manager *m);
 /* SPM nodes userspace cannot name: private nodes without user_numa (not in has_user_memory). */
 void manager_unplaceable_nodes(Manager *m, NodeMask *ret);
 

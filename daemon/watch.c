@@ -290,6 +290,7 @@ static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) usec;
         sample_all(m);
+        manager_check_kernel_demotion(m);
         manager_act_kick(m);
         (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

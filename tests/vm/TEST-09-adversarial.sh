@@ -18,12 +18,14 @@
 # pressure); neither the anonymous memory nor the page cache spills onto
 # node 1 (testcase 3).
 # The ways around the wall, as root from a walled cgroup against the real
-# BPF-LSM guard (testcases 5-7): clone3(CLONE_INTO_CGROUP) and cgroup.procs
+# BPF-LSM guard (testcases 5, 6 and 8): clone3(CLONE_INTO_CGROUP) and cgroup.procs
 # into the root and the granted cgroup, while spmd runs and after kill -9,
 # and into a cgroup made while spmd is down: refused, the routes never run
 # there, 0 pages. A trusted mover's workload placed while spmd is down leaves
 # the node when spmd is back (the time is printed); granted tasks still get
-# through.
+# through. The kernel's own demotion, which ignores cpuset.mems, moves a
+# walled process's pages onto node 1 when it is on; spmd keeps it off
+# (testcase 7).
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
@@ -267,6 +269,50 @@ testcase_trusted_placement_while_down_is_walled_on_return() {
         test "$(cat "$CG/down/cpuset.mems.effective")" = 0
         kill "$pid"
         trap - EXIT
+}
+
+testcase_kernel_demotion_kept_off() {
+        # The kernel's own demotion ignores cpuset.mems (demote_folio_list()): with demotion_enabled,
+        # reclaim of a walled cgroup moves its pages onto node 1, which dax kmem put a memory tier
+        # below node 0. Shown with KernelDemotion=yes, which leaves the kernel's setting alone; then
+        # spmd (KernelDemotion=no, the default) turns it off, and off again when something turns it on.
+        demoted() { # a walled process's 64 MiB of anonymous memory, reclaimed from its cgroup: its pages
+                    # on node 1 (of that buffer only: file pages a granted process read onto node 1 are
+                    # shared, the residual testcase 3 shows)
+                rm -f /tmp/anon.out
+                ( in_cgroup /work python3 -c 'import ctypes, mmap, os, sys, time
+b = mmap.mmap(-1, 64 << 20)
+for o in range(0, len(b), 4096):
+    b[o] = 1
+print(os.getpid(), "%x" % ctypes.addressof(ctypes.c_char.from_buffer(b)), flush=True)
+time.sleep(600)' >/tmp/anon.out & )
+                for _ in $(seq 100); do [ -s /tmp/anon.out ] && break; sleep 0.1; done
+                read -r pid addr </tmp/anon.out
+                echo 48M >"$CG/work/memory.reclaim" 2>/dev/null || true  # EAGAIN: less was reclaimable
+                n=$(awk -v a="$addr" '$1 == a { for (i = 2; i <= NF; i++) if ($i ~ /^N1=/) { split($i, kv, "="); s += kv[2] } }
+                        END { print s + 0 }' "/proc/$pid/numa_maps")
+                kill "$pid"
+                echo "$n"
+        }
+        printf 'KernelDemotion=yes\n' >>"$CONF"   # [Enforcement] is the file's last section
+        echo true >/sys/kernel/mm/numa/demotion_enabled
+        spmd_reload
+        spmd_wait_log 'SPM node 1 is in a lower memory tier: reclaim can demote any cgroup.s pages onto it, as the kernel ignores cpuset.mems when it demotes; left so by KernelDemotion=yes'
+        n=$(demoted)
+        echo "demotion on: $n page(s) of a walled process demoted onto node 1 ($(uname -r))"
+        [ "$n" -gt 0 ]
+
+        sed -i '/^KernelDemotion=/d' "$CONF"
+        spmd_reload
+        spmd_wait_log "Turned the kernel's demotion off (/sys/kernel/mm/numa/demotion_enabled=false): SPM node 1 is in a lower memory tier"
+        [ "$(cat /sys/kernel/mm/numa/demotion_enabled)" = false ]
+        n=$(demoted)
+        echo "demotion kept off by spmd: $n page(s) on node 1"
+        [ "$n" = 0 ]
+        # turned on behind spmd's back: off again within a second's sample
+        echo true >/sys/kernel/mm/numa/demotion_enabled
+        spmd_wait_log "Turned the kernel's demotion off (/sys/kernel/mm/numa/demotion_enabled=false) again: something turned it on"
+        [ "$(cat /sys/kernel/mm/numa/demotion_enabled)" = false ]
 }
 
 testcase_granted_tasks_still_get_through() {
