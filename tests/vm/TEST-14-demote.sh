@@ -301,9 +301,11 @@ PhysicalCapacity=$used" write_conf no 45% 30%
                 "evacuated_cold_pages $(node1 evacuated_cold_pages) of $(node1 evacuated_pages)"
         # in address order the whole hot buffer (below the cold one, and smaller than the need)
         # would have gone before the first cold page; cold first, the cold one went and most of the
-        # hot one stayed (a huge page of it in a region DAMON sampled as cold goes whole)
-        [ "$hot0" -lt $((HOT_MIB * 256 / 2)) ]
-        [ "$cold0" -gt "$hot0" ]
+        # hot one stayed. A huge page of it in a region DAMON sampled as cold goes whole: under a
+        # loaded host (TCG) the workload touches its hot buffer less often per sample, and a CI run
+        # saw 2 of its 4 huge pages go (1024 pages), with 5632 cold ones
+        [ "$hot0" -le $((HOT_MIB * 256 / 2)) ]
+        [ "$cold0" -gt $((2 * hot0)) ]
         [ "$(node1 evacuated_cold_pages)" -gt 0 ]
         ask bound check | grep "intact $((COLD_MIB + HOT_MIB))"
         write_conf no 10%
