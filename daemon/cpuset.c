@@ -206,6 +206,12 @@ static int wall_shut(CpusetWall *w, const char *path, const NodeMask *parent_ope
         return k < 0 ? r : 0;
 }
 
+/* After the cgroups below PATH were handled (R): PATH opened as it needs, or shut if one of them could
+ * not be walled. */
+static int wall_after_below(CpusetWall *w, const char *path, const NodeMask *parent_open, int r) {
+        return r < 0 ? wall_shut(w, path, parent_open, r) : wall_one(w, path, parent_open);
+}
+
 static int enable_cpuset(CpusetWall *w, const char *path) {
         char buf[512];
         int r;
@@ -370,11 +376,7 @@ static int walk(CpusetWall *w, const char *path, unsigned depth) {
                                 ret = r;
                         continue;
                 }
-                r = walk(w, child, depth + 1);
-                if (r < 0)
-                        r = wall_shut(w, child, &parent_open, r);
-                else
-                        r = wall_one(w, child, &parent_open);
+                r = wall_after_below(w, child, &parent_open, walk(w, child, depth + 1));
                 if (r < 0)
                         ret = r;
         }
@@ -538,11 +540,8 @@ static int walk_changed(CpusetWall *w, const CpusetInput *old, const char *path,
                 if (nodemask_empty(&need))
                         r = wall_one(w, child, &parent_open);
                 else {
-                        r = walk_changed(w, old, child, depth + 1, changed, n_changed);
-                        if (r < 0)
-                                r = wall_shut(w, child, &parent_open, r);
-                        else
-                                r = wall_one(w, child, &parent_open);
+                        r = wall_after_below(w, child, &parent_open,
+                                             walk_changed(w, old, child, depth + 1, changed, n_changed));
                 }
                 if (r < 0)
                         ret = r;
@@ -667,9 +666,7 @@ static int handle_new(CpusetWall *w, const char *parent, const char *path, unsig
                 if (r < 0)
                         ret = r;
         }
-        if (ret < 0)
-                return wall_shut(w, path, &parent_open, ret);
-        r = wall_one(w, path, &parent_open);
+        r = wall_after_below(w, path, &parent_open, ret);
         return r < 0 ? r : 0;
 }
 
