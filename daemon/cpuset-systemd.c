@@ -40,8 +40,8 @@ static int on_set_unit_mems(sd_bus_message *reply, void *userdata, sd_bus_error 
         (void) ret_error;
         if (e)
                 log_warning("systemd did not take AllowedMemoryNodes=%s on %s (%s: %s): the cpuset.mems spmd wrote "
-                            "holds until systemd applies the unit's settings again, and the next pass writes it "
-                            "again.",
+                            "holds until systemd applies the unit's settings again; spmd's next pass over the "
+                            "walls (a reload, a grant) writes it again then.",
                             c->mems, c->unit, e->name, e->message);
         else
                 log_debug("systemd took AllowedMemoryNodes=%s on %s.", c->mems, c->unit);
