@@ -46,10 +46,6 @@ struct CpusetWall {
 
 /* ---- small file helpers ---- */
 
-/* Deeper than this below the root, the walk stops and shuts the cgroup on a grant's path it reached
- * (cgroupfs allows any depth). */
-#define WALK_DEPTH_MAX CGROUP_DEPTH_MAX
-
 /* root + path (+ "/" + attr): allocated, so a path is never cut short and taken for another (a
  * path the kernel finds too long fails as ENAMETOOLONG, never as "gone"). NULL: out of memory. */
 static char *cg_path(const CpusetWall *w, const char *path, const char *attr) {
@@ -342,7 +338,7 @@ static int walk(CpusetWall *w, const char *path, unsigned depth) {
         _cleanup_(strv_freep) char **names = NULL;
         int r, ret = 0;
 
-        if (depth > WALK_DEPTH_MAX)
+        if (depth > CGROUP_DEPTH_MAX)
                 return -ELOOP;
         r = list_children(w, path, &names);
         if (r < 0)
@@ -513,7 +509,7 @@ static int walk_changed(CpusetWall *w, const CpusetInput *old, const char *path,
         size_t len = strlen(path);
         int ret = 0;
 
-        if (depth > WALK_DEPTH_MAX)
+        if (depth > CGROUP_DEPTH_MAX)
                 return -ELOOP;
         if (!nodemask_subset(&planned, &before))
                 return walk(w, path, depth); /* more gets through here than before: every child again */
@@ -640,7 +636,7 @@ static int handle_new(CpusetWall *w, const char *parent, const char *path, unsig
         _cleanup_(strv_freep) char **names = NULL;
         int r, ret = 0;
 
-        if (depth > WALK_DEPTH_MAX)
+        if (depth > CGROUP_DEPTH_MAX)
                 return -ELOOP;
         w->stats.new_cgroups++;
         for (size_t i = 0; i < w->in.n_grants; i++)
@@ -720,7 +716,7 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (!x || !(e->mask & IN_CREATE) || !(e->mask & IN_ISDIR) || e->len == 0)
                         continue;
                 _cleanup_free_ char *parent = strdup(x->path), *child = cg_child(x->path, e->name);
-                int r = parent && child ? handle_new(w, parent, child, 0) : -ENOMEM;
+                int r = parent && child ? handle_new(w, parent, child, cgroup_path_depth(child)) : -ENOMEM;
 
                 if (r < 0 && parent)
                         shut_gateway(w, parent, r);
