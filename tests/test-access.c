@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "cgroup-util.h"
 #include "conf.h"
 #include "grant.h"
 #include "parse-util.h"

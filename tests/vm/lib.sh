@@ -8,8 +8,8 @@
 #   skip "reason"        - the feature is unavailable here (counted as skipped)
 # Environment: VM_SRC, VM_BUILD, VM_SERIES, VM_KERNEL_DIR, VM_TOPOLOGY.
 
-SPMD=${VM_BUILD:-}/daemon/spmd
-SPMCTL=${VM_BUILD:-}/daemon/spmctl
+SPMD=${VM_BUILD:-}/daemon/core/spmd
+SPMCTL=${VM_BUILD:-}/spmctl/spmctl
 
 # The system bus of the scenarios that talk to spmd over D-Bus: a real dbus-daemon with spmd's
 # bus policy, started by vm_private_bus (busybox init starts none). Without it spmd reports

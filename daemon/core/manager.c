@@ -183,7 +183,8 @@ static void manager_setup_wall(Manager *m) {
                                    "they are.");
                 m->wall = cpuset_wall_free(m->wall);
                 m->wall_reason = mfree(m->wall_reason);
-                manager_cpuset_systemd_free(m);
+                m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
+                m->wall_through_systemd = false;
                 log_info("Enforcement layer cpuset: off (Cpuset=no).");
                 return;
         }
@@ -195,7 +196,7 @@ static void manager_setup_wall(Manager *m) {
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
         else {
                 cpuset_wall_on_grant_appeared(m->wall, on_grant_appeared, m);
-                (void) manager_cpuset_systemd(m);
+                m->wall_through_systemd = cpuset_systemd_attach(m->wall, m->event, &m->systemd_bus) > 0;
         }
 }
 
@@ -1070,7 +1071,9 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         broker_stop(m);
-        manager_cpuset_systemd_free(m);
+        if (m->wall)
+                cpuset_wall_set_manager(m->wall, NULL, NULL); /* its bus goes first */
+        m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
         for (size_t i = 0; i < m->n_grants; i++)
                 grant_free(m->grants[i]);
         free(m->grants);

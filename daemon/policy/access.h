@@ -59,16 +59,5 @@ int access_check(const Config *c, const NodeMask *spm, const AccessCaller *calle
  */
 int access_placeable(const AccessRequest *req, const NodeMask *unplaceable, AccessDecision *d, char **ret_error);
 
-/* The unit a cgroup path stands for: its last component if that ends in .service, .scope or .slice. */
-const char *cgroup_path_unit(const char *path);
-/*
- * The cgroup of a unit where systemd cannot be asked (a host it does not manage): a directory
- * named unit directly below root or below a *.slice directory reached through *.slice
- * directories only. systemd delegates (Delegate=) only services and scopes, so a directory of
- * that name inside one (a container's tree, a user's manager) never stands for the unit.
- * 0 with the path relative to root in buf; -ENOENT none, -ENOTUNIQ more than one,
- * -ENAMETOOLONG, -EINVAL (not a unit name).
- */
-int cgroup_find_unit(const char *root, const char *unit, char *buf, size_t len);
 /* A rule's label for messages: "[Access] NAME (FILE:LINE)". */
 void access_rule_label(const AccessConf *a, char *buf, size_t len);

@@ -20,7 +20,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include "cpuset.h"
+#include "cgroup-util.h"
 #include "conf.h"
 #include "grant.h"
 #include "instance-lock.h"

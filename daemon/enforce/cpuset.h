@@ -10,8 +10,8 @@
  * walled cgroup is walled by the kernel, whatever it writes into its own
  * cpuset.mems (a delegated subtree cannot widen it).
  *
- * cpuset-plan.c decides (pure, unit-tested); cpuset.c reads and writes
- * cgroupfs and follows new cgroups with inotify.
+ * cpuset-plan.c (policy/) decides, pure and unit-tested; cpuset.c reads and
+ * writes cgroupfs and follows new cgroups with inotify.
  */
 #pragma once
 
@@ -20,65 +20,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "nodemask.h"
-
-/* Where the cgroup2 hierarchy spmd works on is mounted. */
-#define CGROUP_ROOT "/sys/fs/cgroup"
-
-typedef struct CpusetGrant {
-        char *cgroup;  /* "/inference.slice", relative to the cgroup2 mount */
-        NodeMask nodes;
-        char *label;   /* for logs: "[Grant] inference" */
-} CpusetGrant;
-
-typedef struct CpusetInput {
-        NodeMask sysram;    /* memory nodes every cgroup keeps: public nodes with memory that are not SPM */
-        NodeMask spm;       /* SPM nodes: online, or about to be onlined */
-        NodeMask usable;    /* nodes with memory now: cpuset.mems can only name these */
-        NodeMask private_nodes; /* nodes the kernel calls private (SPM or not): a cpuset.mems of only these
-                                 * is refused, so every set written keeps a public node */
-        const CpusetGrant *grants;
-        size_t n_grants;
-} CpusetInput;
-
-/* ---- the plan (pure) ---- */
-
-/* true if a is b or an ancestor of b ("/a" of "/a/b", not of "/ab"). "" is the root. */
-bool cgroup_path_covers(const char *a, const char *b);
-/* SPM nodes cgroup path must let through: grants on it, above it and below it. */
-NodeMask cpuset_need(const CpusetInput *in, const char *path);
-/* SPM nodes the children of path may see unless walled: all of them at the root. */
-NodeMask cpuset_open_for_children(const CpusetInput *in, const char *path);
-/* Does path sit above a grant that does not cover it, so its other children need walls? */
-bool cpuset_is_gateway(const CpusetInput *in, const char *path);
-/*
- * What cpuset.mems of path should be, given its current value (empty =
- * inherits its parent's) and what its parent lets through. Returns true and
- * sets *ret when it must be written.
- */
-bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *current, const NodeMask *parent_open,
-                 NodeMask *ret);
-/* The same for a cgroup that needs NEED (empty: shut to every SPM node, as one without a grant is). */
-bool cpuset_want_need(const CpusetInput *in, NodeMask need, const NodeMask *current, const NodeMask *parent_open,
-                      NodeMask *ret);
-
-/*
- * The systemd unit whose cgroup path is, when the service manager owns it: systemd puts every unit
- * directly below a slice, so each component but the last is a slice and the last a unit
- * ("/system.slice/db.service" -> "db.service", "/init.scope" -> "init.scope"). NULL otherwise: a
- * cgroup someone made by hand ("/jobs"), or anything below a unit (a delegated subtree belongs to
- * whoever it was delegated to, "/user.slice/user-1000.slice/user@1000.service/app.slice").
- */
-const char *cgroup_systemd_unit(const char *path);
-
-/* ---- finding a cgroup ---- */
-
-struct dirent;
-typedef bool (*CgroupMatch)(const struct dirent *de, const void *userdata);
-/* Depth-first below root (at most max_depth levels down): the first cgroup whose directory entry
- * match() accepts. Its path relative to root ("/a/b") goes to buf. */
-bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, const void *userdata, char *buf,
-                      size_t len);
+#include "cpuset-plan.h"
 
 /* ---- applying it ---- */
 

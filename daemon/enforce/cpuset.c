@@ -593,39 +593,6 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
         return r;
 }
 
-/* ---- finding a cgroup ---- */
-
-static bool tree_find(const char *dir, const char *rel, unsigned depth, unsigned max_depth, CgroupMatch match,
-                      const void *userdata, char *buf, size_t len) {
-        struct dirent *de;
-        bool found = false;
-        DIR *d;
-
-        if (depth > max_depth || !(d = opendir(dir)))
-                return false;
-        while (!found && (de = readdir(d))) {
-                char p[PATH_MAX], r[PATH_MAX];
-
-                if (!is_subdir(de) || de->d_name[0] == '.')
-                        continue;
-                if ((size_t) snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= sizeof p ||
-                    (size_t) snprintf(r, sizeof r, "%s/%s", rel, de->d_name) >= sizeof r)
-                        continue;
-                if (match(de, userdata)) {
-                        str_copy_cut(buf, len, r);
-                        found = true;
-                } else
-                        found = tree_find(p, r, depth + 1, max_depth, match, userdata, buf, len);
-        }
-        closedir(d);
-        return found;
-}
-
-bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, const void *userdata, char *buf,
-                      size_t len) {
-        return tree_find(root, "", 0, max_depth, match, userdata, buf, len);
-}
-
 /* ---- new cgroups ---- */
 
 /* A cgroup PATH appeared below PARENT (or was found below one that did). Returns <0 when it could be

@@ -12,6 +12,7 @@
  * Cgroups that are not its units (made by hand, or below a unit that
  * delegates its subtree) are only written, as on a host without systemd.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,9 +21,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "cpuset-systemd.h"
+#include "cpuset.h"
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
 #include "parse-util.h"
 
 #define SYSTEMD_CALL_USEC (5 * USEC_PER_SEC)
@@ -49,7 +50,7 @@ static int on_set_unit_mems(sd_bus_message *reply, void *userdata, sd_bus_error 
 }
 
 static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata) {
-        Manager *m = userdata;
+        sd_bus *bus = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         SetMemsCall *c;
@@ -63,7 +64,7 @@ static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata)
                         bits[node / 8] |= (uint8_t) (1u << (node % 8));
                         n = node / 8 + 1;
                 }
-        r = sd_bus_message_new_method_call(m->systemd_bus, &req, "org.freedesktop.systemd1",
+        r = sd_bus_message_new_method_call(bus, &req, "org.freedesktop.systemd1",
                                            "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
                                            "SetUnitProperties");
         if (r >= 0)
@@ -87,7 +88,7 @@ static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata)
                 return -ENOMEM;
         nodemask_format(mems, c->mems, sizeof c->mems);
         strcpy(c->unit, unit);
-        r = sd_bus_call_async(m->systemd_bus, &slot, req, on_set_unit_mems, c, SYSTEMD_CALL_USEC);
+        r = sd_bus_call_async(bus, &slot, req, on_set_unit_mems, c, SYSTEMD_CALL_USEC);
         if (r < 0) {
                 free(c);
                 return r;
@@ -97,19 +98,23 @@ static int set_unit_mems(const char *unit, const NodeMask *mems, void *userdata)
         return sd_bus_slot_set_floating(slot, 1);
 }
 
-int manager_cpuset_systemd(Manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+int cpuset_systemd_attach(CpusetWall *w, sd_event *event, sd_bus **bus) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *b = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        m->wall_through_systemd = false;
+        assert(w);
+        assert(event);
+        assert(bus);
+
+        cpuset_wall_set_manager(w, NULL, NULL);
         if (sd_booted() <= 0)
                 return 0; /* no systemd: spmd writes cgroupfs */
-        if (!m->systemd_bus) {
-                r = sd_bus_open_system_with_description(&bus, "spmd-systemd");
+        if (!*bus) {
+                r = sd_bus_open_system_with_description(&b, "spmd-systemd");
                 /* a call that answers proves systemd is on the bus */
                 if (r >= 0)
-                        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                        r = sd_bus_call_method(b, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                                "org.freedesktop.DBus.Peer", "Ping", &error, NULL, "");
                 if (r < 0) {
                         log_warning("Enforcement layer cpuset: systemd runs this host but cannot be reached on the "
@@ -119,19 +124,13 @@ int manager_cpuset_systemd(Manager *m) {
                         return r;
                 }
                 /* the walls' calls are answered on the loop */
-                r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                r = sd_bus_attach_event(b, event, SD_EVENT_PRIORITY_NORMAL);
                 if (r < 0)
                         return log_error_errno(r, "Cannot attach the connection to systemd to the event loop: %m");
-                m->systemd_bus = TAKE_PTR(bus);
+                *bus = TAKE_PTR(b);
         }
-        cpuset_wall_set_manager(m->wall, set_unit_mems, m);
-        m->wall_through_systemd = true;
+        cpuset_wall_set_manager(w, set_unit_mems, *bus);
         log_info("Enforcement layer cpuset: systemd owns the cgroup tree: the walls on its units are its "
                  "AllowedMemoryNodes= (runtime), set over the system bus.");
         return 1;
-}
-
-void manager_cpuset_systemd_free(Manager *m) {
-        m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
-        m->wall_through_systemd = false;
 }

@@ -2,43 +2,7 @@
 /* What the cpuset wall should look like, from paths and grants only. */
 #include <string.h>
 
-#include "cpuset.h"
-
-bool cgroup_path_covers(const char *a, const char *b) {
-        size_t n = strlen(a);
-
-        return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
-}
-
-static bool has_suffix(const char *s, size_t len, const char *suffix) {
-        size_t n = strlen(suffix);
-        return len > n && memcmp(s + len - n, suffix, n) == 0;
-}
-
-const char *cgroup_systemd_unit(const char *path) {
-        static const char *const unit_types[] = { ".slice", ".scope", ".service", ".socket", ".mount", ".swap" };
-        const char *last;
-
-        if (path[0] != '/' || path[1] == '\0')
-                return NULL;
-        for (const char *c = path + 1;; c = last + 1) {
-                const char *end = strchr(c, '/');
-                size_t len = end ? (size_t) (end - c) : strlen(c);
-
-                last = c + len;
-                if (len == 0)
-                        return NULL;
-                if (end) {
-                        if (!has_suffix(c, len, ".slice"))
-                                return NULL; /* a unit's own subtree, or not systemd's */
-                        continue;
-                }
-                for (size_t i = 0; i < sizeof unit_types / sizeof unit_types[0]; i++)
-                        if (has_suffix(c, len, unit_types[i]))
-                                return c;
-                return NULL;
-        }
-}
+#include "cpuset-plan.h"
 
 NodeMask cpuset_need(const CpusetInput *in, const char *path) {
         NodeMask need = {};

@@ -9,27 +9,13 @@
 
 #include "access.h"
 #include "macro.h"
-#include "cpuset.h"
+#include "cpuset-plan.h"
 #include "parse-util.h"
 #include "strv.h"
 
 void access_rule_label(const AccessConf *a, char *buf, size_t len) {
         snprintf(buf, len, "[Access]%s%s (%s:%u)", a->name ? " " : "", strempty(a->name), a->source.file,
                  a->source.line);
-}
-
-const char *cgroup_path_unit(const char *path) {
-        const char *b = strrchr(path, '/');
-        size_t n;
-
-        b = b ? b + 1 : path;
-        n = strlen(b);
-        for (const char *const *s = (const char *const[]){ ".service", ".scope", ".slice", NULL }; *s; s++) {
-                size_t k = strlen(*s);
-                if (n > k && strcmp(b + n - k, *s) == 0)
-                        return b;
-        }
-        return NULL;
 }
 
 static bool number_is(const char *s, uint64_t v) {
@@ -233,55 +219,3 @@ int access_placeable(const AccessRequest *req, const NodeMask *unplaceable, Acce
         return 0;
 }
 
-static bool name_ends_with(const char *name, const char *suffix) {
-        size_t n = strlen(name), k = strlen(suffix);
-        return n > k && strcmp(name + n - k, suffix) == 0;
-}
-
-/* Depth-first below root + rel through *.slice directories only; counts matches, keeps the first. */
-static int find_unit_below(const char *root, const char *rel, unsigned depth, const char *unit, char *buf,
-                           size_t len, unsigned *n_found) {
-        _cleanup_free_ char *dir = NULL;
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
-
-        if (depth > 16)
-                return 0;
-        if (asprintf(&dir, "%s%s", root, rel) < 0)
-                return -ENOMEM;
-        d = opendir(dir);
-        if (!d)
-                return depth == 0 ? -errno : 0; /* a slice gone meanwhile */
-        while (r >= 0 && (de = readdir(d))) {
-                _cleanup_free_ char *path = NULL;
-
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                if (asprintf(&path, "%s/%s", rel, de->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (strcmp(de->d_name, unit) == 0) {
-                        if ((*n_found)++ == 0 && snprintf(buf, len, "%s", path) >= (int) len)
-                                r = -ENAMETOOLONG;
-                } else if (name_ends_with(de->d_name, ".slice"))
-                        r = find_unit_below(root, path, depth + 1, unit, buf, len, n_found);
-        }
-        closedir(d);
-        return r;
-}
-
-int cgroup_find_unit(const char *root, const char *unit, char *buf, size_t len) {
-        unsigned n = 0;
-        int r;
-
-        if (!cgroup_path_unit(unit) || strchr(unit, '/'))
-                return -EINVAL;
-        r = find_unit_below(root, "", 0, unit, buf, len, &n);
-        if (r < 0)
-                return r;
-        if (n == 0)
-                return -ENOENT;
-        return n == 1 ? 0 : -ENOTUNIQ;
-}
