@@ -1270,7 +1270,7 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         }
         if (r >= 0 && m->config->refuse_grants_at != PRESSURE_NEVER)
                 for (unsigned node = 0; node < SPMD_MAX_NODES; node++) {
-                        const NodePressure *np = nodemask_test(&d.nodes, node) ? manager_node_pressure(m, node) : NULL;
+                        const NodePressure *np = nodemask_test(&d.nodes, node) ? pressure_node(m->pressure, node) : NULL;
                         if (np && np->state.level >= m->config->refuse_grants_at) {
                                 log_refusal(m, "Refused a grant of %s to uid %u: SPM node %u is at %s pressure (%s).",
                                             cgroup, (unsigned) c.uid, node,
@@ -1489,9 +1489,9 @@ static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error
 static int append_pressure(sd_bus_message *reply, Manager *m) {
         int r = sd_bus_message_open_container(reply, 'a', "(uss)");
 
-        for (size_t i = 0; r >= 0 && i < m->n_pressure; i++)
-                r = sd_bus_message_append(reply, "(uss)", m->pressure[i].node,
-                                          pressure_level_to_string(m->pressure[i].state.level), m->pressure[i].why);
+        for (size_t i = 0; r >= 0 && i < m->pressure->n_nodes; i++)
+                r = sd_bus_message_append(reply, "(uss)", m->pressure->nodes[i].node,
+                                          pressure_level_to_string(m->pressure->nodes[i].state.level), m->pressure->nodes[i].why);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
@@ -1522,8 +1522,8 @@ static int append_kv(sd_bus_message *reply, const char *key, const char *type, .
 static int append_activity(sd_bus_message *reply, Manager *m) {
         int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
 
-        for (size_t i = 0; r >= 0 && i < m->n_pressure; i++) {
-                const NodePressure *np = &m->pressure[i];
+        for (size_t i = 0; r >= 0 && i < m->pressure->n_nodes; i++) {
+                const NodePressure *np = &m->pressure->nodes[i];
                 const NodeActivity *a = &np->act;
                 const char *acting = a->reclaiming && a->evacuating ? "reclaim,evacuation"
                                      : a->reclaiming                ? "reclaim"
@@ -1602,11 +1602,11 @@ static int append_denial_kinds(sd_bus_message *reply, Manager *m) {
 static int append_system_psi(sd_bus_message *reply, Manager *m) {
         char buf[256];
 
-        if (m->psi_reason)
-                snprintf(buf, sizeof buf, "unavailable: %s", m->psi_reason);
-        else if (m->system_psi && m->system_psi->valid)
+        if (m->pressure->psi_reason)
+                snprintf(buf, sizeof buf, "unavailable: %s", m->pressure->psi_reason);
+        else if (m->pressure->system_psi && m->pressure->system_psi->valid)
                 snprintf(buf, sizeof buf, "system %.1f%% over PsiWindow=%.1fs; granted cgroups followed: %zu",
-                         m->system_psi->share / 100.0, m->config->psi_window_usec / 1e6, m->n_psi);
+                         m->pressure->system_psi->share / 100.0, m->config->psi_window_usec / 1e6, m->pressure->n_psi);
         else
                 snprintf(buf, sizeof buf, "not read yet (no SPM node followed)");
         return sd_bus_message_append(reply, "s", buf);
@@ -1615,10 +1615,10 @@ static int append_system_psi(sd_bus_message *reply, Manager *m) {
 /* [Demotion]: "state: detail", as the layers say it, then the bytes promoted off the SPM nodes */
 static int append_demotion(sd_bus_message *reply, Manager *m) {
         char detail[768], buf[800];
-        const char *state = manager_demotion_state(m, detail, sizeof detail);
+        const char *state = demotion_state(m->pressure, detail, sizeof detail);
 
         snprintf(buf, sizeof buf, "%s: %s", state, detail);
-        return sd_bus_message_append(reply, "(st)", buf, manager_promoted_bytes(m));
+        return sd_bus_message_append(reply, "(st)", buf, demotion_promoted_bytes(m->pressure));
 }
 
 static int append_layers(sd_bus_message *reply, Manager *m) {

@@ -611,7 +611,7 @@ int manager_release_device(Manager *m, const char *dev, char **ret_message) {
         }
         r = release_held(m, copy, ret_message);
         (void) manager_refresh_topology(m);
-        manager_setup_pressure(m);
+        pressure_follow(m->pressure);
         (void) manager_apply_enforcement(m, NULL);
         broker_layers_changed(m);
         return r;
@@ -905,7 +905,7 @@ int manager_apply_devices(Manager *m) {
                 if (r < 0)
                         return r;
         }
-        manager_setup_pressure(m);
+        pressure_follow(m->pressure);
         /* Grants can name the nodes now that they have memory. */
         return manager_apply_enforcement(m, NULL);
 }
@@ -1016,6 +1016,15 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static void on_pressure_level(void *userdata, unsigned node, PressureLevel level, PressureLevel before,
+                              const char *why) {
+        broker_emit_pressure(userdata, node, level, before, why);
+}
+
+static void on_pressure_sampled(void *userdata) {
+        manager_check_kernel_demotion(userdata);
+}
+
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         sigset_t ss;
@@ -1031,7 +1040,6 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         m->cmdline_log_level = cmdline_log_level;
         m->next_grant_id = 1;
         m->grant_inotify_fd = -1;
-        m->ratio_inotify_fd = -1;
         m->lock_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
 
@@ -1056,6 +1064,14 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         if (r < 0)
                 return r;
 
+        r = pressure_new(m->event,
+                         &(PressureInputs){ .config = &m->config, .topology = &m->topology, .plan = &m->plan,
+                                            .grants = &m->grants, .n_grants = &m->n_grants },
+                         &(PressureOps){ .level_changed = on_pressure_level, .sampled = on_pressure_sampled }, m,
+                         &m->pressure);
+        if (r < 0)
+                return r;
+
         /* Sends WATCHDOG=1 at half of $WATCHDOG_USEC while the loop is alive; no-op without it. */
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
@@ -1074,13 +1090,14 @@ Manager *manager_free(Manager *m) {
         if (m->wall)
                 cpuset_wall_set_manager(m->wall, NULL, NULL); /* its bus goes first */
         m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
+        /* reclaim, evacuation and demotion stop (DAMON given back) while the grants they read are there */
+        m->pressure = pressure_free(m->pressure);
         for (size_t i = 0; i < m->n_grants; i++)
                 grant_free(m->grants[i]);
         free(m->grants);
         strv_free(m->grant_labels);
         sd_event_source_disable_unref(m->grant_inotify_source);
         sd_event_source_disable_unref(m->limit_source);
-        manager_free_pressure(m);
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->grant_inotify_fd >= 0)
                 close(m->grant_inotify_fd);

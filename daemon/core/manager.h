@@ -75,26 +75,9 @@ typedef struct Manager {
         sd_event_source *grant_inotify_source;
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
 
-        NodePressure *pressure;         /* one per SPM node (watch.c) */
-        size_t n_pressure;
-        sd_event_source *pressure_source;
-        sd_event_source *ratio_watch_source; /* inotify on the CompressionRatioPath= files (watch.c) */
-        struct PsiWatch *psi;           /* memory PSI of the granted cgroups holding SPM nodes */
-        size_t n_psi;
-        struct PsiWatch *system_psi;    /* /proc/pressure/memory; NULL without PSI */
-        char *psi_reason;               /* why PSI is not followed, NULL when it is */
-        int ratio_inotify_fd;
-
-        /* reclaim and evacuation (act.c) */
-        sd_event_source *act_source;
+        Pressure *pressure;             /* the pressure subsystem (pressure/): sampling, reclaim,
+                                         * evacuation, demotion */
         sd_event_source *trim_source;   /* manager_trim_memory_later() */
-        struct ReclaimMark *reclaim_marks; /* when each cgroup was last asked to reclaim */
-        size_t n_reclaim_marks;
-        bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
-
-        struct Demotion *demotion;      /* [Demotion] through DAMON (demote.c); NULL until wanted */
-        struct Worker *evac_worker;     /* evacuation's thread (act.c); NULL until the first job */
-        struct Worker *reclaim_worker;  /* reclaim's writes' thread (act.c); NULL until the first job */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */

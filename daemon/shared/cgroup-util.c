@@ -144,3 +144,31 @@ bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, c
                       size_t len) {
         return tree_find(root, "", 0, max_depth, match, userdata, buf, len);
 }
+
+void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        DIR *d;
+        int pid;
+
+        if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
+                return;
+        f = fopen(p, "re");
+        while (f && *n < CGROUP_PROCS_MAX && fscanf(f, "%d", &pid) == 1) {
+                pid_t *np = realloc(*pids, (*n + 1) * sizeof *np);
+                if (!np)
+                        return;
+                *pids = np;
+                (*pids)[(*n)++] = pid;
+        }
+        if (depth == 0 || !(d = opendir(dir)))
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *sub = NULL;
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&sub, "%s/%s", dir, de->d_name) >= 0)
+                        cgroup_collect_procs(sub, depth - 1, pids, n);
+        }
+        closedir(d);
+}

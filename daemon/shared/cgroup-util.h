@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Where the cgroup2 hierarchy spmd works on is mounted. */
 #define CGROUP_ROOT "/sys/fs/cgroup"
@@ -43,3 +44,9 @@ typedef bool (*CgroupMatch)(const struct dirent *de, const void *userdata);
  * taken for a match (false, and the search goes on). */
 bool cgroup_tree_find(const char *root, unsigned max_depth, CgroupMatch match, const void *userdata, char *buf,
                       size_t len);
+
+/* The processes of the cgroup at dir (a directory under the cgroup2 mount) and of its subtree, depth
+ * levels down, appended to *pids (at most CGROUP_PROCS_MAX in all). */
+#define CGROUP_PROCS_DEPTH 16
+#define CGROUP_PROCS_MAX 65536
+void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n);

@@ -20,17 +20,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct Manager Manager;
+typedef struct Pressure Pressure;
 
 /* Called with every pressure sample and grant change: bring the schemes in line. */
-void manager_demotion_kick(Manager *m);
+void demotion_kick(Pressure *pr);
 /* Stop the kdamonds and give DAMON back. */
-void manager_demotion_free(Manager *m);
+void demotion_free(Pressure *pr);
 /* "active", "off" or "unavailable", with what it does or why into detail. */
-const char *manager_demotion_state(Manager *m, char *detail, size_t len);
+const char *demotion_state(Pressure *pr, char *detail, size_t len);
 /* The physical ranges on the SPM nodes DAMON has seen untouched for a second or more, ascending, for
  * evacuation to move first. -ENODATA with why when DAMON is not spmd's or does not watch them. */
 struct DamonRange;
-int manager_cold_ranges(Manager *m, struct DamonRange **ret, size_t *ret_n, const char **ret_why);
+int demotion_cold_ranges(Pressure *pr, struct DamonRange **ret, size_t *ret_n, const char **ret_why);
 /* Bytes promoted off the SPM nodes since start. */
-uint64_t manager_promoted_bytes(const Manager *m);
+uint64_t demotion_promoted_bytes(const Pressure *pr);

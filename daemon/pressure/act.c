@@ -10,11 +10,10 @@
 
 #include "act-plan.h"
 #include "act.h"
-#include "cpuset.h"
+#include "cgroup-util.h"
 #include "damon.h"
 #include "demote.h"
 #include "log.h"
-#include "manager.h"
 #include "migrate-worker.h"
 #include "migrate.h"
 #include "parse-util.h"
@@ -27,7 +26,6 @@
 
 #define SLICE_USEC (20 * 1000)          /* most time one evacuation slice runs */
 #define IDLE_RESCAN_USEC (1000 * 1000)  /* a pass found nothing: look again this much later */
-#define MAX_PIDS 65536
 
 typedef struct ReclaimMark {
         char *cgroup;
@@ -35,17 +33,17 @@ typedef struct ReclaimMark {
         bool backed_off; /* the last turn skipped it for its PSI (logged once a streak) */
 } ReclaimMark;
 
-char **manager_node_cgroups(Manager *m, unsigned node) {
+char **pressure_node_cgroups(Pressure *pr, unsigned node) {
         _cleanup_(strv_freep) char **rel = NULL;
         char **out = NULL;
 
-        for (size_t i = 0; i < m->config->n_grants; i++) {
-                const GrantConf *g = m->config->grants[i];
+        for (size_t i = 0; i < pr_config(pr)->n_grants; i++) {
+                const GrantConf *g = pr_config(pr)->grants[i];
                 if ((g->all_nodes || nodemask_test(&g->nodes, node)) && strv_extend(&rel, g->cgroup) < 0)
                         goto oom;
         }
-        for (size_t i = 0; i < m->n_grants; i++)
-                if (nodemask_test(&m->grants[i]->nodes, node) && strv_extend(&rel, m->grants[i]->cgroup) < 0)
+        for (size_t i = 0; i < pr_n_grants(pr); i++)
+                if (nodemask_test(&pr_grants(pr)[i]->nodes, node) && strv_extend(&rel, pr_grants(pr)[i]->cgroup) < 0)
                         goto oom;
         for (char **a = rel; a && *a; a++) {
                 bool covered = false;
@@ -66,21 +64,21 @@ oom:
 
 /* ---- reclaim ---- */
 
-static ReclaimMark *reclaim_mark(Manager *m, const char *cgroup) {
+static ReclaimMark *reclaim_mark(Pressure *pr, const char *cgroup) {
         ReclaimMark *n;
 
-        for (size_t i = 0; i < m->n_reclaim_marks; i++)
-                if (strcmp(m->reclaim_marks[i].cgroup, cgroup) == 0)
-                        return &m->reclaim_marks[i];
-        n = realloc(m->reclaim_marks, (m->n_reclaim_marks + 1) * sizeof *n);
+        for (size_t i = 0; i < pr->n_reclaim_marks; i++)
+                if (strcmp(pr->reclaim_marks[i].cgroup, cgroup) == 0)
+                        return &pr->reclaim_marks[i];
+        n = realloc(pr->reclaim_marks, (pr->n_reclaim_marks + 1) * sizeof *n);
         if (!n)
                 return NULL;
-        m->reclaim_marks = n;
-        n = &m->reclaim_marks[m->n_reclaim_marks];
+        pr->reclaim_marks = n;
+        n = &pr->reclaim_marks[pr->n_reclaim_marks];
         *n = (ReclaimMark){ .cgroup = strdup(cgroup) };
         if (!n->cgroup)
                 return NULL;
-        m->n_reclaim_marks++;
+        pr->n_reclaim_marks++;
         return n;
 }
 
@@ -98,27 +96,20 @@ static void count_reclaim(NodeActivity *a, int r, uint64_t step, const char *wha
         }
 }
 
-static void act_round(Manager *m);
-
-static NodePressure *node_pressure_of(Manager *m, unsigned node) {
-        for (size_t i = 0; i < m->n_pressure; i++)
-                if (m->pressure[i].node == node)
-                        return &m->pressure[i];
-        return NULL;
-}
+static void act_round(Pressure *pr);
 
 /* A job of reclaim's thread ended: count its writes (if the node is still there; swappiness= is
  * dropped for good when the kernel refused it) and take the next step. */
 static void on_reclaimed(WorkerJob *j, void *userdata) {
         const ReclaimJob *job = (const ReclaimJob *) j;
-        Manager *m = userdata;
-        NodePressure *np = node_pressure_of(m, job->node);
+        Pressure *pr = userdata;
+        NodePressure *np = pressure_node(pr, job->node);
 
-        if (job->swappiness_refused && !m->swappiness_refused) {
+        if (job->swappiness_refused && !pr->swappiness_refused) {
                 log_warning("memory.reclaim refuses swappiness=%d (Swappiness=): this kernel does not take it; "
                             "reclaiming with the kernel's own swappiness from now on.",
                             job->swappiness);
-                m->swappiness_refused = true;
+                pr->swappiness_refused = true;
         }
         if (!np)
                 return; /* a reload took the node away: what was reclaimed is reclaimed */
@@ -134,25 +125,25 @@ static void on_reclaimed(WorkerJob *j, void *userdata) {
         }
         log_debug("SPM node %u: reclaim: %zu write(s) of %" PRIu64 " bytes in %.1f ms.", job->node, job->n, job->bytes,
                   job->base.usec / 1e3);
-        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
-        act_round(m);
+        pressure_sample(pr); /* fresh metrics: stop as soon as they clear */
+        act_round(pr);
 }
 
 /* Hands the writes to CGROUP_DIRS (NULL: the node's nodeN/reclaim) to reclaim's thread. */
-static int reclaim_submit(Manager *m, NodePressure *np, char *const *cgroup_dirs) {
+static int reclaim_submit(Pressure *pr, NodePressure *np, char *const *cgroup_dirs) {
         ReclaimJob *job;
         int r;
 
-        if (!m->reclaim_worker) {
-                r = worker_new(m->event, on_reclaimed, m, &m->reclaim_worker);
+        if (!pr->reclaim_worker) {
+                r = worker_new(pr->event, on_reclaimed, pr, &pr->reclaim_worker);
                 if (r < 0)
                         return log_error_errno(r, "SPM node %u: cannot start reclaim's thread: %m", np->node);
         }
-        job = reclaim_job_new(np->node, m->config->reclaim_step, m->swappiness_refused ? -1 : m->config->swappiness,
+        job = reclaim_job_new(np->node, pr_config(pr)->reclaim_step, pr->swappiness_refused ? -1 : pr_config(pr)->swappiness,
                               cgroup_dirs);
         if (!job)
                 return log_oom();
-        r = worker_submit(m->reclaim_worker, &job->base);
+        r = worker_submit(pr->reclaim_worker, &job->base);
         if (r < 0) {
                 reclaim_job_free(job);
                 return r;
@@ -164,32 +155,32 @@ static int reclaim_submit(Manager *m, NodePressure *np, char *const *cgroup_dirs
 /* Reclaim for np if due: the writes that are due go to reclaim's thread as one job (the loop never
  * waits for the kernel's reclaim); returns when to look again (the job's end comes sooner, and takes
  * the next step itself). */
-static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
+static uint64_t reclaim_step(Pressure *pr, NodePressure *np, uint64_t now) {
         NodeActivity *a = &np->act;
-        uint64_t interval = m->config->reclaim_min_interval_usec, next = 0;
+        uint64_t interval = pr_config(pr)->reclaim_min_interval_usec, next = 0;
         _cleanup_(strv_freep) char **cgroups = NULL, **due_now = NULL;
 
-        if (worker_busy(m->reclaim_worker))
+        if (worker_busy(pr->reclaim_worker))
                 return now + interval;
-        if (m->topology && m->topology->caps.per_node_reclaim && reclaim_node_supported(np->node)) {
+        if (pr_topology(pr) && pr_topology(pr)->caps.per_node_reclaim && reclaim_node_supported(np->node)) {
                 ReclaimPace pace = { .last_usec = a->last_node_reclaim_usec };
                 uint64_t due;
 
                 if (reclaim_choose(&pace, now, interval, 0, &due) == RECLAIM_NOT_YET)
                         return due;
-                (void) reclaim_submit(m, np, NULL);
+                (void) reclaim_submit(pr, np, NULL);
                 a->last_node_reclaim_usec = now;
                 return now + interval;
         }
-        cgroups = manager_node_cgroups(m, np->node);
+        cgroups = pressure_node_cgroups(pr, np->node);
         for (char **c = cgroups; c && *c; c++) {
-                ReclaimMark *mk = reclaim_mark(m, *c);
+                ReclaimMark *mk = reclaim_mark(pr, *c);
 
                 if (!mk) {
                         log_oom();
                         break;
                 }
-                const PsiWatch *pw = manager_psi_watch(m, *c);
+                const PsiWatch *pw = pressure_psi_watch(pr, *c);
                 ReclaimPace pace = {
                         .last_usec = mk->last_usec,
                         .psi_valid = pw && pw->valid,
@@ -197,7 +188,7 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                 };
                 uint64_t due;
 
-                switch (reclaim_choose(&pace, now, interval, m->config->psi_warn, &due)) {
+                switch (reclaim_choose(&pace, now, interval, pr_config(pr)->psi_warn, &due)) {
                 case RECLAIM_NOT_YET:
                         break;
                 case RECLAIM_BACK_OFF:
@@ -205,7 +196,7 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                         if (!mk->backed_off)
                                 log_notice("SPM node %u: reclaim leaves %s alone while its memory PSI is %.1f%% "
                                            "(>= PsiWarn=%.1f%%): reclaiming it would stall it more.",
-                                           np->node, *c, pw->share / 100.0, m->config->psi_warn / 100.0);
+                                           np->node, *c, pw->share / 100.0, pr_config(pr)->psi_warn / 100.0);
                         mk->backed_off = true;
                         a->reclaim_backoffs++;
                         mk->last_usec = now;
@@ -222,7 +213,7 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
                 next = next ? MIN(next, due) : due;
         }
         if (due_now)
-                (void) reclaim_submit(m, np, due_now);
+                (void) reclaim_submit(pr, np, due_now);
         if (!cgroups && !a->no_reclaim_source_logged)
                 log_notice("SPM node %u: nothing to reclaim from: no granted cgroup holds the node, and this kernel "
                            "does not reclaim node by node (nodeN/reclaim, kernel >= 6.17).",
@@ -233,47 +224,19 @@ static uint64_t reclaim_step(Manager *m, NodePressure *np, uint64_t now) {
 
 /* ---- evacuation ---- */
 
-void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n) {
-        _cleanup_free_ char *p = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        DIR *d;
-        int pid;
-
-        if (asprintf(&p, "%s/cgroup.procs", dir) < 0)
-                return;
-        f = fopen(p, "re");
-        while (f && *n < MAX_PIDS && fscanf(f, "%d", &pid) == 1) {
-                pid_t *np = realloc(*pids, (*n + 1) * sizeof *np);
-                if (!np)
-                        return;
-                *pids = np;
-                (*pids)[(*n)++] = pid;
-        }
-        if (depth == 0 || !(d = opendir(dir)))
-                return;
-        for (struct dirent *de; (de = readdir(d));) {
-                _cleanup_free_ char *sub = NULL;
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                if (asprintf(&sub, "%s/%s", dir, de->d_name) >= 0)
-                        cgroup_collect_procs(sub, depth - 1, pids, n);
-        }
-        closedir(d);
-}
-
 /* The target with the most free memory that is not itself below FreeCritical=; -1 = none. */
-static int choose_target(Manager *m) {
+static int choose_target(Pressure *pr) {
         NodeMask spm, targets = {};
         NodeFree c[SPMD_MAX_NODES];
         size_t n = 0;
 
-        manager_spm_nodes(m, &spm);
-        if (m->config->evacuate_target_set)
-                targets = m->config->evacuate_target;
-        else if (m->topology)
-                for (size_t i = 0; i < m->topology->n_nodes; i++)
-                        if (m->topology->nodes[i].n_cpus > 0)
-                                nodemask_set(&targets, (unsigned) m->topology->nodes[i].id);
+        pressure_spm_nodes(pr, &spm);
+        if (pr_config(pr)->evacuate_target_set)
+                targets = pr_config(pr)->evacuate_target;
+        else if (pr_topology(pr))
+                for (size_t i = 0; i < pr_topology(pr)->n_nodes; i++)
+                        if (pr_topology(pr)->nodes[i].n_cpus > 0)
+                                nodemask_set(&targets, (unsigned) pr_topology(pr)->nodes[i].id);
         targets = nodemask_andnot(&targets, &spm);
         NODEMASK_FOREACH(t, &targets) {
                 c[n] = (NodeFree){ .node = t };
@@ -281,12 +244,12 @@ static int choose_target(Manager *m) {
                         c[n].size = 0; /* unreadable: not a candidate */
                 n++;
         }
-        return evacuate_choose_target(c, n, m->config->free_critical);
+        return evacuate_choose_target(c, n, pr_config(pr)->free_critical);
 }
 
 /* Coldest first: a pass over the pages DAMON saw cold, then one over the rest (and so on, each
  * cold pass with DAMON's latest regions). Without DAMON's regions every pass takes all. */
-static void choose_order(Manager *m, NodePressure *np) {
+static void choose_order(Pressure *pr, NodePressure *np) {
         NodeActivity *a = &np->act;
         DamonRange *r = NULL;
         size_t n = 0;
@@ -299,14 +262,14 @@ static void choose_order(Manager *m, NodePressure *np) {
                 a->cold_pass = false; /* the rest */
                 return;
         }
-        why = topology_damon_unusable(m->topology, (int) np->node);
+        why = topology_damon_unusable(pr_topology(pr), (int) np->node);
         if (why) {
                 if (!a->order_logged)
                         log_info("SPM node %u: evacuation moves pages in address order: %s.", np->node, why);
                 a->order_logged = true;
                 return;
         }
-        ret = manager_cold_ranges(m, &r, &n, &why);
+        ret = demotion_cold_ranges(pr, &r, &n, &why);
         if (ret >= 0 && n > 0) {
                 uint64_t bytes = 0;
                 for (size_t i = 0; i < n; i++)
@@ -328,14 +291,14 @@ static void choose_order(Manager *m, NodePressure *np) {
         a->order_logged = true;
 }
 
-static void start_pass(Manager *m, NodePressure *np) {
+static void start_pass(Pressure *pr, NodePressure *np) {
         NodeActivity *a = &np->act;
-        _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
+        _cleanup_(strv_freep) char **cgroups = pressure_node_cgroups(pr, np->node);
 
         a->pids = mfree(a->pids);
         a->n_pids = a->pid_index = 0;
         a->pass_found = 0;
-        choose_order(m, np);
+        choose_order(pr, np);
         for (char **c = cgroups; c && *c; c++)
                 cgroup_collect_procs(*c, CGROUP_PROCS_DEPTH, &a->pids, &a->n_pids);
         a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
@@ -345,8 +308,8 @@ static void start_pass(Manager *m, NodePressure *np) {
  * there and still evacuating, and the pass is the one it ran in) and take the next step. */
 static void on_evacuated(WorkerJob *j, void *userdata) {
         MigrateJob *job = (MigrateJob *) j;
-        Manager *m = userdata;
-        NodePressure *np = node_pressure_of(m, job->node);
+        Pressure *pr = userdata;
+        NodePressure *np = pressure_node(pr, job->node);
         NodeActivity *a;
         int64_t r = job->result;
 
@@ -358,7 +321,7 @@ static void on_evacuated(WorkerJob *j, void *userdata) {
         if (r > 0) {
                 if (job->cold_pass)
                         a->cold_moved += (uint64_t) r;
-                if (m->config->evacuate_max_rate != UINT64_MAX)
+                if (pr_config(pr)->evacuate_max_rate != UINT64_MAX)
                         a->bucket.tokens -= (double) r;
         }
         log_debug("SPM node %u: evacuation slice: %" PRId64 " page(s) moved to node %d in %.1f ms; pid %d, %" PRIu64
@@ -379,32 +342,32 @@ static void on_evacuated(WorkerJob *j, void *userdata) {
                         a->cursor = (MigrateCursor){ .pid = a->pid_index < a->n_pids ? a->pids[a->pid_index] : 0 };
                 }
         }
-        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
-        act_round(m);
+        pressure_sample(pr); /* fresh metrics: stop as soon as they clear */
+        act_round(pr);
 }
 
 /* The next step of evacuation: a move_pages/migrate_pages job for the evacuation thread (one at a
  * time for all nodes: the loop never waits for the kernel's migration); returns when to look again
  * (the job's end comes sooner, and takes the next step itself). */
-static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
+static uint64_t evacuate_step(Pressure *pr, NodePressure *np, uint64_t now) {
         NodeActivity *a = &np->act;
-        uint64_t rate = m->config->evacuate_max_rate, page = (uint64_t) sysconf(_SC_PAGESIZE);
-        uint32_t batch = m->config->evacuate_batch_pages;
+        uint64_t rate = pr_config(pr)->evacuate_max_rate, page = (uint64_t) sysconf(_SC_PAGESIZE);
+        uint32_t batch = pr_config(pr)->evacuate_batch_pages;
         NodeMask from = {};
         uint64_t need, wait, budget;
         MigrateJob *job;
         int r;
 
-        if (worker_busy(m->evac_worker))
+        if (worker_busy(pr->evac_worker))
                 return now + IDLE_RESCAN_USEC;
         if (a->idle_until_usec > now)
                 return a->idle_until_usec;
-        a->target = choose_target(m);
+        a->target = choose_target(pr);
         if (a->target < 0) {
                 if (!a->no_target_logged)
                         log_warning("SPM node %u: evacuation waits: no target node has free memory above "
                                     "FreeCritical= (TargetNodes=%s).",
-                                    np->node, m->config->evacuate_target_set ? "as configured" : "every node with CPUs");
+                                    np->node, pr_config(pr)->evacuate_target_set ? "as configured" : "every node with CPUs");
                 a->no_target_logged = true;
                 return now + IDLE_RESCAN_USEC;
         }
@@ -429,7 +392,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                         a->idle_until_usec = now + IDLE_RESCAN_USEC;
                         return a->idle_until_usec;
                 }
-                start_pass(m, np);
+                start_pass(pr, np);
                 if (a->n_pids > 0)
                         a->no_source_logged = false;
                 if (a->n_pids == 0) {
@@ -444,13 +407,13 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
         }
         /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a process
          * that small; larger ones go in move_pages(2) batches), within MaxRate= */
-        need = evacuate_need_pages(pressure_bytes_to_clear(m->config, &np->last, m->config->evacuate_at), page);
+        need = evacuate_need_pages(pressure_bytes_to_clear(pr_config(pr), &np->last, pr_config(pr)->evacuate_at), page);
         budget = evacuate_budget(need, 0, batch, rate, &a->bucket);
         if (budget == 0)
                 return now + SLICE_USEC;
 
-        if (!m->evac_worker) {
-                r = worker_new(m->event, on_evacuated, m, &m->evac_worker);
+        if (!pr->evac_worker) {
+                r = worker_new(pr->event, on_evacuated, pr, &pr->evac_worker);
                 if (r < 0) {
                         log_error_errno(r, "SPM node %u: cannot start the evacuation thread: %m", np->node);
                         return now + IDLE_RESCAN_USEC;
@@ -481,7 +444,7 @@ static uint64_t evacuate_step(Manager *m, NodePressure *np, uint64_t now) {
                 job->cold = (MigrateCold){ .ranges = job->ranges, .n = a->cold.n, .not_cold = a->cold.not_cold,
                                            .no_pfn = a->cold.no_pfn };
         }
-        r = worker_submit(m->evac_worker, &job->base);
+        r = worker_submit(pr->evac_worker, &job->base);
         if (r < 0) {
                 migrate_job_free(job);
                 return now + SLICE_USEC;
@@ -520,12 +483,12 @@ static bool wants(const Config *c, const NodePressure *np, PressureLevel at) {
 
 static int on_act(sd_event_source *s, uint64_t usec, void *userdata);
 
-static void act_round(Manager *m) {
+static void act_round(Pressure *pr) {
         uint64_t now = now_usec(CLOCK_MONOTONIC), next = 0;
-        const Config *c = m->config;
+        const Config *c = pr_config(pr);
 
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                NodePressure *np = &m->pressure[i];
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                NodePressure *np = &pr->nodes[i];
                 NodeActivity *a = &np->act;
                 bool rec = c->reclaim && wants(c, np, c->reclaim_at);
                 bool evac = c->evacuation && wants(c, np, c->evacuate_at);
@@ -568,42 +531,42 @@ static void act_round(Manager *m) {
                 a->evacuating = act_phase_running(ephase);
 
                 if (rphase == ACT_START || rphase == ACT_STEP) {
-                        t = reclaim_step(m, np, now);
+                        t = reclaim_step(pr, np, now);
                         next = next ? MIN(next, t) : t;
                 }
                 if (ephase == ACT_START || ephase == ACT_STEP) {
-                        t = evacuate_step(m, np, now);
+                        t = evacuate_step(pr, np, now);
                         next = next ? MIN(next, t) : t;
                 }
         }
         if (!next) {
-                m->act_source = sd_event_source_disable_unref(m->act_source);
+                pr->act_source = sd_event_source_disable_unref(pr->act_source);
                 return;
         }
-        if (!m->act_source) {
-                if (sd_event_add_time(m->event, &m->act_source, CLOCK_MONOTONIC, next, 1000, on_act, m) < 0) {
+        if (!pr->act_source) {
+                if (sd_event_add_time(pr->event, &pr->act_source, CLOCK_MONOTONIC, next, 1000, on_act, pr) < 0) {
                         log_error("Cannot schedule reclaim and evacuation.");
                         return;
                 }
         } else {
-                (void) sd_event_source_set_time(m->act_source, next);
-                (void) sd_event_source_set_enabled(m->act_source, SD_EVENT_ONESHOT);
+                (void) sd_event_source_set_time(pr->act_source, next);
+                (void) sd_event_source_set_enabled(pr->act_source, SD_EVENT_ONESHOT);
         }
 }
 
 static int on_act(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Pressure *pr = userdata;
 
         (void) s;
         (void) usec;
-        manager_sample_pressure(m); /* fresh metrics: stop as soon as they clear */
-        act_round(m);
+        pressure_sample(pr); /* fresh metrics: stop as soon as they clear */
+        act_round(pr);
         return 0;
 }
 
-void manager_act_kick(Manager *m) {
-        act_round(m);
-        manager_demotion_kick(m);
+void act_kick(Pressure *pr) {
+        act_round(pr);
+        demotion_kick(pr);
 }
 
 void node_activity_clear(NodePressure *np) {
@@ -614,13 +577,12 @@ void node_activity_clear(NodePressure *np) {
         np->act.n_pids = np->act.pid_index = 0;
 }
 
-void manager_act_free(Manager *m) {
-        m->evac_worker = worker_free(m->evac_worker); /* waits for a job in the kernel */
-        m->reclaim_worker = worker_free(m->reclaim_worker);
-        manager_demotion_free(m);
-        m->act_source = sd_event_source_disable_unref(m->act_source);
-        for (size_t i = 0; i < m->n_reclaim_marks; i++)
-                free(m->reclaim_marks[i].cgroup);
-        m->reclaim_marks = mfree(m->reclaim_marks);
-        m->n_reclaim_marks = 0;
+void act_free(Pressure *pr) {
+        pr->evac_worker = worker_free(pr->evac_worker); /* waits for a job in the kernel */
+        pr->reclaim_worker = worker_free(pr->reclaim_worker);
+        pr->act_source = sd_event_source_disable_unref(pr->act_source);
+        for (size_t i = 0; i < pr->n_reclaim_marks; i++)
+                free(pr->reclaim_marks[i].cgroup);
+        pr->reclaim_marks = mfree(pr->reclaim_marks);
+        pr->n_reclaim_marks = 0;
 }

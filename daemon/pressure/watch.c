@@ -11,6 +11,7 @@
  * attribute (a driver that calls sysfs_notify()), inotify on a regular file
  * (written and closed, or renamed into place); and on every sample.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,9 +24,8 @@
 #include <time.h>
 
 #include "act.h"
-#include "broker.h"
+#include "demote.h"
 #include "log.h"
-#include "manager.h"
 #include "parse-util.h"
 #include "pressure.h"
 #include "strv.h"
@@ -102,18 +102,18 @@ static void psi_watch_read(PsiWatch *w, const Config *c, uint64_t now) {
 }
 
 /* Open the trigger for a watch (at PsiWarn= per PsiWindow=); without one it is still read on every sample. */
-static void psi_watch_arm(Manager *m, PsiWatch *w) {
+static void psi_watch_arm(Pressure *pr, PsiWatch *w) {
         int fd;
 
-        if (m->config->psi_warn == 0)
+        if (pr_config(pr)->psi_warn == 0)
                 return;
-        fd = psi_open_trigger(w->path, (uint64_t) m->config->psi_warn * m->config->psi_window_usec / 10000,
-                              m->config->psi_window_usec);
+        fd = psi_open_trigger(w->path, (uint64_t) pr_config(pr)->psi_warn * pr_config(pr)->psi_window_usec / 10000,
+                              pr_config(pr)->psi_window_usec);
         if (fd < 0) {
                 log_debug_errno(fd, "No PSI trigger on %s (it is read once a second): %m", w->path);
                 return;
         }
-        if (sd_event_add_io(m->event, &w->trigger, fd, EPOLLPRI, on_psi_trigger, m) < 0) {
+        if (sd_event_add_io(pr->event, &w->trigger, fd, EPOLLPRI, on_psi_trigger, pr) < 0) {
                 close(fd);
                 return;
         }
@@ -121,73 +121,73 @@ static void psi_watch_arm(Manager *m, PsiWatch *w) {
 }
 
 /* Follow the memory PSI of exactly the granted cgroups that hold SPM nodes. */
-static void psi_sync(Manager *m) {
-        for (size_t i = 0; i < m->n_psi; i++)
-                m->psi[i].nodes = (NodeMask){};
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, m->pressure[i].node);
+static void psi_sync(Pressure *pr) {
+        for (size_t i = 0; i < pr->n_psi; i++)
+                pr->psi[i].nodes = (NodeMask){};
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                _cleanup_(strv_freep) char **cgroups = pressure_node_cgroups(pr, pr->nodes[i].node);
 
                 for (char **c = cgroups; c && *c; c++) {
                         PsiWatch *w = NULL;
 
-                        for (size_t k = 0; k < m->n_psi && !w; k++)
-                                if (strcmp(m->psi[k].cgroup, *c) == 0)
-                                        w = &m->psi[k];
+                        for (size_t k = 0; k < pr->n_psi && !w; k++)
+                                if (strcmp(pr->psi[k].cgroup, *c) == 0)
+                                        w = &pr->psi[k];
                         if (!w) {
-                                PsiWatch *n = realloc(m->psi, (m->n_psi + 1) * sizeof *n);
+                                PsiWatch *n = realloc(pr->psi, (pr->n_psi + 1) * sizeof *n);
                                 if (!n) {
                                         log_oom();
                                         return;
                                 }
-                                m->psi = n;
-                                w = &m->psi[m->n_psi];
+                                pr->psi = n;
+                                w = &pr->psi[pr->n_psi];
                                 *w = (PsiWatch){ .cgroup = strdup(*c) };
                                 if (!w->cgroup || asprintf(&w->path, "%s/memory.pressure", *c) < 0) {
                                         free(w->cgroup);
                                         log_oom();
                                         return;
                                 }
-                                m->n_psi++;
-                                psi_watch_arm(m, w);
+                                pr->n_psi++;
+                                psi_watch_arm(pr, w);
                         }
-                        nodemask_set(&w->nodes, m->pressure[i].node);
+                        nodemask_set(&w->nodes, pr->nodes[i].node);
                 }
         }
-        for (size_t i = 0; i < m->n_psi;)
-                if (nodemask_empty(&m->psi[i].nodes)) {
-                        psi_watch_clear(&m->psi[i]);
-                        m->psi[i] = m->psi[--m->n_psi];
+        for (size_t i = 0; i < pr->n_psi;)
+                if (nodemask_empty(&pr->psi[i].nodes)) {
+                        psi_watch_clear(&pr->psi[i]);
+                        pr->psi[i] = pr->psi[--pr->n_psi];
                 } else
                         i++;
 }
 
-static void psi_drop_all(Manager *m) {
-        for (size_t i = 0; i < m->n_psi; i++)
-                psi_watch_clear(&m->psi[i]);
-        m->psi = mfree(m->psi);
-        m->n_psi = 0;
-        if (m->system_psi) {
-                psi_watch_clear(m->system_psi);
-                m->system_psi = mfree(m->system_psi);
+static void psi_drop_all(Pressure *pr) {
+        for (size_t i = 0; i < pr->n_psi; i++)
+                psi_watch_clear(&pr->psi[i]);
+        pr->psi = mfree(pr->psi);
+        pr->n_psi = 0;
+        if (pr->system_psi) {
+                psi_watch_clear(pr->system_psi);
+                pr->system_psi = mfree(pr->system_psi);
         }
 }
 
-const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup) {
-        for (size_t i = 0; i < m->n_psi; i++)
-                if (strcmp(m->psi[i].cgroup, cgroup) == 0)
-                        return &m->psi[i];
+const PsiWatch *pressure_psi_watch(const Pressure *pr, const char *cgroup) {
+        for (size_t i = 0; i < pr->n_psi; i++)
+                if (strcmp(pr->psi[i].cgroup, cgroup) == 0)
+                        return &pr->psi[i];
         return NULL;
 }
 
 /* The highest stall share of the granted cgroups holding node (as the last psi_sync() found them). */
-static bool node_psi(Manager *m, unsigned node, uint32_t *ret) {
+static bool node_psi(Pressure *pr, unsigned node, uint32_t *ret) {
         bool any = false;
 
         *ret = 0;
-        for (size_t i = 0; i < m->n_psi; i++)
-                if (m->psi[i].valid && nodemask_test(&m->psi[i].nodes, node)) {
+        for (size_t i = 0; i < pr->n_psi; i++)
+                if (pr->psi[i].valid && nodemask_test(&pr->psi[i].nodes, node)) {
                         any = true;
-                        *ret = MAX(*ret, m->psi[i].share);
+                        *ret = MAX(*ret, pr->psi[i].share);
                 }
         return any;
 }
@@ -236,19 +236,19 @@ static void read_health(NodePressure *np, uint64_t now) {
         snprintf(np->health_why, sizeof np->health_why, "%s", why);
 }
 
-static void sample_all(Manager *m) {
+static void sample_all(Pressure *pr) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-        if (!m->psi_reason) {
-                psi_sync(m);
-                for (size_t i = 0; i < m->n_psi; i++)
-                        psi_watch_read(&m->psi[i], m->config, now);
-                if (m->system_psi)
-                        psi_watch_read(m->system_psi, m->config, now);
+        if (!pr->psi_reason) {
+                psi_sync(pr);
+                for (size_t i = 0; i < pr->n_psi; i++)
+                        psi_watch_read(&pr->psi[i], pr_config(pr), now);
+                if (pr->system_psi)
+                        psi_watch_read(pr->system_psi, pr_config(pr), now);
         }
 
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                NodePressure *np = &m->pressure[i];
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                NodePressure *np = &pr->nodes[i];
                 PressureSample s = {};
                 PressureLevel before = np->state.level;
                 char why[160];
@@ -265,10 +265,10 @@ static void sample_all(Manager *m) {
                 read_health(np, now);
                 s.health = np->health;
                 s.health_why = np->health_why;
-                if (!m->psi_reason)
-                        s.psi_valid = node_psi(m, np->node, &s.psi);
+                if (!pr->psi_reason)
+                        s.psi_valid = node_psi(pr, np->node, &s.psi);
                 np->last = s;
-                bool changed = pressure_step(&np->state, m->config, &s, now, why, sizeof why);
+                bool changed = pressure_step(&np->state, pr_config(pr), &s, now, why, sizeof why);
 
                 snprintf(np->why, sizeof np->why, "%s", why);
                 if (!changed)
@@ -277,28 +277,30 @@ static void sample_all(Manager *m) {
                                                   : LOG_NOTICE,
                          "SPM node %u: pressure %s -> %s (%s).", np->node, pressure_level_to_string(before),
                          pressure_level_to_string(np->state.level), why);
-                broker_emit_pressure(m, np->node, np->state.level, before, why);
+                if (pr->ops.level_changed)
+                        pr->ops.level_changed(pr->userdata, np->node, np->state.level, before, why);
         }
 }
 
-void manager_sample_pressure(Manager *m) {
-        sample_all(m);
+void pressure_sample(Pressure *pr) {
+        sample_all(pr);
 }
 
 static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Pressure *pr = userdata;
 
         (void) usec;
-        sample_all(m);
-        manager_check_kernel_demotion(m);
-        manager_act_kick(m);
+        sample_all(pr);
+        if (pr->ops.sampled)
+                pr->ops.sampled(pr->userdata);
+        act_kick(pr);
         (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
 static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+        Pressure *pr = userdata;
 
         (void) fd;
         if (revents & EPOLLERR) {
@@ -306,14 +308,14 @@ static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *us
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
-        sample_all(m);
-        manager_act_kick(m);
+        sample_all(pr);
+        act_kick(pr);
         return 0;
 }
 
 /* The ratio changed (or may have): sample now rather than at the next second. */
 static int on_ratio_sysfs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+        Pressure *pr = userdata;
         char buf[64];
 
         (void) s;
@@ -321,13 +323,13 @@ static int on_ratio_sysfs(sd_event_source *s, int fd, uint32_t revents, void *us
         /* re-arm: sysfs notifies once per read of the attribute */
         if (lseek(fd, 0, SEEK_SET) == 0)
                 (void) !read(fd, buf, sizeof buf);
-        sample_all(m);
-        manager_act_kick(m);
+        sample_all(pr);
+        act_kick(pr);
         return 0;
 }
 
 static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+        Pressure *pr = userdata;
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         bool hit = false;
         ssize_t n;
@@ -337,8 +339,8 @@ static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *
         while ((n = read(fd, buf, sizeof buf)) > 0)
                 for (char *p = buf; p < buf + n;) {
                         const struct inotify_event *e = (const struct inotify_event *) p;
-                        for (size_t i = 0; i < m->n_pressure && !hit; i++) {
-                                NodePressure *np = &m->pressure[i];
+                        for (size_t i = 0; i < pr->n_nodes && !hit; i++) {
+                                NodePressure *np = &pr->nodes[i];
                                 _cleanup_free_ char *copy = np->ratio_path ? strdup(np->ratio_path) : NULL;
                                 hit = copy && np->ratio_watch == e->wd && e->len > 0 &&
                                       strcmp(e->name, basename(copy)) == 0;
@@ -346,21 +348,21 @@ static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *
                         p += sizeof *e + e->len;
                 }
         if (hit) {
-                sample_all(m);
-                manager_act_kick(m);
+                sample_all(pr);
+                act_kick(pr);
         }
         return 0;
 }
 
-static void unwatch_ratio(Manager *m, NodePressure *np) {
+static void unwatch_ratio(Pressure *pr, NodePressure *np) {
         np->ratio_source = sd_event_source_disable_unref(np->ratio_source);
-        if (np->ratio_watch >= 0 && m->ratio_inotify_fd >= 0)
-                (void) inotify_rm_watch(m->ratio_inotify_fd, np->ratio_watch);
+        if (np->ratio_watch >= 0 && pr->ratio_inotify_fd >= 0)
+                (void) inotify_rm_watch(pr->ratio_inotify_fd, np->ratio_watch);
         np->ratio_watch = -1;
 }
 
 /* Follow np->ratio_path for changes; without a way to, it is still sampled once a second. */
-static void watch_ratio(Manager *m, NodePressure *np) {
+static void watch_ratio(Pressure *pr, NodePressure *np) {
         _cleanup_free_ char *dir = NULL;
         struct statfs sf;
         int fd;
@@ -375,33 +377,33 @@ static void watch_ratio(Manager *m, NodePressure *np) {
                 if (fd < 0)
                         return;
                 (void) !read(fd, buf, sizeof buf);
-                if (sd_event_add_io(m->event, &np->ratio_source, fd, EPOLLPRI | EPOLLERR, on_ratio_sysfs, m) < 0) {
+                if (sd_event_add_io(pr->event, &np->ratio_source, fd, EPOLLPRI | EPOLLERR, on_ratio_sysfs, pr) < 0) {
                         close(fd);
                         return;
                 }
                 (void) sd_event_source_set_io_fd_own(np->ratio_source, true);
                 return;
         }
-        if (m->ratio_inotify_fd < 0) {
-                m->ratio_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-                if (m->ratio_inotify_fd < 0 ||
-                    sd_event_add_io(m->event, &m->ratio_watch_source, m->ratio_inotify_fd, EPOLLIN, on_ratio_inotify,
-                                    m) < 0) {
+        if (pr->ratio_inotify_fd < 0) {
+                pr->ratio_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (pr->ratio_inotify_fd < 0 ||
+                    sd_event_add_io(pr->event, &pr->ratio_watch_source, pr->ratio_inotify_fd, EPOLLIN, on_ratio_inotify,
+                                    pr) < 0) {
                         log_debug("Cannot follow ratio files with inotify; sampling them once a second.");
                         return;
                 }
         }
         dir = strdup(np->ratio_path);
         if (dir)
-                np->ratio_watch = inotify_add_watch(m->ratio_inotify_fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO);
+                np->ratio_watch = inotify_add_watch(pr->ratio_inotify_fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO);
 }
 
-void manager_setup_pressure(Manager *m) {
+void pressure_follow(Pressure *pr) {
         NodeMask spm;
         NodePressure *n;
         size_t k = 0;
 
-        manager_spm_nodes(m, &spm);
+        pressure_spm_nodes(pr, &spm);
         n = calloc(SPMD_MAX_NODES, sizeof *n);
         if (!n) {
                 log_oom();
@@ -412,99 +414,131 @@ void manager_setup_pressure(Manager *m) {
                         continue;
                 n[k].node = node;
                 /* a node keeps its state across reloads */
-                for (size_t i = 0; i < m->n_pressure; i++)
-                        if (m->pressure[i].node == node) {
-                                n[k].state = m->pressure[i].state;
-                                snprintf(n[k].why, sizeof n[k].why, "%s", m->pressure[i].why);
+                for (size_t i = 0; i < pr->n_nodes; i++)
+                        if (pr->nodes[i].node == node) {
+                                n[k].state = pr->nodes[i].state;
+                                snprintf(n[k].why, sizeof n[k].why, "%s", pr->nodes[i].why);
                         }
-                for (size_t i = 0; i < m->n_pressure; i++)
-                        if (m->pressure[i].node == node) {
-                                n[k].act = m->pressure[i].act;
-                                m->pressure[i].act.pids = NULL; /* moved */
-                                m->pressure[i].act.cold_ranges = NULL;
+                for (size_t i = 0; i < pr->n_nodes; i++)
+                        if (pr->nodes[i].node == node) {
+                                n[k].act = pr->nodes[i].act;
+                                pr->nodes[i].act.pids = NULL; /* moved */
+                                pr->nodes[i].act.cold_ranges = NULL;
                         }
-                for (size_t c = 0; c < m->plan.n_claims && m->topology; c++) {
-                        const DaxDevInfo *dax = m->plan.claims[c].node == (int) node
-                                                        ? topology_dax(m->topology, m->plan.claims[c].dax)
+                for (size_t c = 0; c < pr->in.plan->n_claims && pr_topology(pr); c++) {
+                        const DaxDevInfo *dax = pr->in.plan->claims[c].node == (int) node
+                                                        ? topology_dax(pr_topology(pr), pr->in.plan->claims[c].dax)
                                                         : NULL;
                         const CxlRegionInfo *reg = dax && dax->cxl_region[0]
-                                                           ? topology_cxl_region(m->topology, dax->cxl_region)
+                                                           ? topology_cxl_region(pr_topology(pr), dax->cxl_region)
                                                            : NULL;
                         for (unsigned t = 0; reg && t < reg->n_targets && n[k].n_memdevs < ELEMENTSOF(n[k].memdevs); t++)
                                 snprintf(n[k].memdevs[n[k].n_memdevs++], sizeof n[k].memdevs[0], "%s", reg->memdev[t]);
                 }
-                for (size_t c = 0; c < m->plan.n_claims; c++)
-                        if (m->plan.claims[c].node == (int) node && m->plan.claims[c].conf->ratio_path &&
+                for (size_t c = 0; c < pr->in.plan->n_claims; c++)
+                        if (pr->in.plan->claims[c].node == (int) node && pr->in.plan->claims[c].conf->ratio_path &&
                             !n[k].ratio_path) {
-                                n[k].ratio_path = strdup(m->plan.claims[c].conf->ratio_path);
-                                n[k].physical = m->plan.claims[c].conf->physical_capacity;
+                                n[k].ratio_path = strdup(pr->in.plan->claims[c].conf->ratio_path);
+                                n[k].physical = pr->in.plan->claims[c].conf->physical_capacity;
                         }
                 k++;
         }
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                unwatch_ratio(m, &m->pressure[i]);
-                node_activity_clear(&m->pressure[i]);
-                free(m->pressure[i].ratio_path);
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                unwatch_ratio(pr, &pr->nodes[i]);
+                node_activity_clear(&pr->nodes[i]);
+                free(pr->nodes[i].ratio_path);
         }
-        free(m->pressure);
-        m->pressure = n;
-        m->n_pressure = k;
+        free(pr->nodes);
+        pr->nodes = n;
+        pr->n_nodes = k;
         if (k == 0) {
-                m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
+                pr->pressure_source = sd_event_source_disable_unref(pr->pressure_source);
                 return;
         }
         for (size_t i = 0; i < k; i++)
-                watch_ratio(m, &n[i]);
+                watch_ratio(pr, &n[i]);
         /* PSI: a kernel without it (CONFIG_PSI=n, psi=0) has no /proc/pressure; a changed PsiWarn= or
          * PsiWindow= takes new triggers */
-        psi_drop_all(m);
-        m->psi_reason = mfree(m->psi_reason);
+        psi_drop_all(pr);
+        pr->psi_reason = mfree(pr->psi_reason);
         if (access("/proc/pressure/memory", R_OK) < 0)
-                m->psi_reason = strdup("no /proc/pressure/memory (a kernel without PSI, or booted with psi=0)");
-        else if ((m->system_psi = calloc(1, sizeof *m->system_psi)))
-                m->system_psi->path = strdup("/proc/pressure/memory");
-        sample_all(m); /* a level at once, not a second later */
-        if (!m->pressure_source &&
-            sd_event_add_time_relative(m->event, &m->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
-                                       on_sample, m) < 0)
+                pr->psi_reason = strdup("no /proc/pressure/memory (a kernel without PSI, or booted with psi=0)");
+        else if ((pr->system_psi = calloc(1, sizeof *pr->system_psi)))
+                pr->system_psi->path = strdup("/proc/pressure/memory");
+        sample_all(pr); /* a level at once, not a second later */
+        if (!pr->pressure_source &&
+            sd_event_add_time_relative(pr->event, &pr->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
+                                       on_sample, pr) < 0)
                 log_warning("Cannot sample the SPM nodes' pressure.");
         for (size_t i = 0; i < k; i++)
                 log_info("SPM node %u: pressure %s (%s); sources: free memory%s%s%s%s%s%s%s.", n[i].node,
                          pressure_level_to_string(n[i].state.level), n[i].why,
                          n[i].ratio_path ? ", compression ratio from " : "", strempty(n[i].ratio_path),
                          n[i].n_memdevs ? ", CXL health of " : "", n[i].n_memdevs ? n[i].memdevs[0] : "",
-                         m->psi_reason ? "; memory PSI unavailable: " : ", memory PSI of its granted cgroups",
-                         strempty(m->psi_reason),
+                         pr->psi_reason ? "; memory PSI unavailable: " : ", memory PSI of its granted cgroups",
+                         strempty(pr->psi_reason),
                          /* what a compressed CXL device would need to report its ratio through libcxl */
                          n[i].n_memdevs && !n[i].ratio_path
                                  ? "; compression ratio from the CXL device unavailable: CXL defines no mailbox "
                                    "command for it and spmd sends no vendor command (set CompressionRatioPath= to "
                                    "the driver's attribute)"
                                  : "");
-        manager_act_kick(m);
+        act_kick(pr);
 }
 
-void manager_free_pressure(Manager *m) {
-        m->pressure_source = sd_event_source_disable_unref(m->pressure_source);
-        manager_act_free(m);
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                unwatch_ratio(m, &m->pressure[i]);
-                node_activity_clear(&m->pressure[i]);
-                free(m->pressure[i].ratio_path);
+int pressure_new(sd_event *event, const PressureInputs *in, const PressureOps *ops, void *userdata,
+                 Pressure **ret) {
+        Pressure *pr;
+
+        assert(event);
+        assert(in && in->config && in->topology && in->plan && in->grants && in->n_grants);
+        assert(ret);
+
+        pr = calloc(1, sizeof *pr);
+        if (!pr)
+                return -ENOMEM;
+        pr->event = sd_event_ref(event);
+        pr->in = *in;
+        if (ops)
+                pr->ops = *ops;
+        pr->userdata = userdata;
+        pr->ratio_inotify_fd = -1;
+        *ret = pr;
+        return 0;
+}
+
+Pressure *pressure_free(Pressure *pr) {
+        if (!pr)
+                return NULL;
+        pr->pressure_source = sd_event_source_disable_unref(pr->pressure_source);
+        act_free(pr);      /* reclaim's and evacuation's threads end (a job in the kernel is waited for) */
+        demotion_free(pr); /* the kdamonds stop, DAMON is given back */
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                unwatch_ratio(pr, &pr->nodes[i]);
+                node_activity_clear(&pr->nodes[i]);
+                free(pr->nodes[i].ratio_path);
         }
-        m->ratio_watch_source = sd_event_source_disable_unref(m->ratio_watch_source);
-        psi_drop_all(m);
-        m->psi_reason = mfree(m->psi_reason);
-        if (m->ratio_inotify_fd >= 0)
-                close(m->ratio_inotify_fd);
-        m->ratio_inotify_fd = -1;
-        m->pressure = mfree(m->pressure);
-        m->n_pressure = 0;
+        pr->ratio_watch_source = sd_event_source_disable_unref(pr->ratio_watch_source);
+        psi_drop_all(pr);
+        pr->psi_reason = mfree(pr->psi_reason);
+        if (pr->ratio_inotify_fd >= 0)
+                close(pr->ratio_inotify_fd);
+        pr->ratio_inotify_fd = -1;
+        free(pr->nodes);
+        sd_event_unref(pr->event);
+        free(pr);
+        return NULL;
 }
 
-const NodePressure *manager_node_pressure(const Manager *m, unsigned node) {
-        for (size_t i = 0; i < m->n_pressure; i++)
-                if (m->pressure[i].node == node)
-                        return &m->pressure[i];
+void pressure_spm_nodes(const Pressure *pr, NodeMask *ret) {
+        *ret = (NodeMask){};
+        if (pr_topology(pr))
+                device_plan_spm_nodes(pr->in.plan, pr_topology(pr), ret);
+}
+
+NodePressure *pressure_node(Pressure *pr, unsigned node) {
+        for (size_t i = 0; i < pr->n_nodes; i++)
+                if (pr->nodes[i].node == node)
+                        return &pr->nodes[i];
         return NULL;
 }

@@ -11,7 +11,7 @@
 
 #include "act.h"
 #include "topology.h"
-#include "cpuset.h"
+#include "cgroup-util.h"
 #include "damon.h"
 #include "demote.h"
 #include "migrate.h"
@@ -19,7 +19,6 @@
 #include "log.h"
 #include "macro.h"
 #include "demote-plan.h"
-#include "manager.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "time-util.h"
@@ -83,21 +82,14 @@ typedef struct Demotion {
         char summary[2][256];       /* what each kdamond does, for GetStatus */
 } Demotion;
 
-static Demotion *demotion(Manager *m) {
-        if (!m->demotion)
-                m->demotion = calloc(1, sizeof(Demotion));
-        return m->demotion;
-}
-
-static NodePressure *node_pressure(Manager *m, unsigned node) {
-        for (size_t i = 0; i < m->n_pressure; i++)
-                if (m->pressure[i].node == node)
-                        return &m->pressure[i];
-        return NULL;
+static Demotion *demotion(Pressure *pr) {
+        if (!pr->demotion)
+                pr->demotion = calloc(1, sizeof(Demotion));
+        return pr->demotion;
 }
 
 /* The schemes' counters since they were last read, to the nodes they serve. */
-static void fold_stats(Manager *m, Demotion *d, bool attribute) {
+static void fold_stats(Pressure *pr, Demotion *d, bool attribute) {
         for (unsigned k = 0; k < 2; k++) {
                 uint64_t now[MAX_SCHEMES];
 
@@ -106,7 +98,7 @@ static void fold_stats(Manager *m, Demotion *d, bool attribute) {
                         continue;
                 for (size_t i = 0; i < d->n_schemes[k]; i++) {
                         uint64_t delta = now[i] >= d->last[k][i] ? now[i] - d->last[k][i] : now[i];
-                        NodePressure *np = node_pressure(m, d->owner[k][i]);
+                        NodePressure *np = pressure_node(pr, d->owner[k][i]);
 
                         d->last[k][i] = now[i];
                         if (!attribute || !d->counted[k][i])
@@ -136,7 +128,7 @@ static int append_ranges(DamonRange **all, size_t *n_all, unsigned node) {
         return 0;
 }
 
-static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_t now) {
+static void refresh_ranges(Pressure *pr, Demotion *d, const NodeMask *spm, uint64_t now) {
         if (d->ranges_usec && now - d->ranges_usec < RANGES_USEC && nodemask_same(&d->ranges_spm, spm))
                 return;
         d->dram = mfree(d->dram);
@@ -144,8 +136,8 @@ static void refresh_ranges(Manager *m, Demotion *d, const NodeMask *spm, uint64_
         d->n_dram = d->n_spm = 0;
         d->promote_target = -1;
         d->dram_nodes = (NodeMask) {};
-        for (size_t i = 0; m->topology && i < m->topology->n_nodes; i++) {
-                const NodeInfo *n = &m->topology->nodes[i];
+        for (size_t i = 0; pr_topology(pr) && i < pr_topology(pr)->n_nodes; i++) {
+                const NodeInfo *n = &pr_topology(pr)->nodes[i];
                 bool is_spm = nodemask_test(spm, (unsigned) n->id);
 
                 if (n->size == 0)
@@ -176,8 +168,8 @@ static bool has_memcg(const char *cgroup_dir) {
 
 /* Is the node's room enough for demotion? With hysteresis: in at FreeWarn= + 4 x Hysteresis=, out
  * below FreeWarn= + 2 x Hysteresis=. */
-static bool node_takes_demotion(Manager *m, Demotion *d, const NodePressure *np) {
-        const Config *c = m->config;
+static bool node_takes_demotion(Pressure *pr, Demotion *d, const NodePressure *np) {
+        const Config *c = pr_config(pr);
         bool on = nodemask_test(&d->demoting, np->node);
         uint32_t share = pressure_free_permyriad(&np->last);
         uint32_t want = c->free_warn + (on ? 2 : 4) * c->hysteresis;
@@ -214,7 +206,7 @@ static void describe(FILE *f, const DamonSetup *s) {
 }
 
 /* Run setup s on kdamond k unless it runs it already. True when it now runs a new one. */
-static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, const unsigned *owner) {
+static bool apply(Pressure *pr, Demotion *d, unsigned k, const DamonSetup *s, const unsigned *owner) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
@@ -232,7 +224,7 @@ static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, cons
                 return false;
         if (d->failed[k] && streq_ptr(d->failed[k], text))
                 return false;
-        fold_stats(m, d, true);
+        fold_stats(pr, d, true);
         r = damon_apply(NULL, k, s, err, sizeof err);
         if (r < 0) {
                 log_error("Demotion: DAMON kdamond %u refused its setup: %s.", k, err[0] ? err : strerror(-r));
@@ -248,7 +240,7 @@ static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, cons
         for (size_t i = 0; i < s->n_schemes; i++)
                 d->counted[k][i] = !streq_ptr(s->schemes[i].action, "stat");
         memset(d->last[k], 0, sizeof d->last[k]);
-        fold_stats(m, d, false); /* the counters from here on */
+        fold_stats(pr, d, false); /* the counters from here on */
         if (s->n_schemes == 0) {
                 log_info("Demotion: DAMON kdamond %u stopped (%s).", k,
                          k == DEMOTE_K ? "no granted cgroup on an SPM node with room" : "no granted SPM node");
@@ -261,12 +253,12 @@ static bool apply(Manager *m, Demotion *d, unsigned k, const DamonSetup *s, cons
  * with a MaxBytes= whose nodes include node, of that limit less what the cgroup holds on the
  * grant's nodes (memory.numa_stat) and less LIMIT_MARGIN. UINT64_MAX when no grant limits it; 0
  * when the usage cannot be read (nothing moves that could not be counted). */
-static uint64_t grant_room(Manager *m, const char *cgroup_dir, const char *rel, unsigned node,
+static uint64_t grant_room(Pressure *pr, const char *cgroup_dir, const char *rel, unsigned node,
                            const Grant **ret_grant, uint64_t *ret_used) {
         uint64_t room = UINT64_MAX;
 
-        for (size_t i = 0; i < m->n_grants; i++) {
-                const Grant *g = m->grants[i];
+        for (size_t i = 0; i < pr_n_grants(pr); i++) {
+                const Grant *g = pr_grants(pr)[i];
                 uint64_t used, left;
 
                 if (g->max_bytes == UINT64_MAX || !nodemask_test(&g->nodes, node) || !streq_ptr(g->cgroup, rel))
@@ -309,10 +301,10 @@ static const char *const limit_mode_text[] = {
 
 /* How cgroup rel is demoted onto node this round (see LimitMode). A limited cgroup's entry goes to
  * next, carried over from the last round. Logs each change of mode. */
-static LimitMode plan_limit(Manager *m, Demotion *d, const char *cgroup_dir, const char *rel, unsigned node,
+static LimitMode plan_limit(Pressure *pr, Demotion *d, const char *cgroup_dir, const char *rel, unsigned node,
                             DemoteLimit *next, size_t *n_next) {
         const Grant *g = NULL;
-        uint64_t used = 0, room = grant_room(m, cgroup_dir, rel, node, &g, &used), dram;
+        uint64_t used = 0, room = grant_room(pr, cgroup_dir, rel, node, &g, &used), dram;
         DemoteLimit *prev = find_limit(d->limits, d->n_limits, rel), *l = &next[*n_next];
         LimitMode mode;
         bool changed;
@@ -379,7 +371,7 @@ static bool dram_cold_ranges(Demotion *d, uint64_t now) {
  * about a MiB of its counts: LIMIT_MARGIN covers that) less what the round moved, huge pages
  * counted whole. LIMIT_SLICE_USEC of work at most per round.
  */
-static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t now) {
+static void move_limited(Pressure *pr, Demotion *d, uint64_t per_round, uint64_t now) {
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), deadline = now + LIMIT_SLICE_USEC;
         bool cold_read = false, cold_ok = false;
 
@@ -388,7 +380,7 @@ static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t n
                 char dir[PATH_MAX];
                 const Grant *g = NULL;
                 uint64_t used = 0, room, spent = 0;
-                NodePressure *np = node_pressure(m, l->node);
+                NodePressure *np = pressure_node(pr, l->node);
 
                 if (l->mode != LIMIT_SPMD || now < l->idle_until)
                         continue;
@@ -399,7 +391,7 @@ static void move_limited(Manager *m, Demotion *d, uint64_t per_round, uint64_t n
                 if (!cold_ok)
                         return; /* no cold regions yet: a later round */
                 snprintf(dir, sizeof dir, CGROUP_ROOT "%s", l->cgroup);
-                room = MIN(grant_room(m, dir, l->cgroup, l->node, &g, &used), per_round);
+                room = MIN(grant_room(pr, dir, l->cgroup, l->node, &g, &used), per_round);
                 while (spent < room && now_usec(CLOCK_MONOTONIC) < deadline) {
                         MigrateStats st = {};
                         MigrateCold cold = { .ranges = d->dram_cold, .n = d->n_dram_cold };
@@ -461,8 +453,8 @@ static DamonScheme cold_stat_scheme(uint32_t min_age) {
         };
 }
 
-static void plan(Manager *m, Demotion *d, uint64_t now) {
-        const Config *c = m->config;
+static void plan(Pressure *pr, Demotion *d, uint64_t now) {
+        const Config *c = pr_config(pr);
         DamonScheme schemes[MAX_SCHEMES + 1];
         unsigned owner[MAX_SCHEMES + 1];
         LimitMode mode[MAX_SCHEMES];
@@ -473,13 +465,13 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         uint32_t cold_age = demote_cold_age(c->demotion_cold_age_usec);
         uint64_t share;
 
-        manager_spm_nodes(m, &spm);
-        refresh_ranges(m, d, &spm, now);
-        for (size_t i = 0; i < m->n_pressure; i++) {
-                NodePressure *np = &m->pressure[i];
-                _cleanup_(strv_freep) char **cgroups = manager_node_cgroups(m, np->node);
+        pressure_spm_nodes(pr, &spm);
+        refresh_ranges(pr, d, &spm, now);
+        for (size_t i = 0; i < pr->n_nodes; i++) {
+                NodePressure *np = &pr->nodes[i];
+                _cleanup_(strv_freep) char **cgroups = pressure_node_cgroups(pr, np->node);
 
-                const char *no_damon = topology_damon_unusable(m->topology, (int) np->node);
+                const char *no_damon = topology_damon_unusable(pr_topology(pr), (int) np->node);
 
                 if (cgroups)
                         n_granted_nodes++;
@@ -492,7 +484,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                         nodemask_set(&d->private_said, np->node);
                         continue;
                 }
-                if (!cgroups || !node_takes_demotion(m, d, np))
+                if (!cgroups || !node_takes_demotion(pr, d, np))
                         continue;
                 for (char **cg = cgroups; *cg && n < MAX_SCHEMES; cg++) {
                         const char *rel = *cg + strlen(CGROUP_ROOT);
@@ -514,7 +506,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                                 return;
                         }
                         nodemask_set(&targets, np->node);
-                        mode[n] = plan_limit(m, d, *cg, rel, np->node, limits, &n_limits);
+                        mode[n] = plan_limit(pr, d, *cg, rel, np->node, limits, &n_limits);
                         owner[n] = np->node;
                         n++;
                 }
@@ -541,7 +533,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                 owner[n] = 0;
                 schemes[n++] = cold_stat_scheme(cold_age);
         }
-        if (apply(m, d, DEMOTE_K,
+        if (apply(pr, d, DEMOTE_K,
                   &(DamonSetup) { .ranges = d->dram, .n_ranges = d->n_dram, .schemes = schemes, .n_schemes = n,
                                   .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
                   owner)) {
@@ -561,7 +553,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                                                             : format_size(rate, sizeof rate, c->demotion_max_rate));
                 log_info("Demotion: %s.", d->summary[DEMOTE_K]);
         }
-        move_limited(m, d, share ? share : UINT64_MAX, now);
+        move_limited(pr, d, share ? share : UINT64_MAX, now);
 
         /* over the SPM nodes: a look at the cold regions, which evacuation moves first; promotion back
          * to the first DRAM node with CPUs */
@@ -585,7 +577,7 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
                         .quota_bytes = c->demotion_max_rate == UINT64_MAX ? 0 : c->demotion_max_rate,
                 };
         }
-        if (apply(m, d, SPM_K,
+        if (apply(pr, d, SPM_K,
                   &(DamonSetup) { .ranges = d->spm, .n_ranges = d->n_spm, .schemes = schemes, .n_schemes = n,
                                   .sample_us = SAMPLE_US, .aggr_us = AGGR_US },
                   owner)) {
@@ -602,10 +594,10 @@ static void plan(Manager *m, Demotion *d, uint64_t now) {
         }
 }
 
-static void release(Manager *m, Demotion *d) {
+static void release(Pressure *pr, Demotion *d) {
         if (!d->claimed)
                 return;
-        fold_stats(m, d, true);
+        fold_stats(pr, d, true);
         damon_release(NULL, d->claim_file);
         d->claimed = false;
         d->claim_file = mfree(d->claim_file);
@@ -620,21 +612,21 @@ static void release(Manager *m, Demotion *d) {
         d->n_limits = 0;
 }
 
-void manager_demotion_kick(Manager *m) {
+void demotion_kick(Pressure *pr) {
         Demotion *d;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
         char why[512] = "";
 
-        if (!m->config->demotion) {
-                if (m->demotion && m->demotion->claimed) {
-                        release(m, m->demotion);
+        if (!pr_config(pr)->demotion) {
+                if (pr->demotion && pr->demotion->claimed) {
+                        release(pr, pr->demotion);
                         log_info("Demotion: off (Enable=no); DAMON's kdamonds given back.");
                 }
-                if (m->demotion)
-                        m->demotion->reason = mfree(m->demotion->reason);
+                if (pr->demotion)
+                        pr->demotion->reason = mfree(pr->demotion->reason);
                 return;
         }
-        if (!(d = demotion(m))) {
+        if (!(d = demotion(pr))) {
                 log_oom();
                 return;
         }
@@ -644,13 +636,13 @@ void manager_demotion_kick(Manager *m) {
 
                 if (d->reason && now < d->retry_usec)
                         return;
-                if (asprintf(&file, "%s/damon", m->config->state_directory) < 0) {
+                if (asprintf(&file, "%s/damon", pr_config(pr)->state_directory) < 0) {
                         log_oom();
                         return;
                 }
                 /* the record that these kdamonds are spmd's lives there */
-                if (mkdir(m->config->state_directory, 0755) < 0 && errno != EEXIST)
-                        log_debug("Demotion: cannot create StateDirectory=%s: %m", m->config->state_directory);
+                if (mkdir(pr_config(pr)->state_directory, 0755) < 0 && errno != EEXIST)
+                        log_debug("Demotion: cannot create StateDirectory=%s: %m", pr_config(pr)->state_directory);
                 r = damon_probe(NULL, why, sizeof why);
                 if (r >= 0)
                         r = damon_claim(NULL, 2, file, why, sizeof why);
@@ -670,7 +662,7 @@ void manager_demotion_kick(Manager *m) {
                 d->ranges_usec = 0;
         }
         if (now - d->stats_usec >= STATS_USEC) {
-                fold_stats(m, d, true);
+                fold_stats(pr, d, true);
                 d->stats_usec = now;
                 /* turned off behind spmd's back (another tool, a kdamond that hit an error): set it up anew */
                 for (unsigned k = 0; k < 2; k++)
@@ -680,28 +672,28 @@ void manager_demotion_kick(Manager *m) {
                                 d->summary[k][0] = 0;
                         }
         }
-        plan(m, d, now);
+        plan(pr, d, now);
 }
 
-void manager_demotion_free(Manager *m) {
-        Demotion *d = m->demotion;
+void demotion_free(Pressure *pr) {
+        Demotion *d = pr->demotion;
 
         if (!d)
                 return;
-        release(m, d);
+        release(pr, d);
         free(d->reason);
         strv_free(d->skipped);
         limits_free(d->limits, d->n_limits);
         free(d->dram_cold);
         free(d->dram);
         free(d->spm);
-        m->demotion = mfree(d);
+        pr->demotion = mfree(d);
 }
 
-const char *manager_demotion_state(Manager *m, char *detail, size_t len) {
-        Demotion *d = m->demotion;
+const char *demotion_state(Pressure *pr, char *detail, size_t len) {
+        Demotion *d = pr->demotion;
 
-        if (!m->config->demotion) {
+        if (!pr_config(pr)->demotion) {
                 snprintf(detail, len, "Enable=no");
                 return "off";
         }
@@ -722,14 +714,14 @@ const char *manager_demotion_state(Manager *m, char *detail, size_t len) {
         return "active";
 }
 
-uint64_t manager_promoted_bytes(const Manager *m) {
-        return m->demotion ? m->demotion->promoted : 0;
+uint64_t demotion_promoted_bytes(const Pressure *pr) {
+        return pr->demotion ? pr->demotion->promoted : 0;
 }
 
-int manager_cold_ranges(Manager *m, DamonRange **ret, size_t *ret_n, const char **ret_why) {
-        Demotion *d = m->demotion;
+int demotion_cold_ranges(Pressure *pr, DamonRange **ret, size_t *ret_n, const char **ret_why) {
+        Demotion *d = pr->demotion;
 
-        if (!m->config->demotion) {
+        if (!pr_config(pr)->demotion) {
                 *ret_why = "DAMON is spmd's only with [Demotion] Enable=yes";
                 return -ENODATA;
         }

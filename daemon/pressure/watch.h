@@ -5,11 +5,38 @@
 #include <systemd/sd-event.h>
 
 #include "act-plan.h"
+#include "conf.h"
+#include "devices.h"
+#include "grant.h"
 #include "migrate.h"
 #include "pressure.h"
 #include "psi.h"
+#include "topology.h"
 
-typedef struct Manager Manager;
+/*
+ * The pressure subsystem: watch.c samples the SPM nodes (free memory, compression ratio, CXL health,
+ * PSI) into levels, act.c reclaims and evacuates, demote.c runs DAMON demotion and promotion. It
+ * owns its state (Pressure); what it needs of the daemon it reads through PressureInputs, pointers
+ * to the manager's current config, topology, device plan and grants (always the current ones,
+ * across reloads), and what it has to say goes up through PressureOps, which the manager wires.
+ */
+typedef struct Pressure Pressure;
+
+typedef struct PressureInputs {
+        Config *const *config;
+        Topology *const *topology;   /* may point to NULL: no topology read yet */
+        const DevicePlan *plan;
+        Grant **const *grants;       /* the broker's grants */
+        const size_t *n_grants;
+} PressureInputs;
+
+typedef struct PressureOps {
+        /* a node's level changed (before: its old level) */
+        void (*level_changed)(void *userdata, unsigned node, PressureLevel level, PressureLevel before,
+                              const char *why);
+        /* every node was sampled (once a second while SPM nodes are followed) */
+        void (*sampled)(void *userdata);
+} PressureOps;
 
 /* What spmd did about one SPM node's pressure (act.c). Counters since spmd started following it. */
 typedef struct NodeActivity {
@@ -78,15 +105,66 @@ typedef struct PsiWatch {
         NodeMask nodes;         /* the SPM nodes it is a granted cgroup of (empty: no longer wanted) */
 } PsiWatch;
 
+struct ReclaimMark;
+struct Demotion;
+struct Worker;
+
+struct Pressure {
+        sd_event *event;
+        PressureInputs in;
+        PressureOps ops;
+        void *userdata;
+
+        NodePressure *nodes;            /* one per SPM node followed */
+        size_t n_nodes;
+        sd_event_source *pressure_source;
+        sd_event_source *ratio_watch_source; /* inotify on the CompressionRatioPath= files */
+        int ratio_inotify_fd;
+        PsiWatch *psi;                  /* memory PSI of the granted cgroups holding SPM nodes */
+        size_t n_psi;
+        PsiWatch *system_psi;           /* /proc/pressure/memory; NULL without PSI */
+        char *psi_reason;               /* why PSI is not followed, NULL when it is */
+
+        /* reclaim and evacuation (act.c) */
+        sd_event_source *act_source;
+        struct ReclaimMark *reclaim_marks; /* when each cgroup was last asked to reclaim */
+        size_t n_reclaim_marks;
+        bool swappiness_refused;        /* the kernel answered EINVAL to swappiness= */
+        struct Worker *evac_worker;     /* evacuation's thread; NULL until the first job */
+        struct Worker *reclaim_worker;  /* reclaim's writes' thread; NULL until the first job */
+
+        struct Demotion *demotion;      /* [Demotion] through DAMON (demote.c); NULL until wanted */
+};
+
+static inline const Config *pr_config(const Pressure *pr) {
+        return *pr->in.config;
+}
+static inline const Topology *pr_topology(const Pressure *pr) {
+        return *pr->in.topology;
+}
+static inline Grant *const *pr_grants(const Pressure *pr) {
+        return *pr->in.grants;
+}
+static inline size_t pr_n_grants(const Pressure *pr) {
+        return *pr->in.n_grants;
+}
+
+int pressure_new(sd_event *event, const PressureInputs *in, const PressureOps *ops, void *userdata,
+                 Pressure **ret);
+/* Stops reclaim, evacuation (their threads) and demotion (gives DAMON back), then frees it all. */
+Pressure *pressure_free(Pressure *pr);
+
+/* The SPM nodes: those of the device plan on the current topology. */
+void pressure_spm_nodes(const Pressure *pr, NodeMask *ret);
+
 /* The PSI watch of a granted cgroup directory, or NULL. */
-const PsiWatch *manager_psi_watch(const Manager *m, const char *cgroup);
+const PsiWatch *pressure_psi_watch(const Pressure *pr, const char *cgroup);
 
 /* Follow the SPM nodes now (after start, reload, device changes), keeping the levels of those that stay. */
-void manager_setup_pressure(Manager *m);
-void manager_free_pressure(Manager *m);
+void pressure_follow(Pressure *pr);
 /* MemTotal and MemFree of a node (its meminfo), bytes; -errno, -EBADMSG when they are not there. */
 int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes);
 /* Sample every SPM node now: levels, their logs and signals. */
-void manager_sample_pressure(Manager *m);
+void pressure_sample(Pressure *pr);
 /* The node's pressure, or NULL when it is not an SPM node spmd follows. */
-const NodePressure *manager_node_pressure(const Manager *m, unsigned node);
+NodePressure *pressure_node(Pressure *pr, unsigned node);

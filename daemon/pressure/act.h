@@ -21,18 +21,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-typedef struct Manager Manager;
+typedef struct Pressure Pressure;
 typedef struct NodePressure NodePressure;
 
 /* The granted cgroups (directories under the cgroup2 mount) that hold node, outermost only: a grant
  * inside another grant's subtree is covered by it. NULL when there are none. */
-char **manager_node_cgroups(Manager *m, unsigned node);
-/* The processes of the cgroup at dir (a directory under the cgroup2 mount) and of its subtree, depth
- * levels down, appended to *pids (at most 65536 in all). */
-#define CGROUP_PROCS_DEPTH 16
-void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t *n);
+char **pressure_node_cgroups(Pressure *pr, unsigned node);
 /* A sample was taken: start, go on with or stop acting. */
-void manager_act_kick(Manager *m);
-void manager_act_free(Manager *m);
+void act_kick(Pressure *pr);
+void act_free(Pressure *pr);
 /* The node stopped being followed (device released, reload): drop its pass. */
 void node_activity_clear(NodePressure *np);

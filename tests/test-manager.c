@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The daemon's core and its pressure subsystem in one process, as spmd runs them (manager.c,
+ * pressure/): a reload that fails keeps the running configuration; the pressure subsystem reads
+ * the manager's current config and grants through its inputs, also after a reload replaced them;
+ * which granted cgroups reclaim and evacuation act on. Every enforcement layer is off in the
+ * configurations used, so nothing of the machine is written; the system bus is pointed at a
+ * socket that does not exist.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "act.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "strv.h"
+#include "watch.h"
+
+static char dir[] = "/tmp/test-manager-XXXXXX";
+static char conf_path[64];
+
+#define CONF_BASE                         \
+        "[Daemon]\n"                      \
+        "StateDirectory=%s/state\n"       \
+        "[Enforcement]\n"                 \
+        "Cpuset=no\n"                     \
+        "Observe=no\n"                    \
+        "CgroupGuard=no\n"                \
+        "StructOps=no\n"                  \
+        "NativeSpm=no\n"
+
+static void write_conf(const char *extra) {
+        FILE *f = fopen(conf_path, "we");
+
+        assert_non_null(f);
+        fprintf(f, CONF_BASE, dir);
+        fputs(extra, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static Manager *start(const char *extra) {
+        Manager *m = NULL;
+
+        write_conf(extra);
+        assert_int_equal(manager_new(conf_path, true, LOG_ERR, &m), 0);
+        assert_int_equal(manager_load_config(m), 0);
+        return m;
+}
+
+static void test_bad_reload_keeps_config(void **state) {
+        _cleanup_free_ char *error = NULL;
+        Manager *m;
+        Config *before;
+
+        (void) state;
+        m = start("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n");
+        before = m->config;
+        assert_non_null(before);
+        assert_int_equal(before->n_grants, 1);
+
+        write_conf("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n[Pressure]\nFreeWarn=eleven\n");
+        assert_int_equal(manager_reload(m, &error), -EINVAL);
+        assert_non_null(error);
+        print_message("reload refused: %s\n", error);
+        assert_non_null(strstr(error, "FreeWarn"));
+        assert_ptr_equal(m->config, before);          /* the running one, untouched */
+        assert_int_equal(m->config->n_grants, 1);
+        assert_int_equal(m->n_failed_reloads, 1);
+        assert_int_equal(m->n_reloads, 0);
+        /* the pressure subsystem still reads it */
+        assert_ptr_equal(pr_config(m->pressure), before);
+        manager_free(m);
+}
+
+static void test_reload_reaches_pressure(void **state) {
+        Manager *m;
+
+        (void) state;
+        m = start("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n");
+        assert_int_equal(manager_reload(m, NULL), 0);
+        write_conf("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n[Grant]\nName=b\nCgroup=/b.slice\nNodes=2\n");
+        assert_int_equal(manager_reload(m, NULL), 0);
+        assert_int_equal(m->n_reloads, 2);
+        /* the inputs point at the manager's fields, not at what they held when wired */
+        assert_ptr_equal(pr_config(m->pressure), m->config);
+        assert_int_equal(pr_config(m->pressure)->n_grants, 2);
+        assert_ptr_equal(pr_topology(m->pressure), m->topology);
+        manager_free(m);
+}
+
+static Grant *grant(const char *cgroup, unsigned node) {
+        Grant *g = calloc(1, sizeof *g);
+
+        assert_non_null(g);
+        g->cgroup = strdup(cgroup);
+        assert_non_null(g->cgroup);
+        nodemask_set(&g->nodes, node);
+        g->watch = -1;
+        return g;
+}
+
+static void test_node_cgroups(void **state) {
+        static const struct {
+                const char *what;
+                const char *conf;           /* [Grant]s */
+                const char *broker[4];      /* grants over the bus, on node 1 */
+                unsigned node;
+                const char *want;           /* space-separated, in order */
+        } t[] = {
+                { "none", "", { NULL }, 1, "" },
+                { "a configured grant on the node", "[Grant]\nCgroup=/a.slice\nNodes=1\n", { NULL }, 1,
+                  "/sys/fs/cgroup/a.slice" },
+                { "a configured grant on another node", "[Grant]\nCgroup=/a.slice\nNodes=2\n", { NULL }, 1, "" },
+                { "Nodes=all covers every node", "[Grant]\nCgroup=/a.slice\nNodes=all\n", { NULL }, 3,
+                  "/sys/fs/cgroup/a.slice" },
+                { "a bus grant inside a configured one: the outer only",
+                  "[Grant]\nCgroup=/a.slice\nNodes=1\n", { "/a.slice/job.scope", NULL }, 1, "/sys/fs/cgroup/a.slice" },
+                { "a configured grant inside a bus grant: the outer only",
+                  "[Grant]\nCgroup=/a.slice/x.service\nNodes=1\n", { "/a.slice", NULL }, 1, "/sys/fs/cgroup/a.slice" },
+                { "the same cgroup twice: once", "[Grant]\nCgroup=/a.slice\nNodes=1\n", { "/a.slice", NULL }, 1,
+                  "/sys/fs/cgroup/a.slice" },
+                { "siblings and a prefix that is not a parent",
+                  "", { "/a.slice", "/ab.slice", "/a.slice/in.scope", NULL }, 1,
+                  "/sys/fs/cgroup/a.slice /sys/fs/cgroup/ab.slice" },
+                { "bus grants on node 1 do not reach node 2", "", { "/a.slice", NULL }, 2, "" },
+        };
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_(strv_freep) char **want = strv_split_whitespace(t[i].want);
+                _cleanup_(strv_freep) char **got = NULL;
+                Manager *m = start(t[i].conf);
+
+                print_message("%s\n", t[i].what);
+                for (size_t k = 0; t[i].broker[k]; k++) {
+                        Grant **n = realloc(m->grants, (m->n_grants + 1) * sizeof *n);
+                        assert_non_null(n);
+                        m->grants = n;
+                        m->grants[m->n_grants++] = grant(t[i].broker[k], 1);
+                }
+                got = pressure_node_cgroups(m->pressure, t[i].node);
+                assert_int_equal(strv_length(got), strv_length(want));
+                for (size_t k = 0; want && want[k]; k++)
+                        assert_string_equal(got[k], want[k]);
+                manager_free(m);
+        }
+}
+
+static int setup(void **state) {
+        (void) state;
+        if (!mkdtemp(dir))
+                return -1;
+        snprintf(conf_path, sizeof conf_path, "%s/spmd.conf", dir);
+        /* the broker finds no bus, at once and always the same way */
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/spmd-test-bus", 1);
+        log_set_max_level(LOG_ERR);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+
+        (void) state;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_bad_reload_keeps_config),
+                cmocka_unit_test(test_reload_reaches_pressure),
+                cmocka_unit_test(test_node_cgroups),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
