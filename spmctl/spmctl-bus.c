@@ -28,6 +28,7 @@
 #include "nodemask.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
+#include "spmctl-json.h"
 #include "topology.h"
 #include "spmd/bus.h"
 
@@ -139,7 +140,6 @@ int spmctl_bad_reply(const char *what, int r) {
 
 /* ---- status ---- */
 
-static int json_value(sd_bus_message *m, FILE *f);
 
 /* "3 min 12 s", "2 h 5 min", "4 d 3 h" */
 static const char *format_uptime(uint64_t usec, char *buf, size_t len) {
@@ -292,7 +292,7 @@ static int print_status_text(sd_bus_message *reply) {
         printf("    Memory PSI: %s\n", s.psi);
         printf("      Demotion: %s; %s promoted\n", s.demotion, format_size(size, sizeof size, s.promoted));
         printf("      Activity: ");
-        spmctl_print_activity(stdout, s.acts, s.n_acts, false);
+        spmctl_print_activity(stdout, s.acts, s.n_acts);
         printf("    Event loop: longest dispatch %.1f ms, p99 %.1f ms over the last minute (%" PRIu64
                " dispatch(es))\n",
                s.loop_max_usec / 1e3, s.loop_p99_usec / 1e3, s.loop_dispatches);
@@ -321,81 +321,73 @@ int spmctl_status(int argc, char *argv[]) {
                 return r < 0 ? spmctl_bad_reply("GetStatus", r) : 0;
         }
         /* --json: every value as JSON, Demotion's, the layers' and the nodes' with named fields */
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return spmctl_oom();
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
                 return spmctl_bad_reply("GetStatus", r);
-        printf("{");
-        for (bool first = true; (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0; first = false) {
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                json_object *v = NULL;
                 char type;
 
                 if ((r = sd_bus_message_read(reply, "s", &key)) < 0 ||
                     (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0 ||
                     (r = sd_bus_message_enter_container(reply, 'v', contents)) < 0)
                         return spmctl_bad_reply("GetStatus", r);
-                printf("%s", first ? "" : ",");
-                json_string(stdout, key);
-                printf(":");
                 if (strcmp(contents, "(st)") == 0) {
                         /* Demotion: its state, the bytes promoted */
-                        const char *s;
+                        const char *st;
                         uint64_t t;
-                        r = sd_bus_message_read(reply, "(st)", &s, &t);
+                        r = sd_bus_message_read(reply, "(st)", &st, &t);
                         if (r >= 0) {
-                                printf("{\"state\":");
-                                json_string(stdout, s);
-                                printf(",\"promoted_bytes\":%" PRIu64 "}", t);
+                                v = json_object_new_object();
+                                json_add(v, "state", json_object_new_string(st));
+                                json_add(v, "promoted_bytes", json_object_new_uint64(t));
                         }
                 } else if (strcmp(contents, "a(sss)") == 0) {
                         const char *name, *state, *detail;
-                        bool firstl = true;
+                        v = json_object_new_array();
                         r = sd_bus_message_enter_container(reply, 'a', "(sss)");
-                        printf("[");
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(sss)", &name, &state, &detail)) > 0) {
-                                printf("%s{\"name\":", firstl ? "" : ",");
-                                json_string(stdout, name);
-                                printf(",\"state\":");
-                                json_string(stdout, state);
-                                printf(",\"detail\":");
-                                json_string(stdout, detail);
-                                printf("}");
-                                firstl = false;
+                                json_object *l = json_object_new_object();
+                                json_add(l, "name", json_object_new_string(name));
+                                json_add(l, "state", json_object_new_string(state));
+                                json_add(l, "detail", json_object_new_string(detail));
+                                json_object_array_add(v, l);
                         }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
-                        printf("]");
                 } else if (strcmp(contents, "a(uss)") == 0) {
                         const char *level, *why;
                         uint32_t node;
-                        bool firstn = true;
+                        v = json_object_new_array();
                         r = sd_bus_message_enter_container(reply, 'a', "(uss)");
-                        printf("[");
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &node, &level, &why)) > 0) {
-                                printf("%s{\"node\":%" PRIu32 ",\"level\":", firstn ? "" : ",", node);
-                                json_string(stdout, level);
-                                printf(",\"reason\":");
-                                json_string(stdout, why);
-                                printf("}");
-                                firstn = false;
+                                json_object *l = json_object_new_object();
+                                json_add(l, "node", json_object_new_uint64(node));
+                                json_add(l, "level", json_object_new_string(level));
+                                json_add(l, "reason", json_object_new_string(why));
+                                json_object_array_add(v, l);
                         }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
-                        printf("]");
                 } else if (strcmp(contents, "aa{sv}") == 0 && strcmp(key, SPMD_STATUS_NODE_ACTIVITY) == 0) {
                         _cleanup_free_ NodeAct *acts = NULL;
                         size_t n_acts = 0;
                         r = spmctl_read_activity(reply, &acts, &n_acts);
                         if (r >= 0)
-                                spmctl_print_activity(stdout, acts, n_acts, true);
+                                v = spmctl_activity_json(acts, n_acts);
                 } else
-                        r = json_value(reply, stdout); /* any other value, as JSON */
+                        r = json_from_bus(reply, &v); /* any other value, as JSON */
+                json_add(o, key, v);
                 if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0 ||
                     (r = sd_bus_message_exit_container(reply)) < 0)
                         return spmctl_bad_reply("GetStatus", r);
         }
         if (r < 0)
                 return spmctl_bad_reply("GetStatus", r);
-        printf("}\n");
-        return 0;
+        return json_print(TAKE_PTR(o), stdout) < 0 ? spmctl_oom() : 0;
 }
 
 /* ---- grants ---- */
@@ -416,9 +408,10 @@ int spmctl_grants(int argc, char *argv[]) {
         r = sd_bus_message_enter_container(reply, 'a', "(ousauuutbsst)");
         if (r < 0)
                 return spmctl_bad_reply("ListGrants", r);
-        if (spmctl_json)
-                printf("[");
-        else
+        _cleanup_(json_object_putp) json_object *list = spmctl_json ? json_object_new_array() : NULL;
+        if (spmctl_json && !list)
+                return spmctl_oom();
+        if (!spmctl_json)
                 printf("%-4s %-36s %-6s %-6s %-7s %-8s %-8s %-10s %-14s %s\n", "ID", "CGROUP", "NODES", "UID", "PID",
                        "USED", "LIMIT", "LIFETIME", "RULE", "OWNER");
         while ((r = sd_bus_message_enter_container(reply, 'r', "ousauuutbsst")) > 0) {
@@ -434,26 +427,19 @@ int spmctl_grants(int argc, char *argv[]) {
                     (r = sd_bus_message_exit_container(reply)) < 0)
                         return spmctl_bad_reply("ListGrants", r);
                 if (spmctl_json) {
-                        printf("%s{\"id\":%" PRIu32 ",\"path\":", n ? "," : "", id);
-                        json_string(stdout, path);
-                        printf(",\"cgroup\":");
-                        json_string(stdout, cgroup);
-                        printf(",\"nodes\":\"%s\",\"uid\":%" PRIu32 ",\"pid\":%" PRIu32 ",\"max_bytes\":",
-                               strcmp(nodes, "-") == 0 ? "" : nodes, uid, pid);
-                        if (max == UINT64_MAX)
-                                printf("null");
-                        else
-                                printf("%" PRIu64, max);
-                        printf(",\"usage_bytes\":");
-                        if (used == UINT64_MAX)
-                                printf("null");
-                        else
-                                printf("%" PRIu64, used);
-                        printf(",\"persistent\":%s,\"rule\":", persistent ? "true" : "false");
-                        json_string(stdout, rule);
-                        printf(",\"owner\":");
-                        json_string(stdout, owner);
-                        printf("}");
+                        json_object *g = json_object_new_object();
+                        json_add(g, "id", json_object_new_uint64(id));
+                        json_add(g, "path", json_object_new_string(path));
+                        json_add(g, "cgroup", json_object_new_string(cgroup));
+                        json_add(g, "nodes", json_object_new_string(strcmp(nodes, "-") == 0 ? "" : nodes));
+                        json_add(g, "uid", json_object_new_uint64(uid));
+                        json_add(g, "pid", json_object_new_uint64(pid));
+                        json_add(g, "max_bytes", json_u64_or_null(max));
+                        json_add(g, "usage_bytes", json_u64_or_null(used));
+                        json_add(g, "persistent", json_object_new_boolean(persistent));
+                        json_add(g, "rule", json_object_new_string(rule));
+                        json_add(g, "owner", json_object_new_string(owner));
+                        json_object_array_add(list, g);
                 } else
                         printf("%-4" PRIu32 " %-36s %-6s %-6" PRIu32 " %-7" PRIu32 " %-8s %-8s %-10s %-14s %s\n", id,
                                cgroup, nodes, uid, pid, used == UINT64_MAX ? "-" : format_size(use, sizeof use, used),
@@ -464,9 +450,8 @@ int spmctl_grants(int argc, char *argv[]) {
         if (r < 0)
                 return spmctl_bad_reply("ListGrants", r);
         if (spmctl_json)
-                printf("]\n");
-        else
-                printf("\n%u grant(s).\n", n);
+                return json_print(TAKE_PTR(list), stdout) < 0 ? spmctl_oom() : 0;
+        printf("\n%u grant(s).\n", n);
         return 0;
 }
 
@@ -749,87 +734,28 @@ int spmctl_reload(int argc, char *argv[]) {
 
 /* ---- monitor ---- */
 
-/* The value at m's read position (of signature contents, one complete type) as JSON: structs as
- * arrays, string-keyed dictionaries as objects. */
-static int json_value(sd_bus_message *m, FILE *f) {
-        const char *contents;
-        char type;
-        int r = sd_bus_message_peek_type(m, &type, &contents);
+/* A signal as one JSON object: {"signal": NAME, key: value...}, printed. */
+static int print_signal(const char *name, json_object *o) {
+        if (!o)
+                return -ENOMEM;
+        json_object *all = json_object_new_object();
+        if (!all) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        json_add(all, "signal", json_object_new_string(name));
+        json_object_object_foreach(o, k, v)
+                json_add(all, k, json_object_get(v));
+        json_object_put(o);
+        return json_print(all, stdout);
+}
 
-        if (r <= 0)
-                return r < 0 ? r : -EBADMSG;
-        switch (type) {
-        case 's': case 'o': case 'g': {
-                const char *s;
-                if ((r = sd_bus_message_read_basic(m, type, &s)) < 0)
-                        return r;
-                json_string(f, s);
-                return 0;
-        }
-        case 'b': {
-                int b;
-                if ((r = sd_bus_message_read_basic(m, type, &b)) < 0)
-                        return r;
-                fputs(b ? "true" : "false", f);
-                return 0;
-        }
-        case 'y': case 'n': case 'q': case 'i': case 'u': case 'x': case 't': case 'h': {
-                union { uint8_t y; int16_t n; uint16_t q; int32_t i; uint32_t u; int64_t x; uint64_t t; } v;
-                if ((r = sd_bus_message_read_basic(m, type, &v)) < 0)
-                        return r;
-                if (type == 'y') fprintf(f, "%u", v.y);
-                else if (type == 'n') fprintf(f, "%d", v.n);
-                else if (type == 'q') fprintf(f, "%u", v.q);
-                else if (type == 'i' || type == 'h') fprintf(f, "%" PRId32, v.i);
-                else if (type == 'u') fprintf(f, "%" PRIu32, v.u);
-                else if (type == 'x') fprintf(f, "%" PRId64, v.x);
-                else fprintf(f, "%" PRIu64, v.t);
-                return 0;
-        }
-        case 'd': {
-                double d;
-                if ((r = sd_bus_message_read_basic(m, type, &d)) < 0)
-                        return r;
-                fprintf(f, "%.17g", d);
-                return 0;
-        }
-        case 'v':
-                if ((r = sd_bus_message_enter_container(m, 'v', contents)) < 0 || (r = json_value(m, f)) < 0)
-                        return r;
-                return sd_bus_message_exit_container(m);
-        case 'r':
-        case 'a': {
-                bool object = type == 'a' && contents[0] == '{' && strchr("sog", contents[1]);
-                bool first = true;
+static json_object *str(const char *s) {
+        return json_object_new_string(s);
+}
 
-                if ((r = sd_bus_message_enter_container(m, type, contents)) < 0)
-                        return r;
-                fputc(object ? '{' : '[', f);
-                while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                        fputs(first ? "" : ",", f);
-                        first = false;
-                        if (object) {
-                                const char *k, *ec;
-                                char et;
-                                if ((r = sd_bus_message_peek_type(m, &et, &ec)) < 0 ||
-                                    (r = sd_bus_message_enter_container(m, 'e', ec)) < 0 ||
-                                    (r = sd_bus_message_read_basic(m, ec[0], &k)) < 0)
-                                        return r;
-                                json_string(f, k);
-                                fputc(':', f);
-                                if ((r = json_value(m, f)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
-                                        return r;
-                        } else if ((r = json_value(m, f)) < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-                fputc(object ? '}' : ']', f);
-                return sd_bus_message_exit_container(m);
-        }
-        default:
-                return -EOPNOTSUPP;
-        }
+static json_object *u32(uint32_t u) {
+        return json_object_new_uint64(u);
 }
 
 static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -847,24 +773,25 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 if (r >= 0)
                         r = read_nodes(m, nodes, sizeof nodes);
                 if (r >= 0 && spmctl_json) {
-                        printf("{\"signal\":\"GrantAdded\",\"grant\":");
-                        json_string(stdout, s1);
-                        printf(",\"id\":%" PRIu32 ",\"cgroup\":", u1);
-                        json_string(stdout, s2);
-                        printf(",\"uid\":%" PRIu32 ",\"nodes\":\"%s\"}\n", u2, nodes);
+                        json_object *o = json_object_new_object();
+                        json_add(o, "grant", str(s1));
+                        json_add(o, "id", u32(u1));
+                        json_add(o, "cgroup", str(s2));
+                        json_add(o, "uid", u32(u2));
+                        json_add(o, "nodes", str(nodes));
+                        r = print_signal(member, o);
                 } else if (r >= 0)
                         printf("GrantAdded     grant %" PRIu32 ": %s may use node(s) %s (uid %" PRIu32 ")\n", u1, s2,
                                nodes, u2);
         } else if (strcmp(member, "GrantRemoved") == 0) {
                 r = sd_bus_message_read(m, "ouss", &s1, &u1, &s2, &s3);
                 if (r >= 0 && spmctl_json) {
-                        printf("{\"signal\":\"GrantRemoved\",\"grant\":");
-                        json_string(stdout, s1);
-                        printf(",\"id\":%" PRIu32 ",\"cgroup\":", u1);
-                        json_string(stdout, s2);
-                        printf(",\"reason\":");
-                        json_string(stdout, s3);
-                        printf("}\n");
+                        json_object *o = json_object_new_object();
+                        json_add(o, "grant", str(s1));
+                        json_add(o, "id", u32(u1));
+                        json_add(o, "cgroup", str(s2));
+                        json_add(o, "reason", str(s3));
+                        r = print_signal(member, o);
                 } else if (r >= 0)
                         printf("GrantRemoved   grant %" PRIu32 " of %s: %s\n", u1, s2, s3);
         } else if (strcmp(member, "Violation") == 0) {
@@ -874,68 +801,64 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 if (r >= 0)
                         r = sd_bus_message_read(m, "b", &b);
                 if (r >= 0 && spmctl_json) {
-                        printf("{\"signal\":\"Violation\",\"syscall\":");
-                        json_string(stdout, s1);
-                        printf(",\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"comm\":", u1, u2);
-                        json_string(stdout, s2);
-                        printf(",\"cgroup\":");
-                        json_string(stdout, s3);
-                        printf(",\"nodes\":\"%s\",\"killed\":%s}\n", nodes, b ? "true" : "false");
+                        json_object *o = json_object_new_object();
+                        json_add(o, "syscall", str(s1));
+                        json_add(o, "pid", u32(u1));
+                        json_add(o, "uid", u32(u2));
+                        json_add(o, "comm", str(s2));
+                        json_add(o, "cgroup", str(s3));
+                        json_add(o, "nodes", str(nodes));
+                        json_add(o, "killed", json_object_new_boolean(b));
+                        r = print_signal(member, o);
                 } else if (r >= 0)
                         printf("Violation      %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s naming node(s) %s%s\n",
                                s2, u1, u2, s3, s1, nodes, b ? "; killed" : "");
         } else if (strcmp(member, "Denial") == 0) {
                 r = sd_bus_message_read(m, "suusss", &s1, &u1, &u2, &s2, &s3, &s4);
                 if (r >= 0 && spmctl_json) {
-                        printf("{\"signal\":\"Denial\",\"what\":");
-                        json_string(stdout, s1);
-                        printf(",\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"comm\":", u1, u2);
-                        json_string(stdout, s2);
-                        printf(",\"cgroup\":");
-                        json_string(stdout, s3);
-                        printf(",\"target_cgroup\":");
-                        json_string(stdout, s4);
-                        printf("}\n");
+                        json_object *o = json_object_new_object();
+                        json_add(o, "what", str(s1));
+                        json_add(o, "pid", u32(u1));
+                        json_add(o, "uid", u32(u2));
+                        json_add(o, "comm", str(s2));
+                        json_add(o, "cgroup", str(s3));
+                        json_add(o, "target_cgroup", str(s4));
+                        r = print_signal(member, o);
                 } else if (r >= 0)
                         printf("Denial         %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s of %s\n", s2, u1, u2,
                                s3, s1, s4);
         } else if (strcmp(member, "PressureChanged") == 0) {
                 r = sd_bus_message_read(m, "usss", &u1, &s1, &s2, &s3);
                 if (r >= 0 && spmctl_json) {
-                        printf("{\"signal\":\"PressureChanged\",\"node\":%" PRIu32 ",\"level\":", u1);
-                        json_string(stdout, s1);
-                        printf(",\"previous\":");
-                        json_string(stdout, s2);
-                        printf(",\"reason\":");
-                        json_string(stdout, s3);
-                        printf("}\n");
+                        json_object *o = json_object_new_object();
+                        json_add(o, "node", u32(u1));
+                        json_add(o, "level", str(s1));
+                        json_add(o, "previous", str(s2));
+                        json_add(o, "reason", str(s3));
+                        r = print_signal(member, o);
                 } else if (r >= 0)
                         printf("PressureChanged node %" PRIu32 ": %s -> %s (%s)\n", u1, s2, s1, s3);
         } else if (strcmp(member, "PropertiesChanged") == 0) {
                 /* interface, changed properties with their values, invalidated names */
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                FILE *f = open_memstream(&buf, &len);
+                json_object *o = json_object_new_object(), *changed = NULL, *invalidated = NULL;
 
-                if (!f)
+                if (!o)
                         return -ENOMEM;
                 r = sd_bus_message_read(m, "s", &s1);
-                if (r >= 0) {
-                        fprintf(f, "{\"signal\":\"PropertiesChanged\",\"interface\":");
-                        json_string(f, s1);
-                        fprintf(f, ",\"changed\":");
-                        r = json_value(m, f);
-                }
-                if (r >= 0) {
-                        fprintf(f, ",\"invalidated\":");
-                        r = json_value(m, f);
-                        fprintf(f, "}");
-                }
-                fclose(f);
+                if (r >= 0)
+                        r = json_from_bus(m, &changed);
+                if (r >= 0)
+                        r = json_from_bus(m, &invalidated);
+                json_add(o, "interface", str(r >= 0 ? s1 : ""));
+                json_add(o, "changed", changed);
+                json_add(o, "invalidated", invalidated);
                 if (r >= 0 && spmctl_json)
-                        printf("%s\n", buf);
-                else if (r >= 0)
-                        printf("PropertiesChanged %s\n", buf); /* the same, for a person: what changed, as JSON */
+                        r = print_signal(member, TAKE_PTR(o));
+                else if (r >= 0) /* the same, for a person: what changed, as JSON */
+                        printf("PropertiesChanged %s\n",
+                               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                if (o)
+                        json_object_put(o);
         }
         if (r < 0)
                 fprintf(stderr, "Cannot read a %s signal: %s\n", member, strerror(-r));

@@ -71,5 +71,8 @@ int spmctl_metrics(int argc, char *argv[]);
 
 /* Read NodeActivity's aa{sv} (the reply positioned on it); unknown keys are skipped. */
 int spmctl_read_activity(sd_bus_message *reply, NodeAct **ret, size_t *ret_n);
-/* For spmctl status: a line per node, or a JSON array. */
-void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json);
+/* For spmctl status: a line per node. */
+void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n);
+/* ... and for --json (status, top): an array of objects. */
+struct json_object;
+struct json_object *spmctl_activity_json(const NodeAct *a, size_t n);

@@ -13,6 +13,7 @@
 #include "spmd/bus.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
+#include "spmctl-json.h"
 #include "time-util.h"
 
 static int read_entry(sd_bus_message *m, NodeAct *a) {
@@ -107,36 +108,45 @@ int spmctl_read_activity(sd_bus_message *m, NodeAct **ret, size_t *ret_n) {
         return 0;
 }
 
-void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n, bool json) {
+json_object *spmctl_activity_json(const NodeAct *a, size_t n) {
+        json_object *l = json_object_new_array();
+
+        for (size_t i = 0; l && i < n; i++) {
+                json_object *o = json_object_new_object();
+#define U(key, v) json_add(o, key, json_object_new_uint64(v))
+                U("node", a[i].node);
+                json_add(o, "level", json_object_new_string(a[i].level));
+                json_add(o, "acting", json_object_new_string(a[i].acting));
+                U("size", a[i].size);
+                U("free", a[i].free);
+                json_add(o, "ratio", json_object_new_double(a[i].ratio));
+                json_add(o, "psi", json_object_new_double(a[i].psi));
+                U("physical", a[i].physical);
+                U("physical_free", a[i].physical_free);
+                U("capacity_lost", a[i].capacity_lost);
+                U("balloon", a[i].balloon);
+                U("reclaim_writes", a[i].reclaim_writes);
+                U("reclaim_short", a[i].reclaim_short);
+                U("reclaim_failed", a[i].reclaim_failed);
+                U("reclaim_bytes", a[i].reclaim_bytes);
+                U("reclaim_backoffs", a[i].reclaim_backoffs);
+                U("evacuated_pages", a[i].evacuated_pages);
+                U("evacuate_busy", a[i].evacuate_busy);
+                U("evacuate_no_memory", a[i].evacuate_no_memory);
+                U("evacuate_failed", a[i].evacuate_failed);
+                U("evacuation_passes", a[i].evacuation_passes);
+                json_add(o, "evacuation_target", json_object_new_int(a[i].evacuation_target));
+                U("evacuated_cold_pages", a[i].evacuated_cold_pages);
+                U("demoted_bytes", a[i].demoted_bytes);
+#undef U
+                json_object_array_add(l, o);
+        }
+        return l;
+}
+
+void spmctl_print_activity(FILE *f, const NodeAct *a, size_t n) {
         char b1[32], b2[32];
 
-        if (json) {
-                fprintf(f, "[");
-                for (size_t i = 0; i < n; i++) {
-                        fprintf(f, "%s{\"node\":%" PRIu32 ",\"level\":", i ? "," : "", a[i].node);
-                        json_string(f, a[i].level);
-                        fprintf(f, ",\"acting\":");
-                        json_string(f, a[i].acting);
-                        fprintf(f,
-                                ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"ratio\":%.4f,\"psi\":%.2f,\"physical\":%" PRIu64
-                                ",\"physical_free\":%" PRIu64 ",\"capacity_lost\":%" PRIu64 ",\"balloon\":%" PRIu64
-                                ",\"reclaim_writes\":%" PRIu64 ",\"reclaim_short\":%" PRIu64
-                                ",\"reclaim_failed\":%" PRIu64 ",\"reclaim_bytes\":%" PRIu64 ",\"reclaim_backoffs\":%" PRIu64
-                                ",\"evacuated_pages\":%" PRIu64
-                                ",\"evacuate_busy\":%" PRIu64 ",\"evacuate_no_memory\":%" PRIu64
-                                ",\"evacuate_failed\":%" PRIu64 ",\"evacuation_passes\":%" PRIu64
-                                ",\"evacuation_target\":%" PRId32 ",\"evacuated_cold_pages\":%" PRIu64
-                                ",\"demoted_bytes\":%" PRIu64 "}",
-                                a[i].size, a[i].free, a[i].ratio, a[i].psi, a[i].physical, a[i].physical_free,
-                                a[i].capacity_lost, a[i].balloon, a[i].reclaim_writes, a[i].reclaim_short, a[i].reclaim_failed, a[i].reclaim_bytes,
-                                a[i].reclaim_backoffs, a[i].evacuated_pages,
-                                a[i].evacuate_busy, a[i].evacuate_no_memory, a[i].evacuate_failed,
-                                a[i].evacuation_passes, a[i].evacuation_target, a[i].evacuated_cold_pages,
-                                a[i].demoted_bytes);
-                }
-                fprintf(f, "]");
-                return;
-        }
         if (n == 0)
                 fprintf(f, "-\n");
         for (size_t i = 0; i < n; i++)
@@ -275,9 +285,13 @@ int spmctl_top(int argc, char *argv[]) {
                         return r;
                 t = now_usec(CLOCK_MONOTONIC);
                 if (spmctl_json) {
-                        printf("{\"usec\":%" PRIu64 ",\"nodes\":", t);
-                        spmctl_print_activity(stdout, a, n, true);
-                        printf("}\n");
+                        json_object *o = json_object_new_object();
+                        if (o) {
+                                json_add(o, "usec", json_object_new_uint64(t));
+                                json_add(o, "nodes", spmctl_activity_json(a, n));
+                        }
+                        if (json_print(o, stdout) < 0)
+                                return spmctl_oom();
                         fflush(stdout);
                 } else {
                         if (clear)

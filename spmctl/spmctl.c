@@ -14,6 +14,7 @@
 #include "devices.h"
 #include "log.h"
 #include "spmctl-bus.h"
+#include "spmctl-json.h"
 #include "strv.h"
 #include "topology.h"
 
@@ -119,9 +120,13 @@ static int verb_topology(bool devices) {
         if (load_machine(&t, &c, &plan) < 0)
                 return 1;
         device_plan_spm_nodes(&plan, t, &spm);
-        if (spmctl_json)
-                topology_print_json(t, c ? &spm : NULL, stdout);
-        else if (devices) {
+        if (spmctl_json) {
+                if (json_print(json_topology(t, c ? &spm : NULL), stdout) < 0) {
+                        device_plan_clear(&plan);
+                        fprintf(stderr, "Out of memory.\n");
+                        return 1;
+                }
+        } else if (devices) {
                 topology_print_devices(t, stdout);
                 if (c) {
                         printf("claimed by %s:\n", arg_config);

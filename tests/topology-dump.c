@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "spmctl-json.h"
 #include "topology.h"
 
 int main(int argc, char **argv) {
@@ -24,7 +25,7 @@ int main(int argc, char **argv) {
                 char what[1024];
                 printf("%s: %s\n", topology_native_spm(t, argv[1], what, sizeof what) ? "found" : "none", what);
         } else
-                topology_print_json(t, &none, stdout);
+                (void) json_print(json_topology(t, &none), stdout);
         topology_free(t);
         return 0;
 }

@@ -311,19 +311,6 @@ unsigned cgroup_path_depth(const char *p) {
         return n;
 }
 
-void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (; *s; s++) {
-                if (*s == '"' || *s == '\\')
-                        fprintf(f, "\\%c", *s);
-                else if ((unsigned char) *s < 0x20)
-                        fprintf(f, "\\u%04x", (unsigned char) *s);
-                else
-                        fputc(*s, f);
-        }
-        fputc('"', f);
-}
-
 int parse_proc_stat_starttime(const char *line, uint64_t *ret) {
         const char *p = strrchr(line, ')'); /* comm may hold spaces and parentheses */
         unsigned long long start;

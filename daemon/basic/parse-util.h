@@ -40,5 +40,3 @@ bool cgroup_path_is_valid(const char *p);
 unsigned cgroup_path_depth(const char *p);
 
 const char *format_size(char *buf, size_t len, uint64_t bytes);
-/* s as a JSON string, quotes included. */
-void json_string(FILE *f, const char *s);

@@ -549,8 +549,7 @@ const CxlRegionInfo *topology_cxl_region(const Topology *t, const char *name) {
         return NULL;
 }
 
-/* "dax0.0 <- region0 <- mem0 (0x1234)" for the dax device in system-ram mode on node id */
-static const char *node_backing(const Topology *t, int id, char *buf, size_t len) {
+const char *topology_node_backing(const Topology *t, int id, char *buf, size_t len) {
         for (size_t i = 0; i < t->n_daxdevs; i++) {
                 const DaxDevInfo *d = &t->daxdevs[i];
                 const CxlRegionInfo *r;
@@ -571,7 +570,7 @@ static const char *node_backing(const Topology *t, int id, char *buf, size_t len
         return "-";
 }
 
-static const char *node_zone(const Topology *t, int id) {
+const char *topology_node_zone(const Topology *t, int id) {
         for (size_t i = 0; i < t->n_daxdevs; i++) {
                 const DaxDevInfo *d = &t->daxdevs[i];
                 if (d->target_node == id && d->system_ram && d->blocks_online > 0)
@@ -580,8 +579,7 @@ static const char *node_zone(const Topology *t, int id) {
         return "-";
 }
 
-/* "spm-private" (a private node: nothing reaches it unasked), "spm" (an SPM node of spmd's), "sysram" */
-static const char *node_kind(const NodeInfo *n, const NodeMask *spm) {
+const char *topology_node_kind(const NodeInfo *n, const NodeMask *spm) {
         if (n->private_node)
                 return "spm-private";
         return spm && nodemask_test(spm, (unsigned) n->id) ? "spm" : "sysram";
@@ -603,9 +601,9 @@ void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f) {
                 if (n->memory_tier >= 0)
                         snprintf(tier, sizeof tier, "%d", n->memory_tier);
                 fprintf(f, "%-5d %-*s %-10s %9s %9s %5s %-8s %s%s\n", n->id, t->caps.private_nodes ? 11 : 7,
-                        node_kind(n, spm), n->n_cpus ? n->cpulist : "-", format_size(s1, sizeof s1, n->size),
-                        format_size(s2, sizeof s2, n->free), tier, node_zone(t, n->id),
-                        node_backing(t, n->id, b, sizeof b),
+                        topology_node_kind(n, spm), n->n_cpus ? n->cpulist : "-", format_size(s1, sizeof s1, n->size),
+                        format_size(s2, sizeof s2, n->free), tier, topology_node_zone(t, n->id),
+                        topology_node_backing(t, n->id, b, sizeof b),
                         n->private_node && n->user_placeable == 0 ? " (not user-placeable: no user_numa)" : "");
         }
 }
@@ -651,81 +649,6 @@ void topology_print_devices(const Topology *t, FILE *f) {
                                                     : "movable: unknown");
                 fputc('\n', f);
         }
-}
-
-void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f) {
-        char b[160];
-
-        fprintf(f, "{\"nodes\":[");
-        for (size_t i = 0; i < t->n_nodes; i++) {
-                const NodeInfo *n = &t->nodes[i];
-                fprintf(f, "%s{\"node\":%d,\"kind\":\"%s\",\"private\":%s,\"user_placeable\":%s,\"cpus\":",
-                        i ? "," : "", n->id, node_kind(n, spm), n->private_node ? "true" : "false",
-                        n->user_placeable < 0 ? "null" : n->user_placeable ? "true" : "false");
-                json_string(f, n->cpulist);
-                fprintf(f, ",\"size\":%" PRIu64 ",\"free\":%" PRIu64 ",\"tier\":%d,\"zone\":\"%s\",\"backing\":",
-                        n->size, n->free, n->memory_tier, node_zone(t, n->id));
-                json_string(f, node_backing(t, n->id, b, sizeof b));
-                fprintf(f, ",\"read_latency\":%d,\"read_bandwidth\":%d,\"distance\":[", n->read_latency,
-                        n->read_bandwidth);
-                for (size_t j = 0; j < t->n_nodes; j++)
-                        fprintf(f, "%s%d", j ? "," : "", n->distance[j]);
-                fprintf(f, "]}");
-        }
-        fprintf(f, "],\"cxl_memdevs\":[");
-        for (size_t i = 0; i < t->n_memdevs; i++) {
-                const CxlMemdevInfo *m = &t->memdevs[i];
-                fprintf(f, "%s{\"name\":", i ? "," : "");
-                json_string(f, m->name);
-                fprintf(f, ",\"serial\":%" PRIu64 ",\"ram_size\":%" PRIu64 ",\"pmem_size\":%" PRIu64 ",\"host\":",
-                        m->serial, m->ram_size, m->pmem_size);
-                json_string(f, m->host);
-                if (m->health_valid)
-                        fprintf(f, ",\"health\":{\"media_normal\":%s,\"life_used\":%d,\"temperature\":%d,"
-                                   "\"dirty_shutdowns\":%d}",
-                                m->media_normal ? "true" : "false", m->life_used,
-                                m->temperature == INT32_MIN ? -1 : m->temperature, m->dirty_shutdowns);
-                else {
-                        fprintf(f, ",\"health_error\":");
-                        json_string(f, m->health_error);
-                }
-                fputc('}', f);
-        }
-        fprintf(f, "],\"cxl_regions\":[");
-        for (size_t i = 0; i < t->n_regions; i++) {
-                const CxlRegionInfo *r = &t->regions[i];
-                fprintf(f, "%s{\"name\":", i ? "," : "");
-                json_string(f, r->name);
-                fprintf(f, ",\"size\":%" PRIu64 ",\"targets\":[", r->size);
-                for (unsigned j = 0; j < r->n_targets; j++) {
-                        fprintf(f, "%s{\"memdev\":", j ? "," : "");
-                        json_string(f, r->memdev[j]);
-                        fprintf(f, ",\"serial\":%" PRIu64 "}", r->serial[j]);
-                }
-                fprintf(f, "]}");
-        }
-        fprintf(f, "],\"dax_devices\":[");
-        for (size_t i = 0; i < t->n_daxdevs; i++) {
-                const DaxDevInfo *d = &t->daxdevs[i];
-                fprintf(f, "%s{\"name\":", i ? "," : "");
-                json_string(f, d->name);
-                fprintf(f, ",\"region\":");
-                json_string(f, d->region);
-                fprintf(f, ",\"cxl_region\":");
-                json_string(f, d->cxl_region);
-                fprintf(f, ",\"size\":%" PRIu64 ",\"target_node\":%d,\"mode\":\"%s\",\"blocks_online\":%d,"
-                           "\"blocks_total\":%d,\"movable\":%d}",
-                        d->size, d->target_node,
-                        d->private_online ? "private" : d->system_ram ? "system-ram" : "devdax", d->blocks_online,
-                        d->blocks_total, d->movable);
-        }
-        fprintf(f, "],\"kernel\":{\"numa\":%s,\"memory_tiers\":%s,\"demotion_enabled\":%d,"
-                   "\"per_node_reclaim\":%s,\"private_nodes\":%s,\"has_public_memory\":%s,"
-                   "\"has_user_memory\":%s,\"has_private_memory\":%s}}\n",
-                t->caps.numa ? "true" : "false", t->caps.memory_tiers ? "true" : "false",
-                t->caps.demotion_enabled, t->caps.per_node_reclaim ? "true" : "false",
-                t->caps.private_nodes ? "true" : "false", t->caps.public_memory ? "true" : "false",
-                t->caps.user_memory ? "true" : "false", t->caps.private_rfc ? "true" : "false");
 }
 
 bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t len) {

@@ -129,4 +129,9 @@ const char *topology_damon_unusable(const Topology *t, int id);
 /* spm: the nodes to show as kind "spm" (NULL: none known) */
 void topology_print_nodes(const Topology *t, const NodeMask *spm, FILE *f);
 void topology_print_devices(const Topology *t, FILE *f);
-void topology_print_json(const Topology *t, const NodeMask *spm, FILE *f);
+/* "dax0.0 <- region0 <- mem0 (0x1234)": the dax device in system-ram mode on node id, into buf; "-" */
+const char *topology_node_backing(const Topology *t, int id, char *buf, size_t len);
+/* "movable" or "normal": the zone of the node's onlined dax memory; "-" */
+const char *topology_node_zone(const Topology *t, int id);
+/* "spm-private" (a private node: nothing reaches it unasked), "spm" (in spm), "sysram" */
+const char *topology_node_kind(const NodeInfo *n, const NodeMask *spm);
