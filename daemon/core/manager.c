@@ -191,6 +191,7 @@ static void manager_setup_wall(Manager *m) {
         if (m->wall)
                 return;
         m->wall_reason = mfree(m->wall_reason);
+        m->enforced_valid = false; /* a new wall holds nothing yet */
         r = cpuset_wall_new(m->event, CGROUP_ROOT, &m->wall, &m->wall_reason);
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
@@ -292,6 +293,9 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                 manager_sync_bpf_maps(m, &in.spm);
                 return r;
         }
+        /* what the walls hold from here (a failed write is retried by the next full pass) */
+        m->enforced_spm = in.spm;
+        m->enforced_valid = true;
 
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].size > 0)
@@ -846,16 +850,24 @@ int manager_setup_observer(Manager *m) {
         return 0;
 }
 
+/* A debug line with the time since *t, which moves on to now: the steps of work done on the loop. */
+static void log_step(uint64_t *t, const char *what) {
+        uint64_t n = now_usec(CLOCK_MONOTONIC);
+
+        log_debug("%s took %.1f ms.", what, (double) (n - *t) / 1e3);
+        *t = n;
+}
+
 int manager_apply_devices(Manager *m) {
         DevicePlan plan = {};
         bool changed = false;
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        uint64_t t = now_usec(CLOCK_MONOTONIC);
         int r;
 
         r = manager_refresh_topology(m);
         if (r < 0)
                 return r;
-        log_debug("Reading the topology took %.1f ms.", (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1e3);
+        log_step(&t, "Reading the topology");
         r = device_plan_build(m->config, m->topology, &plan);
         if (r < 0)
                 return log_error_errno(r, "Failed to match the [Device] sections: %m");
@@ -863,13 +875,18 @@ int manager_apply_devices(Manager *m) {
         for (char **p = plan.problems; p && *p; p++)
                 log_error("%s", *p);
 
-        /* Wall off the nodes before their memory comes online, so nothing spills there meanwhile. */
+        /* Wall off the nodes before their memory comes online, so nothing spills there meanwhile. When
+         * they are the nodes the walls already hold (a reload that changes no device), the walls stand:
+         * the pass after onlining below is the only one needed. */
         if (m->wall) {
                 NodeMask planned, online;
                 device_plan_target_nodes(&plan, m->topology, &planned);
                 device_plan_spm_nodes(&m->plan, m->topology, &online);
                 planned = nodemask_or(&planned, &online);
-                (void) manager_apply_enforcement(m, &planned);
+                if (!m->enforced_valid || !nodemask_same(&planned, &m->enforced_spm)) {
+                        (void) manager_apply_enforcement(m, &planned);
+                        log_step(&t, "Walling the planned SPM nodes");
+                }
         }
 
         /* What spmd holds but the configuration no longer claims goes back to devdax. */
@@ -898,16 +915,21 @@ int manager_apply_devices(Manager *m) {
                 if (r < 0)
                         m->n_device_problems++;
         }
+        log_step(&t, "Onlining and releasing devices");
         device_plan_clear(&m->plan);
         m->plan = plan;
         if (changed) {
                 r = manager_refresh_topology(m);
                 if (r < 0)
                         return r;
+                log_step(&t, "Reading the topology again");
         }
         pressure_follow(m->pressure);
+        log_step(&t, "Following the SPM nodes' pressure");
         /* Grants can name the nodes now that they have memory. */
-        return manager_apply_enforcement(m, NULL);
+        r = manager_apply_enforcement(m, NULL);
+        log_step(&t, "The walls and BPF maps");
+        return r;
 }
 
 static void manager_release_devices(Manager *m) {
