@@ -243,11 +243,14 @@ static void manager_sync_bpf_maps(Manager *m, const NodeMask *spm_now) {
                 return;
         }
         for (size_t i = 0; i < m->config->n_grants; i++) {
-                char p[PATH_MAX];
+                _cleanup_free_ char *p = NULL;
                 struct stat st;
 
                 /* a cgroup2 directory's inode number is the cgroup id BPF sees */
-                snprintf(p, sizeof p, CGROUP_ROOT "%s", m->config->grants[i]->cgroup);
+                if (asprintf(&p, CGROUP_ROOT "%s", m->config->grants[i]->cgroup) < 0) {
+                        log_oom();
+                        continue;
+                }
                 if (stat(p, &st) == 0)
                         ids[n++] = (uint64_t) st.st_ino;
         }
