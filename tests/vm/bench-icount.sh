@@ -9,6 +9,6 @@ echo "# in the instruction-counted guest: $(uname -r), lsm=$(cat /sys/kernel/sec
 dax=$(vm_nvdimm_create_devdax)
 for run in 1 2 3 4 5; do
         echo "# run $run"
-        "$VM_BUILD/bench/bench-enforcement-overhead" 20000 2>/dev/null || echo "# bench-enforcement-overhead: exit $?"
+        "$VM_BUILD/bench/bench-enforcement-overhead" 5000 2>/dev/null || echo "# bench-enforcement-overhead: exit $?"
         "$VM_BUILD/bench/bench-idle" "$SPMD" "$dax" 20 || echo "# bench-idle: exit $?"
 done
