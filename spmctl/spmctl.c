@@ -190,11 +190,12 @@ static int verb_device(int argc, char *argv[]) {
 /*
  * Uninstalling enforcement is explicit: spmd itself leaves its pins when it
  * stops, and the guard refuses to let anything but spmd's own executable
- * remove them, so this runs "spmd --detach-bpf": the spmd beside this spmctl
- * (a build tree), else the installed one.
+ * remove them, so this runs "spmd --detach-bpf": the spmd of the build tree
+ * this spmctl belongs to (BUILD/spmctl/spmctl beside BUILD/daemon/core/spmd),
+ * else the installed one.
  */
 static int verb_detach_bpf(int argc, char *argv[]) {
-        char self[PATH_MAX], sibling[PATH_MAX + 8];
+        char self[PATH_MAX], sibling[PATH_MAX + 32];
         const char *spmd = SPMD_EXECUTABLE;
         ssize_t n;
 
@@ -209,8 +210,8 @@ static int verb_detach_bpf(int argc, char *argv[]) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = '\0';
-                        snprintf(sibling, sizeof sibling, "%s/spmd", self);
-                        if (access(sibling, X_OK) == 0)
+                        if ((size_t) snprintf(sibling, sizeof sibling, "%s/../daemon/core/spmd", self) < sizeof sibling &&
+                            access(sibling, X_OK) == 0)
                                 spmd = sibling;
                 }
         }
