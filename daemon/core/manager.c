@@ -191,7 +191,6 @@ static void manager_setup_wall(Manager *m) {
         if (m->wall)
                 return;
         m->wall_reason = mfree(m->wall_reason);
-        m->enforced_valid = false; /* a new wall holds nothing yet */
         r = cpuset_wall_new(m->event, CGROUP_ROOT, &m->wall, &m->wall_reason);
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
@@ -296,9 +295,6 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                 manager_sync_bpf_maps(m, &in.spm);
                 return r;
         }
-        /* what the walls hold from here (a failed write is retried by the next full pass) */
-        m->enforced_spm = in.spm;
-        m->enforced_valid = true;
 
         for (size_t i = 0; i < m->topology->n_nodes; i++)
                 if (m->topology->nodes[i].size > 0)
@@ -526,9 +522,7 @@ static int manager_report_kernel_layers(Manager *m) {
 }
 
 void manager_spm_nodes(Manager *m, NodeMask *ret) {
-        *ret = (NodeMask){};
-        if (m->topology)
-                device_plan_spm_nodes(&m->plan, m->topology, ret);
+        device_plan_spm_nodes(&m->plan, m->topology, ret);
 }
 
 void manager_unplaceable_nodes(Manager *m, NodeMask *ret) {
@@ -882,11 +876,12 @@ int manager_apply_devices(Manager *m) {
          * they are the nodes the walls already hold (a reload that changes no device), the walls stand:
          * the pass after onlining below is the only one needed. */
         if (m->wall) {
-                NodeMask planned, online;
+                NodeMask planned, online, walled = cpuset_wall_spm(m->wall);
+
                 device_plan_target_nodes(&plan, m->topology, &planned);
                 device_plan_spm_nodes(&m->plan, m->topology, &online);
                 planned = nodemask_or(&planned, &online);
-                if (!m->enforced_valid || !nodemask_same(&planned, &m->enforced_spm)) {
+                if (!nodemask_same(&planned, &walled)) {
                         (void) manager_apply_enforcement(m, &planned);
                         log_step(&t, "Walling the planned SPM nodes");
                 }
@@ -1003,12 +998,10 @@ int manager_reload(Manager *m, char **ret_error) {
         manager_apply_log_level(m);
         /* each step's time at debug level: a reload runs on the event loop */
         uint64_t t = now_usec(CLOCK_MONOTONIC);
-#define STEP(what, call)                                                                          \
-        do {                                                                                      \
-                call;                                                                             \
-                uint64_t n_ = now_usec(CLOCK_MONOTONIC);                                          \
-                log_debug("Reload: %s took %.1f ms.", what, (double) (n_ - t) / 1e3);             \
-                t = n_;                                                                           \
+#define STEP(what, call)                          \
+        do {                                      \
+                call;                             \
+                log_step(&t, "Reload: " what);    \
         } while (0)
         STEP("the cpuset wall", manager_setup_wall(m));
         STEP("the observer", (void) manager_setup_observer(m));

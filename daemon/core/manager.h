@@ -32,8 +32,6 @@ typedef struct Manager {
         unsigned n_device_problems;
 
         CpusetWall *wall;   /* NULL when Cpuset=no or unavailable */
-        NodeMask enforced_spm;     /* the SPM nodes the walls and BPF maps were last given */
-        bool enforced_valid;       /* ... set once they were */
         char *wall_reason;  /* why the cpuset layer is unavailable */
         bool wall_through_systemd; /* the walls on systemd's units go through it (cpuset-systemd.c) */
         int kernel_demotion_said;  /* the last state of the kernel's demotion route logged (manager.c) */

@@ -785,6 +785,10 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
         w->userdata = userdata;
 }
 
+NodeMask cpuset_wall_spm(const CpusetWall *w) {
+        return w->in.spm;
+}
+
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret) {
         count_root_procs(w);
         *ret = w->stats;

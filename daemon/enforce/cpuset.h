@@ -64,6 +64,8 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
 int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *const *changed, size_t n_changed);
 /* The stats of the last pass, and the processes in the root cgroup now. */
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret);
+/* The SPM nodes the wall was last given (cpuset_wall_apply()); none for a wall that has not been. */
+NodeMask cpuset_wall_spm(const CpusetWall *w);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);
 
 /*

@@ -531,9 +531,7 @@ Pressure *pressure_free(Pressure *pr) {
 }
 
 void pressure_spm_nodes(const Pressure *pr, NodeMask *ret) {
-        *ret = (NodeMask){};
-        if (pr_topology(pr))
-                device_plan_spm_nodes(pr->in.plan, pr_topology(pr), ret);
+        device_plan_spm_nodes(pr->in.plan, pr_topology(pr), ret);
 }
 
 NodePressure *pressure_node(Pressure *pr, unsigned node) {

@@ -14,9 +14,15 @@ bool cgroup_path_covers(const char *a, const char *b) {
         return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
+/* Whether the LEN bytes at s end in suffix, with something before it (".slice" alone is no slice). */
 static bool has_suffix(const char *s, size_t len, const char *suffix) {
         size_t n = strlen(suffix);
         return len > n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* A directory entry of a cgroup below it: the searches here skip "." and ".." and hidden names alike. */
+static bool is_visible_dir(const struct dirent *de) {
+        return de->d_type == DT_DIR && de->d_name[0] != '.';
 }
 
 const char *cgroup_systemd_unit(const char *path) {
@@ -46,21 +52,12 @@ const char *cgroup_systemd_unit(const char *path) {
 
 const char *cgroup_path_unit(const char *path) {
         const char *b = strrchr(path, '/');
-        size_t n;
 
         b = b ? b + 1 : path;
-        n = strlen(b);
-        for (const char *const *s = (const char *const[]){ ".service", ".scope", ".slice", NULL }; *s; s++) {
-                size_t k = strlen(*s);
-                if (n > k && strcmp(b + n - k, *s) == 0)
+        for (const char *const *s = (const char *const[]){ ".service", ".scope", ".slice", NULL }; *s; s++)
+                if (has_suffix(b, strlen(b), *s))
                         return b;
-        }
         return NULL;
-}
-
-static bool name_ends_with(const char *name, const char *suffix) {
-        size_t n = strlen(name), k = strlen(suffix);
-        return n > k && strcmp(name + n - k, suffix) == 0;
 }
 
 /* Depth-first below root + rel through *.slice directories only; counts matches, keeps the first. */
@@ -81,7 +78,7 @@ static int find_unit_below(const char *root, const char *rel, unsigned depth, co
         while (r >= 0 && (de = readdir(d))) {
                 _cleanup_free_ char *path = NULL;
 
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                if (!is_visible_dir(de))
                         continue;
                 if (asprintf(&path, "%s/%s", rel, de->d_name) < 0) {
                         r = -ENOMEM;
@@ -90,7 +87,7 @@ static int find_unit_below(const char *root, const char *rel, unsigned depth, co
                 if (strcmp(de->d_name, unit) == 0) {
                         if ((*n_found)++ == 0 && snprintf(buf, len, "%s", path) >= (int) len)
                                 r = -ENAMETOOLONG;
-                } else if (name_ends_with(de->d_name, ".slice"))
+                } else if (has_suffix(de->d_name, strlen(de->d_name), ".slice"))
                         r = find_unit_below(root, path, depth + 1, unit, buf, len, n_found);
         }
         closedir(d);
@@ -111,10 +108,6 @@ int cgroup_find_unit(const char *root, const char *unit, char *buf, size_t len) 
         return n == 1 ? 0 : -ENOTUNIQ;
 }
 
-static bool is_subdir(const struct dirent *de) {
-        return de->d_type == DT_DIR && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-}
-
 static bool tree_find(const char *dir, const char *rel, unsigned depth, unsigned max_depth, CgroupMatch match,
                       const void *userdata, char *buf, size_t len) {
         struct dirent *de;
@@ -126,7 +119,7 @@ static bool tree_find(const char *dir, const char *rel, unsigned depth, unsigned
         while (!found && (de = readdir(d))) {
                 _cleanup_free_ char *p = NULL, *r = NULL;
 
-                if (!is_subdir(de) || de->d_name[0] == '.')
+                if (!is_visible_dir(de))
                         continue;
                 if (asprintf(&p, "%s/%s", dir, de->d_name) < 0 || asprintf(&r, "%s/%s", rel, de->d_name) < 0)
                         break;
@@ -165,7 +158,7 @@ void cgroup_collect_procs(const char *dir, unsigned depth, pid_t **pids, size_t 
                 return;
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_free_ char *sub = NULL;
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                if (!is_visible_dir(de))
                         continue;
                 if (asprintf(&sub, "%s/%s", dir, de->d_name) >= 0)
                         cgroup_collect_procs(sub, depth - 1, pids, n);

@@ -186,7 +186,7 @@ void device_plan_target_nodes(const DevicePlan *p, const Topology *t, NodeMask *
 void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret) {
         NodeMask m = {};
 
-        for (size_t i = 0; i < p->n_claims; i++) {
+        for (size_t i = 0; t && i < p->n_claims; i++) {
                 const DaxDevInfo *d = topology_dax(t, p->claims[i].dax);
                 if (d && ((d->system_ram && d->blocks_online > 0) || d->private_online) && d->target_node >= 0)
                         nodemask_set(&m, (unsigned) d->target_node);

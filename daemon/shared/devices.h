@@ -28,7 +28,8 @@ const DeviceClaim *device_plan_find(const DevicePlan *p, const char *dax_or_name
 
 /* Nodes the claimed dax devices online onto, online yet or not. */
 void device_plan_target_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret);
-/* Nodes that are SPM nodes now: targets of claimed dax devices with memory online. */
+/* Nodes that are SPM nodes now: targets of claimed dax devices with memory online (none when t is NULL,
+ * no topology read yet). */
 void device_plan_spm_nodes(const DevicePlan *p, const Topology *t, NodeMask *ret);
 
 struct daxctl_ctx;
