@@ -734,20 +734,13 @@ int spmctl_reload(int argc, char *argv[]) {
 
 /* ---- monitor ---- */
 
-/* A signal as one JSON object: {"signal": NAME, key: value...}, printed. */
-static int print_signal(const char *name, json_object *o) {
-        if (!o)
-                return -ENOMEM;
-        json_object *all = json_object_new_object();
-        if (!all) {
-                json_object_put(o);
-                return -ENOMEM;
-        }
-        json_add(all, "signal", json_object_new_string(name));
-        json_object_object_foreach(o, k, v)
-                json_add(all, k, json_object_get(v));
-        json_object_put(o);
-        return json_print(all, stdout);
+/* A signal's JSON object, {"signal": NAME, ...}: the caller adds its values and prints it. */
+static json_object *signal_object(const char *name) {
+        json_object *o = json_object_new_object();
+
+        if (o)
+                json_add(o, "signal", json_object_new_string(name));
+        return o;
 }
 
 static json_object *str(const char *s) {
@@ -773,25 +766,25 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 if (r >= 0)
                         r = read_nodes(m, nodes, sizeof nodes);
                 if (r >= 0 && spmctl_json) {
-                        json_object *o = json_object_new_object();
+                        json_object *o = signal_object(member);
                         json_add(o, "grant", str(s1));
                         json_add(o, "id", u32(u1));
                         json_add(o, "cgroup", str(s2));
                         json_add(o, "uid", u32(u2));
                         json_add(o, "nodes", str(nodes));
-                        r = print_signal(member, o);
+                        r = json_print(o, stdout);
                 } else if (r >= 0)
                         printf("GrantAdded     grant %" PRIu32 ": %s may use node(s) %s (uid %" PRIu32 ")\n", u1, s2,
                                nodes, u2);
         } else if (strcmp(member, "GrantRemoved") == 0) {
                 r = sd_bus_message_read(m, "ouss", &s1, &u1, &s2, &s3);
                 if (r >= 0 && spmctl_json) {
-                        json_object *o = json_object_new_object();
+                        json_object *o = signal_object(member);
                         json_add(o, "grant", str(s1));
                         json_add(o, "id", u32(u1));
                         json_add(o, "cgroup", str(s2));
                         json_add(o, "reason", str(s3));
-                        r = print_signal(member, o);
+                        r = json_print(o, stdout);
                 } else if (r >= 0)
                         printf("GrantRemoved   grant %" PRIu32 " of %s: %s\n", u1, s2, s3);
         } else if (strcmp(member, "Violation") == 0) {
@@ -801,7 +794,7 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 if (r >= 0)
                         r = sd_bus_message_read(m, "b", &b);
                 if (r >= 0 && spmctl_json) {
-                        json_object *o = json_object_new_object();
+                        json_object *o = signal_object(member);
                         json_add(o, "syscall", str(s1));
                         json_add(o, "pid", u32(u1));
                         json_add(o, "uid", u32(u2));
@@ -809,38 +802,38 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         json_add(o, "cgroup", str(s3));
                         json_add(o, "nodes", str(nodes));
                         json_add(o, "killed", json_object_new_boolean(b));
-                        r = print_signal(member, o);
+                        r = json_print(o, stdout);
                 } else if (r >= 0)
                         printf("Violation      %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s naming node(s) %s%s\n",
                                s2, u1, u2, s3, s1, nodes, b ? "; killed" : "");
         } else if (strcmp(member, "Denial") == 0) {
                 r = sd_bus_message_read(m, "suusss", &s1, &u1, &u2, &s2, &s3, &s4);
                 if (r >= 0 && spmctl_json) {
-                        json_object *o = json_object_new_object();
+                        json_object *o = signal_object(member);
                         json_add(o, "what", str(s1));
                         json_add(o, "pid", u32(u1));
                         json_add(o, "uid", u32(u2));
                         json_add(o, "comm", str(s2));
                         json_add(o, "cgroup", str(s3));
                         json_add(o, "target_cgroup", str(s4));
-                        r = print_signal(member, o);
+                        r = json_print(o, stdout);
                 } else if (r >= 0)
                         printf("Denial         %s (pid %" PRIu32 ", uid %" PRIu32 ") in %s: %s of %s\n", s2, u1, u2,
                                s3, s1, s4);
         } else if (strcmp(member, "PressureChanged") == 0) {
                 r = sd_bus_message_read(m, "usss", &u1, &s1, &s2, &s3);
                 if (r >= 0 && spmctl_json) {
-                        json_object *o = json_object_new_object();
+                        json_object *o = signal_object(member);
                         json_add(o, "node", u32(u1));
                         json_add(o, "level", str(s1));
                         json_add(o, "previous", str(s2));
                         json_add(o, "reason", str(s3));
-                        r = print_signal(member, o);
+                        r = json_print(o, stdout);
                 } else if (r >= 0)
                         printf("PressureChanged node %" PRIu32 ": %s -> %s (%s)\n", u1, s2, s1, s3);
         } else if (strcmp(member, "PropertiesChanged") == 0) {
                 /* interface, changed properties with their values, invalidated names */
-                json_object *o = json_object_new_object(), *changed = NULL, *invalidated = NULL;
+                json_object *o = signal_object(member), *changed = NULL, *invalidated = NULL;
 
                 if (!o)
                         return -ENOMEM;
@@ -853,10 +846,9 @@ static int on_any_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 json_add(o, "changed", changed);
                 json_add(o, "invalidated", invalidated);
                 if (r >= 0 && spmctl_json)
-                        r = print_signal(member, TAKE_PTR(o));
+                        r = json_print(TAKE_PTR(o), stdout);
                 else if (r >= 0) /* the same, for a person: what changed, as JSON */
-                        printf("PropertiesChanged %s\n",
-                               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        printf("PropertiesChanged %s\n", json_text(o));
                 if (o)
                         json_object_put(o);
         }

@@ -7,10 +7,14 @@
 #include "macro.h"
 #include "spmctl-json.h"
 
+const char *json_text(json_object *o) {
+        return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 int json_print(json_object *o, FILE *f) {
         if (!o)
                 return -ENOMEM;
-        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+        fputs(json_text(o), f);
         fputc('\n', f);
         json_object_put(o);
         return 0;
@@ -21,7 +25,10 @@ json_object *json_u64_or_null(uint64_t v) {
 }
 
 void json_add(json_object *o, const char *key, json_object *v) {
-        (void) json_object_object_add(o, key, v);
+        if (o)
+                (void) json_object_object_add(o, key, v);
+        else
+                json_object_put(v);
 }
 
 int json_from_bus(sd_bus_message *m, json_object **ret) {

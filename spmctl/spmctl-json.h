@@ -12,11 +12,14 @@
 #include "nodemask.h"
 #include "topology.h"
 
+/* o on one line (owned by o). */
+const char *json_text(json_object *o);
 /* Print o on one line to f and drop the reference. -ENOMEM when it could not be built (o NULL). */
 int json_print(json_object *o, FILE *f);
 /* A u64 that is UINT64_MAX for "none" or "unknown": JSON null then. */
 json_object *json_u64_or_null(uint64_t v);
-/* Add key = v to object o (v NULL: JSON null); the object takes v. */
+/* Add key = v to object o (v NULL: JSON null); the object takes v (dropped when o is NULL: out of
+ * memory, which json_print() then reports). */
 void json_add(json_object *o, const char *key, json_object *v);
 /* The value at m's read position (one complete type) as JSON: structs as arrays, string-keyed
  * dictionaries as objects, variants as their content. 0 with *ret, or a negative errno. */
