@@ -47,6 +47,17 @@ static void write_conf(const char *extra) {
         assert_int_equal(fclose(f), 0);
 }
 
+/* Run the loop until the reload's steps are done; returns how many dispatches they took. */
+static unsigned settle(Manager *m) {
+        unsigned n = 0;
+
+        while (manager_reloading(m)) {
+                assert_true(sd_event_run(m->event, 10 * 1000 * 1000) >= 0);
+                assert_true(++n < 1000);
+        }
+        return n;
+}
+
 static Manager *start(const char *extra) {
         Manager *m = NULL;
 
@@ -87,13 +98,83 @@ static void test_reload_reaches_pressure(void **state) {
         (void) state;
         m = start("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n");
         assert_int_equal(manager_reload(m, NULL), 0);
+        (void) settle(m);
         write_conf("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n[Grant]\nName=b\nCgroup=/b.slice\nNodes=2\n");
         assert_int_equal(manager_reload(m, NULL), 0);
+        /* the new configuration is in force before the steps that follow it run */
+        assert_true(manager_reloading(m));
+        assert_int_equal(pr_config(m->pressure)->n_grants, 2);
+        (void) settle(m);
         assert_int_equal(m->n_reloads, 2);
         /* the inputs point at the manager's fields, not at what they held when wired */
         assert_ptr_equal(pr_config(m->pressure), m->config);
         assert_int_equal(pr_config(m->pressure)->n_grants, 2);
         assert_ptr_equal(pr_topology(m->pressure), m->topology);
+        manager_free(m);
+}
+
+static int on_other(sd_event_source *s, void *userdata) {
+        (void) s;
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+/* One dispatch of the loop; the reload step it ran, or -1. */
+static int run_once(Manager *m, unsigned *restarts) {
+        unsigned before = m->reload_step;
+
+        assert_true(sd_event_run(m->event, 10 * 1000 * 1000) >= 0);
+        if (!manager_reloading(m) || m->reload_step == before)
+                return -1;
+        if (m->reload_step < before) {
+                (*restarts)++;
+                return -1;
+        }
+        assert_int_equal(m->reload_step, before + 1); /* never two steps in one dispatch */
+        return (int) before;
+}
+
+static void test_reload_in_steps(void **state) {
+        sd_event_source *other = NULL;
+        unsigned steps = 0, others = 0, restarts = 0;
+        Manager *m;
+
+        (void) state;
+        m = start("[Grant]\nName=a\nCgroup=/a.slice\nNodes=1\n");
+        assert_int_equal(sd_event_add_defer(m->event, &other, on_other, &others), 0);
+        assert_int_equal(sd_event_source_set_enabled(other, SD_EVENT_OFF), 0);
+
+        /* one step a dispatch, and whatever else is pending (a client's call) goes first */
+        assert_int_equal(manager_reload(m, NULL), 0);
+        while (manager_reloading(m)) {
+                if (m->reload_step == 3) {
+                        unsigned at = m->reload_step;
+
+                        assert_int_equal(sd_event_source_set_enabled(other, SD_EVENT_ONESHOT), 0);
+                        assert_int_equal(run_once(m, &restarts), -1);
+                        assert_int_equal(others, 1);
+                        assert_int_equal(m->reload_step, at);
+                }
+                if (run_once(m, &restarts) >= 0)
+                        steps++;
+        }
+        print_message("the reload took %u dispatches of the loop\n", steps);
+        assert_true(steps >= 9);
+        assert_int_equal(restarts, 0);
+
+        /* a reload while one runs: the new configuration is in at once, and the steps done run again */
+        assert_int_equal(manager_reload(m, NULL), 0);
+        while (m->reload_step < 6)
+                (void) run_once(m, &restarts);
+        write_conf("[Grant]\nName=b\nCgroup=/b.slice\nNodes=2\n[Grant]\nName=c\nCgroup=/c.slice\nNodes=2\n");
+        assert_int_equal(manager_reload(m, NULL), 0);
+        assert_int_equal(m->config->n_grants, 2);
+        while (manager_reloading(m))
+                (void) run_once(m, &restarts);
+        assert_int_equal(restarts, 1);
+        assert_int_equal(m->n_reloads, 3);
+        assert_false(m->reload_again);
+        sd_event_source_disable_unref(other);
         manager_free(m);
 }
 
@@ -178,6 +259,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bad_reload_keeps_config),
                 cmocka_unit_test(test_reload_reaches_pressure),
+                cmocka_unit_test(test_reload_in_steps),
                 cmocka_unit_test(test_node_cgroups),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

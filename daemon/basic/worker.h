@@ -5,9 +5,11 @@
  * Work the event loop must not wait for, in a thread of its own: a move_pages(2) call that waits
  * seconds for a busy process, a write to memory.reclaim that returns once the kernel reclaimed.
  * A Worker runs one job at a time; a job carries copies of everything it reads, so the loop's
- * state may change (a reload, a node going) while it runs, and nothing in it is logged from the
- * thread. When it ends, the loop is told through an eventfd and the done callback gets the job on
- * the loop, to fold its results in; the job is freed after that.
+ * state may change (a reload, a node going) while it runs. A job reports through its result, not
+ * the log; what the code it calls logs (reading the topology: libcxl's and libdaxctl's warnings)
+ * goes through log.c, which keeps no state a message changes. When it ends, the loop is told
+ * through an eventfd and the done callback gets the job on the loop, to fold its results in; the
+ * job is freed after that.
  */
 #include <stdbool.h>
 #include <stdint.h>

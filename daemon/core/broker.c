@@ -1729,7 +1729,7 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return sd_bus_error_setf(error, ERROR_RELOAD, "Kept the running configuration: %s",
                                          why ? why : strerror(-r));
-        return sd_bus_reply_method_return(msg, NULL);
+        return manager_reply_when_reloaded(m, msg); /* the caller learns when the reload is done */
 }
 
 static int method_release_device(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -855,16 +855,14 @@ static void log_step(uint64_t *t, const char *what) {
         *t = n;
 }
 
-int manager_apply_devices(Manager *m) {
+/* Match the [Device] sections against the topology just read, wall the nodes they plan, release
+ * what the configuration no longer claims and online the claims. *ret_changed: a device came or
+ * went, so the topology is to be read again. */
+static int devices_claim(Manager *m, bool *ret_changed, uint64_t *t) {
         DevicePlan plan = {};
         bool changed = false;
-        uint64_t t = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        r = manager_refresh_topology(m);
-        if (r < 0)
-                return r;
-        log_step(&t, "Reading the topology");
         r = device_plan_build(m->config, m->topology, &plan);
         if (r < 0)
                 return log_error_errno(r, "Failed to match the [Device] sections: %m");
@@ -874,7 +872,7 @@ int manager_apply_devices(Manager *m) {
 
         /* Wall off the nodes before their memory comes online, so nothing spills there meanwhile. When
          * they are the nodes the walls already hold (a reload that changes no device), the walls stand:
-         * the pass after onlining below is the only one needed. */
+         * the pass after onlining (manager_apply_enforcement) is the only one needed. */
         if (m->wall) {
                 NodeMask planned, online, walled = cpuset_wall_spm(m->wall);
 
@@ -883,7 +881,7 @@ int manager_apply_devices(Manager *m) {
                 planned = nodemask_or(&planned, &online);
                 if (!nodemask_same(&planned, &walled)) {
                         (void) manager_apply_enforcement(m, &planned);
-                        log_step(&t, "Walling the planned SPM nodes");
+                        log_step(t, "Walling the planned SPM nodes");
                 }
         }
 
@@ -913,9 +911,25 @@ int manager_apply_devices(Manager *m) {
                 if (r < 0)
                         m->n_device_problems++;
         }
-        log_step(&t, "Onlining and releasing devices");
+        log_step(t, "Onlining and releasing devices");
         device_plan_clear(&m->plan);
         m->plan = plan;
+        *ret_changed = changed;
+        return 0;
+}
+
+int manager_apply_devices(Manager *m) {
+        uint64_t t = now_usec(CLOCK_MONOTONIC);
+        bool changed;
+        int r;
+
+        r = manager_refresh_topology(m);
+        if (r < 0)
+                return r;
+        log_step(&t, "Reading the topology");
+        r = devices_claim(m, &changed, &t);
+        if (r < 0)
+                return r;
         if (changed) {
                 r = manager_refresh_topology(m);
                 if (r < 0)
@@ -957,6 +971,212 @@ static char *diags_errors(const ConfDiags *d) {
         return buf;
 }
 
+/*
+ * A reload's work after the new configuration is in, one step a dispatch of the loop, so that a
+ * client's call waits for one step at most, not for all of them; reading the topology (libcxl,
+ * libdaxctl and sysfs: the longest step, 130-280 ms in the test guest under load) runs in a thread.
+ * What the steps do and in which order is manager_apply_devices()'s and manager_startup()'s.
+ */
+typedef enum ReloadStep {
+        RELOAD_WALL,
+        RELOAD_OBSERVER,
+        RELOAD_GUARD,
+        RELOAD_KERNEL_LAYERS,
+        RELOAD_TOPOLOGY,
+        RELOAD_DEVICES,
+        RELOAD_TOPOLOGY_AGAIN,
+        RELOAD_FOLLOW,
+        RELOAD_ENFORCEMENT,
+        RELOAD_GRANTS,
+        RELOAD_DONE,
+} ReloadStep;
+
+static const char *const reload_step_names[] = {
+        [RELOAD_WALL] = "the cpuset wall",
+        [RELOAD_OBSERVER] = "the observer",
+        [RELOAD_GUARD] = "the guard",
+        [RELOAD_KERNEL_LAYERS] = "the kernel's layers",
+        [RELOAD_TOPOLOGY] = "reading the topology",
+        [RELOAD_DEVICES] = "the devices",
+        [RELOAD_TOPOLOGY_AGAIN] = "reading the topology again",
+        [RELOAD_FOLLOW] = "following the SPM nodes' pressure",
+        [RELOAD_ENFORCEMENT] = "the walls and BPF maps",
+        [RELOAD_GRANTS] = "the grants",
+};
+
+typedef struct TopologyJob {
+        WorkerJob base;
+        Topology *topology;
+        int r;
+} TopologyJob;
+
+static void topology_job_run(WorkerJob *j) {
+        TopologyJob *job = (TopologyJob *) j;
+
+        job->r = topology_discover(&job->topology);
+}
+
+static void topology_job_free(WorkerJob *j) {
+        TopologyJob *job = (TopologyJob *) j;
+
+        topology_free(job->topology);
+        free(job);
+}
+
+static void reload_continue(Manager *m) {
+        if (m->reload_source)
+                (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_ON);
+}
+
+static void on_topology_read(WorkerJob *j, void *userdata) {
+        TopologyJob *job = (TopologyJob *) j;
+        Manager *m = userdata;
+
+        log_debug("Reload: reading the topology took %.1f ms in a thread.", (double) job->base.usec / 1e3);
+        if (job->r < 0) {
+                /* as manager_apply_devices(): without the topology the devices and walls stay as they are */
+                log_error_errno(job->r, "Failed to discover the memory topology: %m");
+                m->reload_step = RELOAD_GRANTS;
+        } else {
+                topology_free(m->topology);
+                m->topology = TAKE_PTR(job->topology);
+        }
+        reload_continue(m);
+}
+
+/* Read the topology in the worker; 1: the loop is told when it is in, 0: it was read here. */
+static int reload_read_topology(Manager *m) {
+        TopologyJob *job;
+        int r;
+
+        if (!m->topology_worker) {
+                r = worker_new(m->event, on_topology_read, m, &m->topology_worker);
+                if (r < 0)
+                        goto here;
+        }
+        job = calloc(1, sizeof *job);
+        if (!job)
+                goto here;
+        job->base = (WorkerJob){ .run = topology_job_run, .free = topology_job_free };
+        r = worker_submit(m->topology_worker, &job->base);
+        if (r < 0) {
+                free(job);
+                goto here;
+        }
+        (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
+        return 1;
+here:
+        if (manager_refresh_topology(m) < 0)
+                m->reload_step = RELOAD_GRANTS;
+        return 0;
+}
+
+static void reload_answer_callers(Manager *m) {
+        for (size_t i = 0; i < m->n_reload_callers; i++) {
+                (void) sd_bus_reply_method_return(m->reload_callers[i], NULL);
+                sd_bus_message_unref(m->reload_callers[i]);
+        }
+        m->reload_callers = mfree(m->reload_callers);
+        m->n_reload_callers = 0;
+}
+
+static void reload_finish(Manager *m) {
+        m->reload_source = sd_event_source_disable_unref(m->reload_source);
+        broker_layers_changed(m);
+        broker_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
+        log_info("Configuration reloaded (%zu file(s)).", m->config->n_files);
+        manager_notify_status(m, "Configuration reloaded");
+        reload_answer_callers(m);
+        manager_trim_memory();
+}
+
+/* Run the current step; 1 when it waits for the worker. */
+static int reload_run_step(Manager *m) {
+        ReloadStep step = m->reload_step++;
+        bool changed = false;
+
+        switch (step) {
+        case RELOAD_WALL:
+                manager_setup_wall(m);
+                return 0;
+        case RELOAD_OBSERVER:
+                (void) manager_setup_observer(m);
+                return 0;
+        case RELOAD_GUARD:
+                (void) manager_setup_guard(m);
+                return 0;
+        case RELOAD_KERNEL_LAYERS:
+                (void) manager_report_kernel_layers(m);
+                return 0;
+        case RELOAD_TOPOLOGY:
+                return reload_read_topology(m);
+        case RELOAD_DEVICES: {
+                uint64_t t = now_usec(CLOCK_MONOTONIC);
+
+                if (devices_claim(m, &changed, &t) < 0)
+                        m->reload_step = RELOAD_GRANTS;
+                m->reload_devices_changed = changed;
+                return 0;
+        }
+        case RELOAD_TOPOLOGY_AGAIN:
+                return m->reload_devices_changed ? reload_read_topology(m) : 0;
+        case RELOAD_FOLLOW:
+                pressure_follow(m->pressure);
+                return 0;
+        case RELOAD_ENFORCEMENT:
+                /* grants can name the nodes now that they have memory */
+                (void) manager_apply_enforcement(m, NULL);
+                return 0;
+        case RELOAD_GRANTS:
+                broker_recheck(m);
+                return 0;
+        case RELOAD_DONE:
+                break;
+        }
+        return 0;
+}
+
+static int on_reload_step(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        ReloadStep step = m->reload_step;
+        uint64_t t;
+        int r;
+
+        (void) s;
+        if (step == RELOAD_DONE) {
+                if (m->reload_again) { /* the configuration changed under the steps: all of them again */
+                        m->reload_again = false;
+                        m->reload_step = RELOAD_WALL;
+                        return 0;
+                }
+                reload_finish(m);
+                return 0;
+        }
+        t = now_usec(CLOCK_MONOTONIC);
+        r = reload_run_step(m);
+        if (r == 0)
+                log_debug("Reload: %s took %.1f ms.", reload_step_names[step],
+                          (double) (now_usec(CLOCK_MONOTONIC) - t) / 1e3);
+        return 0;
+}
+
+bool manager_reloading(const Manager *m) {
+        return m->reload_source;
+}
+
+int manager_reply_when_reloaded(Manager *m, sd_bus_message *msg) {
+        sd_bus_message **a;
+
+        if (!manager_reloading(m))
+                return sd_bus_reply_method_return(msg, NULL);
+        a = reallocarray(m->reload_callers, m->n_reload_callers + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        m->reload_callers = a;
+        m->reload_callers[m->n_reload_callers++] = sd_bus_message_ref(msg);
+        return 1;
+}
+
 int manager_reload(Manager *m, char **ret_error) {
         ConfDiags d = {};
         Config *c = NULL;
@@ -996,25 +1216,25 @@ int manager_reload(Manager *m, char **ret_error) {
         m->config = c;
         m->n_reloads++;
         manager_apply_log_level(m);
-        /* each step's time at debug level: a reload runs on the event loop */
-        uint64_t t = now_usec(CLOCK_MONOTONIC);
-#define STEP(what, call)                          \
-        do {                                      \
-                call;                             \
-                log_step(&t, "Reload: " what);    \
-        } while (0)
-        STEP("the cpuset wall", manager_setup_wall(m));
-        STEP("the observer", (void) manager_setup_observer(m));
-        STEP("the guard", (void) manager_setup_guard(m));
-        STEP("the kernel's layers", (void) manager_report_kernel_layers(m));
-        STEP("the devices", (void) manager_apply_devices(m));
-        STEP("the grants", broker_recheck(m));
-#undef STEP
-        broker_layers_changed(m);
-        broker_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
-        log_info("Configuration reloaded (%zu file(s)).", c->n_files);
-        manager_notify_status(m, "Configuration reloaded");
-        manager_trim_memory();
+
+        if (manager_reloading(m)) {
+                /* the steps still to run read the new configuration; those done run again after them */
+                m->reload_again = true;
+                return 0;
+        }
+        /* Below the bus and the other sources (a defer source stays pending, and would win against
+         * them all until it is done): a client's message waits for one step at most. */
+        r = sd_event_add_defer(m->event, &m->reload_source, on_reload_step, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->reload_source, MANAGER_RELOAD_PRIORITY);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->reload_source, SD_EVENT_ON);
+        if (r < 0) {
+                m->reload_source = sd_event_source_disable_unref(m->reload_source);
+                return log_error_errno(r, "Failed to schedule the reload's steps: %m");
+        }
+        m->reload_step = RELOAD_WALL;
+        m->reload_again = false;
         return 0;
 }
 
@@ -1105,6 +1325,11 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         broker_stop(m);
+        m->reload_source = sd_event_source_disable_unref(m->reload_source);
+        m->topology_worker = worker_free(m->topology_worker); /* waits for a read under way */
+        for (size_t i = 0; i < m->n_reload_callers; i++)
+                sd_bus_message_unref(m->reload_callers[i]);
+        free(m->reload_callers);
         if (m->wall)
                 cpuset_wall_set_manager(m->wall, NULL, NULL); /* its bus goes first */
         m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);

@@ -14,6 +14,7 @@
 #include "loop-stats.h"
 #include "topology.h"
 #include "watch.h"
+#include "worker.h"
 
 typedef struct Manager {
         sd_event *event;
@@ -79,6 +80,16 @@ typedef struct Manager {
                                          * evacuation, demotion */
         sd_event_source *trim_source;   /* manager_trim_memory_later() */
 
+        /* A reload's work after the new configuration is in (manager.c): one step a dispatch, the
+         * topology read in a thread, so the loop answers clients between the steps. */
+        sd_event_source *reload_source; /* the next step, while a reload runs */
+        unsigned reload_step;
+        bool reload_again;              /* another reload came while this one ran: once more at its end */
+        bool reload_devices_changed;    /* a device came or went in this reload */
+        Worker *topology_worker;
+        sd_bus_message **reload_callers; /* Reload calls, answered when the work is done */
+        size_t n_reload_callers;
+
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */
 } Manager;
@@ -116,8 +127,18 @@ int manager_load_config(Manager *m);
  * spmd holds it. */
 int manager_take_lock(Manager *m);
 /* Re-read the configuration; with errors the running one stays. Returns 0 or -EINVAL;
- * ret_error (may be NULL) gets the errors, one a line. */
+ * ret_error (may be NULL) gets the errors, one a line. On success the new configuration is in
+ * force at once (what clients ask is judged by it); bringing the walls, BPF layers, devices and
+ * grants in line follows in steps on the loop, and "Configuration reloaded" is logged and sent
+ * to systemd (READY=1) when they are done. */
 int manager_reload(Manager *m, char **ret_error);
+/* The reload's steps run when nothing of the bus's (or any other source's) priority waits. */
+#define MANAGER_RELOAD_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
+/* A reload's steps are still running. */
+bool manager_reloading(const Manager *m);
+/* Answer the D-Bus call msg (a Reload) when the running reload's steps are done: at once when none
+ * runs. */
+int manager_reply_when_reloaded(Manager *m, sd_bus_message *msg);
 int manager_startup(Manager *m);
 /* Return memory malloc holds but does not use (after start-up and reloads), */
 void manager_trim_memory(void);
