@@ -16,24 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
+#include "node-lists.h"
 #include "parse-util.h"
 #include "topology.h"
 #include "dax-private.h"
 
 #define SYSFS_NODE "/sys/devices/system/node"
 #define SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
-
-static int read_one_line(const char *path, char *buf, size_t len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-
-        if (!f)
-                return -errno;
-        if (!fgets(buf, (int) len, f))
-                return ferror(f) ? -EIO : -ENODATA;
-        buf[strcspn(buf, "\n")] = '\0';
-        return 0;
-}
 
 /* root + path: the live tree when root is "", a recorded one (tests) otherwise. */
 _printf_(4, 5) static char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
@@ -180,38 +171,20 @@ static int discover_nodes(Topology *t, const char *root) {
         return 0;
 }
 
-/* A node list file (has_memory, ...) as a mask; false when the file is absent or unreadable. */
-static bool read_node_list(const char *root, const char *name, NodeMask *ret) {
-        char path[PATH_MAX], buf[4096];
-
-        *ret = (NodeMask){};
-        if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/%s", name), buf, sizeof buf) < 0)
-                return false;
-        return !buf[0] || parse_nodemask(buf, ret) >= 0;
-}
-
-/*
- * Private memory nodes (the private-node patches): a node in has_memory but not in
- * has_public_memory is private (no allocation reaches it without naming it); only
- * nodes in has_user_memory can be named by userspace. The v4 RFC's has_private_memory
- * lists private nodes directly; it is still recognised.
- */
+/* Private memory nodes (the private-node patches): node-lists.h. */
 static void discover_private_nodes(Topology *t, const char *root) {
-        NodeMask mem, pub, user, priv;
-        bool have_mem = read_node_list(root, "has_memory", &mem);
+        NodeLists l;
 
-        t->caps.public_memory = read_node_list(root, "has_public_memory", &pub);
-        t->caps.user_memory = read_node_list(root, "has_user_memory", &user);
-        t->caps.private_rfc = read_node_list(root, "has_private_memory", &priv);
-        t->caps.private_nodes = (t->caps.public_memory && have_mem) || t->caps.private_rfc;
+        node_lists_read(root, &l);
+        t->caps.public_memory = l.have_public;
+        t->caps.user_memory = l.have_user;
+        t->caps.private_rfc = l.have_private_rfc;
+        t->caps.private_nodes = node_lists_know_private(&l);
         for (size_t i = 0; i < t->n_nodes; i++) {
                 NodeInfo *ni = &t->nodes[i];
-                unsigned id = (unsigned) ni->id;
 
-                ni->private_node = (t->caps.public_memory && have_mem && nodemask_test(&mem, id) &&
-                                    !nodemask_test(&pub, id)) ||
-                                   (t->caps.private_rfc && nodemask_test(&priv, id));
-                ni->user_placeable = t->caps.user_memory ? nodemask_test(&user, id) : -1;
+                ni->private_node = node_lists_private(&l, (unsigned) ni->id);
+                ni->user_placeable = node_lists_user_placeable(&l, (unsigned) ni->id);
         }
 }
 
