@@ -25,11 +25,11 @@
 #include "grant.h"
 #include "instance-lock.h"
 #include "macro.h"
+#include "node-lists.h"
 #include "nodemask.h"
 #include "parse-util.h"
 #include "spmctl-bus.h"
 #include "spmctl-json.h"
-#include "topology.h"
 #include "spmd/bus.h"
 
 /* Exit codes, as documented in spmctl(1). */
@@ -40,7 +40,6 @@ enum {
         EXIT_DENIED = 4,   /* the policy does not allow it */
 };
 
-bool spmctl_json = false;
 
 static int exit_code_for(const sd_bus_error *e, int r) {
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
@@ -517,8 +516,8 @@ static int release_grant(sd_bus *bus, const char *path) {
 static int run_bind(sd_bus *bus, const char *path, NodeMask *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(topology_freep) Topology *t = NULL;
-        NodeMask granted = {}, private_nodes = {};
+        NodeMask granted = {}, private_nodes;
+        NodeLists lists;
         uint32_t node;
         int r;
 
@@ -532,11 +531,8 @@ static int run_bind(sd_bus *bus, const char *path, NodeMask *ret) {
         }
         while (sd_bus_message_read(reply, "u", &node) > 0)
                 nodemask_set(&granted, node);
-        if (topology_discover_nodes_at("", &t) < 0)
-                return 0;
-        for (size_t i = 0; i < t->n_nodes; i++)
-                if (t->nodes[i].private_node)
-                        nodemask_set(&private_nodes, (unsigned) t->nodes[i].id);
+        node_lists_read("", &lists);
+        private_nodes = node_lists_private_nodes(&lists);
         return grant_run_bind(&granted, &private_nodes, ret) ? 1 : 0;
 }
 

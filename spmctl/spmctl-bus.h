@@ -6,11 +6,7 @@
 #include <stdio.h>
 #include <systemd/sd-bus.h>
 
-/* --json: machine-readable output */
-extern bool spmctl_json;
-/* -c/--config: the policy spmd reads (for its StateDirectory=, where its lock is) */
-extern const char *arg_config;
-extern bool arg_config_given;
+#include "spmctl-options.h"
 
 /* Each takes the verb's argv (argv[0] = the verb) and returns the exit code. */
 int spmctl_status(int argc, char *argv[]);

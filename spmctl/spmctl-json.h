@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <systemd/sd-bus.h>
 
-#include "nodemask.h"
-#include "topology.h"
 
 /* o on one line (owned by o). */
 const char *json_text(json_object *o);
@@ -24,10 +22,6 @@ void json_add(json_object *o, const char *key, json_object *v);
 /* The value at m's read position (one complete type) as JSON: structs as arrays, string-keyed
  * dictionaries as objects, variants as their content. 0 with *ret, or a negative errno. */
 int json_from_bus(sd_bus_message *m, json_object **ret);
-/* spmctl nodes --json (and spmctl devices --json): nodes, CXL memdevs and regions, dax devices,
- * what the kernel offers. spm: the nodes to show as kind "spm" (NULL: none known). */
-json_object *json_topology(const Topology *t, const NodeMask *spm);
-
 static inline void json_object_putp(json_object **o) {
         if (*o)
                 json_object_put(*o);

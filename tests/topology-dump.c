@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spmctl-json.h"
+#include "spmctl-topology.h"
 #include "topology.h"
 
 int main(int argc, char **argv) {

@@ -65,12 +65,10 @@ bool log_ratelimit_pass(LogRateLimit *rl, const char *what);
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory.")
 
-/* Route libbpf, libcxl, libdaxctl and libnuma diagnostics into this logger. */
-struct cxl_ctx;
-struct daxctl_ctx;
-void log_hook_libbpf(void);
-void log_hook_cxl(struct cxl_ctx *ctx);
-void log_hook_daxctl(struct daxctl_ctx *ctx);
+/* A library's message (vprintf-style) at level, prefixed with its name unless it already is: the
+ * bridges in daemon/shared/log-libs.c. */
+void log_prefixedv(int level, const char *lib, const char *file, int line, const char *fn, const char *format,
+                   va_list args) _printf_(6, 0);
 
 /* Replace *ret_message (if ret_message is not NULL) with the formatted text; returns r, so that
  * "return set_message(ret_message, -EIO, ...)" reports and fails in one. */

@@ -13,6 +13,7 @@
 #include "check-config.h"
 #include "conf.h"
 #include "config.h"
+#include "log-libs.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"

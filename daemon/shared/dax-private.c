@@ -14,36 +14,6 @@
 #include "log.h"
 #include "macro.h"
 
-static const char *const service_names[PRIVATE_SERVICE_COUNT] = {
-        "reclaim", "user_numa", "hotunplug", "demotion", "numa_balancing", "ltpin", "dax_file",
-};
-
-const char *private_service_name(unsigned i) {
-        return i < PRIVATE_SERVICE_COUNT ? service_names[i] : NULL;
-}
-
-uint32_t private_service_from_string(const char *s) {
-        for (unsigned i = 0; i < PRIVATE_SERVICE_COUNT; i++)
-                if (strcmp(service_names[i], s) == 0)
-                        return 1u << i;
-        return 0;
-}
-
-char *private_services_format(uint32_t mask, char *buf, size_t len) {
-        size_t at = 0;
-
-        buf[0] = '\0';
-        for (unsigned i = 0; i < PRIVATE_SERVICE_COUNT; i++)
-                if (mask & (1u << i)) {
-                        int n = snprintf(buf + at, at < len ? len - at : 0, "%s%s", at ? " " : "", service_names[i]);
-                        if (n > 0)
-                                at += (size_t) n;
-                }
-        if (at == 0)
-                snprintf(buf, len, "none");
-        return buf;
-}
-
 uint32_t device_private_services(const Config *c, const DeviceConf *d) {
         if (d->private_services_set)
                 return d->private_services;
@@ -196,7 +166,7 @@ int dax_private_read(const SysfsOps *ops, const char *root, const char *dax, Dax
         if (read_attr(ops, root, dax, "state", v, sizeof v) >= 0)
                 snprintf(i.state, sizeof i.state, "%s", v);
         for (unsigned k = 0; k < PRIVATE_SERVICE_COUNT; k++)
-                if (read_attr(ops, root, dax, service_names[k], v, sizeof v) >= 0) {
+                if (read_attr(ops, root, dax, private_service_name(k), v, sizeof v) >= 0) {
                         i.services_known |= 1u << k;
                         if (strcmp(v, "1") == 0)
                                 i.services |= 1u << k;
@@ -252,7 +222,7 @@ static const char *undo(const SysfsOps *ops, const char *root, const char *dax, 
 
         for (unsigned k = 0; k < PRIVATE_SERVICE_COUNT; k++)
                 if (u->written & (1u << k))
-                        ok &= write_attr(ops, root, dax, service_names[k], u->was & (1u << k) ? "1" : "0") >= 0;
+                        ok &= write_attr(ops, root, dax, private_service_name(k), u->was & (1u << k) ? "1" : "0") >= 0;
         if (u->private_written)
                 ok &= write_attr(ops, root, dax, "private", u->private_was ? "1" : "0") >= 0;
         if (u->rebind)
@@ -341,10 +311,10 @@ int dax_private_online(const SysfsOps *ops, const char *root, const char *dax, u
                 if (!(i.services_known & (1u << k)) || want == !!(i.services & (1u << k)))
                         continue;
                 u.written |= 1u << k;
-                r = write_attr(ops, root, dax, service_names[k], want ? "1" : "0");
+                r = write_attr(ops, root, dax, private_service_name(k), want ? "1" : "0");
                 if (r < 0)
                         return set_message(ret_message, r, "%s: writing %d to its %s attribute: %s%s", dax, want,
-                                   service_names[k], strerror(-r), undo(ops, root, dax, &u));
+                                   private_service_name(k), strerror(-r), undo(ops, root, dax, &u));
         }
         r = write_attr(ops, root, dax, "state", online);
         if (r < 0)
@@ -378,10 +348,10 @@ int dax_private_release(const SysfsOps *ops, const char *root, const char *dax, 
         }
         for (unsigned k = 0; k < PRIVATE_SERVICE_COUNT; k++)
                 if (i.services & (1u << k)) {
-                        r = write_attr(ops, root, dax, service_names[k], "0");
+                        r = write_attr(ops, root, dax, private_service_name(k), "0");
                         if (r < 0)
                                 return set_message(ret_message, r, "%s: unplugged, but writing 0 to its %s attribute: %s",
-                                           dax, service_names[k], strerror(-r));
+                                           dax, private_service_name(k), strerror(-r));
                 }
         if (i.private_on) {
                 r = write_attr(ops, root, dax, "private", "0");

@@ -11,6 +11,7 @@
 
 #include "dax-private.h"
 #include "devices.h"
+#include "log-libs.h"
 #include "log.h"
 #include "parse-util.h"
 

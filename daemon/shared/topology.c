@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "log-libs.h"
 #include "log.h"
 #include "node-lists.h"
 #include "parse-util.h"
