@@ -9,6 +9,7 @@
  *
  * usage: bench-idle SPMD DAX [SECONDS]   (scripts/bench runs it in the test guest)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,8 +31,56 @@ static double now_s(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* utime + stime of pid, seconds */
+static double cpu_ticks_s(pid_t pid);
+static const char *cpu_source = "schedstat"; /* what cpu_s() read */
+
+/* The time pid's threads spent on a CPU, seconds, in nanoseconds as the scheduler counts it
+ * (/proc/PID/task/TID/schedstat): utime and stime count clock ticks, 10 ms apiece at HZ=100,
+ * too coarse for the 20 ms spmd spends in 20 idle seconds. -1 without schedstat. */
+static double cpu_sched_s(pid_t pid) {
+        char p[64];
+        struct dirent *de;
+        double sum = 0;
+        bool any = false;
+        DIR *d;
+
+        snprintf(p, sizeof p, "/proc/%d/task", (int) pid);
+        d = opendir(p);
+        if (!d)
+                return -1;
+        while ((de = readdir(d))) {
+                char q[384];
+                unsigned long long ns;
+                FILE *f;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(q, sizeof q, "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
+                f = fopen(q, "re");
+                if (!f)
+                        continue;
+                if (fscanf(f, "%llu", &ns) == 1) {
+                        sum += (double) ns / 1e9;
+                        any = true;
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return any ? sum : -1;
+}
+
+/* utime + stime of pid, seconds (schedstat's figure where there is one) */
 static double cpu_s(pid_t pid) {
+        double sched = cpu_sched_s(pid);
+
+        if (sched >= 0)
+                return sched;
+        cpu_source = "clock ticks";
+        return cpu_ticks_s(pid);
+}
+
+/* utime + stime of pid from /proc/PID/stat, seconds, in clock ticks */
+static double cpu_ticks_s(pid_t pid) {
         char p[64], buf[1024], *s;
         unsigned long ut = 0, st = 0;
         FILE *f;
@@ -138,7 +187,8 @@ int main(int argc, char *argv[]) {
                t1 - t0, dax, c0);
         printf("bench/idle: RSS = %.2fx the 8 MiB target (%.1f MiB at most); target met: %s\n", rss_mib / 8, rss_mib,
                rss_mib <= 8 ? "yes" : "NO");
-        printf("bench/idle: CPU = %.2fx the 0.1%% target (%.3f%% of one CPU, %.2f s in %.0f s); target met: %s\n",
-               cpu_pct / 0.1, cpu_pct, c1 - c0, t1 - t0, cpu_pct <= 0.1 ? "yes" : "NO");
+        printf("bench/idle: CPU = %.3fx the 0.1%% target (%.4f%% of one CPU, %.4f s in %.0f s, %s); target met: %s\n",
+               cpu_pct / 0.1, cpu_pct, c1 - c0, t1 - t0, cpu_source,
+               cpu_pct <= 0.1 ? "yes" : "NO");
         return 0;
 }
