@@ -267,7 +267,7 @@ static void test_unit_of_cgroup(void **state) {
 static void test_grant_records(void **state) {
         Grant g = { .id = 7, .cgroup = (char *) "/jobs/a b", .nodes = mask("1,3"), .max_bytes = UINT64_MAX,
                     .persistent = true, .rule = (char *) "batch", .owner = (char *) ":1.42", .uid = 65534,
-                    .pid = 99, .caller_cgroup = (char *) "/", .created_usec = 123, .watch = -1 };
+                    .pid = 99, .caller_cgroup = (char *) "/", .created_usec = 123 };
         char *buf = NULL, *err = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);

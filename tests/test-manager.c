@@ -185,7 +185,6 @@ static Grant *grant(const char *cgroup, unsigned node) {
         g->cgroup = strdup(cgroup);
         assert_non_null(g->cgroup);
         nodemask_set(&g->nodes, node);
-        g->watch = -1;
         return g;
 }
 

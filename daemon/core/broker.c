@@ -112,22 +112,51 @@ static int broker_save_state(Manager *m) {
         return 0;
 }
 
-/* Follow the grant's cgroup being removed: cgroupfs reports rmdir as IN_DELETE to the parent's
- * watchers (there is no IN_DELETE_SELF for a kernfs directory), so the parent is watched. */
-static void grant_watch(Manager *m, Grant *g) {
-        char p[PATH_MAX + 32];
-        struct stat st;
+static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply);
 
-        snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
+/* The grant's cgroup's parent changed (sd-event's inotify): the cgroup was removed, or the queue
+ * overflowed and it may have been (each watch hears of that: each grant looks at its own). */
+static int on_grant_cgroup_removed(sd_event_source *s, const struct inotify_event *e, void *userdata) {
+        Grant *g = userdata;
+        const char *base = strrchr(g->cgroup, '/');
+        _cleanup_free_ char *p = NULL;
+
+        (void) s;
+        if (e->mask & IN_Q_OVERFLOW) {
+                if (asprintf(&p, CGROUP_ROOT "%s", g->cgroup) < 0)
+                        return 0;
+                if (access(p, F_OK) < 0 && errno == ENOENT)
+                        broker_revoke(g->manager, g, "cgroup-removed", true);
+                return 0;
+        }
+        if ((e->mask & IN_DELETE) && (e->mask & IN_ISDIR) && e->len > 0 && base && strcmp(base + 1, e->name) == 0)
+                broker_revoke(g->manager, g, "cgroup-removed", true);
+        return 0;
+}
+
+/* Follow the grant's cgroup being removed: cgroupfs reports rmdir as IN_DELETE to the parent's
+ * watchers (there is no IN_DELETE_SELF for a kernfs directory), so the parent is watched; grants
+ * below one parent share the kernel's watch (sd-event's), each with a source of its own. */
+static void grant_watch(Manager *m, Grant *g) {
+        _cleanup_free_ char *p = NULL;
+        sd_event_source *s = NULL;
+        struct stat st;
+        int r;
+
+        if (asprintf(&p, CGROUP_ROOT "%s", g->cgroup) < 0) {
+                log_oom();
+                return;
+        }
         if (stat(p, &st) < 0)
                 return; /* gone already: the caller revokes */
         g->cgroup_id = (uint64_t) st.st_ino; /* a cgroup2 directory's inode number is the cgroup id */
-        if (m->grant_inotify_fd < 0 || g->watch >= 0)
+        if (g->removal_watch)
                 return;
         *strrchr(p, '/') = '\0';
-        g->watch = inotify_add_watch(m->grant_inotify_fd, p, IN_DELETE | IN_ONLYDIR);
-        if (g->watch < 0)
-                log_warning_errno(-errno, "Cannot follow %s for the removal of %s: %m", p, g->cgroup);
+        r = sd_event_add_inotify(m->event, &s, p, IN_DELETE | IN_ONLYDIR, on_grant_cgroup_removed, g);
+        if (r < 0)
+                log_warning_errno(r, "Cannot follow %s for the removal of %s: %m", p, g->cgroup);
+        g->removal_watch = s;
 }
 
 void broker_load_state(Manager *m) {
@@ -391,17 +420,10 @@ size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
         return n;
 }
 
-static void grant_untrack(Manager *m, Grant *g) {
-        bool shared = false;
-
+static void grant_untrack(Grant *g) {
         g->owner_match = sd_bus_slot_unref(g->owner_match);
         g->owner_check = sd_bus_slot_unref(g->owner_check);
-        /* grants below one parent share its watch */
-        for (size_t i = 0; i < m->n_grants; i++)
-                shared = shared || (m->grants[i] != g && m->grants[i]->watch == g->watch);
-        if (g->watch >= 0 && m->grant_inotify_fd >= 0 && !shared)
-                (void) inotify_rm_watch(m->grant_inotify_fd, g->watch);
-        g->watch = -1;
+        g->removal_watch = sd_event_source_disable_unref(g->removal_watch);
 }
 
 /* End a grant: state, then enforcement (the cgroup loses the nodes; cgroup v2 migrates its pages off them). */
@@ -414,7 +436,7 @@ static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply) 
                 return;
         memmove(m->grants + i, m->grants + i + 1, (m->n_grants - i - 1) * sizeof *m->grants);
         m->n_grants--;
-        grant_untrack(m, g);
+        grant_untrack(g);
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
         (void) broker_save_state(m);
         if (apply)
@@ -483,33 +505,6 @@ static int grant_track(Manager *m, Grant *g) {
                  g->owner);
         return sd_bus_add_match_async(m->bus, (sd_bus_slot **) &g->owner_match, match, on_owner_changed,
                                       on_owner_match_installed, g);
-}
-
-static int on_grant_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
-        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        ssize_t n;
-
-        (void) s;
-        (void) revents;
-        while ((n = read(fd, buf, sizeof buf)) > 0)
-                for (char *p = buf; p < buf + n;) {
-                        const struct inotify_event *e = (const struct inotify_event *) p;
-
-                        p += sizeof *e + e->len;
-                        if (!(e->mask & IN_DELETE) || !(e->mask & IN_ISDIR) || e->len == 0)
-                                continue;
-                        for (size_t i = 0; i < m->n_grants;) {
-                                Grant *g = m->grants[i];
-                                const char *base = strrchr(g->cgroup, '/');
-
-                                if (g->watch == e->wd && base && strcmp(base + 1, e->name) == 0)
-                                        broker_revoke(m, g, "cgroup-removed", true); /* shifts the rest down */
-                                else
-                                        i++;
-                        }
-                }
-        return 0;
 }
 
 /* ---- authorisation ---- */
@@ -1297,7 +1292,6 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
-        g->watch = -1;
         g->manager = m;
         g->id = m->next_grant_id++;
         if (d.rule)
@@ -2007,13 +2001,6 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
 }
 
 int broker_start(Manager *m) {
-        if (m->grant_inotify_fd < 0) {
-                m->grant_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-                if (m->grant_inotify_fd >= 0 &&
-                    sd_event_add_io(m->event, &m->grant_inotify_source, m->grant_inotify_fd, EPOLLIN, on_grant_inotify,
-                                    m) < 0)
-                        log_warning("Cannot follow granted cgroups being removed.");
-        }
         if (broker_connect(m, false) < 0)
                 broker_adopt(m); /* revokes what is tied to clients: they cannot be reached */
         return 0;
@@ -2148,6 +2135,12 @@ void broker_stop(Manager *m) {
                 sd_bus_detach_event(m->bus);
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+}
+
+void broker_free(Manager *m) {
+        broker_stop(m);
+        for (size_t i = 0; i < m->n_grants; i++)
+                grant_untrack(m->grants[i]);
 }
 
 void broker_recheck(Manager *m) {

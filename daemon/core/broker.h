@@ -21,7 +21,10 @@ struct spmd_guard_event;
 void broker_load_state(Manager *m);
 /* Connect to the system bus and take the name; without a bus the broker is reported unavailable. */
 int broker_start(Manager *m);
+/* Off the bus: the grants' bus matches go; grants and their cgroup watches stay. */
 void broker_stop(Manager *m);
+/* Stopping: that, and the grants' cgroup watches (the grants themselves are the manager's). */
+void broker_free(Manager *m);
 /* Not on the bus: try to connect now rather than at the next retry (SIGHUP, Reload). */
 void broker_reconnect_now(Manager *m);
 

@@ -1277,7 +1277,6 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         m->config_required = config_required;
         m->cmdline_log_level = cmdline_log_level;
         m->next_grant_id = 1;
-        m->grant_inotify_fd = -1;
         m->lock_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
 
@@ -1324,7 +1323,7 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        broker_stop(m);
+        broker_free(m);
         m->reload_source = sd_event_source_disable_unref(m->reload_source);
         m->topology_worker = worker_free(m->topology_worker); /* waits for a read under way */
         for (size_t i = 0; i < m->n_reload_callers; i++)
@@ -1339,11 +1338,8 @@ Manager *manager_free(Manager *m) {
                 grant_free(m->grants[i]);
         free(m->grants);
         strv_free(m->grant_labels);
-        sd_event_source_disable_unref(m->grant_inotify_source);
         sd_event_source_disable_unref(m->limit_source);
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
-        if (m->grant_inotify_fd >= 0)
-                close(m->grant_inotify_fd);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
         m->bus_retry = sd_event_source_disable_unref(m->bus_retry);

@@ -72,8 +72,6 @@ typedef struct Manager {
         size_t n_grants;
         uint32_t next_grant_id;
         char **grant_labels;            /* for the cpuset wall's logs */
-        int grant_inotify_fd;           /* IN_DELETE_SELF on granted cgroups */
-        sd_event_source *grant_inotify_source;
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
 
         Pressure *pressure;             /* the pressure subsystem (pressure/): sampling, reclaim,

@@ -22,18 +22,19 @@
 #endif
 #define PF_KTHREAD 0x00200000
 
+/* A gateway's directory, followed for new children (sd-event's inotify). */
 typedef struct Watch {
-        int wd;
         char *path; /* relative, "" for the root */
+        sd_event_source *source;
+        struct CpusetWall *wall;
 } Watch;
 
 struct CpusetWall {
         sd_event *event;
         char *root;
-        int inotify_fd;
-        sd_event_source *io;
-        Watch *watches;
+        Watch **watches;
         size_t n_watches;
+        sd_event_source *overflow; /* the whole tree again, once, after the kernel dropped events */
 
         CpusetInput in;
         CpusetGrant *grants; /* in.grants points here */
@@ -230,49 +231,58 @@ static int enable_cpuset(CpusetWall *w, const char *path) {
         return 0;
 }
 
-static Watch *watch_by_wd(CpusetWall *w, int wd) {
-        for (size_t i = 0; i < w->n_watches; i++)
-                if (w->watches[i].wd == wd)
-                        return &w->watches[i];
-        return NULL;
-}
-
 /* A gateway already set up (controller enabled, watched) by an earlier pass. */
 static bool watch_by_path(const CpusetWall *w, const char *path) {
         for (size_t i = 0; i < w->n_watches; i++)
-                if (strcmp(w->watches[i].path, path) == 0)
+                if (strcmp(w->watches[i]->path, path) == 0)
                         return true;
         return false;
 }
 
 static void watch_drop(CpusetWall *w, size_t i) {
-        free(w->watches[i].path);
+        Watch *x = w->watches[i];
+
+        sd_event_source_disable_unref(x->source);
+        free(x->path);
+        free(x);
         w->watches[i] = w->watches[--w->n_watches];
 }
 
+static int on_inotify(sd_event_source *s, const struct inotify_event *e, void *userdata);
+
 static int watch_add(CpusetWall *w, const char *path) {
         _cleanup_free_ char *p = cg_path(w, path, NULL);
-        Watch *n;
-        int wd;
+        Watch **a, *x;
+        int r;
 
         if (!p)
                 return -ENOMEM;
-        wd = inotify_add_watch(w->inotify_fd, p, IN_CREATE | IN_ONLYDIR);
-        if (wd < 0)
-                return -errno;
-        if (watch_by_wd(w, wd))
-                return 0; /* the same directory again */
-        n = realloc(w->watches, (w->n_watches + 1) * sizeof *n);
-        if (!n)
+        if (watch_by_path(w, path))
+                return 0;
+        a = reallocarray(w->watches, w->n_watches + 1, sizeof *a);
+        if (!a)
                 return -ENOMEM;
-        w->watches = n;
-        w->watches[w->n_watches].wd = wd;
-        w->watches[w->n_watches].path = strdup(path);
-        if (!w->watches[w->n_watches].path) {
-                inotify_rm_watch(w->inotify_fd, wd);
+        w->watches = a;
+        x = calloc(1, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        x->wall = w;
+        x->path = strdup(path);
+        if (!x->path) {
+                free(x);
                 return -ENOMEM;
         }
-        w->n_watches++;
+        r = sd_event_add_inotify(w->event, &x->source, p, IN_CREATE | IN_ONLYDIR, on_inotify, x);
+        if (r >= 0)
+                /* Before anything else that runs on the loop: a new cgroup is walled as soon as possible. */
+                r = sd_event_source_set_priority(x->source, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r < 0) {
+                sd_event_source_disable_unref(x->source);
+                free(x->path);
+                free(x);
+                return r;
+        }
+        w->watches[w->n_watches++] = x;
         return 0;
 }
 
@@ -443,10 +453,9 @@ static int copy_input(CpusetWall *w, const CpusetInput *in) {
 static void forget_watches(CpusetWall *w) {
         /* Forget watches on cgroups that no longer let SPM nodes through. */
         for (size_t i = 0; i < w->n_watches;)
-                if (!cpuset_is_gateway(&w->in, w->watches[i].path)) {
-                        inotify_rm_watch(w->inotify_fd, w->watches[i].wd);
+                if (!cpuset_is_gateway(&w->in, w->watches[i]->path))
                         watch_drop(w, i);
-                } else
+                else
                         i++;
 }
 
@@ -657,42 +666,45 @@ static void shut_gateway(CpusetWall *w, const char *path, int r) {
                 w->stats.errors++;
 }
 
-static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_overflow(sd_event_source *s, void *userdata) {
         CpusetWall *w = userdata;
-        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-        bool overflow = false;
-        ssize_t n;
+        CpusetInput in = w->in;
 
         (void) s;
-        (void) revents;
-        n = read(fd, buf, sizeof buf);
-        if (n < 0)
-                return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(errno, "inotify read failed: %m");
-        for (char *p = buf; p < buf + n;) {
-                const struct inotify_event *e = (const struct inotify_event *) p;
-                Watch *x = watch_by_wd(w, e->wd);
+        log_warning("Too many new cgroups at once (inotify queue overflow): checking the whole tree.");
+        (void) cpuset_wall_apply(w, &in);
+        return 0;
+}
 
-                p += sizeof *e + e->len;
-                if (e->mask & IN_Q_OVERFLOW)
-                        overflow = true;
-                if (e->mask & IN_IGNORED) {
-                        if (x)
-                                watch_drop(w, (size_t) (x - w->watches));
-                        continue;
-                }
-                if (!x || !(e->mask & IN_CREATE) || !(e->mask & IN_ISDIR) || e->len == 0)
-                        continue;
-                _cleanup_free_ char *parent = strdup(x->path), *child = cg_child(x->path, e->name);
-                int r = parent && child ? handle_new(w, parent, child, cgroup_path_depth(child)) : -ENOMEM;
+/* A gateway got a child (sd-event's inotify), or the kernel dropped events: every watch hears of
+ * that, and the whole tree is walked once, after them. */
+static int on_inotify(sd_event_source *s, const struct inotify_event *e, void *userdata) {
+        Watch *x = userdata;
+        CpusetWall *w = x->wall;
 
-                if (r < 0 && parent)
-                        shut_gateway(w, parent, r);
+        (void) s;
+        if (e->mask & IN_Q_OVERFLOW) {
+                if (!w->overflow && sd_event_add_defer(w->event, &w->overflow, on_overflow, w) >= 0)
+                        (void) sd_event_source_set_priority(w->overflow, SD_EVENT_PRIORITY_IMPORTANT);
+                (void) sd_event_source_set_enabled(w->overflow, SD_EVENT_ONESHOT);
+                return 0;
         }
-        if (overflow) {
-                CpusetInput in = w->in;
-                log_warning("Too many new cgroups at once (inotify queue overflow): checking the whole tree.");
-                (void) cpuset_wall_apply(w, &in);
+        if (e->mask & IN_IGNORED) { /* the directory is gone */
+                for (size_t i = 0; i < w->n_watches; i++)
+                        if (w->watches[i] == x) {
+                                watch_drop(w, i);
+                                break;
+                        }
+                return 0;
         }
+        if (!(e->mask & IN_CREATE) || !(e->mask & IN_ISDIR) || e->len == 0)
+                return 0;
+        /* copies: the pass may drop this watch */
+        _cleanup_free_ char *parent = strdup(x->path), *child = cg_child(x->path, e->name);
+        int r = parent && child ? handle_new(w, parent, child, cgroup_path_depth(child)) : -ENOMEM;
+
+        if (r < 0 && parent)
+                shut_gateway(w, parent, r);
         return 0;
 }
 
@@ -720,7 +732,6 @@ int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
-        w->inotify_fd = -EBADF;
         w->root = strdup(root);
         if (!w->root)
                 return -ENOMEM;
@@ -737,20 +748,7 @@ int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **
                 return -EOPNOTSUPP;
         }
 
-        w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (w->inotify_fd < 0) {
-                r = -errno;
-                (void) asprintf(ret_reason, "inotify: %s", strerror(-r));
-                return r;
-        }
         w->event = sd_event_ref(event);
-        r = sd_event_add_io(event, &w->io, w->inotify_fd, EPOLLIN, on_inotify, w);
-        if (r < 0) {
-                (void) asprintf(ret_reason, "cannot watch inotify: %s", strerror(-r));
-                return r;
-        }
-        /* Before anything else that runs on the loop: a new cgroup is walled as soon as possible. */
-        (void) sd_event_source_set_priority(w->io, SD_EVENT_PRIORITY_IMPORTANT);
         *ret = TAKE_PTR(w);
         return 0;
 }
@@ -758,12 +756,10 @@ int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **
 CpusetWall *cpuset_wall_free(CpusetWall *w) {
         if (!w)
                 return NULL;
-        sd_event_source_disable_unref(w->io);
-        sd_event_unref(w->event);
-        if (w->inotify_fd >= 0)
-                close(w->inotify_fd);
         while (w->n_watches > 0)
                 watch_drop(w, 0);
+        sd_event_source_disable_unref(w->overflow);
+        sd_event_unref(w->event);
         free(w->watches);
         for (size_t i = 0; i < w->in.n_grants; i++) {
                 free(w->grants[i].cgroup);

@@ -328,25 +328,19 @@ static int on_ratio_sysfs(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
-static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/* A ratio file's directory changed (sd-event's inotify): one of the nodes' files was written or
+ * put in place, or the queue overflowed (every watch hears of it: sample then too). */
+static int on_ratio_inotify(sd_event_source *s, const struct inotify_event *e, void *userdata) {
         Pressure *pr = userdata;
-        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         bool hit = false;
-        ssize_t n;
 
-        (void) s;
-        (void) revents;
-        while ((n = read(fd, buf, sizeof buf)) > 0)
-                for (char *p = buf; p < buf + n;) {
-                        const struct inotify_event *e = (const struct inotify_event *) p;
-                        for (size_t i = 0; i < pr->n_nodes && !hit; i++) {
-                                NodePressure *np = &pr->nodes[i];
-                                _cleanup_free_ char *copy = np->ratio_path ? strdup(np->ratio_path) : NULL;
-                                hit = copy && np->ratio_watch == e->wd && e->len > 0 &&
-                                      strcmp(e->name, basename(copy)) == 0;
-                        }
-                        p += sizeof *e + e->len;
-                }
+        for (size_t i = 0; i < pr->n_nodes && !hit; i++) {
+                NodePressure *np = &pr->nodes[i];
+                const char *base = np->ratio_path ? strrchr(np->ratio_path, '/') : NULL;
+
+                hit = np->ratio_watch == s && ((e->mask & IN_Q_OVERFLOW) ||
+                                                (e->len > 0 && strcmp(e->name, base ? base + 1 : np->ratio_path) == 0));
+        }
         if (hit) {
                 sample_all(pr);
                 act_kick(pr);
@@ -354,20 +348,17 @@ static int on_ratio_inotify(sd_event_source *s, int fd, uint32_t revents, void *
         return 0;
 }
 
-static void unwatch_ratio(Pressure *pr, NodePressure *np) {
+static void unwatch_ratio(NodePressure *np) {
         np->ratio_source = sd_event_source_disable_unref(np->ratio_source);
-        if (np->ratio_watch >= 0 && pr->ratio_inotify_fd >= 0)
-                (void) inotify_rm_watch(pr->ratio_inotify_fd, np->ratio_watch);
-        np->ratio_watch = -1;
+        np->ratio_watch = sd_event_source_disable_unref(np->ratio_watch);
 }
 
 /* Follow np->ratio_path for changes; without a way to, it is still sampled once a second. */
 static void watch_ratio(Pressure *pr, NodePressure *np) {
         _cleanup_free_ char *dir = NULL;
         struct statfs sf;
-        int fd;
+        int fd, r;
 
-        np->ratio_watch = -1;
         if (!np->ratio_path)
                 return;
         if (statfs(np->ratio_path, &sf) == 0 && (unsigned long) sf.f_type == SYSFS_MAGIC_NUMBER) {
@@ -384,18 +375,14 @@ static void watch_ratio(Pressure *pr, NodePressure *np) {
                 (void) sd_event_source_set_io_fd_own(np->ratio_source, true);
                 return;
         }
-        if (pr->ratio_inotify_fd < 0) {
-                pr->ratio_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-                if (pr->ratio_inotify_fd < 0 ||
-                    sd_event_add_io(pr->event, &pr->ratio_watch_source, pr->ratio_inotify_fd, EPOLLIN, on_ratio_inotify,
-                                    pr) < 0) {
-                        log_debug("Cannot follow ratio files with inotify; sampling them once a second.");
-                        return;
-                }
-        }
+        /* a regular file: its directory, as a writer may replace the file (rename) */
         dir = strdup(np->ratio_path);
-        if (dir)
-                np->ratio_watch = inotify_add_watch(pr->ratio_inotify_fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO);
+        if (!dir)
+                return;
+        r = sd_event_add_inotify(pr->event, &np->ratio_watch, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR,
+                                 on_ratio_inotify, pr);
+        if (r < 0)
+                log_debug_errno(r, "Cannot follow %s with inotify (%m); sampling it once a second.", np->ratio_path);
 }
 
 void pressure_follow(Pressure *pr) {
@@ -444,7 +431,7 @@ void pressure_follow(Pressure *pr) {
                 k++;
         }
         for (size_t i = 0; i < pr->n_nodes; i++) {
-                unwatch_ratio(pr, &pr->nodes[i]);
+                unwatch_ratio(&pr->nodes[i]);
                 node_activity_clear(&pr->nodes[i]);
                 free(pr->nodes[i].ratio_path);
         }
@@ -502,7 +489,6 @@ int pressure_new(sd_event *event, const PressureInputs *in, const PressureOps *o
         if (ops)
                 pr->ops = *ops;
         pr->userdata = userdata;
-        pr->ratio_inotify_fd = -1;
         *ret = pr;
         return 0;
 }
@@ -514,16 +500,12 @@ Pressure *pressure_free(Pressure *pr) {
         act_free(pr);      /* reclaim's and evacuation's threads end (a job in the kernel is waited for) */
         demotion_free(pr); /* the kdamonds stop, DAMON is given back */
         for (size_t i = 0; i < pr->n_nodes; i++) {
-                unwatch_ratio(pr, &pr->nodes[i]);
+                unwatch_ratio(&pr->nodes[i]);
                 node_activity_clear(&pr->nodes[i]);
                 free(pr->nodes[i].ratio_path);
         }
-        pr->ratio_watch_source = sd_event_source_disable_unref(pr->ratio_watch_source);
         psi_drop_all(pr);
         pr->psi_reason = mfree(pr->psi_reason);
-        if (pr->ratio_inotify_fd >= 0)
-                close(pr->ratio_inotify_fd);
-        pr->ratio_inotify_fd = -1;
         free(pr->nodes);
         sd_event_unref(pr->event);
         free(pr);

@@ -80,7 +80,7 @@ typedef struct NodePressure {
         uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
         uint64_t nominal;       /* its capacity before a balloon took any (pressure_nominal_size()) */
         uint64_t balloon;       /* bytes its balloon holds (nodeN/vmstat), 0 where not counted */
-        int ratio_watch;        /* inotify watch of ratio_path's directory, -1 */
+        sd_event_source *ratio_watch; /* inotify (sd-event's) on ratio_path's directory */
         char memdevs[4][32];    /* the CXL memdevs behind the node's dax device (region targets) */
         unsigned n_memdevs;
         uint64_t health_usec;   /* when their health was last read; 0 = never */
@@ -118,8 +118,6 @@ struct Pressure {
         NodePressure *nodes;            /* one per SPM node followed */
         size_t n_nodes;
         sd_event_source *pressure_source;
-        sd_event_source *ratio_watch_source; /* inotify on the CompressionRatioPath= files */
-        int ratio_inotify_fd;
         PsiWatch *psi;                  /* memory PSI of the granted cgroups holding SPM nodes */
         size_t n_psi;
         PsiWatch *system_psi;           /* /proc/pressure/memory; NULL without PSI */

@@ -102,7 +102,6 @@ int grant_parse(const char *line, Grant **ret, char **ret_error) {
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
-        g->watch = -1;
         copy[strcspn(copy, "\n")] = '\0';
         for (char *kv = strtok_r(copy, "\t", &save); kv && r >= 0; kv = strtok_r(NULL, "\t", &save)) {
                 char *v = strchr(kv, '=');

@@ -34,7 +34,7 @@ typedef struct Grant {
         bool over_limit;       /* its usage on its nodes was above max_bytes at the last look */
         void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
         void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
-        int watch;             /* inotify watch of the cgroup directory, -1 */
+        void *removal_watch;   /* sd_event_source: inotify (sd-event's) on the cgroup's parent */
 } Grant;
 
 Grant *grant_free(Grant *g);

@@ -276,6 +276,32 @@ testcase_removed_cgroup_ends_grant() {
         test "$(n_grants)" = 0
 }
 
+testcase_removal_lost_in_an_inotify_overflow_still_ends_grant() {
+        # The kernel keeps at most max_queued_events per inotify instance and then drops events,
+        # saying only that it did (IN_Q_OVERFLOW). Here 8, with spmd stopped while 64 siblings of
+        # the granted cgroup and then the cgroup itself go: its removal is among the dropped.
+        # spmd looks at every granted cgroup on the overflow (it once ignored it: the grant stayed).
+        local old i
+        old=$(cat /proc/sys/fs/inotify/max_queued_events)
+        spmd_stop
+        for i in $(seq 64); do mkdir -p "$CG/jobs/burst/s$i"; done
+        mkdir -p "$CG/jobs/burst/x"
+        # read when an inotify instance is made: spmd's, at its start or its first grant
+        echo 8 >/proc/sys/fs/inotify/max_queued_events
+        spmd_start "$CONF"
+        "$SPMCTL" request --persistent --cgroup /jobs/burst/x
+        echo "$old" >/proc/sys/fs/inotify/max_queued_events
+        kill -STOP "$(cat /tmp/spmd.pid)"
+        python3 -c 'import os, sys
+for i in range(1, 65):
+    os.rmdir(f"{sys.argv[1]}/s{i}")
+os.rmdir(f"{sys.argv[1]}/x")' "$CG/jobs/burst"
+        kill -CONT "$(cat /tmp/spmd.pid)"
+        spmd_wait_log 'of /jobs/burst/x to uid 0 ended: cgroup-removed'
+        test "$(n_grants)" = 0
+        rmdir "$CG/jobs/burst"
+}
+
 testcase_deep_cgroups() {
         rmtree_cgroups() { python3 -c 'import os, sys
 for d, _, _ in sorted(os.walk(sys.argv[1]), key=lambda t: -len(t[0])):
