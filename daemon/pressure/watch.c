@@ -254,8 +254,12 @@ static void sample_all(Pressure *pr) {
                 char why[160];
 
                 uint64_t balloon = 0;
-                if (topology_node_memory_at("", np->node, &s.size, &s.free, &balloon) < 0)
+                int r = topology_node_memory_at("", np->node, &s.size, &s.free,
+                                                np->balloon_counted < 0 ? NULL : &balloon);
+                if (r < 0)
                         s.size = 0; /* the node went away: its device is being released */
+                else if (np->balloon_counted == 0)
+                        np->balloon_counted = r > 0 ? 1 : -1;
                 /* capacity lost to a balloon (CRAM) since the node came: its largest size against now */
                 np->nominal = s.size ? pressure_nominal_size(np->nominal, s.size, balloon) : 0;
                 np->balloon = balloon;

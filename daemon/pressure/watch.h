@@ -80,6 +80,7 @@ typedef struct NodePressure {
         uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
         uint64_t nominal;       /* its capacity before a balloon took any (pressure_nominal_size()) */
         uint64_t balloon;       /* bytes its balloon holds (nodeN/vmstat), 0 where not counted */
+        int balloon_counted;    /* the kernel counts it: 1, 0 not known yet, -1 no (vmstat not read again) */
         sd_event_source *ratio_watch; /* inotify (sd-event's) on ratio_path's directory */
         char memdevs[4][32];    /* the CXL memdevs behind the node's dax device (region targets) */
         unsigned n_memdevs;

@@ -463,7 +463,7 @@ int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, ui
                             uint64_t *balloon) {
         char p[PATH_MAX], line[256];
         uint64_t kb, pages;
-        bool got_total = false, got_free = false;
+        bool got_total = false, got_free = false, counted = false;
         FILE *f;
 
         snprintf(p, sizeof p, "%s/sys/devices/system/node/node%u/meminfo", root, node);
@@ -488,10 +488,12 @@ int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, ui
         if (!f)
                 return 0;
         while (fgets(line, sizeof line, f))
-                if (sscanf(line, "nr_balloon_pages %" SCNu64, &pages) == 1)
+                if (sscanf(line, "nr_balloon_pages %" SCNu64, &pages) == 1) {
                         *balloon = pages * (uint64_t) sysconf(_SC_PAGESIZE);
+                        counted = true;
+                }
         fclose(f);
-        return 0;
+        return counted;
 }
 
 const char *topology_damon_unusable(const Topology *t, int id) {

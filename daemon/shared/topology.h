@@ -103,7 +103,9 @@ const NodeInfo *topology_node(const Topology *t, int id);
 /*
  * Node node's MemTotal and MemFree (nodeN/meminfo) under root ("" for the running system), and the
  * bytes its balloon holds (nodeN/vmstat nr_balloon_pages; 0 where the kernel does not count them).
- * balloon may be NULL. -errno when the node is gone, -EBADMSG when meminfo lacks the two.
+ * balloon may be NULL (nodeN/vmstat is not read: a kernel without the counter has it for good,
+ * and it is the larger of the two files to read each second). 1 when the balloon was counted, 0
+ * when not (or not asked for), -errno when the node is gone, -EBADMSG when meminfo lacks the two.
  */
 int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, uint64_t *free_bytes,
                             uint64_t *balloon);
