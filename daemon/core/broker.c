@@ -2144,6 +2144,9 @@ void broker_free(Manager *m) {
 }
 
 void broker_recheck(Manager *m) {
+        /* the user database once per uid, not once per grant (200 grants of one uid: 200 lookups) */
+        CallerInfo users[8]; /* about 5 KiB each */
+        size_t n_users = 0;
         NodeMask spm;
         bool changed = false;
 
@@ -2157,9 +2160,18 @@ void broker_recheck(Manager *m) {
                                       .nodes = g->nodes,
                                       .max_bytes = g->max_bytes == UINT64_MAX ? 0 : g->max_bytes,
                                       .persistent = g->persistent };
+                size_t u = 0;
                 int r;
 
-                caller_groups(&c);
+                while (u < n_users && users[u].uid != g->uid)
+                        u++;
+                if (u < n_users)
+                        c = users[u];
+                else {
+                        caller_groups(&c);
+                        if (n_users < ELEMENTSOF(users))
+                                users[n_users++] = c;
+                }
                 AccessCaller ac = access_caller(&c, g->caller_cgroup);
                 /* MaxGrants= counts the grants before this one */
                 size_t n_saved = m->n_grants;

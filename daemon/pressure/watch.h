@@ -123,6 +123,9 @@ struct Pressure {
         size_t n_psi;
         PsiWatch *system_psi;           /* /proc/pressure/memory; NULL without PSI */
         char *psi_reason;               /* why PSI is not followed, NULL when it is */
+        bool psi_armed;                 /* the triggers were made with these (PsiWarn=, PsiWindow=): */
+        uint32_t psi_armed_warn;
+        uint64_t psi_armed_window;
 
         /* reclaim and evacuation (act.c) */
         sd_event_source *act_source;
