@@ -178,6 +178,50 @@ static void test_reload_in_steps(void **state) {
         manager_free(m);
 }
 
+/* Who manager_read_topology() answered, in order, with which topology. */
+typedef struct Reads {
+        int r[4];
+        const void *topology[4];
+        unsigned n;
+} Reads;
+
+static void on_read(Manager *m, int r, void *userdata) {
+        Reads *reads = userdata;
+
+        assert_true(reads->n < ELEMENTSOF(reads->r));
+        reads->r[reads->n] = r;
+        reads->topology[reads->n] = m->topology;
+        reads->n++;
+}
+
+static void test_topology_reads(void **state) {
+        Reads reads = {};
+        Manager *m;
+
+        (void) state;
+        m = start("");
+        /* the first read runs in the thread; who asks meanwhile gets one more that starts after */
+        assert_int_equal(manager_read_topology(m, on_read, &reads), 1);
+        assert_int_equal(manager_read_topology(m, on_read, &reads), 1);
+        assert_int_equal(manager_read_topology(m, on_read, &reads), 1);
+        assert_int_equal(reads.n, 0); /* nothing read on the loop */
+        while (reads.n < 3)
+                assert_true(sd_event_run(m->event, 10 * 1000 * 1000) >= 0);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(reads.r[i], 0);
+        assert_non_null(reads.topology[0]);
+        assert_ptr_not_equal(reads.topology[1], reads.topology[0]); /* a second read, not the first's */
+        assert_ptr_equal(reads.topology[2], reads.topology[1]);     /* ... shared by both who waited */
+        assert_int_equal(m->n_topology_waiters + m->n_topology_next, 0);
+
+        /* stopping with a read under way: its waiter hears so */
+        reads = (Reads){};
+        assert_int_equal(manager_read_topology(m, on_read, &reads), 1);
+        manager_free(m);
+        assert_int_equal(reads.n, 1);
+        assert_int_equal(reads.r[0], -ECANCELED);
+}
+
 static Grant *grant(const char *cgroup, unsigned node) {
         Grant *g = calloc(1, sizeof *g);
 
@@ -259,6 +303,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_reload_keeps_config),
                 cmocka_unit_test(test_reload_reaches_pressure),
                 cmocka_unit_test(test_reload_in_steps),
+                cmocka_unit_test(test_topology_reads),
                 cmocka_unit_test(test_node_cgroups),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

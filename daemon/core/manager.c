@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <inttypes.h>
@@ -1004,6 +1005,8 @@ static const char *const reload_step_names[] = {
         [RELOAD_GRANTS] = "the grants",
 };
 
+/* ---- reading the topology off the loop ---- */
+
 typedef struct TopologyJob {
         WorkerJob base;
         Topology *topology;
@@ -1023,52 +1026,131 @@ static void topology_job_free(WorkerJob *j) {
         free(job);
 }
 
-static void reload_continue(Manager *m) {
-        if (m->reload_source)
-                (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_ON);
-}
+static void on_topology_read(WorkerJob *j, void *userdata);
 
-static void on_topology_read(WorkerJob *j, void *userdata) {
-        TopologyJob *job = (TopologyJob *) j;
-        Manager *m = userdata;
-
-        log_debug("Reload: reading the topology took %.1f ms in a thread.", (double) job->base.usec / 1e3);
-        if (job->r < 0) {
-                /* as manager_apply_devices(): without the topology the devices and walls stay as they are */
-                log_error_errno(job->r, "Failed to discover the memory topology: %m");
-                m->reload_step = RELOAD_GRANTS;
-        } else {
-                topology_free(m->topology);
-                m->topology = TAKE_PTR(job->topology);
-        }
-        reload_continue(m);
-}
-
-/* Read the topology in the worker; 1: the loop is told when it is in, 0: it was read here. */
-static int reload_read_topology(Manager *m) {
+/* Hand a read to the worker; < 0 when it cannot take one. */
+static int topology_read_start(Manager *m) {
         TopologyJob *job;
         int r;
 
         if (!m->topology_worker) {
                 r = worker_new(m->event, on_topology_read, m, &m->topology_worker);
                 if (r < 0)
-                        goto here;
+                        return r;
         }
         job = calloc(1, sizeof *job);
         if (!job)
-                goto here;
+                return -ENOMEM;
         job->base = (WorkerJob){ .run = topology_job_run, .free = topology_job_free };
         r = worker_submit(m->topology_worker, &job->base);
-        if (r < 0) {
+        if (r < 0)
                 free(job);
-                goto here;
-        }
-        (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
-        return 1;
-here:
-        if (manager_refresh_topology(m) < 0)
-                m->reload_step = RELOAD_GRANTS;
+        return r;
+}
+
+static int waiters_add(TopologyWaiter **list, size_t *n, TopologyReadDone done, void *userdata) {
+        TopologyWaiter *a = reallocarray(*list, *n + 1, sizeof *a);
+
+        if (!a)
+                return -ENOMEM;
+        a[(*n)++] = (TopologyWaiter){ done, userdata };
+        *list = a;
         return 0;
+}
+
+static void waiters_call(Manager *m, TopologyWaiter *list, size_t n, int r) {
+        for (size_t i = 0; i < n; i++)
+                list[i].done(m, r, list[i].userdata);
+        free(list);
+}
+
+static void on_topology_read(WorkerJob *j, void *userdata) {
+        TopologyJob *job = (TopologyJob *) j;
+        Manager *m = userdata;
+        TopologyWaiter *done = TAKE_PTR(m->topology_waiters);
+        size_t n_done = m->n_topology_waiters;
+
+        log_debug("Reading the topology took %.1f ms in a thread.", (double) job->base.usec / 1e3);
+        if (job->r < 0)
+                log_error_errno(job->r, "Failed to discover the memory topology: %m");
+        else {
+                topology_free(m->topology);
+                m->topology = TAKE_PTR(job->topology);
+        }
+        m->n_topology_waiters = 0;
+        /* who asked while this read ran gets one that starts after they asked */
+        if (m->n_topology_next > 0) {
+                m->topology_waiters = TAKE_PTR(m->topology_next);
+                m->n_topology_waiters = m->n_topology_next;
+                m->n_topology_next = 0;
+                if (topology_read_start(m) < 0) {
+                        TopologyWaiter *w = TAKE_PTR(m->topology_waiters);
+                        size_t n = m->n_topology_waiters;
+
+                        m->n_topology_waiters = 0;
+                        waiters_call(m, w, n, manager_refresh_topology(m));
+                }
+        }
+        waiters_call(m, done, n_done, job->r < 0 ? job->r : 0);
+}
+
+int manager_read_topology(Manager *m, TopologyReadDone done, void *userdata) {
+        int r;
+
+        assert(m);
+        assert(done);
+        if (m->n_topology_waiters > 0) /* a read runs: the next one, after it */
+                return waiters_add(&m->topology_next, &m->n_topology_next, done, userdata) < 0 ? -ENOMEM : 1;
+        r = waiters_add(&m->topology_waiters, &m->n_topology_waiters, done, userdata);
+        if (r < 0)
+                return r;
+        if (topology_read_start(m) >= 0)
+                return 1;
+        /* no thread: read it here */
+        m->n_topology_waiters = 0;
+        m->topology_waiters = mfree(m->topology_waiters);
+        done(m, manager_refresh_topology(m), userdata);
+        return 0;
+}
+
+static void manager_cancel_topology_reads(Manager *m) {
+        TopologyWaiter *w = TAKE_PTR(m->topology_waiters), *next = TAKE_PTR(m->topology_next);
+        size_t n = m->n_topology_waiters, n_next = m->n_topology_next;
+
+        m->n_topology_waiters = m->n_topology_next = 0;
+        waiters_call(m, w, n, -ECANCELED);
+        waiters_call(m, next, n_next, -ECANCELED);
+}
+
+/* ---- the reload's steps ---- */
+
+static void reload_continue(Manager *m) {
+        if (m->reload_source)
+                (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_ON);
+}
+
+static void on_reload_topology(Manager *m, int r, void *userdata) {
+        (void) userdata;
+        if (r == -ECANCELED)
+                return;
+        /* as manager_apply_devices(): without the topology the devices and walls stay as they are */
+        if (r < 0)
+                m->reload_step = RELOAD_GRANTS;
+        reload_continue(m);
+}
+
+/* Read the topology in the worker; 1: the step goes on when it is in, 0: it was read here. */
+static int reload_read_topology(Manager *m) {
+        int r;
+
+        (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
+        r = manager_read_topology(m, on_reload_topology, NULL);
+        if (r < 0) {
+                reload_continue(m);
+                m->reload_step = RELOAD_GRANTS;
+                return 0;
+        }
+        return r;
 }
 
 static void reload_answer_callers(Manager *m) {
@@ -1326,6 +1408,7 @@ Manager *manager_free(Manager *m) {
         broker_free(m);
         m->reload_source = sd_event_source_disable_unref(m->reload_source);
         m->topology_worker = worker_free(m->topology_worker); /* waits for a read under way */
+        manager_cancel_topology_reads(m);
         for (size_t i = 0; i < m->n_reload_callers; i++)
                 sd_bus_message_unref(m->reload_callers[i]);
         free(m->reload_callers);

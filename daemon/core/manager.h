@@ -84,7 +84,9 @@ typedef struct Manager {
         unsigned reload_step;
         bool reload_again;              /* another reload came while this one ran: once more at its end */
         bool reload_devices_changed;    /* a device came or went in this reload */
-        Worker *topology_worker;
+        Worker *topology_worker;        /* reads the topology (manager_read_topology()) */
+        struct TopologyWaiter *topology_waiters, *topology_next; /* for the read running, the next */
+        size_t n_topology_waiters, n_topology_next;
         sd_bus_message **reload_callers; /* Reload calls, answered when the work is done */
         size_t n_reload_callers;
 
@@ -102,6 +104,16 @@ typedef struct LayerState {
 #define MANAGER_N_LAYERS 6
 void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]);
 int manager_refresh_topology(Manager *m);
+/* Read the topology again in a thread, done(m, r, userdata) on the loop once it is in m->topology
+ * (r < 0: it could not be read, the old one stays; -ECANCELED: spmd is stopping). A read that runs
+ * already is followed by one more for who asks meanwhile. 1: done comes later; 0: there was no
+ * thread, it was read here and done was called; -ENOMEM. */
+typedef void (*TopologyReadDone)(Manager *m, int r, void *userdata);
+typedef struct TopologyWaiter {
+        TopologyReadDone done;
+        void *userdata;
+} TopologyWaiter;
+int manager_read_topology(Manager *m, TopologyReadDone done, void *userdata);
 /* Release dax device dev (or the device of [Device] Name=dev); -ENOENT when there is none. */
 int manager_release_device(Manager *m, const char *dev, char **ret_message);
 /* The SPM nodes now (online and claimed). */
