@@ -240,10 +240,6 @@ static void help(void) {
 int main(int argc, char *argv[]) {
         int i;
 
-        log_set_ident("spmctl");
-        log_set_target(LOG_TARGET_CONSOLE);
-        log_set_max_level(LOG_WARNING);
-
         i = spmctl_parse_options(argc, argv, help);
         if (i < 0)
                 return i == -1 ? 0 : 2;

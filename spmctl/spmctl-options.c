@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "spmctl-options.h"
 
 bool spmctl_json = false;
@@ -25,6 +26,10 @@ int spmctl_parse_options(int argc, char *argv[], void (*help)(void)) {
                 {}
         };
         int c;
+
+        log_set_ident("spmctl");
+        log_set_target(LOG_TARGET_CONSOLE);
+        log_set_max_level(LOG_WARNING);
 
         /* Options may follow the command ("spmctl nodes --json"), except for the commands with options of
          * their own ("request --node 1", "run -- CMD"): theirs belong to them. */

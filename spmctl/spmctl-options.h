@@ -13,8 +13,9 @@ extern bool arg_dump;            /* --dump: check-config prints the effective co
 extern const char *arg_config;   /* -c/--config: the policy (default SPMD_CONF_PATH) */
 extern bool arg_config_given;
 
-/* The index of the command in argv; -1 when help or the version was printed (exit 0), -2 on a
- * usage error (said; exit 2). help prints the help text. */
+/* Set up the logger (console, warnings and worse, as "spmctl") and parse argv: the index of the
+ * command; -1 when help or the version was printed (exit 0), -2 on a usage error (said; exit 2).
+ * help prints the help text. */
 int spmctl_parse_options(int argc, char *argv[], void (*help)(void));
 
 /* The program beside this one's executable at rel (a build tree: "spmctl-local",

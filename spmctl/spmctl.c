@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
 #include "macro.h"
 #include "spmctl-bus.h"
 #include "spmctl-options.h"
@@ -107,10 +106,6 @@ static int run_local(char *argv[]) {
 int main(int argc, char *argv[]) {
         char **all = argv;
         int i;
-
-        log_set_ident("spmctl");
-        log_set_target(LOG_TARGET_CONSOLE);
-        log_set_max_level(LOG_WARNING);
 
         i = spmctl_parse_options(argc, argv, help);
         if (i < 0)
