@@ -7,8 +7,9 @@
 # client disconnects and the cgroup's pages move off the node; an
 # unprivileged uid gets a grant only through a rule; spmctl run; grants
 # survive kill -9 and restart of spmd and are revoked at restart when their
-# client is gone; a removed cgroup or a reload that no longer allows a grant
-# ends it; spmctl monitor follows it all.
+# client is gone; a removed cgroup (also one whose removal the kernel's inotify
+# queue dropped) or a reload that no longer allows a grant ends it; spmctl
+# monitor follows it all.
 
 CONF=/etc/spmd/spmd.conf
 CG=/sys/fs/cgroup
