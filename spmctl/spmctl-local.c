@@ -3,7 +3,7 @@
  * spmctl-local: spmctl's commands that read or change the machine itself (check-config, nodes,
  * devices, device release), with the libraries they need (libcxl, libdaxctl, libnuma, the
  * policy's parser). spmctl runs it for them, with its own arguments, so that spmctl itself links
- * only sd-bus and json-c.
+ * no BPF or device library.
  */
 #include <errno.h>
 #include <stdio.h>
