@@ -25,6 +25,8 @@
 /* A gateway's directory, followed for new children (sd-event's inotify). */
 typedef struct Watch {
         char *path; /* relative, "" for the root */
+        dev_t dev;  /* the directory watched: a cgroup made again at the path is another */
+        ino_t ino;
         sd_event_source *source;
         struct CpusetWall *wall;
 } Watch;
@@ -252,13 +254,22 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *e, void *u
 
 static int watch_add(CpusetWall *w, const char *path) {
         _cleanup_free_ char *p = cg_path(w, path, NULL);
+        struct stat st;
         Watch **a, *x;
         int r;
 
         if (!p)
                 return -ENOMEM;
-        if (watch_by_path(w, path))
-                return 0;
+        if (stat(p, &st) < 0)
+                return -errno;
+        for (size_t i = 0; i < w->n_watches; i++)
+                if (strcmp(w->watches[i]->path, path) == 0) {
+                        if (w->watches[i]->dev == st.st_dev && w->watches[i]->ino == st.st_ino)
+                                return 0; /* the same directory again */
+                        /* removed and made again before the old watch's IN_IGNORED came in */
+                        watch_drop(w, i);
+                        break;
+                }
         a = reallocarray(w->watches, w->n_watches + 1, sizeof *a);
         if (!a)
                 return -ENOMEM;
@@ -267,6 +278,8 @@ static int watch_add(CpusetWall *w, const char *path) {
         if (!x)
                 return -ENOMEM;
         x->wall = w;
+        x->dev = st.st_dev;
+        x->ino = st.st_ino;
         x->path = strdup(path);
         if (!x->path) {
                 free(x);
