@@ -470,7 +470,8 @@ int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, ui
         f = fopen(p, "re");
         if (!f)
                 return -errno;
-        while (fgets(line, sizeof line, f)) {
+        /* the kernel's first two lines: read no further than them (sampled each second) */
+        while (!(got_total && got_free) && fgets(line, sizeof line, f)) {
                 unsigned n;
                 if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
                         *total = kb * 1024, got_total = true;
@@ -487,8 +488,8 @@ int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, ui
         f = fopen(p, "re");
         if (!f)
                 return 0;
-        while (fgets(line, sizeof line, f))
-                if (sscanf(line, "nr_balloon_pages %" SCNu64, &pages) == 1) {
+        while (!counted && fgets(line, sizeof line, f))
+                if (strncmp(line, "nr_balloon_pages ", 17) == 0 && sscanf(line + 17, "%" SCNu64, &pages) == 1) {
                         *balloon = pages * (uint64_t) sysconf(_SC_PAGESIZE);
                         counted = true;
                 }
