@@ -31,7 +31,26 @@ static double now_s(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-static double cpu_ticks_s(pid_t pid);
+/* utime + stime of pid from /proc/PID/stat, seconds, in clock ticks */
+static double cpu_ticks_s(pid_t pid) {
+        char p[64], buf[1024], *s;
+        unsigned long ut = 0, st = 0;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/stat", (int) pid);
+        f = fopen(p, "re");
+        if (!f || !fgets(buf, sizeof buf, f)) {
+                if (f)
+                        fclose(f);
+                return -1;
+        }
+        fclose(f);
+        s = strrchr(buf, ')');
+        if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+                return -1;
+        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
 static const char *cpu_source = "schedstat"; /* what cpu_s() read */
 
 /* The time pid's threads spent on a CPU, seconds, in nanoseconds as the scheduler counts it
@@ -79,25 +98,6 @@ static double cpu_s(pid_t pid) {
         return cpu_ticks_s(pid);
 }
 
-/* utime + stime of pid from /proc/PID/stat, seconds, in clock ticks */
-static double cpu_ticks_s(pid_t pid) {
-        char p[64], buf[1024], *s;
-        unsigned long ut = 0, st = 0;
-        FILE *f;
-
-        snprintf(p, sizeof p, "/proc/%d/stat", (int) pid);
-        f = fopen(p, "re");
-        if (!f || !fgets(buf, sizeof buf, f)) {
-                if (f)
-                        fclose(f);
-                return -1;
-        }
-        fclose(f);
-        s = strrchr(buf, ')');
-        if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-                return -1;
-        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
-}
 
 static long rss_kb(pid_t pid) {
         char p[64], line[256];

@@ -114,18 +114,23 @@ static int broker_save_state(Manager *m) {
 
 static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply);
 
+/* The grant's cgroup is not there (or cannot be looked at: the grant fails closed). */
+static bool grant_cgroup_gone(const Grant *g) {
+        char p[PATH_MAX + 32]; /* a grant's cgroup is a valid path: shorter than 4096 */
+
+        snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
+        return access(p, F_OK) < 0;
+}
+
 /* The grant's cgroup's parent changed (sd-event's inotify): the cgroup was removed, or the queue
  * overflowed and it may have been (each watch hears of that: each grant looks at its own). */
 static int on_grant_cgroup_removed(sd_event_source *s, const struct inotify_event *e, void *userdata) {
         Grant *g = userdata;
         const char *base = strrchr(g->cgroup, '/');
-        _cleanup_free_ char *p = NULL;
 
         (void) s;
         if (e->mask & IN_Q_OVERFLOW) {
-                if (asprintf(&p, CGROUP_ROOT "%s", g->cgroup) < 0)
-                        return 0;
-                if (access(p, F_OK) < 0 && errno == ENOENT)
+                if (grant_cgroup_gone(g))
                         broker_revoke(g->manager, g, "cgroup-removed", true);
                 return 0;
         }
@@ -1949,9 +1954,7 @@ static void broker_adopt(Manager *m) {
                 int r = 0;
 
                 g->manager = m;
-                char p[PATH_MAX + 32];
-                snprintf(p, sizeof p, CGROUP_ROOT "%s", g->cgroup);
-                if (access(p, F_OK) < 0) {
+                if (grant_cgroup_gone(g)) {
                         broker_revoke(m, g, "cgroup-removed", true);
                         continue;
                 }

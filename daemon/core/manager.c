@@ -992,17 +992,17 @@ typedef enum ReloadStep {
         RELOAD_DONE,
 } ReloadStep;
 
-static const char *const reload_step_names[] = {
-        [RELOAD_WALL] = "the cpuset wall",
-        [RELOAD_OBSERVER] = "the observer",
-        [RELOAD_GUARD] = "the guard",
-        [RELOAD_KERNEL_LAYERS] = "the kernel's layers",
-        [RELOAD_TOPOLOGY] = "reading the topology",
-        [RELOAD_DEVICES] = "the devices",
-        [RELOAD_TOPOLOGY_AGAIN] = "reading the topology again",
-        [RELOAD_FOLLOW] = "following the SPM nodes' pressure",
-        [RELOAD_ENFORCEMENT] = "the walls and BPF maps",
-        [RELOAD_GRANTS] = "the grants",
+static const char *const reload_step_names[] = { /* for log_step() */
+        [RELOAD_WALL] = "Reload: the cpuset wall",
+        [RELOAD_OBSERVER] = "Reload: the observer",
+        [RELOAD_GUARD] = "Reload: the guard",
+        [RELOAD_KERNEL_LAYERS] = "Reload: the kernel's layers",
+        [RELOAD_TOPOLOGY] = "Reload: reading the topology",
+        [RELOAD_DEVICES] = "Reload: the devices",
+        [RELOAD_TOPOLOGY_AGAIN] = "Reload: reading the topology again",
+        [RELOAD_FOLLOW] = "Reload: following the SPM nodes' pressure",
+        [RELOAD_ENFORCEMENT] = "Reload: the walls and BPF maps",
+        [RELOAD_GRANTS] = "Reload: the grants",
 };
 
 /* ---- reading the topology off the loop ---- */
@@ -1048,6 +1048,23 @@ static int topology_read_start(Manager *m) {
         return r;
 }
 
+static void waiters_call(Manager *m, TopologyWaiter *list, size_t n, int r);
+
+/* Read for the waiters in m->topology_waiters: in the worker (1), or here when it cannot take the
+ * read, calling them at once (0). */
+static int topology_read_for_waiters(Manager *m) {
+        TopologyWaiter *w;
+        size_t n;
+
+        if (topology_read_start(m) >= 0)
+                return 1;
+        w = TAKE_PTR(m->topology_waiters);
+        n = m->n_topology_waiters;
+        m->n_topology_waiters = 0;
+        waiters_call(m, w, n, manager_refresh_topology(m));
+        return 0;
+}
+
 static int waiters_add(TopologyWaiter **list, size_t *n, TopologyReadDone done, void *userdata) {
         TopologyWaiter *a = reallocarray(*list, *n + 1, sizeof *a);
 
@@ -1083,13 +1100,7 @@ static void on_topology_read(WorkerJob *j, void *userdata) {
                 m->topology_waiters = TAKE_PTR(m->topology_next);
                 m->n_topology_waiters = m->n_topology_next;
                 m->n_topology_next = 0;
-                if (topology_read_start(m) < 0) {
-                        TopologyWaiter *w = TAKE_PTR(m->topology_waiters);
-                        size_t n = m->n_topology_waiters;
-
-                        m->n_topology_waiters = 0;
-                        waiters_call(m, w, n, manager_refresh_topology(m));
-                }
+                (void) topology_read_for_waiters(m);
         }
         waiters_call(m, done, n_done, job->r < 0 ? job->r : 0);
 }
@@ -1104,13 +1115,7 @@ int manager_read_topology(Manager *m, TopologyReadDone done, void *userdata) {
         r = waiters_add(&m->topology_waiters, &m->n_topology_waiters, done, userdata);
         if (r < 0)
                 return r;
-        if (topology_read_start(m) >= 0)
-                return 1;
-        /* no thread: read it here */
-        m->n_topology_waiters = 0;
-        m->topology_waiters = mfree(m->topology_waiters);
-        done(m, manager_refresh_topology(m), userdata);
-        return 0;
+        return topology_read_for_waiters(m);
 }
 
 static void manager_cancel_topology_reads(Manager *m) {
@@ -1236,9 +1241,8 @@ static int on_reload_step(sd_event_source *s, void *userdata) {
         }
         t = now_usec(CLOCK_MONOTONIC);
         r = reload_run_step(m);
-        if (r == 0)
-                log_debug("Reload: %s took %.1f ms.", reload_step_names[step],
-                          (double) (now_usec(CLOCK_MONOTONIC) - t) / 1e3);
+        if (r == 0) /* the worker's share is logged when it ends */
+                log_step(&t, reload_step_names[step]);
         return 0;
 }
 

@@ -233,12 +233,12 @@ static int enable_cpuset(CpusetWall *w, const char *path) {
         return 0;
 }
 
-/* A gateway already set up (controller enabled, watched) by an earlier pass. */
-static bool watch_by_path(const CpusetWall *w, const char *path) {
+/* The watch of a gateway already set up (controller enabled, watched) by an earlier pass; -1. */
+static ssize_t watch_index(const CpusetWall *w, const char *path) {
         for (size_t i = 0; i < w->n_watches; i++)
                 if (strcmp(w->watches[i]->path, path) == 0)
-                        return true;
-        return false;
+                        return (ssize_t) i;
+        return -1;
 }
 
 static void watch_drop(CpusetWall *w, size_t i) {
@@ -256,20 +256,20 @@ static int watch_add(CpusetWall *w, const char *path) {
         _cleanup_free_ char *p = cg_path(w, path, NULL);
         struct stat st;
         Watch **a, *x;
+        ssize_t i;
         int r;
 
         if (!p)
                 return -ENOMEM;
         if (stat(p, &st) < 0)
                 return -errno;
-        for (size_t i = 0; i < w->n_watches; i++)
-                if (strcmp(w->watches[i]->path, path) == 0) {
-                        if (w->watches[i]->dev == st.st_dev && w->watches[i]->ino == st.st_ino)
-                                return 0; /* the same directory again */
-                        /* removed and made again before the old watch's IN_IGNORED came in */
-                        watch_drop(w, i);
-                        break;
-                }
+        i = watch_index(w, path);
+        if (i >= 0) {
+                if (w->watches[i]->dev == st.st_dev && w->watches[i]->ino == st.st_ino)
+                        return 0; /* the same directory again */
+                /* removed and made again before the old watch's IN_IGNORED came in */
+                watch_drop(w, (size_t) i);
+        }
         a = reallocarray(w->watches, w->n_watches + 1, sizeof *a);
         if (!a)
                 return -ENOMEM;
@@ -596,7 +596,7 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
                                 w->stats.errors++;
                                 break;
                         }
-                        if (cpuset_is_gateway(&w->in, prefix) && !watch_by_path(w, prefix))
+                        if (cpuset_is_gateway(&w->in, prefix) && watch_index(w, prefix) < 0)
                                 (void) gateway_setup(w, prefix);
                 }
         r = walk_changed(w, &old, "", 0, changed, n_changed);
