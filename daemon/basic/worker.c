@@ -9,6 +9,8 @@
 
 #include "worker.h"
 
+#define WORKER_STACK_SIZE (512u * 1024u)
+
 struct Worker {
         pthread_t thread;
         pthread_mutex_t lock;
@@ -111,7 +113,17 @@ int worker_new(sd_event *event, WorkerDone done, void *userdata, Worker **ret) {
         }
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
-        r = -pthread_create(&w->thread, NULL, worker_main, w);
+        /* A small stack: an 8 MiB default holds 2 MiB-aligned ranges that khugepaged
+         * backs with a huge page once one page in each is touched (THP "always"),
+         * which put 2 MiB on the daemon's RSS for a thread that needs kilobytes. */
+        pthread_attr_t attr;
+        r = -pthread_attr_init(&attr);
+        if (r == 0) {
+                r = -pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+                if (r == 0)
+                        r = -pthread_create(&w->thread, &attr, worker_main, w);
+                pthread_attr_destroy(&attr);
+        }
         if (r < 0) {
                 sd_event_source_disable_unref(w->source);
                 close(w->efd);

@@ -114,6 +114,19 @@ vm_nvdimm_create_devdax() {
         daxctl list | sed -n 's/.*"chardev":"\(dax[0-9.]*\)".*/\1/p' | head -n1
 }
 
+# A testcase that fails between spmd_start and spmd_stop leaves its spmd
+# running, holding the host lock: stop it, so that the failure is reported once
+# and not again by every testcase after it.
+vm_stop_leftover_spmd() {
+        local pid
+        pid=$(cat /tmp/spmd.pid 2>/dev/null) || return 0
+        kill -0 "$pid" 2>/dev/null || return 0
+        echo "# stopping spmd (pid $pid), left running by the failed testcase"
+        kill -TERM "$pid"
+        for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+}
+
 vm_run_scenario() {
         local scenario=$1 n=0 passed=0 failed=0 skipped=0 f rc log
         local start=$SECONDS setup_failed=""
@@ -156,6 +169,7 @@ vm_run_scenario() {
                         echo "not ok $n - $f (exit $rc)"
                         echo "$log" | tail -n 60 | sed 's/^/# /'
                         failed=$((failed + 1))
+                        vm_stop_leftover_spmd
                 fi
                 [ -n "${VM_VERBOSE:-}" ] && echo "$log" | sed 's/^/#   /'
         done
