@@ -1477,23 +1477,33 @@ static int reply_list_devices(Manager *m, sd_bus_message *msg) {
 
 /* ListNodes and ListDevices answer from a topology read for them, in a thread (libcxl, libdaxctl
  * and sysfs: 130-280 ms in the test guest under load, too long for the loop). */
-static void on_topology_for_call(Manager *m, int r, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+typedef int (*TopologyReply)(Manager *m, sd_bus_message *msg);
 
+static void on_topology_for_call(sd_bus_message *msg, Manager *m, int r, TopologyReply reply) {
         if (r == -ECANCELED) /* stopping: the bus goes too */
                 return;
         if (r < 0)
                 r = sd_bus_reply_method_errnof(msg, -r, "Cannot read the memory topology: %m");
-        else if (streq_ptr(sd_bus_message_get_member(msg), "ListNodes"))
-                r = reply_list_nodes(m, msg);
         else
-                r = reply_list_devices(m, msg);
+                r = reply(m, msg);
         if (r < 0)
                 log_debug_errno(r, "Cannot answer %s: %m", strna(sd_bus_message_get_member(msg)));
 }
 
-static int reply_after_topology_read(Manager *m, sd_bus_message *msg) {
-        int r = manager_read_topology(m, on_topology_for_call, sd_bus_message_ref(msg));
+static void on_topology_for_list_nodes(Manager *m, int r, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+
+        on_topology_for_call(msg, m, r, reply_list_nodes);
+}
+
+static void on_topology_for_list_devices(Manager *m, int r, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+
+        on_topology_for_call(msg, m, r, reply_list_devices);
+}
+
+static int reply_after_topology_read(Manager *m, sd_bus_message *msg, TopologyReadDone done) {
+        int r = manager_read_topology(m, done, sd_bus_message_ref(msg));
 
         if (r < 0) {
                 sd_bus_message_unref(msg);
@@ -1504,12 +1514,12 @@ static int reply_after_topology_read(Manager *m, sd_bus_message *msg) {
 
 static int method_list_nodes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         (void) error;
-        return reply_after_topology_read(userdata, msg);
+        return reply_after_topology_read(userdata, msg, on_topology_for_list_nodes);
 }
 
 static int method_list_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         (void) error;
-        return reply_after_topology_read(userdata, msg);
+        return reply_after_topology_read(userdata, msg, on_topology_for_list_devices);
 }
 
 static int append_pressure(sd_bus_message *reply, Manager *m) {
