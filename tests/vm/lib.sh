@@ -114,17 +114,16 @@ vm_nvdimm_create_devdax() {
         daxctl list | sed -n 's/.*"chardev":"\(dax[0-9.]*\)".*/\1/p' | head -n1
 }
 
-# A testcase that fails between spmd_start and spmd_stop leaves its spmd
-# running, holding the host lock: stop it, so that the failure is reported once
-# and not again by every testcase after it.
-vm_stop_leftover_spmd() {
+# A testcase that fails between spmd_start and spmd_stop leaves its spmd running, holding the
+# host lock. Later testcases may use that spmd on purpose (TEST-14's stop_gives_damon_back), so
+# it stays; the next spmd_start stops it, so that the failure is reported once and not again by
+# every testcase that starts its own.
+vm_note_leftover_spmd() {
         local pid
         pid=$(cat /tmp/spmd.pid 2>/dev/null) || return 0
         kill -0 "$pid" 2>/dev/null || return 0
-        echo "# stopping spmd (pid $pid), left running by the failed testcase"
-        kill -TERM "$pid"
-        for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+        echo "$pid" >/tmp/spmd.left-by-failure
+        echo "# spmd (pid $pid) still runs after the failed testcase; the next spmd_start stops it"
 }
 
 vm_run_scenario() {
@@ -169,7 +168,7 @@ vm_run_scenario() {
                         echo "not ok $n - $f (exit $rc)"
                         echo "$log" | tail -n 60 | sed 's/^/# /'
                         failed=$((failed + 1))
-                        vm_stop_leftover_spmd
+                        vm_note_leftover_spmd
                 fi
                 [ -n "${VM_VERBOSE:-}" ] && echo "$log" | sed 's/^/#   /'
         done
@@ -183,6 +182,15 @@ vm_run_scenario() {
 
 # spmd as a background daemon for scenarios. Logs go to /tmp/spmd.log.
 spmd_start() { # spmd_start CONFIG [SPMD-ARGS...]
+        local left
+        if left=$(cat /tmp/spmd.left-by-failure 2>/dev/null); then
+                rm -f /tmp/spmd.left-by-failure
+                if kill -0 "$left" 2>/dev/null; then
+                        echo "stopping spmd (pid $left), left running by an earlier failed testcase"
+                        kill -TERM "$left"
+                        for _ in $(seq 300); do kill -0 "$left" 2>/dev/null || break; sleep 0.1; done
+                fi
+        fi
         : >/tmp/spmd.log
         "$SPMD" --config "$@" >>/tmp/spmd.log 2>&1 &
         echo $! >/tmp/spmd.pid
