@@ -315,6 +315,51 @@ static void test_cram_capacity_lost(void **state) {
         config_free(c);
 }
 
+/* The per-CPU free lists: read from zoneinfo, counted only where they decide something. */
+static void test_pcp_pages(void **state) {
+        const char *fixtures = getenv("SPMD_FIXTURES");
+        char root[PATH_MAX];
+        uint64_t pcp = 1;
+
+        (void) state;
+        assert_non_null(fixtures);
+        snprintf(root, sizeof root, "%s/zoneinfo", fixtures);
+        assert_int_equal(topology_node_pcp_pages(root, 0, &pcp), 0);
+        assert_int_equal(pcp, 5079 + 5736); /* Normal's two CPUs; DMA's and DMA32's are empty */
+        assert_int_equal(topology_node_pcp_pages(root, 1, &pcp), 0);
+        assert_int_equal(pcp, 2 + 4928);    /* the CPU-less node's Movable zone */
+        assert_int_equal(topology_node_pcp_pages(root, 2, &pcp), 0);
+        assert_int_equal(pcp, 0);           /* no such node: no zones */
+        assert_int_equal(topology_node_pcp_pages("/nonexistent", 0, &pcp), -ENOENT);
+}
+
+static void test_counts_pcp(void **state) {
+        Config *c = cfg();
+        const struct {
+                double free_pct;
+                PressureLevel held;
+                bool acting;
+                bool want;
+        } cases[] = {
+                { 50, PRESSURE_OK, false, false },      /* at ok, nothing to decide: zoneinfo not read */
+                { 12.1, PRESSURE_OK, false, false },    /* just above FreeWarn= + Hysteresis= */
+                { 9, PRESSURE_OK, false, true },        /* MemFree alone would raise the level */
+                { 4, PRESSURE_OK, false, true },
+                { 50, PRESSURE_WARN, false, true },     /* held above ok: its recovery is decided */
+                { 50, PRESSURE_CRITICAL, false, true },
+                { 50, PRESSURE_OK, true, true },        /* an action still running: how much to move */
+        };
+
+        (void) state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                PressureSample s = freepct(cases[i].free_pct);
+                if (pressure_counts_pcp(c, &s, cases[i].held, cases[i].acting) != cases[i].want)
+                        fail_msg("case %zu: free %.1f%%, held %s, acting %d: want %d", i, cases[i].free_pct,
+                                 pressure_level_to_string(cases[i].held), cases[i].acting, cases[i].want);
+        }
+        config_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_levels),
@@ -326,6 +371,8 @@ int main(void) {
                 cmocka_unit_test(test_psi),
                 cmocka_unit_test(test_health),
                 cmocka_unit_test(test_cram_capacity_lost),
+                cmocka_unit_test(test_pcp_pages),
+                cmocka_unit_test(test_counts_pcp),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdio.h>
 
 #include "macro.h"
@@ -181,6 +182,12 @@ bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, 
         st->level = st->lower;
         st->lower_since_usec = 0;
         return true;
+}
+
+bool pressure_counts_pcp(const Config *c, const PressureSample *s, PressureLevel held, bool acting) {
+        assert(c);
+        assert(s);
+        return held > PRESSURE_OK || acting || pressure_level_for(c, s, held, NULL, 0) > PRESSURE_OK;
 }
 
 uint64_t pressure_bytes_to_clear(const Config *c, const PressureSample *s, PressureLevel l) {

@@ -62,6 +62,13 @@ typedef struct PressureState {
 PressureLevel pressure_level_for(const Config *c, const PressureSample *s, PressureLevel now, char *why,
                                  size_t why_len);
 
+/* Whether the node's free memory must count the pages in its per-CPU free lists (which MemFree leaves
+ * out, and which a large migration off the node fills for seconds): while it is above ok (HELD), while
+ * reclaim or evacuation acts on it (ACTING), or when the sample without them would call for more than
+ * ok. Each of these decides how much to move, or whether to move at all; at ok the cost of reading
+ * /proc/zoneinfo each second buys nothing. */
+bool pressure_counts_pcp(const Config *c, const PressureSample *s, PressureLevel held, bool acting);
+
 /* Feed one sample taken at now_usec (monotonic). Returns true when st->level changed. */
 bool pressure_step(PressureState *st, const Config *c, const PressureSample *s, uint64_t now_usec, char *why,
                    size_t why_len);

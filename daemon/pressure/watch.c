@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "act.h"
 #include "demote.h"
@@ -271,6 +272,11 @@ static void sample_all(Pressure *pr) {
                 s.health_why = np->health_why;
                 if (!pr->psi_reason)
                         s.psi_valid = node_psi(pr, np->node, &s.psi);
+                if (s.size && pressure_counts_pcp(pr_config(pr), &s, before, np->act.reclaiming || np->act.evacuating)) {
+                        uint64_t pcp;
+                        if (topology_node_pcp_pages("", np->node, &pcp) >= 0)
+                                s.free = MIN(s.size, s.free + pcp * (uint64_t) sysconf(_SC_PAGESIZE));
+                }
                 np->last = s;
                 bool changed = pressure_step(&np->state, pr_config(pr), &s, now, why, sizeof why);
 

@@ -3,6 +3,7 @@
  * What memory the machine has: NUMA nodes (libnuma, memory tiers from
  * sysfs), CXL memory devices (libcxl) and dax devices (libdaxctl).
  */
+#include <assert.h>
 #include <cxl/libcxl.h>
 #include <daxctl/libdaxctl.h>
 #include <dirent.h>
@@ -495,6 +496,35 @@ int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, ui
                 }
         fclose(f);
         return counted;
+}
+
+int topology_node_pcp_pages(const char *root, unsigned node, uint64_t *ret) {
+        _cleanup_free_ char *p = NULL, *line = NULL;
+        size_t cap = 0;
+        uint64_t sum = 0;
+        bool in = false;
+        FILE *f;
+
+        assert(root);
+        assert(ret);
+        if (asprintf(&p, "%s/proc/zoneinfo", root) < 0)
+                return -ENOMEM;
+        f = fopen(p, "re");
+        if (!f)
+                return -errno;
+        while (getline(&line, &cap, f) > 0) {
+                const char *l = line + strspn(line, " \t");
+                unsigned n;
+                uint64_t v;
+
+                if (sscanf(line, "Node %u, zone", &n) == 1)
+                        in = n == node;
+                else if (in && strncmp(l, "count:", 6) == 0 && sscanf(l + 6, "%" SCNu64, &v) == 1)
+                        sum += v;
+        }
+        fclose(f);
+        *ret = sum;
+        return 0;
 }
 
 const char *topology_damon_unusable(const Topology *t, int id) {
