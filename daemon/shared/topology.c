@@ -502,7 +502,7 @@ int topology_node_pcp_pages(const char *root, unsigned node, uint64_t *ret) {
         _cleanup_free_ char *p = NULL, *line = NULL;
         size_t cap = 0;
         uint64_t sum = 0;
-        bool in = false;
+        bool in = false, seen = false;
         FILE *f;
 
         assert(root);
@@ -517,9 +517,12 @@ int topology_node_pcp_pages(const char *root, unsigned node, uint64_t *ret) {
                 unsigned n;
                 uint64_t v;
 
-                if (sscanf(line, "Node %u, zone", &n) == 1)
+                if (sscanf(line, "Node %u, zone", &n) == 1) {
+                        if (seen && n != node)
+                                break; /* the kernel lists a node's zones together: the rest is not read */
                         in = n == node;
-                else if (in && strncmp(l, "count:", 6) == 0 && sscanf(l + 6, "%" SCNu64, &v) == 1)
+                        seen = seen || in;
+                } else if (in && strncmp(l, "count:", 6) == 0 && sscanf(l + 6, "%" SCNu64, &v) == 1)
                         sum += v;
         }
         fclose(f);
