@@ -295,8 +295,10 @@ time.sleep(600)' >/tmp/anon.out & )
                 echo "$n"
         }
         printf 'KernelDemotion=yes\n' >>"$CONF"   # [Enforcement] is the file's last section
-        echo true >/sys/kernel/mm/numa/demotion_enabled
+        # the reload first: turned on before it, the once-a-second check could still find the old
+        # KernelDemotion=no in force and turn it off again (a CI run saw that on 6.1)
         spmd_reload
+        echo true >/sys/kernel/mm/numa/demotion_enabled
         spmd_wait_log 'SPM node 1 is in a lower memory tier: reclaim can demote any cgroup.s pages onto it, as the kernel ignores cpuset.mems when it demotes; left so by KernelDemotion=yes'
         n=$(demoted)
         echo "demotion on: $n page(s) of a walled process demoted onto node 1 ($(uname -r))"
