@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bench-bus.h"
+#include "fileio.h"
 
 #define CG "/sys/fs/cgroup"
 #define BENCH_CG "/spmd-bench"
@@ -36,16 +37,10 @@
 /* Does cgroup's cpuset.mems.effective name node? */
 static int effective_has(const char *cgroup, unsigned node) {
         char p[512], buf[256];
-        FILE *f;
 
         snprintf(p, sizeof p, CG "%s/cpuset.mems.effective", cgroup);
-        f = fopen(p, "re");
-        if (!f || !fgets(buf, sizeof buf, f)) {
-                if (f)
-                        fclose(f);
+        if (read_one_line(p, buf, sizeof buf) < 0)
                 return -1;
-        }
-        fclose(f);
         /* "0-1", "0,2", "1": good enough for small node numbers */
         for (char *t = strtok(buf, ",\n"); t; t = strtok(NULL, ",\n")) {
                 unsigned a, b;

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 #define DIR_ "/tmp/bench-idle"
 
 static double now_s(void) {
@@ -35,16 +37,10 @@ static double now_s(void) {
 static double cpu_ticks_s(pid_t pid) {
         char p[64], buf[1024], *s;
         unsigned long ut = 0, st = 0;
-        FILE *f;
 
         snprintf(p, sizeof p, "/proc/%d/stat", (int) pid);
-        f = fopen(p, "re");
-        if (!f || !fgets(buf, sizeof buf, f)) {
-                if (f)
-                        fclose(f);
+        if (read_one_line(p, buf, sizeof buf) < 0)
                 return -1;
-        }
-        fclose(f);
         s = strrchr(buf, ')');
         if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
                 return -1;
