@@ -224,10 +224,10 @@ int main(int argc, char *argv[]) {
          * footprint of what it holds. */
         (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         (void) mallopt(M_TRIM_THRESHOLD, 512 * 1024);
-        /* One arena for every thread: a worker's allocations (the topology a reload reads in its
-         * thread, freed on the loop a reload later) would otherwise live in an arena of its own that
-         * trimming leaves fragmented (20 reloads grew spmd's RSS by 1.9 MiB on the 6.1 guest). The
-         * workers run one job at a time and allocate little; there is no contention to spread. */
+        /* One arena for every thread: the workers run one job at a time and allocate little (the
+         * topology a reload reads is freed on the loop), so an arena of their own would only add a
+         * heap that the trim threshold above does not keep small; there is no contention to spread.
+         * (The 2 MiB step in RSS a reload once caused was the worker's stack: see worker.c.) */
         (void) mallopt(M_ARENA_MAX, 1);
         r = run(argc, argv);
 
