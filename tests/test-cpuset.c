@@ -205,6 +205,77 @@ static void test_revoked_grant_is_closed(void **state) {
         assert_string_equal(want(&in, "/g/x", "0-1", "1"), "0");
 }
 
+/* Which writes take SPM nodes away (the slow ones, for the wall's writer) and which give them. DRAM
+ * node 0, SPM nodes 1 and 2. */
+static void test_write_narrows_widens(void **state) {
+        static const struct {
+                const char *cur, *parent_open, *want;
+                bool narrows, widens;
+        } t[] = {
+                { "0-1", "1", "0", true, false },     /* a grant revoked: its pages migrate */
+                { "", "1", "0", true, false },        /* inherited node 1 from an open parent: walled */
+                { "", "", "0", false, false },        /* below a walled parent it reached nothing */
+                { "0", "1", "0-1", false, true },     /* a grant: opened */
+                { "", "1-2", "0-1", true, false },    /* one of two SPM nodes taken */
+                { "0-1", "1-2", "0,2", true, true },  /* one taken, one given: both */
+                { "1", "1", "0-1", false, false },    /* only DRAM added: no SPM node changes */
+                { "0,2", "2", "0", true, false },
+        };
+        (void) state;
+
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+                CpusetInput in = input(NULL, 0);
+                NodeMask c = mask(t[i].cur), p = mask(t[i].parent_open), w = mask(t[i].want);
+
+                in.spm = mask("1-2");
+                in.usable = mask("0-2");
+                if (cpuset_write_narrows(&in, &c, &p, &w) != t[i].narrows ||
+                    cpuset_write_widens(&in, &c, &p, &w) != t[i].widens)
+                        fail_msg("row %zu: cur %s, parent open %s, want %s: narrows %d widens %d, expected %d %d", i,
+                                 t[i].cur, t[i].parent_open, t[i].want, cpuset_write_narrows(&in, &c, &p, &w),
+                                 cpuset_write_widens(&in, &c, &p, &w), t[i].narrows, t[i].widens);
+        }
+}
+
+/* The order of queued writes: what must wait for a pending one, and what a failure cancels. */
+static void test_write_order(void **state) {
+        static const struct {
+                const char *path, *pending;
+                bool follows;
+        } f[] = {
+                { "/a", "/a", true },         /* the same cgroup: the last decided is the last written */
+                { "/a", "/a/b", true },       /* a wall below holds before /a opens */
+                { "/a", "/a/b/c", true },
+                { "", "/a", true },           /* the root covers everything */
+                { "/a/b", "/a", false },      /* below: may overtake (walled sooner, or opened below an open parent) */
+                { "/a", "/ab", false },       /* a sibling whose name starts alike */
+                { "/a", "/b", false },
+        };
+        static const struct {
+                const char *path;
+                bool widens;
+                const char *failed;
+                bool cancelled;
+        } c[] = {
+                { "/a", true, "/a/b", true },    /* opening the parent of a cgroup that could not be walled */
+                { "/a", true, "/a/b/c", true },
+                { "/a", false, "/a/b", false },  /* walling it is always right */
+                { "/a/b", true, "/a/b", false }, /* the failed cgroup's own later write still runs */
+                { "/a/b", true, "/a", false },   /* below the failed one */
+                { "/ab", true, "/a/b", false },
+        };
+        (void) state;
+
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+                if (cpuset_write_must_follow(f[i].path, f[i].pending) != f[i].follows)
+                        fail_msg("row %zu: a write to '%s' with '%s' pending: follows %d, expected %d", i, f[i].path,
+                                 f[i].pending, !f[i].follows, f[i].follows);
+        for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+                if (cpuset_write_cancelled_by(c[i].path, c[i].widens, c[i].failed) != c[i].cancelled)
+                        fail_msg("row %zu: '%s' (widens %d) after '%s' failed: cancelled %d, expected %d", i,
+                                 c[i].path, c[i].widens, c[i].failed, !c[i].cancelled, c[i].cancelled);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_covers),
@@ -219,6 +290,8 @@ int main(void) {
                 cmocka_unit_test(test_nodes_without_memory_are_not_written),
                 cmocka_unit_test(test_grant_nodes_outside_spm_ignored),
                 cmocka_unit_test(test_revoked_grant_is_closed),
+                cmocka_unit_test(test_write_narrows_widens),
+                cmocka_unit_test(test_write_order),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,3 +63,30 @@ bool cpuset_want_need(const CpusetInput *in, NodeMask need, const NodeMask *curr
         *ret = want;
         return true;
 }
+
+/* The SPM nodes a cgroup reaches with cpuset.mems CURRENT below a parent letting PARENT_OPEN through. */
+static NodeMask reaches(const CpusetInput *in, const NodeMask *current, const NodeMask *parent_open) {
+        return nodemask_and(nodemask_empty(current) ? parent_open : current, &in->spm);
+}
+
+bool cpuset_write_narrows(const CpusetInput *in, const NodeMask *current, const NodeMask *parent_open,
+                          const NodeMask *want) {
+        NodeMask before = reaches(in, current, parent_open);
+
+        return !nodemask_subset(&before, want);
+}
+
+bool cpuset_write_widens(const CpusetInput *in, const NodeMask *current, const NodeMask *parent_open,
+                         const NodeMask *want) {
+        NodeMask before = reaches(in, current, parent_open), after = nodemask_and(want, &in->spm);
+
+        return !nodemask_subset(&after, &before);
+}
+
+bool cpuset_write_must_follow(const char *path, const char *pending) {
+        return cgroup_path_covers(path, pending);
+}
+
+bool cpuset_write_cancelled_by(const char *path, bool widens, const char *failed) {
+        return widens && strcmp(path, failed) != 0 && cgroup_path_covers(path, failed);
+}

@@ -43,3 +43,27 @@ bool cpuset_want(const CpusetInput *in, const char *path, const NodeMask *curren
 /* The same for a cgroup that needs NEED (empty: shut to every SPM node, as one without a grant is). */
 bool cpuset_want_need(const CpusetInput *in, NodeMask need, const NodeMask *current, const NodeMask *parent_open,
                       NodeMask *ret);
+
+/*
+ * The order of writes. Writing cpuset.mems so that a cgroup reaches fewer SPM nodes is slow: the
+ * kernel migrates the cgroup's pages off them inside the write (cpuset_write_resmask() waits for
+ * cpuset_migrate_mm_wq), seconds for a large cgroup. Such writes go to a thread of their own, in
+ * the order they were decided; the rules below keep the walls and grants what the order decided.
+ */
+/* Does writing WANT over CURRENT (empty: it inherits PARENT_OPEN) take SPM nodes from what the cgroup
+ * reaches? */
+bool cpuset_write_narrows(const CpusetInput *in, const NodeMask *current, const NodeMask *parent_open,
+                          const NodeMask *want);
+/* Does it give the cgroup SPM nodes it does not reach now? */
+bool cpuset_write_widens(const CpusetInput *in, const NodeMask *current, const NodeMask *parent_open,
+                         const NodeMask *want);
+/*
+ * Must a write to PATH follow a write to PENDING still waiting? When PENDING is PATH or below it: a
+ * wall below must hold before PATH opens, and the last value written to a cgroup must be the last one
+ * decided. Others may overtake it: writes to cgroups side by side, and to one below (which only walls
+ * it sooner, or opens it below a parent that is open now).
+ */
+bool cpuset_write_must_follow(const char *path, const char *pending);
+/* A write to FAILED failed: a later write that widens a cgroup above it (PATH) must not run, as
+ * opening it would let FAILED's cgroup reach the SPM nodes (its ancestor is shut instead). */
+bool cpuset_write_cancelled_by(const char *path, bool widens, const char *failed);
