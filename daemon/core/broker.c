@@ -1067,6 +1067,97 @@ static int read_options(sd_bus_message *msg, bool *persistent, sd_bus_error *err
                         log_notice(__VA_ARGS__);                                 \
         } while (0)
 
+/* ---- answering when the walls are written ---- */
+
+/*
+ * A call whose cgroup's walls went to the wall's writer (they take SPM nodes away, or follow such a
+ * write: cpuset.h) is answered when those writes are done, so a client that has its reply has the
+ * access it was told of, and a released grant's pages are off the SPM nodes; meanwhile the loop
+ * serves everything else.
+ */
+typedef struct WallWaiter {
+        sd_bus_message *msg;
+        uint64_t seq;      /* the last write it waits for */
+        uint32_t grant_id; /* RequestAccess: the grant it answers; 0 for a release */
+        char *cgroup;
+        bool failed;       /* a write at, above or below its cgroup failed meanwhile */
+} WallWaiter;
+
+/* The wall's last queued write that decides what CGROUP reaches; 0: none waits. */
+static uint64_t wall_writing_for(Manager *m, const char *cgroup) {
+        return m->wall ? cpuset_wall_writing_for(m->wall, cgroup) : 0;
+}
+
+/* Answer MSG when the wall's write SEQ is done (returns 1), for the grant GRANT_ID (0: a release). */
+static int wall_wait(Manager *m, sd_bus_message *msg, uint64_t seq, uint32_t grant_id, const char *cgroup) {
+        WallWaiter *a = reallocarray(m->wall_waiters, m->n_wall_waiters + 1, sizeof *a);
+
+        if (!a)
+                return -ENOMEM;
+        m->wall_waiters = a;
+        a[m->n_wall_waiters] = (WallWaiter){ .seq = seq, .grant_id = grant_id, .cgroup = strdup(cgroup) };
+        if (!a[m->n_wall_waiters].cgroup)
+                return -ENOMEM;
+        a[m->n_wall_waiters++].msg = sd_bus_message_ref(msg);
+        return 1;
+}
+
+static void emit_grant_added(Manager *m, const Grant *g);
+
+static void wall_waiter_answer(Manager *m, WallWaiter *x) {
+        Grant *g = x->grant_id ? grant_by_id(m, x->grant_id) : NULL;
+        char path[64];
+
+        if (x->grant_id == 0) /* a release: the grant is gone from spmd's state already */
+                (void) sd_bus_reply_method_return(x->msg, NULL);
+        else if (!g)
+                (void) sd_bus_reply_method_errorf(x->msg, ERROR_ENFORCEMENT,
+                                                  "Grant %" PRIu32 " ended before its cpuset.mems was written.",
+                                                  x->grant_id);
+        else if (x->failed) {
+                (void) sd_bus_reply_method_errorf(x->msg, ERROR_ENFORCEMENT,
+                                                  "Cannot put the grant in force on %s (see spmd's log): a "
+                                                  "cpuset.mems write at, above or below it failed.",
+                                                  g->cgroup);
+                broker_revoke(m, g, "enforcement-failed", true);
+        } else {
+                grant_path(g, path, sizeof path);
+                (void) sd_bus_reply_method_return(x->msg, "o", path);
+                emit_grant_added(m, g);
+        }
+        sd_bus_message_unref(x->msg);
+        free(x->cgroup);
+}
+
+void broker_wall_written(Manager *m, uint64_t done, char *const *failed) {
+        for (size_t i = 0; i < m->n_wall_waiters; i++)
+                for (char *const *f = failed; f && *f; f++)
+                        if (cgroup_path_covers(*f, m->wall_waiters[i].cgroup) ||
+                            cgroup_path_covers(m->wall_waiters[i].cgroup, *f))
+                                m->wall_waiters[i].failed = true;
+        /* in order, and each taken out before it is answered: answering may revoke, and queue more */
+        for (size_t i = 0; i < m->n_wall_waiters;) {
+                WallWaiter x = m->wall_waiters[i];
+
+                if (x.seq > done) {
+                        i++;
+                        continue;
+                }
+                memmove(m->wall_waiters + i, m->wall_waiters + i + 1,
+                        (--m->n_wall_waiters - i) * sizeof *m->wall_waiters);
+                wall_waiter_answer(m, &x);
+        }
+}
+
+static void wall_waiters_free(Manager *m) {
+        for (size_t i = 0; i < m->n_wall_waiters; i++) {
+                sd_bus_message_unref(m->wall_waiters[i].msg);
+                free(m->wall_waiters[i].cgroup);
+        }
+        m->wall_waiters = mfree(m->wall_waiters);
+        m->n_wall_waiters = 0;
+}
+
 static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
                           const char *cgroup, sd_bus_error *error);
 
@@ -1256,6 +1347,7 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         char path[64], label[300];
         NodeMask spm;
         Grant *g, **a;
+        uint64_t seq;
         int r;
 
         manager_spm_nodes(m, &spm);
@@ -1347,6 +1439,13 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
                  g->persistent ? "persistent" : "until the client disconnects", g->rule,
                  g->max_bytes == UINT64_MAX ? "" : ", with a byte limit");
         broker_arm_limit_check(m);
+        seq = wall_writing_for(m, g->cgroup);
+        if (seq > 0) {
+                r = wall_wait(m, msg, seq, g->id, g->cgroup);
+                if (r >= 0)
+                        return r;
+                /* cannot wait: answered now, the writes follow */
+        }
         grant_path(g, path, sizeof path);
         /* the reply first: the bus daemon routes the signals after it, not before */
         r = sd_bus_reply_method_return(msg, "o", path);
@@ -1365,7 +1464,16 @@ static int release_grant(sd_bus_message *msg, Manager *m, Grant *g, sd_bus_messa
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Grant %" PRIu32 " belongs to uid %u; only it or root may release it.",
                                          g->id, (unsigned) g->uid);
+        _cleanup_free_ char *cgroup = strdup(g->cgroup);
+        uint64_t seq;
+
+        if (!cgroup)
+                return -ENOMEM;
         broker_revoke(m, g, "released", true);
+        /* answered when the cgroup's pages are off the nodes it no longer has */
+        seq = wall_writing_for(m, cgroup);
+        if (seq > 0 && wall_wait(m, msg, seq, 0, cgroup) >= 0)
+                return 1;
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -2178,6 +2286,7 @@ void broker_stop(Manager *m) {
 }
 
 void broker_free(Manager *m) {
+        wall_waiters_free(m);
         broker_stop(m);
         for (size_t i = 0; i < m->n_grants; i++)
                 grant_untrack(m->grants[i]);

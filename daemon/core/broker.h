@@ -34,6 +34,10 @@ size_t broker_n_grants(const Manager *m);
 /* cgroup ids of the grants whose cgroups exist; up to max. */
 size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max);
 
+/* The cpuset wall's writer finished a batch (cpuset_wall_on_written()): answer the RequestAccess and
+ * ReleaseAccess calls that waited for their cgroups' walls. */
+void broker_wall_written(Manager *m, uint64_t done, char *const *failed);
+
 /* After a reload: revoke the grants the new policy no longer allows. */
 void broker_recheck(Manager *m);
 /* Enforcement layers changed state (reload, setup): PropertiesChanged. */

@@ -173,6 +173,22 @@ int manager_refresh_topology(Manager *m) {
 }
 
 static void on_grant_appeared(const char *path, void *userdata);
+static void reload_continue(Manager *m);
+
+/* The wall's writer finished a batch (cpuset.h): the calls and the reload waiting for it go on. */
+static void on_wall_written(uint64_t done, char *const *failed, void *userdata) {
+        Manager *m = userdata;
+
+        m->wall_done = done;
+        broker_wall_written(m, done, failed);
+        if (m->reload_wall_seq > 0 && done >= m->reload_wall_seq)
+                reload_continue(m);
+}
+
+static void manager_wall_free(Manager *m) {
+        m->wall = cpuset_wall_free(m->wall); /* writes what it had queued */
+        on_wall_written(UINT64_MAX, NULL, m);
+}
 
 /* Create or drop the cpuset layer to match Cpuset=; report it either way. */
 static void manager_setup_wall(Manager *m) {
@@ -182,7 +198,7 @@ static void manager_setup_wall(Manager *m) {
                 if (m->wall)
                         log_notice("Cpuset=no: spmd stops maintaining the wall; the cpuset.mems it wrote stay as "
                                    "they are.");
-                m->wall = cpuset_wall_free(m->wall);
+                manager_wall_free(m);
                 m->wall_reason = mfree(m->wall_reason);
                 m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
                 m->wall_through_systemd = false;
@@ -196,7 +212,9 @@ static void manager_setup_wall(Manager *m) {
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
         else {
+                m->wall_done = 0;
                 cpuset_wall_on_grant_appeared(m->wall, on_grant_appeared, m);
+                cpuset_wall_on_written(m->wall, on_wall_written, m);
                 m->wall_through_systemd = cpuset_systemd_attach(m->wall, m->event, &m->systemd_bus) > 0;
         }
 }
@@ -1236,6 +1254,14 @@ static int on_reload_step(sd_event_source *s, void *userdata) {
                         m->reload_step = RELOAD_WALL;
                         return 0;
                 }
+                /* done when the walls it decided are written (narrowing ones go through the wall's writer) */
+                if (m->reload_wall_seq == 0 && m->wall)
+                        m->reload_wall_seq = cpuset_wall_writing(m->wall);
+                if (m->reload_wall_seq > m->wall_done) {
+                        (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
+                        return 0;
+                }
+                m->reload_wall_seq = 0;
                 reload_finish(m);
                 return 0;
         }

@@ -73,6 +73,9 @@ typedef struct Manager {
         uint32_t next_grant_id;
         char **grant_labels;            /* for the cpuset wall's logs */
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
+        struct WallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
+                                          * wall's writes they wait for are done (broker_wall_written()) */
+        size_t n_wall_waiters;
 
         Pressure *pressure;             /* the pressure subsystem (pressure/): sampling, reclaim,
                                          * evacuation, demotion */
@@ -89,6 +92,8 @@ typedef struct Manager {
         size_t n_topology_waiters, n_topology_next;
         sd_bus_message **reload_callers; /* Reload calls, answered when the work is done */
         size_t n_reload_callers;
+        uint64_t reload_wall_seq;       /* the reload's last wall write, which its end waits for */
+        uint64_t wall_done;             /* every wall write up to this one is done (cpuset_wall_on_written()) */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */

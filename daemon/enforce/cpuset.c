@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "worker.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -31,6 +33,24 @@ typedef struct Watch {
         struct CpusetWall *wall;
 } Watch;
 
+/* One cpuset.mems write decided on the loop, carried out by the writer thread (cpuset-plan.h: why). */
+typedef struct WallWrite {
+        char *path;    /* relative */
+        char *file;    /* the cpuset.mems file */
+        char value[NODEMASK_FORMAT_MAX];
+        NodeMask mems;
+        bool widens;
+        uint64_t seq;
+        int result;    /* the writer's: 0, -errno, -ECANCELED when not run after a failure below */
+        bool gone;     /* the writer's: the cgroup was removed meanwhile (nothing to do) */
+} WallWrite;
+
+typedef struct WallJob {
+        WorkerJob job;
+        WallWrite *writes;
+        size_t n_writes;
+} WallJob;
+
 struct CpusetWall {
         sd_event *event;
         char *root;
@@ -45,6 +65,18 @@ struct CpusetWall {
         void *userdata;
         CpusetSetUnitMems set_unit_mems;
         void *manager_userdata;
+
+        /* Writes that take SPM nodes away, and those that must follow them, in order (cpuset-plan.h). */
+        Worker *writer;
+        WallWrite *queue;    /* decided, not handed to the writer yet */
+        size_t n_queue;
+        WallJob *running;    /* handed to the writer, its results not taken yet: the loop reads only
+                              * the fields the writer does not write */
+        uint64_t seq_queued; /* the last write queued */
+        uint64_t seq_done;   /* every write up to this one is done */
+        bool sync_writes;    /* a new cgroup's pass: written at once, unless it must follow a queued one */
+        CpusetWritten written;
+        void *written_userdata;
 };
 
 /* ---- small file helpers ---- */
@@ -127,6 +159,217 @@ static NodeMask effective_spm(const CpusetWall *w, const char *path) {
         return nodemask_and(&eff, &w->in.spm);
 }
 
+/* ---- the writer thread: writes that take SPM nodes away, in order ---- */
+
+static void wall_write_clear(WallWrite *x) {
+        free(x->path);
+        free(x->file);
+}
+
+static void wall_job_free(WorkerJob *job) {
+        WallJob *j = (WallJob *) job;
+
+        for (size_t i = 0; i < j->n_writes; i++)
+                wall_write_clear(&j->writes[i]);
+        free(j->writes);
+        free(j);
+}
+
+/* Write X's value; whether a failure is only its cgroup being gone is told apart by the directory. */
+static void wall_write_run(WallWrite *x) {
+        int fd;
+
+        x->result = 0;
+        fd = open(x->file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                x->result = -errno;
+        else {
+                if (write(fd, x->value, strlen(x->value)) < 0)
+                        x->result = -errno;
+                close(fd);
+        }
+        if (x->result == -ENOENT) {
+                char *slash = strrchr(x->file, '/');
+
+                *slash = '\0';
+                x->gone = access(x->file, F_OK) < 0 && errno == ENOENT;
+                *slash = '/';
+        }
+}
+
+/* In the writer's thread: each write in order; one that would open a cgroup above a failed one is not run. */
+static void wall_job_run(WorkerJob *job) {
+        WallJob *j = (WallJob *) job;
+
+        for (size_t i = 0; i < j->n_writes; i++) {
+                WallWrite *x = &j->writes[i];
+                bool cancelled = false;
+
+                for (size_t k = 0; k < i && !cancelled; k++)
+                        cancelled = j->writes[k].result < 0 && !j->writes[k].gone &&
+                                    cpuset_write_cancelled_by(x->path, x->widens, j->writes[k].path);
+                if (cancelled)
+                        x->result = -ECANCELED;
+                else
+                        wall_write_run(x);
+        }
+}
+
+/* The write to PATH decided last and not done yet, if any. */
+static const WallWrite *pending_write(const CpusetWall *w, const char *path) {
+        for (size_t i = w->n_queue; i > 0; i--)
+                if (strcmp(w->queue[i - 1].path, path) == 0)
+                        return &w->queue[i - 1];
+        for (size_t i = w->running ? w->running->n_writes : 0; i > 0; i--)
+                if (strcmp(w->running->writes[i - 1].path, path) == 0)
+                        return &w->running->writes[i - 1];
+        return NULL;
+}
+
+static bool must_follow(const CpusetWall *w, const char *path) {
+        for (size_t i = 0; i < w->n_queue; i++)
+                if (cpuset_write_must_follow(path, w->queue[i].path))
+                        return true;
+        for (size_t i = 0; w->running && i < w->running->n_writes; i++)
+                if (cpuset_write_must_follow(path, w->running->writes[i].path))
+                        return true;
+        return false;
+}
+
+/* Write what is queued here and now (the writer cannot take it, or the wall is going). */
+static void queue_write_now(CpusetWall *w) {
+        for (size_t i = 0; i < w->n_queue; i++) {
+                WallWrite *x = &w->queue[i];
+
+                wall_write_run(x);
+                if (x->result < 0 && !x->gone) {
+                        w->stats.errors++;
+                        log_error_errno(x->result, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m",
+                                        x->path, x->value);
+                }
+                w->seq_done = x->seq;
+                wall_write_clear(x);
+        }
+        w->queue = mfree(w->queue);
+        w->n_queue = 0;
+}
+
+/* Hand what is queued to the writer, unless it is busy with an earlier batch. */
+static void queue_submit(CpusetWall *w) {
+        WallJob *j;
+
+        if (w->n_queue == 0 || w->running)
+                return;
+        j = calloc(1, sizeof *j);
+        if (!j) {
+                log_oom();
+                queue_write_now(w);
+                return;
+        }
+        j->job.run = wall_job_run;
+        j->job.free = wall_job_free;
+        j->writes = w->queue;
+        j->n_writes = w->n_queue;
+        if (worker_submit(w->writer, &j->job) < 0) {
+                free(j);
+                queue_write_now(w);
+                return;
+        }
+        w->running = j;
+        w->queue = NULL;
+        w->n_queue = 0;
+}
+
+static void on_written(WorkerJob *job, void *userdata);
+
+static int queue_write(CpusetWall *w, const char *path, const NodeMask *want, const char *value, bool widens) {
+        WallWrite x = { .mems = *want, .widens = widens }, *a;
+        int r;
+
+        if (!w->writer) {
+                r = worker_new(w->event, on_written, w, &w->writer);
+                if (r < 0)
+                        return r;
+        }
+        a = reallocarray(w->queue, w->n_queue + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        w->queue = a;
+        x.path = strdup(path);
+        x.file = cg_path(w, path, "cpuset.mems");
+        if (!x.path || !x.file) {
+                wall_write_clear(&x);
+                return -ENOMEM;
+        }
+        snprintf(x.value, sizeof x.value, "%s", value);
+        x.seq = ++w->seq_queued;
+        w->queue[w->n_queue++] = x;
+        queue_submit(w);
+        return 0;
+}
+
+static void shut_gateway(CpusetWall *w, const char *path, int r);
+
+/* The writer's batch is done (on the loop): failures are logged and counted as a pass's would be, and
+ * the cgroup above each failed one is shut, as the walk shuts a gateway it cannot wall below. */
+static void on_written(WorkerJob *job, void *userdata) {
+        CpusetWall *w = userdata;
+        WallJob *j = (WallJob *) job;
+        _cleanup_(strv_freep) char **failed = NULL;
+
+        w->running = NULL;
+        for (size_t i = 0; i < j->n_writes; i++) {
+                WallWrite *x = &j->writes[i];
+
+                if (x->result >= 0 || x->gone) {
+                        log_debug("%s: cpuset.mems -> %s (in the writer, %" PRIu64 " ms for its batch)", x->path,
+                                  x->value, job->usec / 1000);
+                        continue;
+                }
+                w->stats.errors++;
+                if (x->result == -ECANCELED)
+                        log_error("Did not set cpuset.mems of %s to %s: a cgroup below it could not be walled.",
+                                  x->path, x->value);
+                else
+                        log_error_errno(x->result, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m",
+                                        x->path, x->value);
+                if (strv_extend(&failed, x->path) < 0)
+                        log_oom();
+        }
+        w->seq_done = j->writes[j->n_writes - 1].seq;
+
+        for (size_t i = 0; i < j->n_writes; i++) {
+                const WallWrite *x = &j->writes[i];
+                const char *slash;
+
+                if (x->result >= 0 || x->gone || x->result == -ECANCELED)
+                        continue;
+                /* what was decided after it and would open a cgroup above it does not run either */
+                for (size_t k = 0; k < w->n_queue;)
+                        if (cpuset_write_cancelled_by(w->queue[k].path, w->queue[k].widens, x->path)) {
+                                log_error("Did not set cpuset.mems of %s to %s: a cgroup below it could not be "
+                                          "walled.", w->queue[k].path, w->queue[k].value);
+                                wall_write_clear(&w->queue[k]);
+                                memmove(w->queue + k, w->queue + k + 1, (--w->n_queue - k) * sizeof *w->queue);
+                        } else
+                                k++;
+                slash = strrchr(x->path, '/');
+                if (slash && slash != x->path) {
+                        _cleanup_free_ char *up = strndup(x->path, (size_t) (slash - x->path));
+
+                        if (!up || strv_extend(&failed, up) < 0)
+                                log_oom();
+                        else
+                                shut_gateway(w, up, x->result);
+                } else
+                        log_error_errno(x->result, "A cgroup below the root could be neither walled nor shut (%m): "
+                                                   "it may reach the SPM nodes.");
+        }
+        queue_submit(w);
+        if (w->written)
+                w->written(w->seq_done, failed, w->written_userdata);
+}
+
 /* ---- walls ---- */
 
 /* Is the cgroup directory itself gone (removed meanwhile)? Only then is an ENOENT nothing to do. */
@@ -141,10 +384,16 @@ static bool cgroup_gone(const CpusetWall *w, const char *path) {
 static int wall_set(CpusetWall *w, const char *path, const NodeMask *parent_open, bool shut) {
         NodeMask cur, want;
         char s[NODEMASK_FORMAT_MAX], old[NODEMASK_FORMAT_MAX];
-        const char *unit;
+        const WallWrite *x;
+        const char *unit, *how = "";
         int r;
 
-        r = read_mems(w, path, "cpuset.mems", &cur);
+        x = pending_write(w, path);
+        if (x) {
+                cur = x->mems; /* what the cgroup will have when the writer gets there */
+                r = 0;
+        } else
+                r = read_mems(w, path, "cpuset.mems", &cur);
         if (r == -ENOENT && shut && !cgroup_gone(w, path))
                 return -EOPNOTSUPP; /* no cpuset controller here: it cannot be shut, its parent must be */
         if (r == -ENOENT)
@@ -161,12 +410,28 @@ static int wall_set(CpusetWall *w, const char *path, const NodeMask *parent_open
                 return log_error_errno(r, "Cannot write the wall of %s: its cpuset.mems value does not fit: %m", path);
         }
         nodemask_format(&cur, old, sizeof old);
-        r = write_attr(w, path, "cpuset.mems", s);
-        if (r == -ENOENT && cgroup_gone(w, path))
-                return 0;
-        if (r < 0) {
-                w->stats.errors++;
-                return log_error_errno(r, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m", path, s);
+        /* Taking SPM nodes away migrates the cgroup's pages inside the write: the writer's, in order,
+         * unless the loop is not running (start-up, where the walls hold before spmd is ready) or a
+         * new cgroup is walled (it holds little yet, and must be walled at once). */
+        if (must_follow(w, path) ||
+            (!w->sync_writes && sd_event_get_state(w->event) == SD_EVENT_RUNNING &&
+             cpuset_write_narrows(&w->in, &cur, parent_open, &want))) {
+                r = queue_write(w, path, &want, s, cpuset_write_widens(&w->in, &cur, parent_open, &want));
+                if (r < 0) {
+                        w->stats.errors++;
+                        return log_error_errno(r, "Cannot queue cpuset.mems=%s for %s, so it is not walled: %m", s,
+                                               path);
+                }
+                how = " (queued)";
+        } else {
+                r = write_attr(w, path, "cpuset.mems", s);
+                if (r == -ENOENT && cgroup_gone(w, path))
+                        return 0;
+                if (r < 0) {
+                        w->stats.errors++;
+                        return log_error_errno(r, "Cannot set cpuset.mems of %s to %s, so it is not walled: %m",
+                                               path, s);
+                }
         }
         unit = w->set_unit_mems ? cgroup_systemd_unit(path) : NULL;
         if (unit) {
@@ -176,11 +441,11 @@ static int wall_set(CpusetWall *w, const char *path, const NodeMask *parent_open
                         log_warning_errno(r, "Cannot ask systemd for AllowedMemoryNodes=%s on %s (%m): the wall "
                                              "written on %s holds until systemd applies the unit's settings again.",
                                           s, unit, path);
-                log_debug("%s: cpuset.mems %s -> %s, and asked of systemd's %s", path, old[0] ? old : "(inherited)",
-                          s, unit);
+                log_debug("%s: cpuset.mems %s -> %s%s, and asked of systemd's %s", path,
+                          old[0] ? old : "(inherited)", s, how, unit);
                 return 1;
         }
-        log_debug("%s: cpuset.mems %s -> %s", path, old[0] ? old : "(inherited)", s);
+        log_debug("%s: cpuset.mems %s -> %s%s", path, old[0] ? old : "(inherited)", s, how);
         return 1;
 }
 
@@ -714,10 +979,13 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *e, void *u
                 return 0;
         /* copies: the pass may drop this watch */
         _cleanup_free_ char *parent = strdup(x->path), *child = cg_child(x->path, e->name);
-        int r = parent && child ? handle_new(w, parent, child, cgroup_path_depth(child)) : -ENOMEM;
+        int r;
 
+        w->sync_writes = true;
+        r = parent && child ? handle_new(w, parent, child, cgroup_path_depth(child)) : -ENOMEM;
         if (r < 0 && parent)
                 shut_gateway(w, parent, r);
+        w->sync_writes = false;
         return 0;
 }
 
@@ -769,6 +1037,10 @@ int cpuset_wall_new(sd_event *event, const char *root, CpusetWall **ret, char **
 CpusetWall *cpuset_wall_free(CpusetWall *w) {
         if (!w)
                 return NULL;
+        /* what was decided is written before spmd lets go (the walls outlive it) */
+        w->writer = worker_free(w->writer);
+        w->running = NULL; /* freed with the writer, its writes done */
+        queue_write_now(w);
         while (w->n_watches > 0)
                 watch_drop(w, 0);
         sd_event_source_disable_unref(w->overflow);
@@ -792,6 +1064,28 @@ void cpuset_wall_set_manager(CpusetWall *w, CpusetSetUnitMems set_mems, void *us
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata) {
         w->grant_appeared = cb;
         w->userdata = userdata;
+}
+
+void cpuset_wall_on_written(CpusetWall *w, CpusetWritten cb, void *userdata) {
+        w->written = cb;
+        w->written_userdata = userdata;
+}
+
+uint64_t cpuset_wall_writing(const CpusetWall *w) {
+        return w->seq_queued > w->seq_done ? w->seq_queued : 0;
+}
+
+uint64_t cpuset_wall_writing_for(const CpusetWall *w, const char *path) {
+        uint64_t seq = 0;
+
+        for (size_t i = 0; w->running && i < w->running->n_writes; i++)
+                if (cgroup_path_covers(path, w->running->writes[i].path) ||
+                    cgroup_path_covers(w->running->writes[i].path, path))
+                        seq = w->running->writes[i].seq;
+        for (size_t i = 0; i < w->n_queue; i++)
+                if (cgroup_path_covers(path, w->queue[i].path) || cgroup_path_covers(w->queue[i].path, path))
+                        seq = w->queue[i].seq;
+        return seq;
 }
 
 NodeMask cpuset_wall_spm(const CpusetWall *w) {

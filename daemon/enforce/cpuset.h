@@ -69,6 +69,20 @@ NodeMask cpuset_wall_spm(const CpusetWall *w);
 void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *userdata);
 
 /*
+ * Writes that take SPM nodes from a cgroup migrate its pages inside the write, so while the loop
+ * runs they go to a thread of the wall's own, in the order decided, with the writes that must
+ * follow them (cpuset-plan.h); the others, and those of a new cgroup, are written at once.
+ * cpuset_wall_writing(): the last write queued, 0 when none waits. After each batch, CB gets the
+ * write up to which all are done, and the cgroups whose writes failed or were not run, with those
+ * shut because of them (NULL: none): a cgroup at or below one of them is not as decided.
+ */
+typedef void (*CpusetWritten)(uint64_t done, char *const *failed, void *userdata);
+void cpuset_wall_on_written(CpusetWall *w, CpusetWritten cb, void *userdata);
+uint64_t cpuset_wall_writing(const CpusetWall *w);
+/* The last write queued to PATH, above it or below it (what decides what PATH reaches); 0: none waits. */
+uint64_t cpuset_wall_writing_for(const CpusetWall *w, const char *path);
+
+/*
  * A service manager that owns part of the tree (systemd): the cpuset.mems of a cgroup that is one of
  * its units (cgroup_systemd_unit()) is written at once, so the wall holds before its gateway opens,
  * and the same value is asked of the manager through set_mems, which would otherwise undo it the

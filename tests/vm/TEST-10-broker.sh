@@ -153,6 +153,7 @@ PY
         kill -9 "$pid"
         spmd_wait_log "Grant [0-9]* of /jobs/a to uid 0 ended: client-gone"
         test "$(n_grants)" = 0
+        wait_walled /jobs/a # the wall's writer takes the node away (no caller waits for it here)
         test "$(effective /jobs/a)" = 0
         # ... and as they go
         probe /jobs/a | grep -q 'set_mempolicy=Invalid argument'
@@ -238,6 +239,7 @@ testcase_grants_survive_restart() {
         grep 'of /jobs/h to uid 0 stays in force (its client is still connected)' /tmp/spmd.log
         grep 'of /jobs/g to uid 0 ended: client-gone' /tmp/spmd.log
         test "$(n_grants)" = 2
+        wait_walled /jobs/g
         test "$(effective /jobs/g)" = 0
         test "$(effective /jobs/h)" = 0-1
         # the re-adopted grant is still tied to its client
@@ -340,6 +342,67 @@ for d, _, _ in sorted(os.walk(sys.argv[1]), key=lambda t: -len(t[0])):
         rmtree_cgroups /jobs/far
         rmtree_cgroups /jobs/g
         rmdir "$CG/jobs/h"
+}
+
+# Taking a node away from a cgroup migrates its pages inside the cpuset.mems write, seconds for a
+# large one: spmd writes it in the wall's writer thread, serves other calls meanwhile, and answers
+# ReleaseAccess when the pages are off the node. Requests and releases of one cgroup in quick
+# succession are written in the order they were decided.
+big_holder() { # big_holder MIB: a process in /jobs/big holding MIB on node 1 until stdin closes
+        in_cgroup /jobs/big python3 -c '
+import ctypes, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mask = ctypes.c_ulong(1 << 1)
+assert libc.syscall(238, 2, ctypes.byref(mask), 64) == 0, os.strerror(ctypes.get_errno())
+buf = mmap.mmap(-1, int(sys.argv[1]) << 20)
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+print("ready pid=%d" % os.getpid(), flush=True)
+sys.stdin.read()' "$1"
+}
+node1_pages() { grep -o 'N1=[0-9]*' "/proc/$1/numa_maps" | awk -F= '{s += $2} END {print s + 0}'; }
+
+testcase_release_migrates_off_the_loop() {
+        mkdir -p "$CG/jobs/big"
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/big)
+        rm -f /tmp/big-in /tmp/rel.rc
+        mkfifo /tmp/big-in
+        (big_holder 384 </tmp/big-in >/tmp/big.out) &
+        holder=$!
+        exec 8>/tmp/big-in
+        for _ in $(seq 600); do grep -q '^ready' /tmp/big.out && break; sleep 0.1; done
+        bpid=$(sed -n 's/^ready pid=//p' /tmp/big.out)
+        before=$(node1_pages "$bpid")
+        echo "holder $bpid: $before pages on node 1"
+        [ "$before" -ge $((384 * 256 * 9 / 10)) ]
+        t0=$(date +%s%N)
+        ( "$SPMCTL" release "$path" 2>/tmp/rel.err; echo $? >/tmp/rel.rc ) &
+        wait_walled /jobs/big # the write has begun: the kernel narrows the set, then migrates
+        busctl --system call org.spmd1 /org/spmd1 org.freedesktop.DBus.Peer Ping
+        left=$(node1_pages "$bpid")
+        echo "Ping answered $((($(date +%s%N) - t0) / 1000000)) ms after the release was sent, $left pages still on node 1"
+        [ "$left" -gt 0 ]
+        [ ! -e /tmp/rel.rc ] # and the release is not answered while they are
+        for _ in $(seq 600); do [ -s /tmp/rel.rc ] && break; sleep 0.1; done
+        echo "release answered after $((($(date +%s%N) - t0) / 1000000)) ms"
+        test "$(cat /tmp/rel.rc)" = 0
+        test "$(node1_pages "$bpid")" = 0
+        # release and request again at once, twice: the last decided is what holds
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/big)
+        "$SPMCTL" release "$path"
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/big)
+        test "$(effective /jobs/big)" = 0-1
+        "$SPMCTL" release "$path" &
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/big)
+        wait $!
+        test "$(effective /jobs/big)" = 0-1
+        in_cgroup /jobs/big python3 /tmp/probe.py 1 | grep -q 'set_mempolicy=ok'
+        "$SPMCTL" release "$path"
+        test "$(effective /jobs/big)" = 0
+        exec 8>&-
+        wait "$holder"
+        rmdir "$CG/jobs/big"
+        test "$(n_grants)" = 0
 }
 
 testcase_reload_revokes_and_monitor_sees_it() {
