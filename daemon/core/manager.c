@@ -1251,6 +1251,7 @@ static int on_reload_step(sd_event_source *s, void *userdata) {
         if (step == RELOAD_DONE) {
                 if (m->reload_again) { /* the configuration changed under the steps: all of them again */
                         m->reload_again = false;
+                        m->reload_wall_seq = 0;
                         m->reload_step = RELOAD_WALL;
                         return 0;
                 }
@@ -1332,6 +1333,10 @@ int manager_reload(Manager *m, char **ret_error) {
         if (manager_reloading(m)) {
                 /* the steps still to run read the new configuration; those done run again after them */
                 m->reload_again = true;
+                if (m->reload_wall_seq > 0) { /* at the end, waiting for the wall's writes: go on now */
+                        m->reload_wall_seq = 0;
+                        reload_continue(m);
+                }
                 return 0;
         }
         /* Below the bus and the other sources (a defer source stays pending, and would win against
