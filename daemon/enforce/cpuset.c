@@ -667,36 +667,86 @@ static int walk(CpusetWall *w, const char *path, unsigned depth) {
         return ret;
 }
 
-/* Read when the stats are asked for, not on every pass: a grant should not cost a read of
- * /proc/PID/stat for every process in the root cgroup. */
-static void count_root_procs(CpusetWall *w) {
-        _cleanup_free_ char *p = cg_path(w, "", "cgroup.procs");
-        unsigned procs = 0, kthreads = 0;
+static int cmp_long(const void *a, const void *b) {
+        long x = *(const long *) a, y = *(const long *) b;
+        return (x > y) - (x < y);
+}
+
+/* Is pid a kernel thread, by its flags (/proc/PID/stat): where the kthreads cannot be listed at once. */
+static bool pid_is_kthread(long pid) {
+        char sp[64], buf[1024], *e;
+        unsigned long flags = 0;
+        bool k;
+        FILE *s;
+
+        snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
+        s = fopen(sp, "re");
+        if (!s)
+                return false;
+        /* fields after the last ')': state ppid pgrp session tty tpgid flags */
+        k = fgets(buf, sizeof buf, s) && (e = strrchr(buf, ')')) &&
+            sscanf(e + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & PF_KTHREAD);
+        fclose(s);
+        return k;
+}
+
+/* The kernel's threads: kthreadd (pid 2) and its children, from one file (CONFIG_PROC_CHILDREN),
+ * sorted; -errno without it. */
+static int read_kthreads(long **ret, size_t *ret_n) {
+        _cleanup_free_ long *l = NULL;
+        size_t n = 0, cap = 0;
         long pid;
         FILE *f;
 
+        if (!pid_is_kthread(2))
+                return -ENOENT; /* in a pid namespace, pid 2 is not kthreadd */
+        f = fopen("/proc/2/task/2/children", "re");
+        if (!f)
+                return -errno;
+        for (pid = 2;; ) { /* kthreadd itself, then its children */
+                if (n == cap) {
+                        long *a = reallocarray(l, cap = cap ? 2 * cap : 256, sizeof *a);
+                        if (!a) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        l = a;
+                }
+                l[n++] = pid;
+                if (fscanf(f, "%ld", &pid) != 1)
+                        break;
+        }
+        fclose(f);
+        qsort(l, n, sizeof *l, cmp_long);
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+/* Read when the stats are asked for, not on every pass, and in two files, not one per process: a
+ * busy root cgroup cost 115 ms of the loop to count in the test guest under TCG. */
+static void count_root_procs(CpusetWall *w) {
+        _cleanup_free_ char *p = cg_path(w, "", "cgroup.procs");
+        _cleanup_free_ long *kthreads = NULL;
+        unsigned procs = 0, nk = 0;
+        size_t n_kthreads = 0;
+        bool listed;
+        long pid;
+        FILE *f;
+
+        listed = read_kthreads(&kthreads, &n_kthreads) >= 0;
         f = p ? fopen(p, "re") : NULL;
         if (!f)
                 return;
         while (fscanf(f, "%ld", &pid) == 1) {
-                char sp[64], buf[1024], *e;
-                unsigned long flags = 0;
-                FILE *s;
-
                 procs++;
-                snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
-                s = fopen(sp, "re");
-                if (!s)
-                        continue;
-                /* fields after the last ')': state ppid pgrp session tty tpgid flags */
-                if (fgets(buf, sizeof buf, s) && (e = strrchr(buf, ')')) &&
-                    sscanf(e + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & PF_KTHREAD))
-                        kthreads++;
-                fclose(s);
+                if (listed ? bsearch(&pid, kthreads, n_kthreads, sizeof *kthreads, cmp_long) != NULL
+                           : pid_is_kthread(pid))
+                        nk++;
         }
         fclose(f);
         w->stats.root_procs = procs;
-        w->stats.root_kthreads = kthreads;
+        w->stats.root_kthreads = nk;
 }
 
 static int copy_input(CpusetWall *w, const CpusetInput *in) {
@@ -748,8 +798,11 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
         forget_watches(w);
 
         if (!nodemask_empty(&w->in.spm)) {
-                /* Gateways: the root, and every existing cgroup above a grant. Top-down, so each
-                 * controller is enabled before its children need it. */
+                _cleanup_(strv_freep) char **seen = NULL;
+
+                /* Gateways: the root, and every existing cgroup above a grant, each once (200 grants
+                 * below one cgroup: one look at it, not 200). Top-down, so each controller is
+                 * enabled before its children need it. */
                 (void) gateway_setup(w, "");
                 for (size_t i = 0; i < w->in.n_grants; i++) {
                         const char *g = w->in.grants[i].cgroup;
@@ -759,8 +812,12 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
 
                                 if (!prefix)
                                         return log_oom();
+                                if (strv_contains(seen, prefix))
+                                        continue;
                                 if (cpuset_is_gateway(&w->in, prefix))
                                         (void) gateway_setup(w, prefix);
+                                if (strv_extend(&seen, prefix) < 0)
+                                        return log_oom();
                         }
                 }
         }

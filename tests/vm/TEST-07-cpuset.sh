@@ -61,6 +61,21 @@ testcase_wall_at_start() {
 testcase_root_cgroup_is_reported() {
         # busybox init and this script live in the root cgroup: outside every wall, and said so
         grep -E 'Enforcement layer cpuset: active: [0-9]+ cgroup\(s\) walled off the SPM nodes, 1 grant\(s\) in force, 1 waiting for their cgroup, 0 failed write\(s\); [1-9][0-9]* process\(es\) in the root cgroup \([1-9][0-9]* kernel thread\(s\)\) stay outside every wall' /tmp/spmd.log
+        # spmd finds the kernel threads as kthreadd's children; counted here by their PF_KTHREAD flag
+        # (workqueue threads come and go meanwhile: a few either way)
+        "$SPMCTL" status | tee /tmp/status | grep -E '^cpuset '
+        k=$(sed -n 's/.*; \([0-9]*\) process(es) in the root cgroup (\([0-9]*\) kernel thread(s)).*/\2/p' /tmp/status)
+        own=$(python3 -c '
+n = 0
+for pid in open("/sys/fs/cgroup/cgroup.procs").read().split():
+    try:
+        stat = open("/proc/%s/stat" % pid).read()
+    except OSError:
+        continue
+    n += int(stat[stat.rindex(")") + 2:].split()[6]) & 0x00200000 != 0
+print(n)')
+        echo "kernel threads in the root cgroup: spmd $k, by their flags $own"
+        [ "$k" -ge $((own - 3)) ] && [ "$k" -le $((own + 3)) ] && [ "$own" -ge 10 ]
 }
 
 testcase_new_cgroups_are_walled() {
