@@ -119,6 +119,28 @@ static void test_problems_name_what_is_missing(void **state) {
         config_free(c);
 }
 
+/* A reload replaces the Config while the plan made from it is still in use (the reload's later steps,
+ * ListDevices, ReleaseDevice): the plan keeps it. spmd crashed in pressure_follow() reading a claim's
+ * RatioPath= from a Config a second reload had freed (found by the loop-latency bench, core dump). */
+static void test_plan_keeps_its_config(void **state) {
+        Topology t = topo(1, 1, 2);
+        DevicePlan p;
+        Config *c;
+
+        (void) state;
+        plan("[Device]\nName=nv\nMatch=dax0.0\nCompressionRatioPath=/tmp/ratio\n", &t, &p, &c);
+        assert_int_equal(p.n_claims, 1);
+        assert_ptr_equal(p.config, c);
+        assert_int_equal(c->n_ref, 2); /* the caller's and the plan's */
+        config_free(c);                /* the reload's config_free(m->config) */
+        assert_int_equal(p.config->n_ref, 1);
+        assert_string_equal(p.claims[0].conf->name, "nv");
+        assert_string_equal(p.claims[0].conf->ratio_path, "/tmp/ratio");
+        assert_ptr_equal(device_plan_find(&p, "nv"), &p.claims[0]);
+        device_plan_clear(&p); /* the last reference */
+        assert_null(p.config);
+}
+
 static void test_all_unclaimed_takes_the_rest(void **state) {
         Topology t = topo(1, 1, 2);
         DevicePlan p;
@@ -212,6 +234,7 @@ int main(void) {
                 cmocka_unit_test(test_match_kinds),
                 cmocka_unit_test(test_problems_name_what_is_missing),
                 cmocka_unit_test(test_all_unclaimed_takes_the_rest),
+                cmocka_unit_test(test_plan_keeps_its_config),
                 cmocka_unit_test(test_spm_nodes_are_online_claims),
                 cmocka_unit_test(test_dedicated_node_policy),
         };

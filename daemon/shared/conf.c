@@ -149,6 +149,7 @@ Config *config_new(void) {
 
         if (!c)
                 return NULL;
+        c->n_ref = 1;
         config_set_defaults(c);
         c->state_directory = strdup("/run/spmd");
         c->bpf_pin_directory = strdup("/sys/fs/bpf/spmd");
@@ -191,8 +192,14 @@ static GrantConf *grant_conf_free(GrantConf *g) {
         return NULL;
 }
 
+Config *config_ref(Config *c) {
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
 Config *config_free(Config *c) {
-        if (!c)
+        if (!c || --c->n_ref > 0)
                 return NULL;
         free(c->state_directory);
         free(c->bpf_pin_directory);

@@ -99,6 +99,8 @@ typedef struct ConfOrigin {
 } ConfOrigin;
 
 typedef struct Config {
+        unsigned n_ref; /* config_new() makes one; config_ref() adds, config_free() drops one */
+
         /* [Daemon] */
         int log_level; /* -1: keep command-line/default */
         char *state_directory;
@@ -182,6 +184,9 @@ typedef struct ConfDiags {
 } ConfDiags;
 
 Config *config_new(void);
+/* What borrows from a Config (a device plan's claims) holds a reference, so a reload that replaces it
+ * frees it only when the last one goes. */
+Config *config_ref(Config *c);
 Config *config_free(Config *c);
 static inline void config_freep(Config **c) {
         if (*c)

@@ -99,7 +99,7 @@ static int plan_by_memdev(DevicePlan *p, const DeviceConf *d, const Topology *t,
         return 0;
 }
 
-int device_plan_build(const Config *c, const Topology *t, DevicePlan *ret) {
+int device_plan_build(Config *c, const Topology *t, DevicePlan *ret) {
         DevicePlan p = {};
         int r = 0;
 
@@ -154,11 +154,13 @@ int device_plan_build(const Config *c, const Topology *t, DevicePlan *ret) {
         }
         for (size_t i = 0; i < p.n_claims; i++)
                 p.claims[i].private_services = device_private_services(c, p.claims[i].conf);
+        p.config = config_ref(c);
         *ret = p;
         return 0;
 }
 
 void device_plan_clear(DevicePlan *p) {
+        config_free(p->config);
         free(p->claims);
         strv_free(p->problems);
         *p = (DevicePlan){};

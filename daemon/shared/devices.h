@@ -9,20 +9,22 @@
 
 /* One dax device a [Device] block claims. */
 typedef struct DeviceClaim {
-        const DeviceConf *conf; /* borrowed from the Config */
+        const DeviceConf *conf; /* borrowed from the plan's Config */
         char dax[32];
         int node;               /* target node of the dax device */
         uint32_t private_services; /* the opt-ins it gets if it goes online as a private node */
 } DeviceClaim;
 
 typedef struct DevicePlan {
+        Config *config;  /* a reference: the claims borrow from it, whatever replaced it meanwhile */
         DeviceClaim *claims;
         size_t n_claims;
         char **problems; /* "[Device] at FILE:LINE Match=...: why nothing was claimed" */
 } DevicePlan;
 
-/* Which dax device each [Device] of c claims on t. Pure: reads only c and t. */
-int device_plan_build(const Config *c, const Topology *t, DevicePlan *ret);
+/* Which dax device each [Device] of c claims on t. Pure: reads only c and t (and holds a reference
+ * to c until device_plan_clear()). */
+int device_plan_build(Config *c, const Topology *t, DevicePlan *ret);
 void device_plan_clear(DevicePlan *p);
 const DeviceClaim *device_plan_find(const DevicePlan *p, const char *dax_or_name);
 
