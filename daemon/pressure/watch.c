@@ -28,6 +28,7 @@
 #include "demote.h"
 #include "log.h"
 #include "parse-util.h"
+#include "worker.h"
 #include "pressure.h"
 #include "strv.h"
 #include "time-util.h"
@@ -87,10 +88,8 @@ static void psi_watch_clear(PsiWatch *w) {
         w->path = mfree(w->path);
 }
 
-static void psi_watch_read(PsiWatch *w, const Config *c, uint64_t now) {
-        uint64_t total;
-        int r = psi_read_some_total(w->path, &total);
-
+/* A read of w's memory.pressure (R, TOTAL) made at NOW, into its history and share. */
+static void psi_watch_fold(PsiWatch *w, const Config *c, int r, uint64_t total, uint64_t now) {
         if (r < 0) {
                 if (w->valid)
                         log_debug_errno(r, "Cannot read %s: %m", w->path);
@@ -237,16 +236,127 @@ static void read_health(NodePressure *np, uint64_t now) {
         snprintf(np->health_why, sizeof np->health_why, "%s", why);
 }
 
+/* ---- PSI reads, in a thread of their own ---- */
+
+/* Every followed memory.pressure, read off the loop: 200 granted cgroups took 60-100 ms of the loop
+ * to read in the test guest, once a second and after each reclaim and evacuation job. */
+typedef struct PsiJob {
+        WorkerJob job;
+        char **paths;     /* copies: the watches may change while it runs */
+        uint64_t *totals;
+        int *results;
+        size_t n;
+        uint64_t at;      /* when read (CLOCK_MONOTONIC) */
+} PsiJob;
+
+static void psi_job_run(WorkerJob *job) {
+        PsiJob *j = (PsiJob *) job;
+
+        j->at = now_usec(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < j->n; i++)
+                j->results[i] = psi_read_some_total(j->paths[i], &j->totals[i]);
+}
+
+static void psi_job_free(WorkerJob *job) {
+        PsiJob *j = (PsiJob *) job;
+
+        strv_free(j->paths);
+        free(j->totals);
+        free(j->results);
+        free(j);
+}
+
+/* The watch read as the job's Ith path: most often still the Ith watch. */
+static PsiWatch *psi_watch_by_path(Pressure *pr, size_t i, const char *path) {
+        if (i < pr->n_psi && strcmp(pr->psi[i].path, path) == 0)
+                return &pr->psi[i];
+        for (i = 0; i < pr->n_psi; i++)
+                if (strcmp(pr->psi[i].path, path) == 0)
+                        return &pr->psi[i];
+        return pr->system_psi && strcmp(pr->system_psi->path, path) == 0 ? pr->system_psi : NULL;
+}
+
+static void sample_all(Pressure *pr);
+
+/* The reads are in (on the loop): into the watches still followed, then the levels from them. */
+static void on_psi_read(WorkerJob *job, void *userdata) {
+        Pressure *pr = userdata;
+        PsiJob *j = (PsiJob *) job;
+
+        for (size_t i = 0; i < j->n; i++) {
+                PsiWatch *w = psi_watch_by_path(pr, i, j->paths[i]);
+
+                if (w)
+                        psi_watch_fold(w, pr_config(pr), j->results[i], j->totals[i], j->at);
+        }
+        sample_all(pr);
+        if (pr->ops.sampled)
+                pr->ops.sampled(pr->userdata);
+        act_kick(pr);
+}
+
+/* Here, where the thread cannot be had. */
+static void psi_read_now(Pressure *pr) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC), total;
+
+        for (size_t i = 0; i < pr->n_psi + 1; i++) {
+                PsiWatch *w = i < pr->n_psi ? &pr->psi[i] : pr->system_psi;
+
+                if (w)
+                        psi_watch_fold(w, pr_config(pr), psi_read_some_total(w->path, &total), total, now);
+        }
+}
+
+/*
+ * Follow the granted cgroups' PSI as the grants are now, and read it all in the thread; the levels
+ * follow when the reads are in (on_psi_read()). false: nothing was handed to the thread (no PSI, or
+ * a read runs already, whose results come soon), and the caller samples with what there is.
+ */
+static bool psi_refresh(Pressure *pr) {
+        PsiJob *j;
+        size_t k = 0;
+
+        if (pr->psi_reason)
+                return false;
+        psi_sync(pr);
+        if (pr->n_psi == 0 && !pr->system_psi)
+                return false;
+        if (!pr->psi_worker && worker_new(pr->event, on_psi_read, pr, &pr->psi_worker) < 0) {
+                psi_read_now(pr);
+                return false;
+        }
+        if (worker_busy(pr->psi_worker))
+                return false;
+        j = calloc(1, sizeof *j);
+        if (!j)
+                goto now;
+        j->job.run = psi_job_run;
+        j->job.free = psi_job_free;
+        j->paths = calloc(pr->n_psi + 2, sizeof *j->paths);
+        j->totals = calloc(pr->n_psi + 1, sizeof *j->totals);
+        j->results = calloc(pr->n_psi + 1, sizeof *j->results);
+        if (!j->paths || !j->totals || !j->results)
+                goto fail;
+        for (size_t i = 0; i < pr->n_psi + 1; i++) {
+                const PsiWatch *w = i < pr->n_psi ? &pr->psi[i] : pr->system_psi;
+
+                if (w && !(j->paths[k++] = strdup(w->path)))
+                        goto fail;
+        }
+        j->n = k;
+        if (worker_submit(pr->psi_worker, &j->job) < 0)
+                goto fail;
+        return true;
+fail:
+        psi_job_free(&j->job);
+now:
+        psi_read_now(pr);
+        return false;
+}
+
+/* Levels from a fresh look at each node, with the PSI shares as last read. */
 static void sample_all(Pressure *pr) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-
-        if (!pr->psi_reason) {
-                psi_sync(pr);
-                for (size_t i = 0; i < pr->n_psi; i++)
-                        psi_watch_read(&pr->psi[i], pr_config(pr), now);
-                if (pr->system_psi)
-                        psi_watch_read(pr->system_psi, pr_config(pr), now);
-        }
 
         for (size_t i = 0; i < pr->n_nodes; i++) {
                 NodePressure *np = &pr->nodes[i];
@@ -300,10 +410,12 @@ static int on_sample(sd_event_source *s, uint64_t usec, void *userdata) {
         Pressure *pr = userdata;
 
         (void) usec;
-        sample_all(pr);
-        if (pr->ops.sampled)
-                pr->ops.sampled(pr->userdata);
-        act_kick(pr);
+        if (!psi_refresh(pr)) {
+                sample_all(pr);
+                if (pr->ops.sampled)
+                        pr->ops.sampled(pr->userdata);
+                act_kick(pr);
+        }
         (void) sd_event_source_set_time_relative(s, SAMPLE_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -318,8 +430,10 @@ static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *us
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
-        sample_all(pr);
-        act_kick(pr);
+        if (!psi_refresh(pr)) {
+                sample_all(pr);
+                act_kick(pr);
+        }
         return 0;
 }
 
@@ -469,7 +583,8 @@ void pressure_follow(Pressure *pr) {
                 pr->psi_armed_warn = pr_config(pr)->psi_warn;
                 pr->psi_armed_window = pr_config(pr)->psi_window_usec;
         }
-        sample_all(pr); /* a level at once, not a second later */
+        (void) psi_refresh(pr); /* the PSI of the grants as they are now, in the thread */
+        sample_all(pr);         /* a level at once, not a second later */
         if (!pr->pressure_source &&
             sd_event_add_time_relative(pr->event, &pr->pressure_source, CLOCK_MONOTONIC, SAMPLE_USEC, 100 * 1000,
                                        on_sample, pr) < 0)
@@ -514,6 +629,7 @@ Pressure *pressure_free(Pressure *pr) {
         if (!pr)
                 return NULL;
         pr->pressure_source = sd_event_source_disable_unref(pr->pressure_source);
+        pr->psi_worker = worker_free(pr->psi_worker); /* a read under way is waited for, its results dropped */
         act_free(pr);      /* reclaim's and evacuation's threads end (a job in the kernel is waited for) */
         demotion_free(pr); /* the kdamonds stop, DAMON is given back */
         for (size_t i = 0; i < pr->n_nodes; i++) {

@@ -126,6 +126,7 @@ struct Pressure {
         bool psi_armed;                 /* the triggers were made with these (PsiWarn=, PsiWindow=): */
         uint32_t psi_armed_warn;
         uint64_t psi_armed_window;
+        struct Worker *psi_worker;      /* reads the memory.pressure files (watch.c); NULL until the first */
 
         /* reclaim and evacuation (act.c) */
         sd_event_source *act_source;
