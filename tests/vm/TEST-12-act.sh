@@ -150,7 +150,9 @@ testcase_warn_reclaims() {
         # written whole and renamed into place, as a driver's attribute changes: never half-written
         ratio_for 0.37 >"$RATIO.new" && mv "$RATIO.new" "$RATIO"  # 37% of the media left: < FreeWarn=45%, > FreeCritical=30%
         echo "ratio now $(cat "$RATIO")"
-        spmd_wait_log 'SPM node 1: pressure ok -> warn (physical free 3[0-9].[0-9]% < FreeWarn=45.0%)'
+        # 37% from MemFree as the test reads it; spmd adds the node's per-CPU free lists once MemFree
+        # alone would raise the level (a run saw 40.7%): between the two thresholds either way
+        spmd_wait_log 'SPM node 1: pressure ok -> warn (physical free \(3[0-9]\|4[0-4]\)\.[0-9]% < FreeWarn=45.0%)'
         spmd_wait_log 'SPM node 1: reclaim starts'
         # reclaim until 47% (45% + Hysteresis=2%) is left, then the level steps down after RecoverAfter=2s
         spmd_wait_log 'SPM node 1: reclaim stops'
