@@ -73,8 +73,9 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
  * runs they go to a thread of the wall's own, in the order decided, with the writes that must
  * follow them (cpuset-plan.h); the others, and those of a new cgroup, are written at once.
  * cpuset_wall_writing(): the last write queued, 0 when none waits. After each batch, CB gets the
- * write up to which all are done, and the cgroups whose writes failed or were not run, with those
- * shut because of them (NULL: none): a cgroup at or below one of them is not as decided.
+ * write up to which all are done (or dropped: one that would have opened a cgroup above a failed
+ * one), and the cgroups whose writes failed or were not run, with those shut because of them (NULL:
+ * none): a cgroup at, above or below one of them is not as decided.
  */
 typedef void (*CpusetWritten)(uint64_t done, char *const *failed, void *userdata);
 void cpuset_wall_on_written(CpusetWall *w, CpusetWritten cb, void *userdata);
