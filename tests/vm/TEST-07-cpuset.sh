@@ -62,9 +62,10 @@ testcase_root_cgroup_is_reported() {
         # busybox init and this script live in the root cgroup: outside every wall, and said so
         grep -E 'Enforcement layer cpuset: active: [0-9]+ cgroup\(s\) walled off the SPM nodes, 1 grant\(s\) in force, 1 waiting for their cgroup, 0 failed write\(s\); [1-9][0-9]* process\(es\) in the root cgroup \([1-9][0-9]* kernel thread\(s\)\) stay outside every wall' /tmp/spmd.log
         # spmd finds the kernel threads as kthreadd's children; counted here by their PF_KTHREAD flag
-        # (workqueue threads come and go meanwhile: a few either way)
-        "$SPMCTL" status | tee /tmp/status | grep -E '^cpuset '
-        k=$(sed -n 's/.*; \([0-9]*\) process(es) in the root cgroup (\([0-9]*\) kernel thread(s)).*/\2/p' /tmp/status)
+        # right after a reload counted them again (workqueue threads come and go: a few either way)
+        spmd_reload
+        k=$(grep 'Enforcement layer cpuset: active' /tmp/spmd.log | tail -n1 |
+                sed -n 's/.*; \([0-9]*\) process(es) in the root cgroup (\([0-9]*\) kernel thread(s)).*/\2/p')
         own=$(python3 -c '
 n = 0
 for pid in open("/sys/fs/cgroup/cgroup.procs").read().split():
