@@ -335,10 +335,10 @@ static uint64_t grant_usage(const Grant *g) {
 static void broker_arm_limit_check(Manager *m);
 
 /*
- * MaxBytes= is watched, not enforced: memory.numa_stat has no notification,
- * so limited grants are looked at once a second, and crossing the limit (and
- * coming back under it) is logged. Taking pages back is the evacuation
- * engine's job, which does not exist yet.
+ * MaxBytes= is watched, not enforced here: memory.numa_stat has no
+ * notification, so limited grants are looked at once a second, and crossing
+ * the limit (and coming back under it) is logged. Nothing takes pages back
+ * for the limit; demotion ([Demotion], demote.c) keeps it when it moves pages.
  */
 static int on_limit_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
@@ -356,7 +356,7 @@ static int on_limit_check(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 if (used > g->max_bytes && !g->over_limit)
                         log_warning("Grant %" PRIu32 ": %s holds %s on SPM node(s) %s, over its limit of %s (rule %s); "
-                                    "byte limits are reported, not enforced, in this version.",
+                                    "byte limits are reported, not enforced.",
                                     g->id, g->cgroup, format_size(a, sizeof a, used),
                                     nodemask_format(&g->nodes, nodes, sizeof nodes),
                                     format_size(b, sizeof b, g->max_bytes), strna(g->rule));
