@@ -179,7 +179,6 @@ static void reload_continue(Manager *m);
 static void on_wall_written(uint64_t done, char *const *failed, void *userdata) {
         Manager *m = userdata;
 
-        m->wall_done = done;
         broker_wall_written(m, done, failed);
         if (m->reload_wall_seq > 0 && done >= m->reload_wall_seq)
                 reload_continue(m);
@@ -212,7 +211,6 @@ static void manager_setup_wall(Manager *m) {
         if (r < 0)
                 log_error("Enforcement layer cpuset: unavailable: %s.", m->wall_reason ? m->wall_reason : strerror(-r));
         else {
-                m->wall_done = 0;
                 cpuset_wall_on_grant_appeared(m->wall, on_grant_appeared, m);
                 cpuset_wall_on_written(m->wall, on_wall_written, m);
                 m->wall_through_systemd = cpuset_systemd_attach(m->wall, m->event, &m->systemd_bus) > 0;
@@ -1258,7 +1256,7 @@ static int on_reload_step(sd_event_source *s, void *userdata) {
                 /* done when the walls it decided are written (narrowing ones go through the wall's writer) */
                 if (m->reload_wall_seq == 0 && m->wall)
                         m->reload_wall_seq = cpuset_wall_writing(m->wall);
-                if (m->reload_wall_seq > m->wall_done) {
+                if (m->reload_wall_seq > 0 && m->wall && !cpuset_wall_written(m->wall, m->reload_wall_seq)) {
                         (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
                         return 0;
                 }

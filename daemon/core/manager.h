@@ -93,7 +93,6 @@ typedef struct Manager {
         sd_bus_message **reload_callers; /* Reload calls, answered when the work is done */
         size_t n_reload_callers;
         uint64_t reload_wall_seq;       /* the reload's last wall write, which its end waits for */
-        uint64_t wall_done;             /* every wall write up to this one is done (cpuset_wall_on_written()) */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */

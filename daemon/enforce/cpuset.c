@@ -122,12 +122,10 @@ static int read_attr(const CpusetWall *w, const char *path, const char *attr, ch
         return 0;
 }
 
-static int write_attr(const CpusetWall *w, const char *path, const char *attr, const char *value) {
-        _cleanup_free_ char *p = cg_path(w, path, attr);
+/* Write value to the file at p (thread-safe: the wall's writer calls it too). */
+static int write_file(const char *p, const char *value) {
         int fd, r = 0;
 
-        if (!p)
-                return -ENOMEM;
         fd = open(p, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -135,6 +133,17 @@ static int write_attr(const CpusetWall *w, const char *path, const char *attr, c
                 r = -errno;
         close(fd);
         return r;
+}
+
+static int write_attr(const CpusetWall *w, const char *path, const char *attr, const char *value) {
+        _cleanup_free_ char *p = cg_path(w, path, attr);
+
+        return p ? write_file(p, value) : -ENOMEM;
+}
+
+/* Is the directory at p gone? Only then is an ENOENT from a file in it nothing to do. */
+static bool dir_gone(const char *p) {
+        return access(p, F_OK) < 0 && errno == ENOENT;
 }
 
 /* cpuset.mems or cpuset.mems.effective; an empty file is an empty mask. -ENOENT without the controller. */
@@ -177,22 +186,12 @@ static void wall_job_free(WorkerJob *job) {
 
 /* Write X's value; whether a failure is only its cgroup being gone is told apart by the directory. */
 static void wall_write_run(WallWrite *x) {
-        int fd;
-
-        x->result = 0;
-        fd = open(x->file, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                x->result = -errno;
-        else {
-                if (write(fd, x->value, strlen(x->value)) < 0)
-                        x->result = -errno;
-                close(fd);
-        }
+        x->result = write_file(x->file, x->value);
         if (x->result == -ENOENT) {
                 char *slash = strrchr(x->file, '/');
 
                 *slash = '\0';
-                x->gone = access(x->file, F_OK) < 0 && errno == ENOENT;
+                x->gone = dir_gone(x->file);
                 *slash = '/';
         }
 }
@@ -215,23 +214,30 @@ static void wall_job_run(WorkerJob *job) {
         }
 }
 
+/* The Ith write not done yet, in the order decided (the writer's batch, then the queue); NULL past the last. */
+static const WallWrite *waiting_write(const CpusetWall *w, size_t i) {
+        size_t n_running = w->running ? w->running->n_writes : 0;
+
+        if (i < n_running)
+                return &w->running->writes[i];
+        return i - n_running < w->n_queue ? &w->queue[i - n_running] : NULL;
+}
+
 /* The write to PATH decided last and not done yet, if any. */
 static const WallWrite *pending_write(const CpusetWall *w, const char *path) {
-        for (size_t i = w->n_queue; i > 0; i--)
-                if (strcmp(w->queue[i - 1].path, path) == 0)
-                        return &w->queue[i - 1];
-        for (size_t i = w->running ? w->running->n_writes : 0; i > 0; i--)
-                if (strcmp(w->running->writes[i - 1].path, path) == 0)
-                        return &w->running->writes[i - 1];
-        return NULL;
+        const WallWrite *x, *last = NULL;
+
+        for (size_t i = 0; (x = waiting_write(w, i)); i++)
+                if (strcmp(x->path, path) == 0)
+                        last = x;
+        return last;
 }
 
 static bool must_follow(const CpusetWall *w, const char *path) {
-        for (size_t i = 0; i < w->n_queue; i++)
-                if (cpuset_write_must_follow(path, w->queue[i].path))
-                        return true;
-        for (size_t i = 0; w->running && i < w->running->n_writes; i++)
-                if (cpuset_write_must_follow(path, w->running->writes[i].path))
+        const WallWrite *x;
+
+        for (size_t i = 0; (x = waiting_write(w, i)); i++)
+                if (cpuset_write_must_follow(path, x->path))
                         return true;
         return false;
 }
@@ -378,7 +384,7 @@ static void on_written(WorkerJob *job, void *userdata) {
 static bool cgroup_gone(const CpusetWall *w, const char *path) {
         _cleanup_free_ char *p = cg_path(w, path, NULL);
 
-        return p && access(p, F_OK) < 0 && errno == ENOENT;
+        return p && dir_gone(p);
 }
 
 /* Bring one cgroup in line: to what it needs, or shut to every SPM node (SHUT: something below it
@@ -1135,16 +1141,17 @@ uint64_t cpuset_wall_writing(const CpusetWall *w) {
 }
 
 uint64_t cpuset_wall_writing_for(const CpusetWall *w, const char *path) {
+        const WallWrite *x;
         uint64_t seq = 0;
 
-        for (size_t i = 0; w->running && i < w->running->n_writes; i++)
-                if (cgroup_path_covers(path, w->running->writes[i].path) ||
-                    cgroup_path_covers(w->running->writes[i].path, path))
-                        seq = w->running->writes[i].seq;
-        for (size_t i = 0; i < w->n_queue; i++)
-                if (cgroup_path_covers(path, w->queue[i].path) || cgroup_path_covers(w->queue[i].path, path))
-                        seq = w->queue[i].seq;
+        for (size_t i = 0; (x = waiting_write(w, i)); i++)
+                if (cgroup_path_covers(path, x->path) || cgroup_path_covers(x->path, path))
+                        seq = x->seq;
         return seq;
+}
+
+bool cpuset_wall_written(const CpusetWall *w, uint64_t seq) {
+        return seq <= w->seq_done;
 }
 
 NodeMask cpuset_wall_spm(const CpusetWall *w) {

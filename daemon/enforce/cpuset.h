@@ -80,6 +80,8 @@ void cpuset_wall_on_grant_appeared(CpusetWall *w, CpusetGrantAppeared cb, void *
 typedef void (*CpusetWritten)(uint64_t done, char *const *failed, void *userdata);
 void cpuset_wall_on_written(CpusetWall *w, CpusetWritten cb, void *userdata);
 uint64_t cpuset_wall_writing(const CpusetWall *w);
+/* Are all writes up to SEQ done (or dropped)? */
+bool cpuset_wall_written(const CpusetWall *w, uint64_t seq);
 /* The last write queued to PATH, above it or below it (what decides what PATH reaches); 0: none waits. */
 uint64_t cpuset_wall_writing_for(const CpusetWall *w, const char *path);
 
