@@ -82,7 +82,78 @@ static double read_ratio(NodePressure *np) {
 
 static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-static void psi_watch_clear(PsiWatch *w) {
+/*
+ * Closing a PSI trigger waits in the kernel: psi_trigger_destroy() waits for an RCU grace period
+ * and, with a cgroup's last trigger, for its psimon thread to stop. In the test guest that was
+ * 30-250 ms a close, and 200 grant clients coming and going closed several a second, so the
+ * triggers of the watches dropped are closed in a thread of their own, in batches.
+ */
+typedef struct CloseJob {
+        WorkerJob job;
+        int *fds; /* -1 once closed */
+        size_t n;
+} CloseJob;
+
+static void close_job_run(WorkerJob *job) {
+        CloseJob *j = (CloseJob *) job;
+
+        for (size_t i = 0; i < j->n; i++)
+                j->fds[i] = safe_close(j->fds[i]);
+}
+
+/* Also when the worker goes before running it: what is still open is closed here. */
+static void close_job_free(WorkerJob *job) {
+        close_job_run(job);
+        free(((CloseJob *) job)->fds);
+        free(job);
+}
+
+static void on_psi_closed(WorkerJob *job, void *userdata);
+
+/* Hand the triggers waiting to be closed to the thread, unless it is still closing earlier ones. */
+static void psi_close_kick(Pressure *pr) {
+        CloseJob *j;
+
+        if (pr->n_psi_closing == 0 || (pr->psi_closer && worker_busy(pr->psi_closer)))
+                return;
+        if (!pr->psi_closer && worker_new(pr->event, on_psi_closed, pr, &pr->psi_closer) < 0)
+                goto now;
+        j = calloc(1, sizeof *j);
+        if (!j)
+                goto now;
+        *j = (CloseJob){ .job.run = close_job_run, .job.free = close_job_free, .fds = pr->psi_closing,
+                         .n = pr->n_psi_closing };
+        if (worker_submit(pr->psi_closer, &j->job) < 0) {
+                free(j);
+                goto now;
+        }
+        pr->psi_closing = NULL;
+        pr->n_psi_closing = 0;
+        return;
+now: /* no thread to be had: here, as before */
+        for (size_t i = 0; i < pr->n_psi_closing; i++)
+                safe_close(pr->psi_closing[i]);
+        pr->psi_closing = mfree(pr->psi_closing);
+        pr->n_psi_closing = 0;
+}
+
+static void on_psi_closed(WorkerJob *job, void *userdata) {
+        (void) job;
+        psi_close_kick(userdata); /* those dropped while it ran */
+}
+
+/* The watch goes; its trigger is closed off the loop (psi_close_kick() hands it over). */
+static void psi_watch_clear(Pressure *pr, PsiWatch *w) {
+        if (w->trigger) {
+                int fd = sd_event_source_get_io_fd(w->trigger);
+                int *n = reallocarray(pr->psi_closing, pr->n_psi_closing + 1, sizeof *n);
+
+                if (n)
+                        pr->psi_closing = n;
+                /* without room in the list, the source closes it here */
+                if (n && fd >= 0 && sd_event_source_set_io_fd_own(w->trigger, false) >= 0)
+                        pr->psi_closing[pr->n_psi_closing++] = fd;
+        }
         w->trigger = sd_event_source_disable_unref(w->trigger);
         w->cgroup = mfree(w->cgroup);
         w->path = mfree(w->path);
@@ -155,21 +226,23 @@ static void psi_sync(Pressure *pr) {
         }
         for (size_t i = 0; i < pr->n_psi;)
                 if (nodemask_empty(&pr->psi[i].nodes)) {
-                        psi_watch_clear(&pr->psi[i]);
+                        psi_watch_clear(pr, &pr->psi[i]);
                         pr->psi[i] = pr->psi[--pr->n_psi];
                 } else
                         i++;
+        psi_close_kick(pr);
 }
 
 static void psi_drop_all(Pressure *pr) {
         for (size_t i = 0; i < pr->n_psi; i++)
-                psi_watch_clear(&pr->psi[i]);
+                psi_watch_clear(pr, &pr->psi[i]);
         pr->psi = mfree(pr->psi);
         pr->n_psi = 0;
         if (pr->system_psi) {
-                psi_watch_clear(pr->system_psi);
+                psi_watch_clear(pr, pr->system_psi);
                 pr->system_psi = mfree(pr->system_psi);
         }
+        psi_close_kick(pr);
 }
 
 const PsiWatch *pressure_psi_watch(const Pressure *pr, const char *cgroup) {
@@ -638,6 +711,10 @@ Pressure *pressure_free(Pressure *pr) {
                 free(pr->nodes[i].ratio_path);
         }
         psi_drop_all(pr);
+        pr->psi_closer = worker_free(pr->psi_closer); /* a batch under way is closed first */
+        for (size_t i = 0; i < pr->n_psi_closing; i++)
+                safe_close(pr->psi_closing[i]);
+        free(pr->psi_closing);
         pr->psi_reason = mfree(pr->psi_reason);
         free(pr->nodes);
         sd_event_unref(pr->event);

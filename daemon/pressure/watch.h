@@ -127,6 +127,9 @@ struct Pressure {
         uint32_t psi_armed_warn;
         uint64_t psi_armed_window;
         struct Worker *psi_worker;      /* reads the memory.pressure files (watch.c); NULL until the first */
+        struct Worker *psi_closer;      /* closes dropped triggers (the kernel waits); NULL until the first */
+        int *psi_closing;               /* dropped triggers' fds, for the closer's next batch */
+        size_t n_psi_closing;
 
         /* reclaim and evacuation (act.c) */
         sd_event_source *act_source;

@@ -92,6 +92,31 @@ testcase_level_recovers() {
         grep 'SPM node 1: reclaim stops' /tmp/spmd.log
 }
 
+# spmd's open PSI triggers (fds on a memory.pressure file)
+n_triggers() {
+        ls -l "/proc/$(cat /tmp/spmd.pid)/fd" | grep -c 'memory.pressure$' || true
+}
+
+testcase_ended_grants_triggers_are_closed() {
+        local before
+        before=$(n_triggers)
+        [ "$before" -ge 1 ] # /jobs/thrash's
+        # a grant that comes and goes: its cgroup gets a trigger while it holds the node ...
+        "$SPMCTL" run --node 1 -- sleep 5 &
+        for _ in $(seq 100); do [ "$(n_triggers)" -gt "$before" ] && break; sleep 0.1; done
+        [ "$(n_triggers)" -eq $((before + 1)) ]
+        wait $!
+        # ... and loses it when the grant ends (closed in spmd's closer thread, not on its loop)
+        for _ in $(seq 100); do [ "$(n_triggers)" -le "$before" ] && break; sleep 0.1; done
+        [ "$(n_triggers)" -eq "$before" ]
+        # a new PsiWarn= takes new triggers: the old ones are all closed
+        sed -i 's/^PsiWarn=5%/PsiWarn=6%/' "$CONF"
+        spmd_reload
+        for _ in $(seq 100); do [ "$(n_triggers)" -eq "$before" ] && break; sleep 0.1; done
+        [ "$(n_triggers)" -eq "$before" ]
+        "$SPMCTL" status | grep -E 'granted cgroups followed: 1'
+}
+
 testcase_stop() {
         spmd_stop
         vm_private_bus_stop
