@@ -153,6 +153,72 @@ static void test_proc_stat_starttime(void **state) {
         assert_int_equal(parse_proc_stat_starttime("7 (x) R 1 2", &t), -EINVAL);
 }
 
+/* Word-at-a-time scans against a bit-by-bit reference: edges of words, the last node, runs across
+ * words, and pseudo-random masks dense and sparse. */
+static unsigned next_ref(const NodeMask *m, unsigned from) {
+        while (from < SPMD_MAX_NODES && !nodemask_test(m, from))
+                from++;
+        return from < SPMD_MAX_NODES ? from : SPMD_MAX_NODES;
+}
+
+static void check_scans(const NodeMask *m) {
+        unsigned seen = 0;
+
+        for (unsigned from = 0; from <= SPMD_MAX_NODES + 1; from++)
+                assert_int_equal(nodemask_next(m, from), next_ref(m, from));
+        for (unsigned n = 0; n < SPMD_MAX_NODES; n++) {
+                unsigned end = n;
+
+                if (!nodemask_test(m, n))
+                        continue;
+                while (end + 1 < SPMD_MAX_NODES && nodemask_test(m, end + 1))
+                        end++;
+                assert_int_equal(nodemask_run_end(m, n), end);
+        }
+        NODEMASK_FOREACH(n, m) {
+                assert_true(nodemask_test(m, n));
+                seen++;
+        }
+        for (unsigned n = 0; n < SPMD_MAX_NODES; n++)
+                seen -= nodemask_test(m, n);
+        assert_int_equal(seen, 0);
+}
+
+static void test_nodemask_scans(void **state) {
+        static const char *const masks[] = {
+                "0", "63", "64", "1023", "0-1023", "62-65", "63-64", "0-63", "64-127", "1000-1023",
+                "1,3,5,127-129,500-700,1022", "127", "128", "5-5",
+        };
+        char buf[NODEMASK_FORMAT_MAX];
+        uint64_t seed = 0x9e3779b97f4a7c15u;
+        NodeMask m = {};
+
+        (void) state;
+        check_scans(&m); /* empty */
+        assert_string_equal(nodemask_format(&m, buf, sizeof buf), "");
+        for (size_t i = 0; i < sizeof masks / sizeof *masks; i++) {
+                assert_int_equal(parse_nodemask(masks[i], &m), 0);
+                check_scans(&m);
+                /* the kernel's form back: the same string, "5-5" being "5" */
+                assert_string_equal(nodemask_format(&m, buf, sizeof buf), i == 13 ? "5" : masks[i]);
+        }
+        for (unsigned round = 0; round < 64; round++) {
+                NodeMask back;
+
+                for (unsigned w = 0; w < NODEMASK_WORDS; w++) {
+                        seed = seed * 6364136223846793005u + 1442695040888963407u;
+                        /* dense, sparse and empty words */
+                        m.bits[w] = round % 3 == 0 ? seed : round % 3 == 1 ? seed & (seed >> 17) & (seed >> 31) : 0;
+                        if (w == round % NODEMASK_WORDS)
+                                m.bits[w] = ~UINT64_C(0);
+                }
+                check_scans(&m);
+                assert_int_equal(nodemask_format_checked(&m, buf, sizeof buf), 0);
+                assert_int_equal(parse_nodemask(buf, &back), 0);
+                assert_true(nodemask_same(&m, &back));
+        }
+}
+
 static void test_format_size(void **state) {
         char buf[32];
 
@@ -233,6 +299,7 @@ int main(void) {
                 cmocka_unit_test(test_boolean),    cmocka_unit_test(test_uint),
                 cmocka_unit_test(test_size),       cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_permyriad),  cmocka_unit_test(test_nodemask),
+                cmocka_unit_test(test_nodemask_scans),
                 cmocka_unit_test(test_format_size), cmocka_unit_test(test_proc_stat_starttime),
                 cmocka_unit_test(test_cgroup_path_depth), cmocka_unit_test(test_proc_cgroup_parse),
         };

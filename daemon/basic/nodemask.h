@@ -68,9 +68,32 @@ static inline bool nodemask_subset(const NodeMask *a, const NodeMask *b) {
         return true;
 }
 
-#define NODEMASK_FOREACH(node, m)                          \
-        for (unsigned node = 0; node < SPMD_MAX_NODES; node++) \
-                if (nodemask_test((m), node))
+/* The first node of m at FROM or above; SPMD_MAX_NODES when there is none. A word at a time: the
+ * masks have 1024 bits, and a bit-by-bit scan of each showed up in the daemon's profile (formatting
+ * every grant's nodes for the grants file). */
+static inline unsigned nodemask_next(const NodeMask *m, unsigned from) {
+        for (unsigned i = from / 64; from < SPMD_MAX_NODES && i < NODEMASK_WORDS; i++, from = i * 64) {
+                uint64_t w = m->bits[i] & (~UINT64_C(0) << (from % 64));
+
+                if (w)
+                        return i * 64 + (unsigned) __builtin_ctzll(w);
+        }
+        return SPMD_MAX_NODES;
+}
+
+/* The last node of the run of set nodes that starts at NODE (a set node). */
+static inline unsigned nodemask_run_end(const NodeMask *m, unsigned node) {
+        for (unsigned i = node / 64; i < NODEMASK_WORDS; i++, node = i * 64) {
+                uint64_t clear = ~m->bits[i] & (~UINT64_C(0) << (node % 64));
+
+                if (clear)
+                        return i * 64 + (unsigned) __builtin_ctzll(clear) - 1;
+        }
+        return SPMD_MAX_NODES - 1;
+}
+
+#define NODEMASK_FOREACH(node, m) \
+        for (unsigned node = nodemask_next((m), 0); node < SPMD_MAX_NODES; node = nodemask_next((m), node + 1))
 
 /* "1,3-5" form, as cpuset.mems prints it. Returns buf. */
 char *nodemask_format(const NodeMask *m, char *buf, size_t len);

@@ -241,13 +241,8 @@ int nodemask_format_checked(const NodeMask *m, char *buf, size_t len) {
         if (len == 0)
                 return -ENOBUFS;
         buf[0] = '\0';
-        for (unsigned n = 0; n < SPMD_MAX_NODES; n++) {
-                unsigned end = n;
-
-                if (!nodemask_test(m, n))
-                        continue;
-                while (end + 1 < SPMD_MAX_NODES && nodemask_test(m, end + 1))
-                        end++;
+        for (unsigned n = nodemask_next(m, 0); n < SPMD_MAX_NODES; n = nodemask_next(m, n + 1)) {
+                unsigned end = nodemask_run_end(m, n);
                 int k = end == n ? snprintf(buf + off, len - off, "%s%u", first ? "" : ",", n)
                                  : snprintf(buf + off, len - off, "%s%u-%u", first ? "" : ",", n, end);
                 if (k < 0 || (size_t) k >= len - off) {
