@@ -10,6 +10,11 @@
  * attribute would be, says the media is full). The figure: p99 Ping under load as a ratio to p99
  * Ping idle (target <= 3x), beside spmd's own account (GetStatus LoopLatencyMaxUSec and P99).
  *
+ * The same round trips go to dbus-daemon itself (GetId, which its driver answers), idle and under the
+ * load, side by side with spmd's: what a round trip costs on that machine with that load running
+ * whatever spmd does (the load's processes, the bus daemon's own queue and the CPUs they share).
+ * It is printed beside the figure, as spmd's p99 over the bus's under the same load.
+ *
  * Needs root and a running spmd with an SPM node on the system bus, configured with
  * CompressionRatioPath=RATIO-FILE, PhysicalCapacity= and RefuseGrantsAt=never (tests/vm/bench.sh);
  * says so and exits 0 otherwise.
@@ -166,6 +171,11 @@ static int on_ping(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return 0;
 }
 
+static int ping_bus(sd_bus *bus) {
+        return sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                  "GetId", NULL, NULL, NULL);
+}
+
 static void load_client(unsigned i, uint64_t deadline, unsigned hold_ms, unsigned *ok) {
         sd_bus *bus = NULL;
         char cg[128], path[128];
@@ -192,7 +202,7 @@ int main(int argc, char *argv[]) {
         unsigned seconds = argc > 3 ? (unsigned) atoi(argv[3]) : 20;
         unsigned hold_ms = argc > 4 ? (unsigned) atoi(argv[4]) : 20000;
         enum { N_IDLE = 1000 };
-        uint64_t idle[N_IDLE], *busy;
+        uint64_t idle[N_IDLE], bus_idle[N_IDLE], *busy, *bus_busy;
         size_t n_busy = 0, cap;
         uint32_t spmd_pid = 0;
         Status st0, st1;
@@ -239,9 +249,16 @@ int main(int argc, char *argv[]) {
                 if (ping(bus) < 0)
                         return 1;
                 idle[i] = now_ns() - t;
+                t = now_ns();
+                if (ping_bus(bus) < 0) {
+                        fprintf(stderr, "bench/loop-latency: dbus-daemon does not answer GetId\n");
+                        return 1;
+                }
+                bus_idle[i] = now_ns() - t;
                 usleep(2000);
         }
         qsort(idle, N_IDLE, sizeof *idle, cmp_u64);
+        qsort(bus_idle, N_IDLE, sizeof *bus_idle, cmp_u64);
 
         /* ---- the mixed load ---- */
         if (mkdir(CG BENCH_CG, 0755) < 0 && errno != EEXIST) {
@@ -256,7 +273,8 @@ int main(int argc, char *argv[]) {
         counts = mmap(NULL, clients * sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         cap = (size_t) seconds * 1000;
         busy = calloc(cap, sizeof *busy);
-        if (counts == MAP_FAILED || !busy || pipe(go) < 0)
+        bus_busy = calloc(cap, sizeof *bus_busy);
+        if (counts == MAP_FAILED || !busy || !bus_busy || pipe(go) < 0)
                 return 1;
         memset(counts, 0, clients * sizeof *counts);
         (void) get_status(bus, node, &st0);
@@ -299,7 +317,8 @@ int main(int argc, char *argv[]) {
          * send fewer while spmd stalls, and hide the stalls) */
         unsigned held_back = 0;
         PingLog pl = { .sent = calloc(cap, sizeof(uint64_t)), .lat = busy, .cap = cap };
-        if (!pl.sent)
+        PingLog bl = { .sent = calloc(cap, sizeof(uint64_t)), .lat = bus_busy, .cap = cap };
+        if (!pl.sent || !bl.sent)
                 return 1;
         for (uint64_t next = now_ns(); now_ns() < deadline && pl.n_sent < cap;) {
                 if (now_ns() >= next && pl.n_sent - pl.n_done >= MAX_OUTSTANDING) {
@@ -312,6 +331,10 @@ int main(int argc, char *argv[]) {
                         if (r < 0)
                                 return 1;
                         pl.sent[pl.n_sent++] = now_ns();
+                        if (bl.n_sent - bl.n_done < MAX_OUTSTANDING &&
+                            sd_bus_call_method_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                     "org.freedesktop.DBus", "GetId", on_ping, &bl, NULL) >= 0)
+                                bl.sent[bl.n_sent++] = now_ns();
                         next += 10000000u;
                 }
                 r = sd_bus_process(bus, NULL);
@@ -319,7 +342,8 @@ int main(int argc, char *argv[]) {
                         (void) sd_bus_wait(bus, 1000);
         }
         /* the answers still on their way count too */
-        for (uint64_t end = now_ns() + 60000000000u; pl.n_done < pl.n_sent && now_ns() < end;) {
+        for (uint64_t end = now_ns() + 60000000000u;
+             (pl.n_done < pl.n_sent || bl.n_done < bl.n_sent) && now_ns() < end;) {
                 r = sd_bus_process(bus, NULL);
                 if (r == 0)
                         (void) sd_bus_wait(bus, 100000);
@@ -346,6 +370,7 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         qsort(busy, n_busy, sizeof *busy, cmp_u64);
+        qsort(bus_busy, bl.n_lat, sizeof *bus_busy, cmp_u64);
 
         uint64_t i99 = pct(idle, N_IDLE, 0.99), b99 = pct(busy, n_busy, 0.99);
         double ratio99 = (double) b99 / (double) i99;
@@ -356,6 +381,13 @@ int main(int argc, char *argv[]) {
                (double) pct(busy, n_busy, 0.5) / (double) pct(idle, N_IDLE, 0.5), pct(busy, n_busy, 0.5) / 1e6,
                pct(idle, N_IDLE, 0.5) / 1e6, n_busy, held_back, MAX_OUTSTANDING, clients, hold_ms, done, st1.reloads - st0.reloads,
                st1.evacuated_pages - st0.evacuated_pages, seconds);
+        if (bl.n_lat >= 100) {
+                uint64_t bi99 = pct(bus_idle, N_IDLE, 0.99), bb99 = pct(bus_busy, bl.n_lat, 0.99);
+                printf("bench/loop-latency: the same round trips to dbus-daemon (GetId): p99 under the load = %.2fx idle (%.2f ms vs "
+                       "%.2f ms; %zu answered); spmd's p99 under the load = %.2fx dbus-daemon's under the same load\n",
+                       (double) bb99 / (double) bi99, bb99 / 1e6, bi99 / 1e6, bl.n_lat, (double) b99 / (double) bb99);
+        } else
+                printf("bench/loop-latency: the same round trips to dbus-daemon (GetId): only %zu answered under the load\n", bl.n_lat);
         printf("bench/loop-latency: spmd's own account over the last minute: longest dispatch %.1f ms, p99 %.1f ms "
                "(%" PRIu64 " dispatches)\n",
                st1.loop_max_usec / 1e3, st1.loop_p99_usec / 1e3, st1.loop_dispatches);
