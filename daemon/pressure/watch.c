@@ -83,82 +83,194 @@ static double read_ratio(NodePressure *np) {
 static int on_psi_trigger(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /*
- * Closing a PSI trigger waits in the kernel: psi_trigger_destroy() waits for an RCU grace period
- * and, with a cgroup's last trigger, for its psimon thread to stop. In the test guest that was
- * 30-250 ms a close, and 200 grant clients coming and going closed several a second, so the
- * triggers of the watches dropped are closed in a thread of their own, in batches.
+ * PSI triggers are opened and closed in a thread of their own, in batches: both wait in the kernel.
+ * Closing one waits for an RCU grace period and, with a cgroup's last trigger, for its psimon
+ * thread to stop (psi_trigger_destroy()); opening a cgroup's first starts that thread. In the test
+ * guest a close took 30-250 ms and an open over 15 ms, and 200 grant clients coming and going did
+ * several of each a second. A watch waits for its trigger with `arming` set; what comes back for
+ * a watch that went meanwhile (or for triggers of an older PsiWarn=/PsiWindow=, told by the
+ * generation) is closed in the next batch.
  */
-typedef struct CloseJob {
+typedef struct TriggerJob {
         WorkerJob job;
-        int *fds; /* -1 once closed */
-        size_t n;
-} CloseJob;
+        int *close_fds;         /* -1 once closed */
+        size_t n_close;
+        char **paths;           /* memory.pressure files to open a trigger on */
+        int *opened;            /* their fds, or -errno; -1 once handed over */
+        size_t n_open;
+        uint64_t stall_usec, window_usec;
+        unsigned gen;           /* pr->psi_gen when made */
+} TriggerJob;
 
-static void close_job_run(WorkerJob *job) {
-        CloseJob *j = (CloseJob *) job;
+static void trigger_job_run(WorkerJob *job) {
+        TriggerJob *j = (TriggerJob *) job;
 
-        for (size_t i = 0; i < j->n; i++)
-                j->fds[i] = safe_close(j->fds[i]);
+        for (size_t i = 0; i < j->n_close; i++)
+                j->close_fds[i] = safe_close(j->close_fds[i]);
+        for (size_t i = 0; i < j->n_open; i++)
+                j->opened[i] = psi_open_trigger(j->paths[i], j->stall_usec, j->window_usec);
 }
 
-/* Also when the worker goes before running it: what is still open is closed here. */
-static void close_job_free(WorkerJob *job) {
-        close_job_run(job);
-        free(((CloseJob *) job)->fds);
-        free(job);
+/* Also when the worker goes before the loop took the results: what is still open is closed here. */
+static void trigger_job_free(WorkerJob *job) {
+        TriggerJob *j = (TriggerJob *) job;
+
+        for (size_t i = 0; i < j->n_close; i++)
+                safe_close(j->close_fds[i]);
+        for (size_t i = 0; j->opened && i < j->n_open; i++)
+                if (j->opened[i] >= 0)
+                        safe_close(j->opened[i]);
+        free(j->close_fds);
+        strv_free(j->paths);
+        free(j->opened);
+        free(j);
 }
 
-static void on_psi_closed(WorkerJob *job, void *userdata);
+static bool psi_wants_triggers(const Pressure *pr) {
+        return pr_config(pr)->psi_warn > 0;
+}
 
-/* Hand the triggers waiting to be closed to the thread, unless it is still closing earlier ones. */
-static void psi_close_kick(Pressure *pr) {
-        CloseJob *j;
-
-        if (pr->n_psi_closing == 0 || (pr->psi_closer && worker_busy(pr->psi_closer)))
+static void psi_trigger_attach(Pressure *pr, PsiWatch *w, int fd) {
+        if (sd_event_add_io(pr->event, &w->trigger, fd, EPOLLPRI, on_psi_trigger, pr) < 0) {
+                close(fd);
                 return;
-        if (!pr->psi_closer && worker_new(pr->event, on_psi_closed, pr, &pr->psi_closer) < 0)
-                goto now;
-        j = calloc(1, sizeof *j);
-        if (!j)
-                goto now;
-        *j = (CloseJob){ .job.run = close_job_run, .job.free = close_job_free, .fds = pr->psi_closing,
-                         .n = pr->n_psi_closing };
-        if (worker_submit(pr->psi_closer, &j->job) < 0) {
-                free(j);
-                goto now;
         }
-        pr->psi_closing = NULL;
-        pr->n_psi_closing = 0;
-        return;
-now: /* no thread to be had: here, as before */
+        (void) sd_event_source_set_io_fd_own(w->trigger, true);
+}
+
+static void psi_trigger_failed(PsiWatch *w, int r) {
+        w->arm_failed = true;
+        log_debug_errno(r, "No PSI trigger on %s (it is read once a second): %m", w->path);
+}
+
+/* Here, where the thread cannot be had: the closes waiting and the triggers wanted. */
+static void psi_triggers_now(Pressure *pr) {
+        uint64_t window = pr_config(pr)->psi_window_usec;
+        uint64_t stall = (uint64_t) pr_config(pr)->psi_warn * window / 10000;
+
         for (size_t i = 0; i < pr->n_psi_closing; i++)
                 safe_close(pr->psi_closing[i]);
         pr->psi_closing = mfree(pr->psi_closing);
         pr->n_psi_closing = 0;
+        for (size_t i = 0; psi_wants_triggers(pr) && i < pr->n_psi; i++) {
+                PsiWatch *w = &pr->psi[i];
+                int fd;
+
+                if (w->trigger || w->arming || w->arm_failed)
+                        continue;
+                fd = psi_open_trigger(w->path, stall, window);
+                if (fd < 0)
+                        psi_trigger_failed(w, fd);
+                else
+                        psi_trigger_attach(pr, w, fd);
+        }
 }
 
-static void on_psi_closed(WorkerJob *job, void *userdata) {
-        (void) job;
-        psi_close_kick(userdata); /* those dropped while it ran */
+static void on_triggers_done(WorkerJob *job, void *userdata);
+
+/* Hand the thread the triggers to close and those to open, unless it is still at earlier ones. */
+static void psi_triggers_kick(Pressure *pr) {
+        size_t n_open = 0;
+        TriggerJob *j;
+
+        if (pr->psi_triggers && worker_busy(pr->psi_triggers))
+                return; /* on_triggers_done() kicks again */
+        for (size_t i = 0; psi_wants_triggers(pr) && i < pr->n_psi; i++)
+                n_open += !pr->psi[i].trigger && !pr->psi[i].arming && !pr->psi[i].arm_failed;
+        if (pr->n_psi_closing == 0 && n_open == 0)
+                return;
+        if ((!pr->psi_triggers && worker_new(pr->event, on_triggers_done, pr, &pr->psi_triggers) < 0) ||
+            !(j = calloc(1, sizeof *j))) {
+                psi_triggers_now(pr);
+                return;
+        }
+        *j = (TriggerJob){ .job.run = trigger_job_run, .job.free = trigger_job_free, .gen = pr->psi_gen,
+                           .window_usec = pr_config(pr)->psi_window_usec };
+        j->stall_usec = (uint64_t) pr_config(pr)->psi_warn * j->window_usec / 10000;
+        j->paths = calloc(n_open + 1, sizeof *j->paths);
+        j->opened = calloc(n_open + 1, sizeof *j->opened);
+        if (!j->paths || !j->opened)
+                goto fail;
+        for (size_t i = 0; n_open && i < pr->n_psi; i++) {
+                PsiWatch *w = &pr->psi[i];
+
+                if (w->trigger || w->arming || w->arm_failed)
+                        continue;
+                if (!(j->paths[j->n_open] = strdup(w->path)))
+                        goto fail;
+                j->opened[j->n_open++] = -1;
+        }
+        /* the job owns the fds to close from here; the watches wait for theirs */
+        j->close_fds = pr->psi_closing;
+        j->n_close = pr->n_psi_closing;
+        pr->psi_closing = NULL;
+        pr->n_psi_closing = 0;
+        if (worker_submit(pr->psi_triggers, &j->job) < 0) {
+                pr->psi_closing = j->close_fds;
+                pr->n_psi_closing = j->n_close;
+                j->close_fds = NULL;
+                j->n_close = 0;
+                goto fail;
+        }
+        for (size_t i = 0; n_open && i < pr->n_psi; i++)
+                if (!pr->psi[i].trigger && !pr->psi[i].arming && !pr->psi[i].arm_failed)
+                        pr->psi[i].arming = true;
+        return;
+fail:
+        trigger_job_free(&j->job);
+        psi_triggers_now(pr);
 }
 
-/* The watch goes; its trigger is closed off the loop (psi_close_kick() hands it over). */
+/* FD is closed in the thread's next batch (here, without room to note it). */
+static void psi_close_later(Pressure *pr, int fd) {
+        int *n = reallocarray(pr->psi_closing, pr->n_psi_closing + 1, sizeof *n);
+
+        if (!n) {
+                safe_close(fd);
+                return;
+        }
+        pr->psi_closing = n;
+        pr->psi_closing[pr->n_psi_closing++] = fd;
+}
+
+/* A batch is done (on the loop): each trigger to the watch that waits for it, or to be closed. */
+static void on_triggers_done(WorkerJob *job, void *userdata) {
+        TriggerJob *j = (TriggerJob *) job;
+        Pressure *pr = userdata;
+
+        for (size_t i = 0; i < j->n_open; i++) {
+                PsiWatch *w = NULL;
+
+                for (size_t k = 0; j->gen == pr->psi_gen && k < pr->n_psi && !w; k++)
+                        if (pr->psi[k].arming && strcmp(pr->psi[k].path, j->paths[i]) == 0)
+                                w = &pr->psi[k];
+                if (w)
+                        w->arming = false;
+                if (j->opened[i] < 0) {
+                        if (w)
+                                psi_trigger_failed(w, j->opened[i]);
+                } else if (w)
+                        psi_trigger_attach(pr, w, j->opened[i]);
+                else
+                        psi_close_later(pr, j->opened[i]);
+                j->opened[i] = -1;
+        }
+        psi_triggers_kick(pr); /* what came meanwhile */
+}
+
+/* The watch goes; its trigger is closed off the loop (psi_triggers_kick() hands it over). */
 static void psi_watch_clear(Pressure *pr, PsiWatch *w) {
         if (w->trigger) {
                 int fd = sd_event_source_get_io_fd(w->trigger);
-                int *n = reallocarray(pr->psi_closing, pr->n_psi_closing + 1, sizeof *n);
 
-                if (n)
-                        pr->psi_closing = n;
-                /* without room in the list, the source closes it here */
-                if (n && fd >= 0 && sd_event_source_set_io_fd_own(w->trigger, false) >= 0)
-                        pr->psi_closing[pr->n_psi_closing++] = fd;
+                /* if the source cannot let go of it, it closes it here */
+                if (fd >= 0 && sd_event_source_set_io_fd_own(w->trigger, false) >= 0)
+                        psi_close_later(pr, fd);
         }
         w->trigger = sd_event_source_disable_unref(w->trigger);
         w->cgroup = mfree(w->cgroup);
         w->path = mfree(w->path);
 }
-
 /* A read of w's memory.pressure (R, TOTAL) made at NOW, into its history and share. */
 static void psi_watch_fold(PsiWatch *w, const Config *c, int r, uint64_t total, uint64_t now) {
         if (r < 0) {
@@ -170,25 +282,6 @@ static void psi_watch_fold(PsiWatch *w, const Config *c, int r, uint64_t total, 
         psi_history_add(&w->history, now, total);
         w->share = psi_history_share(&w->history, c->psi_window_usec);
         w->valid = true;
-}
-
-/* Open the trigger for a watch (at PsiWarn= per PsiWindow=); without one it is still read on every sample. */
-static void psi_watch_arm(Pressure *pr, PsiWatch *w) {
-        int fd;
-
-        if (pr_config(pr)->psi_warn == 0)
-                return;
-        fd = psi_open_trigger(w->path, (uint64_t) pr_config(pr)->psi_warn * pr_config(pr)->psi_window_usec / 10000,
-                              pr_config(pr)->psi_window_usec);
-        if (fd < 0) {
-                log_debug_errno(fd, "No PSI trigger on %s (it is read once a second): %m", w->path);
-                return;
-        }
-        if (sd_event_add_io(pr->event, &w->trigger, fd, EPOLLPRI, on_psi_trigger, pr) < 0) {
-                close(fd);
-                return;
-        }
-        (void) sd_event_source_set_io_fd_own(w->trigger, true);
 }
 
 /* Follow the memory PSI of exactly the granted cgroups that hold SPM nodes. */
@@ -218,8 +311,7 @@ static void psi_sync(Pressure *pr) {
                                         log_oom();
                                         return;
                                 }
-                                pr->n_psi++;
-                                psi_watch_arm(pr, w);
+                                pr->n_psi++; /* its trigger comes from the thread */
                         }
                         nodemask_set(&w->nodes, pr->nodes[i].node);
                 }
@@ -230,7 +322,7 @@ static void psi_sync(Pressure *pr) {
                         pr->psi[i] = pr->psi[--pr->n_psi];
                 } else
                         i++;
-        psi_close_kick(pr);
+        psi_triggers_kick(pr);
 }
 
 static void psi_drop_all(Pressure *pr) {
@@ -242,7 +334,8 @@ static void psi_drop_all(Pressure *pr) {
                 psi_watch_clear(pr, pr->system_psi);
                 pr->system_psi = mfree(pr->system_psi);
         }
-        psi_close_kick(pr);
+        pr->psi_gen++; /* a batch under way opens triggers for watches that are gone */
+        /* their triggers go with the next psi_sync()'s batch, or with pressure_free() */
 }
 
 const PsiWatch *pressure_psi_watch(const Pressure *pr, const char *cgroup) {
@@ -711,7 +804,7 @@ Pressure *pressure_free(Pressure *pr) {
                 free(pr->nodes[i].ratio_path);
         }
         psi_drop_all(pr);
-        pr->psi_closer = worker_free(pr->psi_closer); /* a batch under way is closed first */
+        pr->psi_triggers = worker_free(pr->psi_triggers); /* a batch under way ends, what it opened closed */
         for (size_t i = 0; i < pr->n_psi_closing; i++)
                 safe_close(pr->psi_closing[i]);
         free(pr->psi_closing);

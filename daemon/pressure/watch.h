@@ -103,6 +103,8 @@ typedef struct PsiWatch {
         PsiHistory history;
         uint32_t share;         /* "some" stall over PsiWindow=, permyriad */
         bool valid;             /* the last read worked */
+        bool arming;            /* its trigger is being opened in the thread */
+        bool arm_failed;        /* the kernel refused one: it is read on every sample only */
         NodeMask nodes;         /* the SPM nodes it is a granted cgroup of (empty: no longer wanted) */
 } PsiWatch;
 
@@ -127,9 +129,10 @@ struct Pressure {
         uint32_t psi_armed_warn;
         uint64_t psi_armed_window;
         struct Worker *psi_worker;      /* reads the memory.pressure files (watch.c); NULL until the first */
-        struct Worker *psi_closer;      /* closes dropped triggers (the kernel waits); NULL until the first */
-        int *psi_closing;               /* dropped triggers' fds, for the closer's next batch */
+        struct Worker *psi_triggers;    /* opens and closes triggers (the kernel waits); NULL until the first */
+        int *psi_closing;               /* dropped triggers' fds, for its next batch */
         size_t n_psi_closing;
+        unsigned psi_gen;               /* one up when all watches are dropped (new PsiWarn=, PsiWindow=) */
 
         /* reclaim and evacuation (act.c) */
         sd_event_source *act_source;
