@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "broker.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -266,10 +267,10 @@ static void test_node_cgroups(void **state) {
 
                 print_message("%s\n", t[i].what);
                 for (size_t k = 0; t[i].broker[k]; k++) {
-                        Grant **n = realloc(m->grants, (m->n_grants + 1) * sizeof *n);
+                        Grant **n = realloc(m->broker->grants, (m->broker->n_grants + 1) * sizeof *n);
                         assert_non_null(n);
-                        m->grants = n;
-                        m->grants[m->n_grants++] = grant(t[i].broker[k], 1);
+                        m->broker->grants = n;
+                        m->broker->grants[m->broker->n_grants++] = grant(t[i].broker[k], 1);
                 }
                 got = pressure_node_cgroups(m->pressure, t[i].node);
                 assert_int_equal(strv_length(got), strv_length(want));

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -45,9 +46,9 @@ static void grant_path(const Grant *g, char *buf, size_t len) {
 }
 
 static Grant *grant_by_id(Manager *m, uint32_t id) {
-        for (size_t i = 0; i < m->n_grants; i++)
-                if (m->grants[i]->id == id)
-                        return m->grants[i];
+        for (size_t i = 0; i < m->broker->n_grants; i++)
+                if (m->broker->grants[i]->id == id)
+                        return m->broker->grants[i];
         return NULL;
 }
 
@@ -69,7 +70,7 @@ static Grant *grant_by_path(Manager *m, const char *path) {
 }
 
 size_t broker_n_grants(const Manager *m) {
-        return m->n_grants;
+        return m->broker->n_grants;
 }
 
 /* ---- the state file ---- */
@@ -94,10 +95,10 @@ static int broker_save_state(Manager *m) {
         if (!f)
                 return log_error_errno(-errno, "Cannot write %s: %m", tmp);
         fprintf(f, "# spmd's grants; rewritten on every change. Do not edit.\n");
-        for (size_t i = 0; i < m->n_grants; i++) {
-                r = grant_serialize(m->grants[i], f);
+        for (size_t i = 0; i < m->broker->n_grants; i++) {
+                r = grant_serialize(m->broker->grants[i], f);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot record grant %" PRIu32 " in %s: %m", m->grants[i]->id, tmp);
+                        return log_error_errno(r, "Cannot record grant %" PRIu32 " in %s: %m", m->broker->grants[i]->id, tmp);
         }
         if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
                 r = -errno;
@@ -197,7 +198,7 @@ void broker_load_state(Manager *m) {
                         grant_free(g);
                         continue;
                 }
-                a = realloc(m->grants, (m->n_grants + 1) * sizeof *a);
+                a = realloc(m->broker->grants, (m->broker->n_grants + 1) * sizeof *a);
                 if (!a) {
                         grant_free(g);
                         log_oom();
@@ -212,13 +213,13 @@ void broker_load_state(Manager *m) {
                         if (stat(p, &st) == 0)
                                 g->cgroup_id = (uint64_t) st.st_ino;
                 }
-                m->grants = a;
-                m->grants[m->n_grants++] = g;
-                if (g->id >= m->next_grant_id)
-                        m->next_grant_id = g->id + 1;
+                m->broker->grants = a;
+                m->broker->grants[m->broker->n_grants++] = g;
+                if (g->id >= m->broker->next_grant_id)
+                        m->broker->next_grant_id = g->id + 1;
         }
-        if (m->n_grants > 0)
-                log_info("Read %zu grant(s) from %s; they stay in force while spmd checks their clients.", m->n_grants,
+        if (m->broker->n_grants > 0)
+                log_info("Read %zu grant(s) from %s; they stay in force while spmd checks their clients.", m->broker->n_grants,
                          path);
 }
 
@@ -239,31 +240,31 @@ static void emit_grant_added(Manager *m, const Grant *g) {
         char path[64];
         int r;
 
-        if (!m->bus)
+        if (!m->broker->bus)
                 return;
         grant_path(g, path, sizeof path);
-        r = sd_bus_message_new_signal(m->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantAdded");
+        r = sd_bus_message_new_signal(m->broker->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantAdded");
         if (r >= 0)
                 r = sd_bus_message_append(msg, "ousu", path, g->id, g->cgroup, (uint32_t) g->uid);
         if (r >= 0)
                 r = append_nodemask(msg, &g->nodes);
         if (r >= 0)
-                r = sd_bus_send(m->bus, msg, NULL);
+                r = sd_bus_send(m->broker->bus, msg, NULL);
         if (r < 0)
                 log_warning_errno(r, "Cannot emit GrantAdded: %m");
-        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+        (void) sd_bus_emit_properties_changed(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
 }
 
 static void emit_grant_removed(Manager *m, const Grant *g, const char *reason) {
         char path[64];
 
-        if (!m->bus)
+        if (!m->broker->bus)
                 return;
         grant_path(g, path, sizeof path);
-        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved", "ouss", path, g->id,
+        if (sd_bus_emit_signal(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved", "ouss", path, g->id,
                                g->cgroup, reason) < 0)
                 log_warning("Cannot emit GrantRemoved for grant %" PRIu32 ".", g->id);
-        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+        (void) sd_bus_emit_properties_changed(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
         manager_trim_memory_later(m);
 }
 
@@ -273,13 +274,13 @@ void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, con
         NodeMask mask = {};
         int r;
 
-        if (!m->bus)
+        if (!m->broker->bus)
                 return;
         memcpy(comm, e->comm, 16);
         comm[16] = '\0';
         for (unsigned w = 0; w < SPMD_EVENT_MASK_WORDS; w++)
                 mask.bits[w] = e->nodes[w];
-        r = sd_bus_message_new_signal(m->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Violation");
+        r = sd_bus_message_new_signal(m->broker->bus, &msg, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Violation");
         if (r >= 0)
                 r = sd_bus_message_append(msg, "suuss", strna(spmd_syscall_to_string(e->syscall)), e->tgid, e->uid,
                                           comm, cgroup);
@@ -288,7 +289,7 @@ void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, con
         if (r >= 0)
                 r = sd_bus_message_append(msg, "b", (int) !!e->killed);
         if (r >= 0)
-                r = sd_bus_send(m->bus, msg, NULL);
+                r = sd_bus_send(m->broker->bus, msg, NULL);
         if (r < 0)
                 log_debug_errno(r, "Cannot emit Violation: %m");
 }
@@ -296,28 +297,28 @@ void broker_emit_violation(Manager *m, const struct spmd_violation_event *e, con
 void broker_emit_denial(Manager *m, const struct spmd_guard_event *e, const char *cgroup, const char *target) {
         char comm[17];
 
-        if (!m->bus)
+        if (!m->broker->bus)
                 return;
         memcpy(comm, e->comm, 16);
         comm[16] = '\0';
-        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Denial", "suusss",
+        if (sd_bus_emit_signal(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "Denial", "suusss",
                                strna(spmd_guard_what_to_string(e->what)), e->tgid, e->uid, comm, cgroup, target) < 0)
                 log_debug("Cannot emit Denial.");
 }
 
 void broker_emit_pressure(Manager *m, unsigned node, int level, int before, const char *why) {
-        if (!m->bus)
+        if (!m->broker->bus)
                 return;
-        if (sd_bus_emit_signal(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "PressureChanged", "usss", node,
+        if (sd_bus_emit_signal(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "PressureChanged", "usss", node,
                                pressure_level_to_string(level), pressure_level_to_string(before), why) < 0)
                 log_debug("Cannot emit PressureChanged.");
-        (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NodePressure",
+        (void) sd_bus_emit_properties_changed(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NodePressure",
                                               NULL);
 }
 
 void broker_layers_changed(Manager *m) {
-        if (m->bus)
-                (void) sd_bus_emit_properties_changed(m->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
+        if (m->broker->bus)
+                (void) sd_bus_emit_properties_changed(m->broker->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE,
                                                       "EnforcementLayers", "SpmNodes", "NodePressure", NULL);
 }
 
@@ -344,8 +345,8 @@ static int on_limit_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) s, (void) usec;
-        for (size_t i = 0; i < m->n_grants; i++) {
-                Grant *g = m->grants[i];
+        for (size_t i = 0; i < m->broker->n_grants; i++) {
+                Grant *g = m->broker->grants[i];
                 uint64_t used;
                 char a[32], b[32], nodes[256];
 
@@ -374,21 +375,21 @@ static void broker_arm_limit_check(Manager *m) {
         bool limited = false;
         int enabled = SD_EVENT_OFF, r;
 
-        for (size_t i = 0; i < m->n_grants && !limited; i++)
-                limited = m->grants[i]->max_bytes != UINT64_MAX;
+        for (size_t i = 0; i < m->broker->n_grants && !limited; i++)
+                limited = m->broker->grants[i]->max_bytes != UINT64_MAX;
         if (!limited)
                 return; /* a check already armed finds nothing and does not re-arm */
-        if (!m->limit_source) {
-                r = sd_event_add_time_relative(m->event, &m->limit_source, CLOCK_MONOTONIC, LIMIT_CHECK_USEC,
+        if (!m->broker->limit_source) {
+                r = sd_event_add_time_relative(m->event, &m->broker->limit_source, CLOCK_MONOTONIC, LIMIT_CHECK_USEC,
                                                100 * 1000, on_limit_check, m);
                 if (r < 0)
                         log_warning_errno(r, "Cannot watch the grants' byte limits: %m");
                 return;
         }
-        if (sd_event_source_get_enabled(m->limit_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+        if (sd_event_source_get_enabled(m->broker->limit_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                 return;
-        (void) sd_event_source_set_time_relative(m->limit_source, LIMIT_CHECK_USEC);
-        (void) sd_event_source_set_enabled(m->limit_source, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_time_relative(m->broker->limit_source, LIMIT_CHECK_USEC);
+        (void) sd_event_source_set_enabled(m->broker->limit_source, SD_EVENT_ONESHOT);
 }
 
 /* ---- grants in force ---- */
@@ -396,13 +397,13 @@ static void broker_arm_limit_check(Manager *m) {
 size_t broker_cpuset_grants(Manager *m, const NodeMask *spm, CpusetGrant *out, size_t max) {
         size_t n = 0;
 
-        m->grant_labels = strv_free(m->grant_labels);
-        for (size_t i = 0; i < m->n_grants && n < max; i++) {
-                const Grant *g = m->grants[i];
+        m->broker->grant_labels = strv_free(m->broker->grant_labels);
+        for (size_t i = 0; i < m->broker->n_grants && n < max; i++) {
+                const Grant *g = m->broker->grants[i];
                 char *label = NULL;
 
                 if (asprintf(&label, "grant %" PRIu32 " (uid %u, %s)", g->id, (unsigned) g->uid, strna(g->rule)) < 0 ||
-                    strv_push(&m->grant_labels, label) < 0) {
+                    strv_push(&m->broker->grant_labels, label) < 0) {
                         free(label);
                         log_oom();
                         label = NULL;
@@ -419,9 +420,9 @@ size_t broker_grant_cgroup_ids(Manager *m, uint64_t *ids, size_t max) {
         size_t n = 0;
 
         /* a grant ends when its cgroup is removed, so the id taken when it began stays right */
-        for (size_t i = 0; i < m->n_grants && n < max; i++)
-                if (m->grants[i]->cgroup_id != 0)
-                        ids[n++] = m->grants[i]->cgroup_id;
+        for (size_t i = 0; i < m->broker->n_grants && n < max; i++)
+                if (m->broker->grants[i]->cgroup_id != 0)
+                        ids[n++] = m->broker->grants[i]->cgroup_id;
         return n;
 }
 
@@ -435,12 +436,12 @@ static void grant_untrack(Grant *g) {
 static void broker_revoke(Manager *m, Grant *g, const char *reason, bool apply) {
         size_t i;
 
-        for (i = 0; i < m->n_grants && m->grants[i] != g; i++)
+        for (i = 0; i < m->broker->n_grants && m->broker->grants[i] != g; i++)
                 ;
-        if (i == m->n_grants)
+        if (i == m->broker->n_grants)
                 return;
-        memmove(m->grants + i, m->grants + i + 1, (m->n_grants - i - 1) * sizeof *m->grants);
-        m->n_grants--;
+        memmove(m->broker->grants + i, m->broker->grants + i + 1, (m->broker->n_grants - i - 1) * sizeof *m->broker->grants);
+        m->broker->n_grants--;
         grant_untrack(g);
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
         (void) broker_save_state(m);
@@ -487,7 +488,7 @@ static int on_owner_match_installed(sd_bus_message *reply, void *userdata, sd_bu
                 broker_revoke(m, g, "tracking-failed", true);
                 return 0;
         }
-        r = sd_bus_call_method_async(m->bus, (sd_bus_slot **) &g->owner_check, "org.freedesktop.DBus",
+        r = sd_bus_call_method_async(m->broker->bus, (sd_bus_slot **) &g->owner_check, "org.freedesktop.DBus",
                                      "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
                                      on_owner_checked, g, "s", g->owner);
         if (r < 0) {
@@ -500,7 +501,7 @@ static int on_owner_match_installed(sd_bus_message *reply, void *userdata, sd_bu
 static int grant_track(Manager *m, Grant *g) {
         char match[256];
 
-        if (g->persistent || !g->owner || !m->bus)
+        if (g->persistent || !g->owner || !m->broker->bus)
                 return 0;
         if (!grant_value_ok(g->owner) || strchr(g->owner, '\''))
                 return -EINVAL;
@@ -508,7 +509,7 @@ static int grant_track(Manager *m, Grant *g) {
                  "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                  "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
                  g->owner);
-        return sd_bus_add_match_async(m->bus, (sd_bus_slot **) &g->owner_match, match, on_owner_changed,
+        return sd_bus_add_match_async(m->broker->bus, (sd_bus_slot **) &g->owner_match, match, on_owner_changed,
                                       on_owner_match_installed, g);
 }
 
@@ -915,8 +916,8 @@ static unsigned count_grants(const AccessConf *rule, uid_t uid, void *userdata) 
         unsigned n = 0;
 
         access_rule_label(rule, label, sizeof label);
-        for (size_t i = 0; i < m->n_grants; i++)
-                if (m->grants[i]->uid == uid && streq_ptr(m->grants[i]->rule, rule->name ? rule->name : label))
+        for (size_t i = 0; i < m->broker->n_grants; i++)
+                if (m->broker->grants[i]->uid == uid && streq_ptr(m->broker->grants[i]->rule, rule->name ? rule->name : label))
                         n++;
         return n;
 }
@@ -1090,15 +1091,15 @@ static uint64_t wall_writing_for(Manager *m, const char *cgroup) {
 
 /* Answer MSG when the wall's write SEQ is done (returns 1), for the grant GRANT_ID (0: a release). */
 static int wall_wait(Manager *m, sd_bus_message *msg, uint64_t seq, uint32_t grant_id, const char *cgroup) {
-        WallWaiter *a = reallocarray(m->wall_waiters, m->n_wall_waiters + 1, sizeof *a);
+        WallWaiter *a = reallocarray(m->broker->wall_waiters, m->broker->n_wall_waiters + 1, sizeof *a);
 
         if (!a)
                 return -ENOMEM;
-        m->wall_waiters = a;
-        a[m->n_wall_waiters] = (WallWaiter){ .seq = seq, .grant_id = grant_id, .cgroup = strdup(cgroup) };
-        if (!a[m->n_wall_waiters].cgroup)
+        m->broker->wall_waiters = a;
+        a[m->broker->n_wall_waiters] = (WallWaiter){ .seq = seq, .grant_id = grant_id, .cgroup = strdup(cgroup) };
+        if (!a[m->broker->n_wall_waiters].cgroup)
                 return -ENOMEM;
-        a[m->n_wall_waiters++].msg = sd_bus_message_ref(msg);
+        a[m->broker->n_wall_waiters++].msg = sd_bus_message_ref(msg);
         return 1;
 }
 
@@ -1130,32 +1131,32 @@ static void wall_waiter_answer(Manager *m, WallWaiter *x) {
 }
 
 void broker_wall_written(Manager *m, uint64_t done, char *const *failed) {
-        for (size_t i = 0; i < m->n_wall_waiters; i++)
+        for (size_t i = 0; i < m->broker->n_wall_waiters; i++)
                 for (char *const *f = failed; f && *f; f++)
-                        if (cgroup_path_covers(*f, m->wall_waiters[i].cgroup) ||
-                            cgroup_path_covers(m->wall_waiters[i].cgroup, *f))
-                                m->wall_waiters[i].failed = true;
+                        if (cgroup_path_covers(*f, m->broker->wall_waiters[i].cgroup) ||
+                            cgroup_path_covers(m->broker->wall_waiters[i].cgroup, *f))
+                                m->broker->wall_waiters[i].failed = true;
         /* in order, and each taken out before it is answered: answering may revoke, and queue more */
-        for (size_t i = 0; i < m->n_wall_waiters;) {
-                WallWaiter x = m->wall_waiters[i];
+        for (size_t i = 0; i < m->broker->n_wall_waiters;) {
+                WallWaiter x = m->broker->wall_waiters[i];
 
                 if (x.seq > done) {
                         i++;
                         continue;
                 }
-                memmove(m->wall_waiters + i, m->wall_waiters + i + 1,
-                        (--m->n_wall_waiters - i) * sizeof *m->wall_waiters);
+                memmove(m->broker->wall_waiters + i, m->broker->wall_waiters + i + 1,
+                        (--m->broker->n_wall_waiters - i) * sizeof *m->broker->wall_waiters);
                 wall_waiter_answer(m, &x);
         }
 }
 
 static void wall_waiters_free(Manager *m) {
-        for (size_t i = 0; i < m->n_wall_waiters; i++) {
-                sd_bus_message_unref(m->wall_waiters[i].msg);
-                free(m->wall_waiters[i].cgroup);
+        for (size_t i = 0; i < m->broker->n_wall_waiters; i++) {
+                sd_bus_message_unref(m->broker->wall_waiters[i].msg);
+                free(m->broker->wall_waiters[i].cgroup);
         }
-        m->wall_waiters = mfree(m->wall_waiters);
-        m->n_wall_waiters = 0;
+        m->broker->wall_waiters = mfree(m->broker->wall_waiters);
+        m->broker->n_wall_waiters = 0;
 }
 
 static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
@@ -1255,7 +1256,7 @@ static int on_get_unit(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         }
         r = sd_bus_message_read(reply, "o", &path);
         if (r >= 0)
-                r = sd_bus_call_method_async(p->m->bus, NULL, "org.freedesktop.systemd1", path,
+                r = sd_bus_call_method_async(p->m->broker->bus, NULL, "org.freedesktop.systemd1", path,
                                              "org.freedesktop.DBus.Properties", "Get", on_unit_cgroup, p, "ss",
                                              unit_interface(p->unit), "ControlGroup");
         if (r < 0)
@@ -1311,7 +1312,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         if (nodemask_empty(&spm))
                 return sd_bus_error_set(error, ERROR_NO_SPM_NODES,
                                         "There are no SPM nodes: no [Device] is online as one (see spmctl devices).");
-        if (target[0] && target[0] != '/' && sd_booted() > 0 && m->bus) {
+        if (target[0] && target[0] != '/' && sd_booted() > 0 && m->broker->bus) {
                 PendingRequest *p = calloc(1, sizeof *p);
 
                 if (!p)
@@ -1321,7 +1322,7 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
                 p->c = c;
                 p->req = req;
                 snprintf(p->unit, sizeof p->unit, "%s", target);
-                r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                r = sd_bus_call_method_async(m->broker->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                              "org.freedesktop.systemd1.Manager", "GetUnit", on_get_unit, p, "s",
                                              target);
                 if (r < 0) {
@@ -1390,7 +1391,7 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         if (!g)
                 return -ENOMEM;
         g->manager = m;
-        g->id = m->next_grant_id++;
+        g->id = m->broker->next_grant_id++;
         if (d.rule)
                 access_rule_label(d.rule, label, sizeof label);
         g->cgroup = strdup(cgroup);
@@ -1403,15 +1404,15 @@ static int request_finish(Manager *m, sd_bus_message *msg, const CallerInfo *cp,
         g->uid = c.uid;
         g->pid = c.pid;
         g->created_usec = now_usec(CLOCK_REALTIME);
-        a = realloc(m->grants, (m->n_grants + 1) * sizeof *a);
+        a = realloc(m->broker->grants, (m->broker->n_grants + 1) * sizeof *a);
         if (!g->cgroup || !g->rule || (c.sender && !g->owner) || !g->caller_cgroup || !a) {
                 if (a)
-                        m->grants = a;
+                        m->broker->grants = a;
                 grant_free(g);
                 return -ENOMEM;
         }
-        m->grants = a;
-        m->grants[m->n_grants++] = g;
+        m->broker->grants = a;
+        m->broker->grants[m->broker->n_grants++] = g;
 
         r = grant_track(m, g);
         if (r < 0) {
@@ -1520,8 +1521,8 @@ static int method_list_grants(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ousauuutbsst)");
-        for (size_t i = 0; r >= 0 && i < m->n_grants; i++)
-                r = append_grant(reply, m->grants[i]);
+        for (size_t i = 0; r >= 0 && i < m->broker->n_grants; i++)
+                r = append_grant(reply, m->broker->grants[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -1827,7 +1828,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         KV(SPMD_STATUS_UPTIME_USEC, "t", now_usec(CLOCK_MONOTONIC) - m->start_usec);
         KV(SPMD_STATUS_DEVICES_ONLINE, "u", (uint32_t) strv_length(m->onlined));
         KV(SPMD_STATUS_DEVICE_PROBLEMS, "u", m->n_device_problems);
-        KV(SPMD_STATUS_GRANTS, "u", (uint32_t) m->n_grants);
+        KV(SPMD_STATUS_GRANTS, "u", (uint32_t) m->broker->n_grants);
         KV(SPMD_STATUS_STANDING_GRANTS, "u", (uint32_t) m->config->n_grants);
         KV(SPMD_STATUS_VIOLATIONS, "t", m->n_violations);
         KV(SPMD_STATUS_DENIALS, "t", m->n_denials);
@@ -1925,7 +1926,7 @@ static int property_get_n_grants(sd_bus *bus, const char *path, const char *inte
         Manager *m = userdata;
 
         (void) bus, (void) path, (void) interface, (void) property, (void) error;
-        return sd_bus_message_append(reply, "u", (uint32_t) m->n_grants);
+        return sd_bus_message_append(reply, "u", (uint32_t) m->broker->n_grants);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -1986,9 +1987,9 @@ static int grant_enumerate(sd_bus *bus, const char *prefix, void *userdata, char
         char **l = NULL;
 
         (void) bus, (void) prefix, (void) error;
-        for (size_t i = 0; i < m->n_grants; i++) {
+        for (size_t i = 0; i < m->broker->n_grants; i++) {
                 char path[64];
-                grant_path(m->grants[i], path, sizeof path);
+                grant_path(m->broker->grants[i], path, sizeof path);
                 if (strv_extend(&l, path) < 0) {
                         strv_free(l);
                         return -ENOMEM;
@@ -2067,8 +2068,8 @@ static const sd_bus_vtable grant_vtable[] = {
 
 /* Revoke the recorded grants whose clients are gone; follow the others again. */
 static void broker_adopt(Manager *m) {
-        for (size_t i = 0; i < m->n_grants;) {
-                Grant *g = m->grants[i];
+        for (size_t i = 0; i < m->broker->n_grants;) {
+                Grant *g = m->broker->grants[i];
                 int r = 0;
 
                 g->manager = m;
@@ -2080,11 +2081,11 @@ static void broker_adopt(Manager *m) {
                 if (!g->persistent) {
                         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 
-                        if (!m->bus || !g->owner)
+                        if (!m->broker->bus || !g->owner)
                                 r = -ENOTCONN;
                         else {
                                 /* unique names are never reused on one bus: an owner means the same client */
-                                r = sd_bus_get_name_creds(m->bus, g->owner, 0, &creds);
+                                r = sd_bus_get_name_creds(m->broker->bus, g->owner, 0, &creds);
                                 if (r >= 0)
                                         r = grant_track(m, g);
                         }
@@ -2108,21 +2109,21 @@ static int on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         (void) s, (void) usec;
-        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
+        m->broker->bus_retry = sd_event_source_disable_unref(m->broker->bus_retry);
         /* the wait before the next attempt, should this one fail (now, or when the name is refused) */
-        m->bus_retry_usec = MIN(MAX(m->bus_retry_usec, (uint64_t) BUS_RETRY_FIRST_USEC) * 2,
+        m->broker->bus_retry_usec = MIN(MAX(m->broker->bus_retry_usec, (uint64_t) BUS_RETRY_FIRST_USEC) * 2,
                                 (uint64_t) BUS_RETRY_MAX_USEC);
         (void) broker_connect(m, true);
         return 0;
 }
 
-/* Try the system bus again after m->bus_retry_usec (1 s at first, doubling to 30 s). */
+/* Try the system bus again after m->broker->bus_retry_usec (1 s at first, doubling to 30 s). */
 static void bus_retry_arm(Manager *m) {
-        if (m->bus_retry)
+        if (m->broker->bus_retry)
                 return;
-        if (m->bus_retry_usec == 0)
-                m->bus_retry_usec = BUS_RETRY_FIRST_USEC;
-        if (sd_event_add_time_relative(m->event, &m->bus_retry, CLOCK_MONOTONIC, m->bus_retry_usec, 100 * 1000,
+        if (m->broker->bus_retry_usec == 0)
+                m->broker->bus_retry_usec = BUS_RETRY_FIRST_USEC;
+        if (sd_event_add_time_relative(m->event, &m->broker->bus_retry, CLOCK_MONOTONIC, m->broker->bus_retry_usec, 100 * 1000,
                                        on_bus_retry, m) < 0)
                 log_warning("Cannot arm a timer to connect to the system bus again; SIGHUP tries at once.");
 }
@@ -2134,16 +2135,16 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
         log_error("Lost the connection to the system bus; grants tied to clients end (their connections went with "
                   "it), and spmd connects again as soon as the bus is back.");
         broker_stop(m);
-        free(m->bus_reason);
-        m->bus_reason = strdup("lost the connection to the system bus; connecting again");
-        for (size_t i = 0; i < m->n_grants;) {
-                if (!m->grants[i]->persistent)
-                        broker_revoke(m, m->grants[i], "bus-gone", false);
+        free(m->broker->bus_reason);
+        m->broker->bus_reason = strdup("lost the connection to the system bus; connecting again");
+        for (size_t i = 0; i < m->broker->n_grants;) {
+                if (!m->broker->grants[i]->persistent)
+                        broker_revoke(m, m->broker->grants[i], "bus-gone", false);
                 else
                         i++;
         }
         (void) manager_apply_grants(m, NULL);
-        m->bus_retry_usec = 0;
+        m->broker->bus_retry_usec = 0;
         bus_retry_arm(m);
         return 0;
 }
@@ -2155,40 +2156,40 @@ int broker_start(Manager *m) {
 }
 
 void broker_reconnect_now(Manager *m) {
-        if (m->bus)
+        if (m->broker->bus)
                 return;
-        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
-        m->bus_retry_usec = 0;
+        m->broker->bus_retry = sd_event_source_disable_unref(m->broker->bus_retry);
+        m->broker->bus_retry_usec = 0;
         (void) broker_connect(m, true);
 }
 
 /* Connect, serve the objects, own the name. 0 when the broker is active; otherwise the reason is in
- * m->bus_reason (logged when it changes) and another attempt is armed. */
+ * m->broker->bus_reason (logged when it changes) and another attempt is armed. */
 /* Not on the bus: why (reason, owned), logged when it differs from the last reason; try again later. */
 static int broker_unavailable(Manager *m, char *reason) {
-        if (!reason || !m->bus_reason || strcmp(reason, m->bus_reason) != 0)
+        if (!reason || !m->broker->bus_reason || strcmp(reason, m->broker->bus_reason) != 0)
                 log_warning("Broker: unavailable: %s; clients cannot ask for grants until spmd is on the bus (it "
                             "tries again, every 30 s at most).",
                             strna(reason));
-        free(m->bus_reason);
-        m->bus_reason = reason;
+        free(m->broker->bus_reason);
+        m->broker->bus_reason = reason;
         bus_retry_arm(m);
         return -ENOTCONN;
 }
 
 /* The name is spmd's: serve. */
 static void broker_active(Manager *m) {
-        bool again = m->bus_reason != NULL;
+        bool again = m->broker->bus_reason != NULL;
 
-        m->bus_reason = mfree(m->bus_reason);
-        m->bus_retry_usec = 0;
+        m->broker->bus_reason = mfree(m->broker->bus_reason);
+        m->broker->bus_retry_usec = 0;
         log_info("Broker: active (%s on the system bus)%s.", SPMD_BUS_NAME, again ? ", back on the bus" : "");
         broker_adopt(m);
         broker_arm_limit_check(m);
         if (again) {
                 /* clients that follow the grants learn they are still there */
-                for (size_t i = 0; i < m->n_grants; i++)
-                        emit_grant_added(m, m->grants[i]);
+                for (size_t i = 0; i < m->broker->n_grants; i++)
+                        emit_grant_added(m, m->broker->grants[i]);
                 broker_layers_changed(m);
         }
 }
@@ -2226,7 +2227,7 @@ static int on_name_reply(sd_bus_message *reply, void *userdata, sd_bus_error *er
 /* Connect, serve the objects, own the name. At start (on_loop false) the name is asked for and
  * waited on before the loop runs; from the loop (a retry, a reload) its answer comes to
  * on_name_reply. 0 when the broker is active or its name is being asked for; otherwise the reason
- * is in m->bus_reason (logged when it changes) and another attempt is armed. */
+ * is in m->broker->bus_reason (logged when it changes) and another attempt is armed. */
 static int broker_connect(Manager *m, bool on_loop) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         char *why;
@@ -2268,28 +2269,53 @@ static int broker_connect(Manager *m, bool on_loop) {
                                                       strerror(-r)) < 0
                                                      ? NULL
                                                      : why);
-        m->bus = TAKE_PTR(bus);
+        m->broker->bus = TAKE_PTR(bus);
         if (!on_loop)
                 broker_active(m);
         return 0;
 }
 
 void broker_stop(Manager *m) {
-        for (size_t i = 0; i < m->n_grants; i++) {
-                m->grants[i]->owner_match = sd_bus_slot_unref(m->grants[i]->owner_match);
-                m->grants[i]->owner_check = sd_bus_slot_unref(m->grants[i]->owner_check);
+        for (size_t i = 0; i < m->broker->n_grants; i++) {
+                m->broker->grants[i]->owner_match = sd_bus_slot_unref(m->broker->grants[i]->owner_match);
+                m->broker->grants[i]->owner_check = sd_bus_slot_unref(m->broker->grants[i]->owner_check);
         }
-        if (m->bus) {
-                sd_bus_detach_event(m->bus);
-                m->bus = sd_bus_flush_close_unref(m->bus);
+        if (m->broker->bus) {
+                sd_bus_detach_event(m->broker->bus);
+                m->broker->bus = sd_bus_flush_close_unref(m->broker->bus);
         }
 }
 
-void broker_free(Manager *m) {
+void broker_shutdown(Manager *m) {
         wall_waiters_free(m);
         broker_stop(m);
-        for (size_t i = 0; i < m->n_grants; i++)
-                grant_untrack(m->grants[i]);
+        for (size_t i = 0; i < m->broker->n_grants; i++)
+                grant_untrack(m->broker->grants[i]);
+}
+
+int broker_new(Broker **ret) {
+        Broker *b = calloc(1, sizeof *b);
+
+        if (!b)
+                return -ENOMEM;
+        b->next_grant_id = 1;
+        *ret = b;
+        return 0;
+}
+
+Broker *broker_free(Broker *b) {
+        if (!b)
+                return NULL;
+        assert(!b->bus && b->n_wall_waiters == 0); /* broker_shutdown() first */
+        for (size_t i = 0; i < b->n_grants; i++)
+                grant_free(b->grants[i]);
+        free(b->grants);
+        strv_free(b->grant_labels);
+        sd_event_source_disable_unref(b->limit_source);
+        sd_event_source_disable_unref(b->bus_retry);
+        free(b->bus_reason);
+        free(b);
+        return NULL;
 }
 
 void broker_recheck(Manager *m) {
@@ -2300,9 +2326,9 @@ void broker_recheck(Manager *m) {
         bool changed = false;
 
         manager_spm_nodes(m, &spm);
-        for (size_t i = 0; i < m->n_grants;) {
+        for (size_t i = 0; i < m->broker->n_grants;) {
                 _cleanup_free_ char *why = NULL;
-                Grant *g = m->grants[i];
+                Grant *g = m->broker->grants[i];
                 CallerInfo c = { .uid = g->uid };
                 AccessDecision d;
                 AccessRequest req = { .cgroup = g->cgroup,
@@ -2323,10 +2349,10 @@ void broker_recheck(Manager *m) {
                 }
                 AccessCaller ac = access_caller(&c, g->caller_cgroup);
                 /* MaxGrants= counts the grants before this one */
-                size_t n_saved = m->n_grants;
-                m->n_grants = i;
+                size_t n_saved = m->broker->n_grants;
+                m->broker->n_grants = i;
                 r = access_check(m->config, &spm, &ac, &req, count_grants, m, &d, &why);
-                m->n_grants = n_saved;
+                m->broker->n_grants = n_saved;
                 if (r < 0 && r != -ENOMEM) {
                         log_notice("Grant %" PRIu32 " of %s: the reloaded policy no longer allows it: %s.", g->id,
                                    g->cgroup, strna(why));

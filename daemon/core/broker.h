@@ -9,6 +9,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "cpuset.h"
 #include "nodemask.h"
@@ -16,6 +19,29 @@
 typedef struct Manager Manager;
 struct spmd_violation_event;
 struct spmd_guard_event;
+struct WallWaiter;
+typedef struct Grant Grant;
+
+/* The broker's own state: its bus connection, the grants and the calls waiting for the wall. The
+ * manager makes it first and frees it last (the pressure subsystem reads the grants until it goes). */
+typedef struct Broker {
+        sd_bus *bus;                    /* NULL when unavailable */
+        char *bus_reason;
+        sd_event_source *bus_retry;     /* the next attempt to (re)connect to the system bus */
+        uint64_t bus_retry_usec;        /* ... its delay, doubling to 30 s */
+        Grant **grants;
+        size_t n_grants;
+        uint32_t next_grant_id;
+        char **grant_labels;            /* for the cpuset wall's logs */
+        sd_event_source *limit_source;  /* looks at the grants' byte limits */
+        struct WallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
+                                          * wall's writes they wait for are done (broker_wall_written()) */
+        size_t n_wall_waiters;
+} Broker;
+
+int broker_new(Broker **ret);
+/* The grants and what is left of the state; after broker_shutdown() and pressure_free(). */
+Broker *broker_free(Broker *b);
 
 /* Read the grants a previous spmd recorded (before enforcement is first applied). */
 void broker_load_state(Manager *m);
@@ -23,8 +49,9 @@ void broker_load_state(Manager *m);
 int broker_start(Manager *m);
 /* Off the bus: the grants' bus matches go; grants and their cgroup watches stay. */
 void broker_stop(Manager *m);
-/* Stopping: that, and the grants' cgroup watches (the grants themselves are the manager's). */
-void broker_free(Manager *m);
+/* Stopping: that, the calls still waiting, and the grants' cgroup watches (the grants stay, for
+ * the pressure subsystem's teardown, until broker_free()). */
+void broker_shutdown(Manager *m);
 /* Not on the bus: try to connect now rather than at the next retry (SIGHUP, Reload). */
 void broker_reconnect_now(Manager *m);
 

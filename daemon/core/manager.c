@@ -129,7 +129,7 @@ static void manager_notify_status(Manager *m, const char *extra) {
                           "grant(s)",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
                           (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall,
-                          observe, guard, m->bus ? "active" : "unavailable", m->n_grants);
+                          observe, guard, m->broker->bus ? "active" : "unavailable", m->broker->n_grants);
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -603,11 +603,11 @@ void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {
         *++l = (LayerState){ .name = "native-spm", .state = m->native_spm_state ? m->native_spm_state : "unavailable" };
         snprintf(l->detail, sizeof l->detail, "%s", strna(m->native_spm_detail));
 
-        *++l = (LayerState){ .name = "broker", .state = m->bus ? "active" : "unavailable" };
-        if (m->bus)
-                snprintf(l->detail, sizeof l->detail, "org.spmd1 on the system bus, %zu grant(s)", m->n_grants);
+        *++l = (LayerState){ .name = "broker", .state = m->broker->bus ? "active" : "unavailable" };
+        if (m->broker->bus)
+                snprintf(l->detail, sizeof l->detail, "org.spmd1 on the system bus, %zu grant(s)", m->broker->n_grants);
         else
-                snprintf(l->detail, sizeof l->detail, "%s", m->bus_reason ? m->bus_reason : "not started");
+                snprintf(l->detail, sizeof l->detail, "%s", m->broker->bus_reason ? m->broker->bus_reason : "not started");
 }
 
 int manager_release_device(Manager *m, const char *dev, char **ret_message) {
@@ -1391,9 +1391,11 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
                 return -ENOMEM;
         m->config_required = config_required;
         m->cmdline_log_level = cmdline_log_level;
-        m->next_grant_id = 1;
         m->lock_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
+        r = broker_new(&m->broker); /* before the pressure subsystem, which reads its grants */
+        if (r < 0)
+                return r;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -1418,7 +1420,7 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
 
         r = pressure_new(m->event,
                          &(PressureInputs){ .config = &m->config, .topology = &m->topology, .plan = &m->plan,
-                                            .grants = &m->grants, .n_grants = &m->n_grants },
+                                            .grants = &m->broker->grants, .n_grants = &m->broker->n_grants },
                          &(PressureOps){ .level_changed = on_pressure_level, .sampled = on_pressure_sampled }, m,
                          &m->pressure);
         if (r < 0)
@@ -1438,7 +1440,8 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        broker_free(m);
+        if (m->broker)
+                broker_shutdown(m);
         m->reload_source = sd_event_source_disable_unref(m->reload_source);
         m->topology_worker = worker_free(m->topology_worker); /* waits for a read under way */
         manager_cancel_topology_reads(m);
@@ -1450,16 +1453,10 @@ Manager *manager_free(Manager *m) {
         m->systemd_bus = sd_bus_flush_close_unref(m->systemd_bus);
         /* reclaim, evacuation and demotion stop (DAMON given back) while the grants they read are there */
         m->pressure = pressure_free(m->pressure);
-        for (size_t i = 0; i < m->n_grants; i++)
-                grant_free(m->grants[i]);
-        free(m->grants);
-        strv_free(m->grant_labels);
-        sd_event_source_disable_unref(m->limit_source);
+        m->broker = broker_free(m->broker);
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
-        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
-        free(m->bus_reason);
         free(m->struct_ops_state);
         free(m->struct_ops_detail);
         free(m->struct_ops_name);

@@ -63,19 +63,7 @@ typedef struct Manager {
 
         int lock_fd;                    /* StateDirectory=/spmd.lock, held while spmd runs; -1 */
 
-        /* the D-Bus broker (broker.c) */
-        sd_bus *bus;                    /* NULL when unavailable */
-        char *bus_reason;
-        sd_event_source *bus_retry;     /* the next attempt to (re)connect to the system bus */
-        uint64_t bus_retry_usec;        /* ... its delay, doubling to 30 s */
-        Grant **grants;
-        size_t n_grants;
-        uint32_t next_grant_id;
-        char **grant_labels;            /* for the cpuset wall's logs */
-        sd_event_source *limit_source;  /* looks at the grants' byte limits */
-        struct WallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
-                                          * wall's writes they wait for are done (broker_wall_written()) */
-        size_t n_wall_waiters;
+        struct Broker *broker;          /* the D-Bus broker's state (broker.c); from manager_new() on */
 
         Pressure *pressure;             /* the pressure subsystem (pressure/): sampling, reclaim,
                                          * evacuation, demotion */
