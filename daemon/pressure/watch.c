@@ -271,6 +271,7 @@ static void psi_watch_clear(Pressure *pr, PsiWatch *w) {
         w->cgroup = mfree(w->cgroup);
         w->path = mfree(w->path);
 }
+
 /* A read of w's memory.pressure (R, TOTAL) made at NOW, into its history and share. */
 static void psi_watch_fold(PsiWatch *w, const Config *c, int r, uint64_t total, uint64_t now) {
         if (r < 0) {
