@@ -464,13 +464,18 @@ static void on_psi_read(WorkerJob *job, void *userdata) {
 
 /* Here, where the thread cannot be had. */
 static void psi_read_now(Pressure *pr) {
-        uint64_t now = now_usec(CLOCK_MONOTONIC), total;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         for (size_t i = 0; i < pr->n_psi + 1; i++) {
                 PsiWatch *w = i < pr->n_psi ? &pr->psi[i] : pr->system_psi;
+                uint64_t total = 0;
+                int r;
 
-                if (w)
-                        psi_watch_fold(w, pr_config(pr), psi_read_some_total(w->path, &total), total, now);
+                if (!w)
+                        continue;
+                /* read first: as arguments of one call, total could be taken before the read set it */
+                r = psi_read_some_total(w->path, &total);
+                psi_watch_fold(w, pr_config(pr), r, total, now);
         }
 }
 
