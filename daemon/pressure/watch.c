@@ -127,8 +127,22 @@ static void trigger_job_free(WorkerJob *job) {
         free(j);
 }
 
-static bool psi_wants_triggers(const Pressure *pr) {
-        return pr_config(pr)->psi_warn > 0;
+/* W has no trigger yet, none is being opened, and one is wanted (PsiWarn= is not 0%). */
+static bool psi_watch_wants_trigger(const Pressure *pr, const PsiWatch *w) {
+        return pr_config(pr)->psi_warn > 0 && !w->trigger && !w->arming && !w->arm_failed;
+}
+
+/* The stall a trigger fires at: PsiWarn= of PsiWindow=. */
+static uint64_t psi_trigger_stall_usec(const Pressure *pr) {
+        return (uint64_t) pr_config(pr)->psi_warn * pr_config(pr)->psi_window_usec / 10000;
+}
+
+/* The triggers waiting to be closed, closed here (no thread to be had, or spmd stopping). */
+static void psi_close_waiting_now(Pressure *pr) {
+        for (size_t i = 0; i < pr->n_psi_closing; i++)
+                safe_close(pr->psi_closing[i]);
+        pr->psi_closing = mfree(pr->psi_closing);
+        pr->n_psi_closing = 0;
 }
 
 static void psi_trigger_attach(Pressure *pr, PsiWatch *w, int fd) {
@@ -146,20 +160,14 @@ static void psi_trigger_failed(PsiWatch *w, int r) {
 
 /* Here, where the thread cannot be had: the closes waiting and the triggers wanted. */
 static void psi_triggers_now(Pressure *pr) {
-        uint64_t window = pr_config(pr)->psi_window_usec;
-        uint64_t stall = (uint64_t) pr_config(pr)->psi_warn * window / 10000;
-
-        for (size_t i = 0; i < pr->n_psi_closing; i++)
-                safe_close(pr->psi_closing[i]);
-        pr->psi_closing = mfree(pr->psi_closing);
-        pr->n_psi_closing = 0;
-        for (size_t i = 0; psi_wants_triggers(pr) && i < pr->n_psi; i++) {
+        psi_close_waiting_now(pr);
+        for (size_t i = 0; i < pr->n_psi; i++) {
                 PsiWatch *w = &pr->psi[i];
                 int fd;
 
-                if (w->trigger || w->arming || w->arm_failed)
+                if (!psi_watch_wants_trigger(pr, w))
                         continue;
-                fd = psi_open_trigger(w->path, stall, window);
+                fd = psi_open_trigger(w->path, psi_trigger_stall_usec(pr), pr_config(pr)->psi_window_usec);
                 if (fd < 0)
                         psi_trigger_failed(w, fd);
                 else
@@ -176,8 +184,8 @@ static void psi_triggers_kick(Pressure *pr) {
 
         if (pr->psi_triggers && worker_busy(pr->psi_triggers))
                 return; /* on_triggers_done() kicks again */
-        for (size_t i = 0; psi_wants_triggers(pr) && i < pr->n_psi; i++)
-                n_open += !pr->psi[i].trigger && !pr->psi[i].arming && !pr->psi[i].arm_failed;
+        for (size_t i = 0; i < pr->n_psi; i++)
+                n_open += psi_watch_wants_trigger(pr, &pr->psi[i]);
         if (pr->n_psi_closing == 0 && n_open == 0)
                 return;
         if ((!pr->psi_triggers && worker_new(pr->event, on_triggers_done, pr, &pr->psi_triggers) < 0) ||
@@ -186,8 +194,7 @@ static void psi_triggers_kick(Pressure *pr) {
                 return;
         }
         *j = (TriggerJob){ .job.run = trigger_job_run, .job.free = trigger_job_free, .gen = pr->psi_gen,
-                           .window_usec = pr_config(pr)->psi_window_usec };
-        j->stall_usec = (uint64_t) pr_config(pr)->psi_warn * j->window_usec / 10000;
+                           .stall_usec = psi_trigger_stall_usec(pr), .window_usec = pr_config(pr)->psi_window_usec };
         j->paths = calloc(n_open + 1, sizeof *j->paths);
         j->opened = calloc(n_open + 1, sizeof *j->opened);
         if (!j->paths || !j->opened)
@@ -195,7 +202,7 @@ static void psi_triggers_kick(Pressure *pr) {
         for (size_t i = 0; n_open && i < pr->n_psi; i++) {
                 PsiWatch *w = &pr->psi[i];
 
-                if (w->trigger || w->arming || w->arm_failed)
+                if (!psi_watch_wants_trigger(pr, w))
                         continue;
                 if (!(j->paths[j->n_open] = strdup(w->path)))
                         goto fail;
@@ -214,7 +221,7 @@ static void psi_triggers_kick(Pressure *pr) {
                 goto fail;
         }
         for (size_t i = 0; n_open && i < pr->n_psi; i++)
-                if (!pr->psi[i].trigger && !pr->psi[i].arming && !pr->psi[i].arm_failed)
+                if (psi_watch_wants_trigger(pr, &pr->psi[i])) /* those the job opens for */
                         pr->psi[i].arming = true;
         return;
 fail:
@@ -821,9 +828,7 @@ Pressure *pressure_free(Pressure *pr) {
         }
         psi_drop_all(pr);
         pr->psi_triggers = worker_free(pr->psi_triggers); /* a batch under way ends, what it opened closed */
-        for (size_t i = 0; i < pr->n_psi_closing; i++)
-                safe_close(pr->psi_closing[i]);
-        free(pr->psi_closing);
+        psi_close_waiting_now(pr);
         pr->psi_reason = mfree(pr->psi_reason);
         free(pr->nodes);
         sd_event_unref(pr->event);

@@ -106,7 +106,7 @@ testcase_ended_grants_triggers_are_closed() {
         for _ in $(seq 100); do [ "$(n_triggers)" -gt "$before" ] && break; sleep 0.1; done
         [ "$(n_triggers)" -eq $((before + 1)) ]
         wait $!
-        # ... and loses it when the grant ends (closed in spmd's closer thread, not on its loop)
+        # ... and loses it when the grant ends (closed in spmd's trigger thread, not on its loop)
         for _ in $(seq 100); do [ "$(n_triggers)" -le "$before" ] && break; sleep 0.1; done
         [ "$(n_triggers)" -eq "$before" ]
         # a new PsiWarn= takes new triggers: the old ones are all closed
