@@ -17,6 +17,7 @@
 
 #include "bpf-probe.h"
 #include "broker.h"
+#include "manager-bus.h"
 #include "bpf-util.h"
 #include "config.h"
 #include "cpuset-systemd.h"
@@ -129,7 +130,7 @@ static void manager_notify_status(Manager *m, const char *extra) {
                           "grant(s)",
                           strempty(extra), extra ? "; " : "", (unsigned) m->config->n_devices,
                           (unsigned) m->config->n_access, strv_length(m->onlined), m->n_device_problems, wall,
-                          observe, guard, m->broker->bus ? "active" : "unavailable", m->broker->n_grants);
+                          observe, guard, m->bus ? "active" : "unavailable", broker_n_grants(m->broker));
 }
 
 static int log_device_result(int r, const char *msg) {
@@ -179,7 +180,7 @@ static void reload_continue(Manager *m);
 static void on_wall_written(uint64_t done, char *const *failed, void *userdata) {
         Manager *m = userdata;
 
-        broker_wall_written(m, done, failed);
+        broker_wall_written(m->broker, done, failed);
         if (m->reload_wall_seq > 0 && done >= m->reload_wall_seq)
                 reload_continue(m);
 }
@@ -253,7 +254,7 @@ static void manager_sync_bpf_maps(Manager *m, const NodeMask *spm_now) {
 
         if (!m->observer && !m->guard)
                 return;
-        ids = calloc(m->config->n_grants + broker_n_grants(m) + 1, sizeof *ids);
+        ids = calloc(m->config->n_grants + broker_n_grants(m->broker) + 1, sizeof *ids);
         if (!ids) {
                 log_oom();
                 return;
@@ -270,7 +271,7 @@ static void manager_sync_bpf_maps(Manager *m, const NodeMask *spm_now) {
                 if (stat(p, &st) == 0)
                         ids[n++] = (uint64_t) st.st_ino;
         }
-        n += broker_grant_cgroup_ids(m, ids + n, broker_n_grants(m));
+        n += broker_grant_cgroup_ids(m->broker, ids + n, broker_n_grants(m->broker));
         if (m->observer) {
                 r = bpf_observer_sync_granted(m->observer, ids, n);
                 if (r < 0)
@@ -322,7 +323,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
         in.sysram = nodemask_andnot(&in.usable, &in.spm);
         in.sysram = nodemask_andnot(&in.sysram, &in.private_nodes);
 
-        grants = calloc(m->config->n_grants + broker_n_grants(m) + 1, sizeof *grants);
+        grants = calloc(m->config->n_grants + broker_n_grants(m->broker) + 1, sizeof *grants);
         if (!grants)
                 return log_oom();
         for (size_t i = 0; i < m->config->n_grants; i++) {
@@ -339,7 +340,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                 grants[n].nodes = g->all_nodes ? in.spm : nodemask_and(&g->nodes, &in.spm);
                 n++;
         }
-        n += broker_cpuset_grants(m, &in.spm, grants + n, broker_n_grants(m));
+        n += broker_cpuset_grants(m->broker, &in.spm, grants + n, broker_n_grants(m->broker));
         in.grants = grants;
         in.n_grants = n;
         if (changed)
@@ -458,7 +459,7 @@ static void on_violation(const struct spmd_violation_event *e, void *userdata) {
         snprintf(f_nodes, sizeof f_nodes, "SPMD_NODES=%s", nodes);
         snprintf(f_uid, sizeof f_uid, "SPMD_UID=%u", e->uid);
         log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
-        broker_emit_violation(m, e, cg);
+        manager_bus_emit_violation(m, e, cg);
 }
 
 static int on_observer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -603,11 +604,12 @@ void manager_layers(Manager *m, LayerState out[static MANAGER_N_LAYERS]) {
         *++l = (LayerState){ .name = "native-spm", .state = m->native_spm_state ? m->native_spm_state : "unavailable" };
         snprintf(l->detail, sizeof l->detail, "%s", strna(m->native_spm_detail));
 
-        *++l = (LayerState){ .name = "broker", .state = m->broker->bus ? "active" : "unavailable" };
-        if (m->broker->bus)
-                snprintf(l->detail, sizeof l->detail, "org.spmd1 on the system bus, %zu grant(s)", m->broker->n_grants);
+        *++l = (LayerState){ .name = "broker", .state = m->bus ? "active" : "unavailable" };
+        if (m->bus)
+                snprintf(l->detail, sizeof l->detail, "org.spmd1 on the system bus, %zu grant(s)",
+                         broker_n_grants(m->broker));
         else
-                snprintf(l->detail, sizeof l->detail, "%s", m->broker->bus_reason ? m->broker->bus_reason : "not started");
+                snprintf(l->detail, sizeof l->detail, "%s", m->bus_reason ? m->bus_reason : "not started");
 }
 
 int manager_release_device(Manager *m, const char *dev, char **ret_message) {
@@ -631,7 +633,7 @@ int manager_release_device(Manager *m, const char *dev, char **ret_message) {
         (void) manager_refresh_topology(m);
         pressure_follow(m->pressure);
         (void) manager_apply_enforcement(m, NULL);
-        broker_layers_changed(m);
+        manager_bus_layers_changed(m);
         return r;
 }
 
@@ -707,7 +709,7 @@ static void on_denial(const struct spmd_guard_event *e, void *userdata) {
         snprintf(f_cg, sizeof f_cg, "SPMD_CGROUP=%s", own);
         snprintf(f_tcg, sizeof f_tcg, "SPMD_TARGET_CGROUP=%s", target);
         log_struct_internal(LOG_WARNING, __FILE__, __LINE__, __func__, msg, fields);
-        broker_emit_denial(m, e, own, target);
+        manager_bus_emit_denial(m, e, own, target);
 }
 
 static int on_guard_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -1185,8 +1187,8 @@ static void reload_answer_callers(Manager *m) {
 
 static void reload_finish(Manager *m) {
         m->reload_source = sd_event_source_disable_unref(m->reload_source);
-        broker_layers_changed(m);
-        broker_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
+        manager_bus_layers_changed(m);
+        manager_bus_reconnect_now(m); /* not on the bus: a reload is a good moment to look again */
         log_info("Configuration reloaded (%zu file(s)).", m->config->n_files);
         manager_notify_status(m, "Configuration reloaded");
         reload_answer_callers(m);
@@ -1231,7 +1233,7 @@ static int reload_run_step(Manager *m) {
                 (void) manager_apply_enforcement(m, NULL);
                 return 0;
         case RELOAD_GRANTS:
-                broker_recheck(m);
+                broker_recheck(m->broker);
                 return 0;
         case RELOAD_DONE:
                 break;
@@ -1371,12 +1373,54 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static void on_pressure_level(void *userdata, unsigned node, PressureLevel level, PressureLevel before,
                               const char *why) {
-        broker_emit_pressure(userdata, node, level, before, why);
+        manager_bus_emit_pressure(userdata, node, level, before, why);
 }
 
 static void on_pressure_sampled(void *userdata) {
         manager_check_kernel_demotion(userdata);
 }
+
+/* What the broker asks of the daemon (broker.h). */
+static void broker_spm_nodes(void *userdata, NodeMask *ret) {
+        manager_spm_nodes(userdata, ret);
+}
+
+static void broker_unplaceable_nodes(void *userdata, NodeMask *ret) {
+        manager_unplaceable_nodes(userdata, ret);
+}
+
+static int broker_node_level(void *userdata, unsigned node, const char **ret_why) {
+        Manager *m = userdata;
+        const NodePressure *np = pressure_node(m->pressure, node);
+
+        if (!np)
+                return -1;
+        *ret_why = np->why;
+        return (int) np->state.level;
+}
+
+static int broker_apply_grants(void *userdata, const char *cgroup) {
+        return manager_apply_grants(userdata, cgroup);
+}
+
+static uint64_t broker_wall_writing_for(void *userdata, const char *cgroup) {
+        Manager *m = userdata;
+
+        return m->wall ? cpuset_wall_writing_for(m->wall, cgroup) : 0;
+}
+
+static void broker_grant_ended(void *userdata) {
+        manager_trim_memory_later(userdata);
+}
+
+static const BrokerOps broker_ops = {
+        .spm_nodes = broker_spm_nodes,
+        .unplaceable_nodes = broker_unplaceable_nodes,
+        .node_level = broker_node_level,
+        .apply_grants = broker_apply_grants,
+        .wall_writing_for = broker_wall_writing_for,
+        .grant_ended = broker_grant_ended,
+};
 
 int manager_new(const char *config_path, bool config_required, int cmdline_log_level, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -1393,11 +1437,11 @@ int manager_new(const char *config_path, bool config_required, int cmdline_log_l
         m->cmdline_log_level = cmdline_log_level;
         m->lock_fd = -1;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
-        r = broker_new(&m->broker); /* before the pressure subsystem, which reads its grants */
+        r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
-
-        r = sd_event_default(&m->event);
+        r = broker_new(m->event, &m->config, &broker_ops, m, &m->broker); /* before the pressure subsystem, which
+                                                                         * reads its grants */
         if (r < 0)
                 return r;
 
@@ -1441,7 +1485,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         if (m->broker)
-                broker_shutdown(m);
+                broker_shutdown(m->broker);
+        manager_bus_stop(m);
         m->reload_source = sd_event_source_disable_unref(m->reload_source);
         m->topology_worker = worker_free(m->topology_worker); /* waits for a read under way */
         manager_cancel_topology_reads(m);
@@ -1454,6 +1499,8 @@ Manager *manager_free(Manager *m) {
         /* reclaim, evacuation and demotion stop (DAMON given back) while the grants they read are there */
         m->pressure = pressure_free(m->pressure);
         m->broker = broker_free(m->broker);
+        free(m->bus_reason);
+        sd_event_source_disable_unref(m->bus_retry);
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
@@ -1528,7 +1575,7 @@ int manager_startup(Manager *m) {
                  m->topology->dax_error ? " (" : "", strempty(m->topology->dax_error),
                  m->topology->dax_error ? ")" : "");
         /* grants a previous spmd handed out stay in force from the first pass of the wall on */
-        broker_load_state(m);
+        broker_load_state(m->broker);
         manager_setup_wall(m);
         r = manager_setup_observer(m);
         if (r < 0)
@@ -1546,7 +1593,7 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         /* last: clients can ask once the SPM nodes are known and walled */
-        r = broker_start(m);
+        r = manager_bus_start(m);
         manager_trim_memory();
         return r;
 }
@@ -1589,7 +1636,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m, "Running");
         log_info("spmd %s running with %s.", SPMD_VERSION, m->config_path);
         r = manager_loop(m);
-        broker_stop(m); /* grants stay recorded: the next spmd adopts them */
+        manager_bus_stop(m); /* grants stay recorded: the next spmd adopts them */
         if (!m->config->persist_after_exit) {
                 /* enforcement ends with the daemon, as configured */
                 manager_unpin(m, "observe");

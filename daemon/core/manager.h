@@ -51,8 +51,6 @@ typedef struct Manager {
         sd_event_source *guard_source;
         uint64_t n_denials;
         LogRateLimit denial_log;
-        LogRateLimit refusal_log;   /* RequestAccess refusals */
-        uint64_t n_refusals;
 
         char *struct_ops_state, *struct_ops_detail;   /* as last reported */
         /* the kernel BTF's answer, read once: it cannot change until the next boot, and reading
@@ -63,7 +61,11 @@ typedef struct Manager {
 
         int lock_fd;                    /* StateDirectory=/spmd.lock, held while spmd runs; -1 */
 
-        struct Broker *broker;          /* the D-Bus broker's state (broker.c); from manager_new() on */
+        struct Broker *broker;          /* the access broker (broker/); from manager_new() on */
+        sd_bus *bus;                    /* the system bus (manager-bus.c); NULL when not on it */
+        char *bus_reason;               /* why not (NULL: on it, or not tried yet) */
+        sd_event_source *bus_retry;     /* the next attempt to (re)connect */
+        uint64_t bus_retry_usec;        /* ... its delay, doubling to 30 s */
 
         Pressure *pressure;             /* the pressure subsystem (pressure/): sampling, reclaim,
                                          * evacuation, demotion */

@@ -29,7 +29,7 @@ typedef struct Grant {
         uint64_t created_usec; /* CLOCK_REALTIME */
 
         /* runtime only */
-        void *manager;         /* the Manager that holds it */
+        void *broker;          /* the Broker that holds it */
         uint64_t cgroup_id;    /* inode of the cgroup directory, the id BPF sees; 0 = not known */
         bool over_limit;       /* its usage on its nodes was above max_bytes at the last look */
         void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
