@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reclaim's writes as a job of a worker thread (reclaim.c, worker.c): each target written once, in
- * the thread, the results back on the loop. Plain files stand in for memory.reclaim (this machine's
+ * the thread, the results back on the loop; the thread takes no signal. Plain files stand in for memory.reclaim (this machine's
  * cgroup v1 has none); the kernel's answers are TEST-12's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,9 +134,59 @@ static void test_job(void **state) {
         assert_int_equal(system(p), 0);
 }
 
+/* A worker made before the loop blocks its signals (the broker's state writer is) must not take
+ * one: SIGHUP's default action in that thread ended spmd at its first reload. */
+typedef struct MaskJob {
+        WorkerJob base;
+        bool hup_blocked, term_blocked, done;
+} MaskJob;
+
+static void mask_job_run(WorkerJob *j) {
+        MaskJob *m = (MaskJob *) j;
+        sigset_t cur;
+
+        assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &cur), 0);
+        m->hup_blocked = sigismember(&cur, SIGHUP) == 1;
+        m->term_blocked = sigismember(&cur, SIGTERM) == 1;
+}
+
+static void on_mask_done(WorkerJob *j, void *userdata) {
+        MaskJob *m = (MaskJob *) j, *out = userdata;
+
+        *out = *m;
+        out->done = true;
+}
+
+static void test_worker_takes_no_signal(void **state) {
+        sigset_t none, cur;
+        MaskJob *job, seen = {};
+        Worker *w = NULL;
+        sd_event *e = NULL;
+
+        (void) state;
+        sigemptyset(&none);
+        assert_int_equal(pthread_sigmask(SIG_SETMASK, &none, NULL), 0); /* as spmd before it blocks them */
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(worker_new(e, on_mask_done, &seen, &w), 0);
+        /* the caller's mask is as it was */
+        assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &cur), 0);
+        assert_int_equal(sigismember(&cur, SIGHUP), 0);
+        job = calloc(1, sizeof *job);
+        assert_non_null(job);
+        job->base.run = mask_job_run;
+        assert_int_equal(worker_submit(w, &job->base), 0);
+        while (!seen.done)
+                assert_true(sd_event_run(e, 10 * 1000 * 1000) >= 0);
+        assert_true(seen.hup_blocked);
+        assert_true(seen.term_blocked);
+        w = worker_free(w);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_job),
+                cmocka_unit_test(test_worker_takes_no_signal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

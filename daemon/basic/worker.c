@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -120,8 +121,17 @@ int worker_new(sd_event *event, WorkerDone done, void *userdata, Worker **ret) {
         r = -pthread_attr_init(&attr);
         if (r == 0) {
                 r = -pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-                if (r == 0)
+                if (r == 0) {
+                        /* The thread takes no signal: the loop's signalfd takes them, and one the
+                         * loop has not blocked yet (SIGHUP, when the thread is made early) would
+                         * otherwise hit its default action in this thread and end spmd. */
+                        sigset_t all, old;
+
+                        sigfillset(&all);
+                        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
                         r = -pthread_create(&w->thread, &attr, worker_main, w);
+                        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+                }
                 pthread_attr_destroy(&attr);
         }
         if (r < 0) {
