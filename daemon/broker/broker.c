@@ -24,6 +24,7 @@
 #include "spmd/bus.h"
 #include "strv.h"
 #include "time-util.h"
+#include "worker.h"
 
 #define ERROR_NO_SUCH_GRANT "org.spmd1.Error.NoSuchGrant"
 #define ERROR_NO_SPM_NODES  "org.spmd1.Error.NoSpmNodes"
@@ -64,42 +65,221 @@ size_t broker_n_grants(const Broker *b) {
 
 /* ---- the state file ---- */
 
-static int state_path(Broker *b, char *buf, size_t len) {
-        return (size_t) snprintf(buf, len, "%s/grants", (*b->config)->state_directory) < len ? 0 : -ENAMETOOLONG;
+/*
+ * The grants are recorded in StateDirectory=/grants, rewritten whole and atomically (a new file,
+ * fsync(), rename()): a crash leaves the old list or the new one. The loop only formats the list;
+ * the write and its fsync() (which waits for the disk) run in a thread. A grant is put in force
+ * once a list that holds it is on disk, and its caller answered after that; a grant's end is put
+ * in force at once and recorded after. Changes that come while a write runs are written together
+ * in the next one.
+ */
+typedef struct StateJob {
+        WorkerJob job;
+        char *dir;      /* StateDirectory= */
+        char *text;     /* the whole file */
+        size_t size;
+        uint64_t gen;   /* the change it records (b->state_gen when it was formatted) */
+        int r;          /* the result: 0, or the errno of what failed (in what) */
+        const char *what;
+} StateJob;
+
+/* A RequestAccess call whose grant waits for the state file to hold it. */
+typedef struct StateWaiter {
+        sd_bus_message *msg;
+        uint32_t grant_id;
+        uint64_t gen;
+} StateWaiter;
+
+static void state_job_free(WorkerJob *job) {
+        StateJob *j = (StateJob *) job;
+
+        free(j->dir);
+        free(j->text);
+        free(j);
 }
 
-/* Written before a grant takes effect and after it ends, atomically: a crash leaves the old or the new list. */
-static int broker_save_state(Broker *b) {
-        char path[PATH_MAX], tmp[PATH_MAX + 8];
+/* In the writer's thread, or on the loop when there is none (and at shutdown). */
+static void state_job_run(WorkerJob *job) {
+        StateJob *j = (StateJob *) job;
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        int fd;
+
+        j->r = 0;
+        if (asprintf(&path, "%s/grants", j->dir) < 0 || asprintf(&tmp, "%s/grants.new", j->dir) < 0) {
+                j->r = -ENOMEM;
+                j->what = "format its path";
+                return;
+        }
+        if (mkdir(j->dir, 0755) < 0 && errno != EEXIST) {
+                j->r = -errno;
+                j->what = "create StateDirectory=";
+                return;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+                j->r = -errno;
+                j->what = "create grants.new";
+                return;
+        }
+        for (size_t done = 0; done < j->size;) {
+                ssize_t n = write(fd, j->text + done, j->size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        j->r = n < 0 ? -errno : -EIO;
+                        j->what = "write grants.new";
+                        break;
+                }
+                done += (size_t) n;
+        }
+        if (j->r == 0 && fsync(fd) < 0) {
+                j->r = -errno;
+                j->what = "fsync grants.new";
+        }
+        close(fd);
+        if (j->r == 0 && rename(tmp, path) < 0) {
+                j->r = -errno;
+                j->what = "rename grants.new to grants";
+        }
+        if (j->r < 0)
+                (void) unlink(tmp);
+}
+
+/* The list as it is now, for a write. */
+static StateJob *state_job_new(Broker *b) {
         _cleanup_fclose_ FILE *f = NULL;
+        StateJob *j = calloc(1, sizeof *j);
+
+        if (!j)
+                return NULL;
+        j->job = (WorkerJob){ .run = state_job_run, .free = state_job_free };
+        j->gen = b->state_gen;
+        j->dir = strdup((*b->config)->state_directory);
+        f = open_memstream(&j->text, &j->size);
+        if (!j->dir || !f) {
+                state_job_free(&j->job);
+                return NULL;
+        }
+        fprintf(f, "# spmd's grants; rewritten on every change. Do not edit.\n");
+        for (size_t i = 0; i < b->n_grants; i++)
+                if (grant_serialize(b->grants[i], f) < 0) {
+                        state_job_free(&j->job);
+                        return NULL;
+                }
+        if (fflush(f) != 0 || ferror(f)) {
+                state_job_free(&j->job);
+                return NULL;
+        }
+        return j;
+}
+
+static void broker_state_written(Broker *b, const StateJob *j);
+
+/* Write the list as it is now: in the writer's thread (after the write under way, if one is). */
+static void broker_state_write(Broker *b) {
+        StateJob *j;
         int r;
 
-        if (state_path(b, path, sizeof path) < 0)
-                return log_error_errno(-ENAMETOOLONG, "StateDirectory=%s is too long.", (*b->config)->state_directory);
-        if (access((*b->config)->state_directory, F_OK) < 0 && mkdir((*b->config)->state_directory, 0755) < 0 &&
-            errno != EEXIST)
-                return log_error_errno(-errno, "Cannot create StateDirectory=%s: %m", (*b->config)->state_directory);
-        snprintf(tmp, sizeof tmp, "%s.new", path);
-        f = fopen(tmp, "we");
-        if (!f)
-                return log_error_errno(-errno, "Cannot write %s: %m", tmp);
-        fprintf(f, "# spmd's grants; rewritten on every change. Do not edit.\n");
-        for (size_t i = 0; i < b->n_grants; i++) {
-                r = grant_serialize(b->grants[i], f);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot record grant %" PRIu32 " in %s: %m", b->grants[i]->id, tmp);
+        if (b->state_writer && worker_busy(b->state_writer)) {
+                b->state_dirty = true;
+                return;
         }
-        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-                r = -errno;
-                (void) unlink(tmp);
-                return log_error_errno(r, "Cannot write %s: %m", tmp);
+        b->state_dirty = false;
+        j = state_job_new(b);
+        if (!j) {
+                StateJob failed = { .gen = b->state_gen, .r = -ENOMEM, .what = "format the list" };
+                broker_state_written(b, &failed);
+                return;
         }
-        if (rename(tmp, path) < 0) {
-                r = -errno;
-                (void) unlink(tmp);
-                return log_error_errno(r, "Cannot replace %s: %m", path);
+        r = b->state_writer ? worker_submit(b->state_writer, &j->job) : -ENODEV;
+        if (r < 0) {
+                /* no thread: written here, the loop waits for the disk this once */
+                log_debug_errno(r, "The state writer is not there (%m); writing the grants on the loop.");
+                state_job_run(&j->job);
+                broker_state_written(b, j);
+                state_job_free(&j->job);
         }
-        return 0;
+}
+
+/* The grants changed: record them. Returns the change's generation, which the list on disk holds
+ * once b->state_saved_gen reaches it. */
+static uint64_t broker_state_changed(Broker *b) {
+        b->state_gen++;
+        broker_state_write(b);
+        return b->state_gen;
+}
+
+static void on_state_written(WorkerJob *job, void *userdata) {
+        Broker *b = userdata;
+
+        broker_state_written(b, (StateJob *) job);
+        if (b->state_dirty)
+                broker_state_write(b);
+}
+
+static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply);
+static void grant_put_in_force(Broker *b, sd_bus_message *msg, Grant *g);
+
+/* A write ended: the calls whose grants it holds go on; if it failed, their grants end. */
+static void broker_state_written(Broker *b, const StateJob *j) {
+        if (j->r < 0)
+                log_error_errno(j->r, "Cannot record the grants under StateDirectory=%s: cannot %s: %m",
+                                j->dir ? j->dir : (*b->config)->state_directory, j->what);
+        else if (j->gen > b->state_saved_gen)
+                b->state_saved_gen = j->gen;
+        /* in order, each taken out before it is handled: revoking records again, and may come here */
+        for (size_t i = 0; i < b->n_state_waiters;) {
+                StateWaiter x = b->state_waiters[i];
+                Grant *g;
+
+                if (x.gen > j->gen) {
+                        i++;
+                        continue;
+                }
+                memmove(b->state_waiters + i, b->state_waiters + i + 1,
+                        (--b->n_state_waiters - i) * sizeof *b->state_waiters);
+                g = grant_by_id(b, x.grant_id);
+                if (!g)
+                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
+                                                          "Grant %" PRIu32 " ended before it was recorded.",
+                                                          x.grant_id);
+                else if (j->r < 0) {
+                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
+                                                          "Cannot record the grant under StateDirectory=%s: "
+                                                          "cannot %s: %s",
+                                                          (*b->config)->state_directory, j->what, strerror(-j->r));
+                        broker_revoke(b, g, "state-not-saved", false);
+                } else
+                        grant_put_in_force(b, x.msg, g);
+                sd_bus_message_unref(x.msg);
+        }
+}
+
+static void state_waiters_free(Broker *b) {
+        for (size_t i = 0; i < b->n_state_waiters; i++)
+                sd_bus_message_unref(b->state_waiters[i].msg);
+        b->state_waiters = mfree(b->state_waiters);
+        b->n_state_waiters = 0;
+}
+
+/* Stopping: what the thread is writing ends, and a change not yet on disk is written here. */
+static void broker_state_flush(Broker *b) {
+        b->state_writer = worker_free(b->state_writer); /* waits for a write under way, its result dropped */
+        if (b->state_gen > b->state_saved_gen) {
+                StateJob *j = state_job_new(b);
+
+                if (!j) {
+                        log_oom();
+                        return;
+                }
+                state_job_run(&j->job);
+                if (j->r < 0)
+                        log_error_errno(j->r, "Cannot record the grants under StateDirectory=%s: cannot %s: %m",
+                                        j->dir, j->what);
+                else
+                        b->state_saved_gen = j->gen;
+                state_job_free(&j->job);
+        }
 }
 
 static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply);
@@ -155,14 +335,15 @@ static void grant_watch(Broker *b, Grant *g) {
 }
 
 void broker_load_state(Broker *b) {
-        char path[PATH_MAX];
+        _cleanup_free_ char *path = NULL, *line = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
         size_t n = 0;
         unsigned lineno = 0;
 
-        if (state_path(b, path, sizeof path) < 0)
+        if (asprintf(&path, "%s/grants", (*b->config)->state_directory) < 0) {
+                log_oom();
                 return;
+        }
         f = fopen(path, "re");
         if (!f) {
                 if (errno != ENOENT)
@@ -366,7 +547,7 @@ static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply) {
         b->n_grants--;
         grant_untrack(g);
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
-        (void) broker_save_state(b);
+        (void) broker_state_changed(b);
         if (apply)
                 (void) b->ops->apply_grants(b->userdata, g->cgroup);
         emit_grant_removed(b, g, reason);
@@ -880,10 +1061,9 @@ static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, 
         const CallerInfo c = *cp;
         AccessRequest req = *reqp;
         AccessDecision d;
-        char path[64], label[300];
+        char label[300];
         NodeMask spm;
         Grant *g, **a;
-        uint64_t seq;
         int r;
 
         b->ops->spm_nodes(b->userdata, &spm);
@@ -956,39 +1136,47 @@ static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, 
                 broker_revoke(b, g, "tracking-failed", false);
                 return sd_bus_error_set_errnof(error, r, "Cannot follow the caller's connection: %s", strerror(-r));
         }
-        r = broker_save_state(b);
-        if (r < 0) {
-                broker_revoke(b, g, "state-not-saved", false);
-                return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
-                                         "Cannot record the grant under StateDirectory=%s: %s",
-                                         (*b->config)->state_directory, strerror(-r));
-        }
         grant_watch(b, g);
+        /* in force once the state file holds it (broker_state_written(), maybe at once) */
+        StateWaiter *w = reallocarray(b->state_waiters, b->n_state_waiters + 1, sizeof *w);
+        if (!w) {
+                broker_revoke(b, g, "no-memory", false);
+                return -ENOMEM;
+        }
+        b->state_waiters = w;
+        w[b->n_state_waiters++] = (StateWaiter){ .msg = sd_bus_message_ref(msg), .grant_id = g->id,
+                                                 .gen = b->state_gen + 1 };
+        (void) broker_state_changed(b);
+        return 1;
+}
+
+/* The state file holds grant G of the RequestAccess call MSG: put it in force, then answer. */
+static void grant_put_in_force(Broker *b, sd_bus_message *msg, Grant *g) {
+        char path[64], nodes[256];
+        uint64_t seq;
+        int r;
+
         r = b->ops->apply_grants(b->userdata, g->cgroup);
         if (r < 0) {
+                (void) sd_bus_reply_method_errorf(msg, ERROR_ENFORCEMENT,
+                                                  "Cannot put the grant in force on %s (see spmd's log): %s",
+                                                  g->cgroup, strerror(-r));
                 broker_revoke(b, g, "enforcement-failed", true);
-                return sd_bus_error_setf(error, ERROR_ENFORCEMENT,
-                                         "Cannot put the grant in force on %s (see spmd's log): %s", cgroup,
-                                         strerror(-r));
+                return;
         }
-        char nodes[256];
         log_info("Grant %" PRIu32 ": %s may use SPM node(s) %s (uid %u, pid %d, %s, rule %s%s).", g->id, g->cgroup,
                  nodemask_format(&g->nodes, nodes, sizeof nodes), (unsigned) g->uid, (int) g->pid,
                  g->persistent ? "persistent" : "until the client disconnects", g->rule,
                  g->max_bytes == UINT64_MAX ? "" : ", with a byte limit");
         broker_arm_limit_check(b);
         seq = wall_writing_for(b, g->cgroup);
-        if (seq > 0) {
-                r = wall_wait(b, msg, seq, g->id, g->cgroup);
-                if (r >= 0)
-                        return r;
-                /* cannot wait: answered now, the writes follow */
-        }
+        if (seq > 0 && wall_wait(b, msg, seq, g->id, g->cgroup) >= 0)
+                return;
+        /* no write to wait for (or no memory to wait): answered now */
         grant_path(g, path, sizeof path);
         /* the reply first: the bus daemon routes the signals after it, not before */
-        r = sd_bus_reply_method_return(msg, "o", path);
+        (void) sd_bus_reply_method_return(msg, "o", path);
         emit_grant_added(b, g);
-        return r;
 }
 
 static int release_grant(sd_bus_message *msg, Broker *b, Grant *g, sd_bus_message_handler_t again,
@@ -1281,6 +1469,8 @@ void broker_no_bus(Broker *b) {
 
 void broker_shutdown(Broker *b) {
         wall_waiters_free(b);
+        state_waiters_free(b);
+        broker_state_flush(b);
         broker_bus_down(b);
         for (size_t i = 0; i < b->n_grants; i++)
                 grant_untrack(b->grants[i]);
@@ -1288,6 +1478,7 @@ void broker_shutdown(Broker *b) {
 
 int broker_new(sd_event *event, Config *const *config, const BrokerOps *ops, void *userdata, Broker **ret) {
         Broker *b;
+        int r;
 
         assert(event);
         assert(config);
@@ -1298,6 +1489,9 @@ int broker_new(sd_event *event, Config *const *config, const BrokerOps *ops, voi
         if (!b)
                 return -ENOMEM;
         *b = (Broker){ .event = event, .config = config, .ops = ops, .userdata = userdata, .next_grant_id = 1 };
+        r = worker_new(event, on_state_written, b, &b->state_writer);
+        if (r < 0) /* the grants are still recorded, on the loop */
+                log_warning_errno(r, "Cannot start the thread that records the grants: %m");
         *ret = b;
         return 0;
 }
@@ -1305,7 +1499,8 @@ int broker_new(sd_event *event, Config *const *config, const BrokerOps *ops, voi
 Broker *broker_free(Broker *b) {
         if (!b)
                 return NULL;
-        assert(!b->bus && b->n_wall_waiters == 0); /* broker_shutdown() first */
+        assert(!b->bus && b->n_wall_waiters == 0 && b->n_state_waiters == 0); /* broker_shutdown() first */
+        b->state_writer = worker_free(b->state_writer);
         for (size_t i = 0; i < b->n_grants; i++)
                 grant_free(b->grants[i]);
         free(b->grants);

@@ -8,7 +8,8 @@
 # unprivileged uid gets a grant only through a rule; spmctl run; grants
 # survive kill -9 and restart of spmd and are revoked at restart when their
 # client is gone; a removed cgroup (also one whose removal the kernel's inotify
-# queue dropped) or a reload that no longer allows a grant ends it; spmctl
+# queue dropped) or a reload that no longer allows a grant ends it; the grants
+# file is written off the loop, and a grant it cannot hold is refused; spmctl
 # monitor follows it all.
 
 CONF=/etc/spmd/spmd.conf
@@ -277,6 +278,59 @@ testcase_removed_cgroup_ends_grant() {
         rmdir "$CG/jobs/tmp"
         spmd_wait_log 'of /jobs/tmp to uid 0 ended: cgroup-removed'
         test "$(n_grants)" = 0
+}
+
+# every thread of PID is traced (strace -f -p attaches them one by one)
+traced_all() {
+        local t
+        for t in /proc/"$1"/task/*/status; do
+                grep -q '^TracerPid:[[:space:]]*[1-9]' "$t" || return 1
+        done
+}
+
+testcase_grants_recorded_off_the_loop() {
+        # The grants file is rewritten (write, fsync, rename) in the broker's writer thread: the
+        # loop does not wait for the disk. A grant is on disk before its reply; a release after.
+        local pid path st
+        pid=$(cat /tmp/spmd.pid)
+        mkdir -p "$CG/jobs/rec"
+        strace -f -qq -e trace=fsync,rename -o /tmp/rec.strace -p "$pid" &
+        st=$!
+        for _ in $(seq 50); do traced_all "$pid" && break; sleep 0.1; done
+        traced_all "$pid"
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/rec)
+        grep -q 'cgroup=/jobs/rec' /run/spmd/grants
+        "$SPMCTL" release "$path"
+        for _ in $(seq 50); do grep -q 'cgroup=/jobs/rec' /run/spmd/grants || break; sleep 0.1; done
+        (! grep -q 'cgroup=/jobs/rec' /run/spmd/grants)
+        kill -INT "$st"
+        wait "$st" || true
+        cat /tmp/rec.strace
+        # with -f and -o, each line starts with the thread's id
+        awk '/fsync\(/ {print $1}' /tmp/rec.strace >/tmp/rec.tids
+        [ "$(wc -l </tmp/rec.tids)" -ge 2 ]
+        (! grep -qx "$pid" /tmp/rec.tids)
+        rmdir "$CG/jobs/rec"
+}
+
+testcase_grant_not_recorded_is_refused() {
+        # a directory where the new list is written: the write fails, the grant is refused and
+        # never in force; once the file can be written, the next request is granted
+        mkdir -p "$CG/jobs/norec" /run/spmd/grants.new
+        (! "$SPMCTL" request --persistent --cgroup /jobs/norec 2>/tmp/e-norec)
+        cat /tmp/e-norec
+        grep -q 'Cannot record the grant under StateDirectory=/run/spmd: cannot create grants.new: Is a directory' \
+                /tmp/e-norec
+        spmd_wait_log 'of /jobs/norec to uid 0 ended: state-not-saved'
+        test "$(n_grants)" = 0
+        test "$(effective /jobs/norec)" = 0
+        rmdir /run/spmd/grants.new
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/norec)
+        test "$(effective /jobs/norec)" = 0-1
+        grep -q 'cgroup=/jobs/norec' /run/spmd/grants
+        "$SPMCTL" release "$path"
+        test "$(n_grants)" = 0
+        rmdir "$CG/jobs/norec"
 }
 
 testcase_removal_lost_in_an_inotify_overflow_still_ends_grant() {
