@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The evacuation engine's walk on this machine's kernel, with real move_pages(2) calls on a child
- * process: budgets, the cursor, counting, sparse mappings, a process that goes away. The walks are
+ * process: budgets, the cursor, counting, sparse mappings, a process that goes away; a pass's first
+ * job, which lists the granted cgroups' processes in the thread. The walks are
  * bounded to the child's own buffers (end_addr): under ASan every process also has terabytes of
  * sparse shadow mappings. The build machine has one NUMA
  * node, so pages "move" from node 0 to node 0 (the kernel reports them on the target, as for a page
@@ -19,9 +20,11 @@
 #include <cmocka.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "migrate-worker.h"
 #include "migrate.h"
 
@@ -294,6 +297,88 @@ static void test_worker(void **state) {
         sd_event_unref(e);
 }
 
+/* A pass's first job lists the granted cgroups' processes in the thread (cgroup.procs of each and
+ * of its subtree; plain files stand in for cgroupfs here); it moves nothing. */
+static void on_list(WorkerJob *j, void *userdata) {
+        MigrateJob *job = (MigrateJob *) j, *out = userdata;
+
+        out->n_pids = job->n_pids;
+        out->pids = job->pids;
+        job->pids = NULL; /* taken */
+        out->result = job->result;
+        out->stats = job->stats;
+        out->node = 1; /* done */
+}
+
+static void put(const char *dir, const char *name, const char *text) {
+        char p[512];
+        FILE *f;
+
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        assert_int_equal(mkdir(dir, 0700) < 0 && errno != EEXIST, 0);
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        return *(const pid_t *) a - *(const pid_t *) b;
+}
+
+static void test_list_job(void **state) {
+        char tmpl[] = "/tmp/test-migrate-XXXXXX", a[64], sub[80], b[64], cmd[128];
+        MigrateJob *job, out = {};
+        char **dirs;
+        Worker *w = NULL;
+        sd_event *e = NULL;
+        static const pid_t want[] = { 1, 2, 10, 20 };
+
+        (void) state;
+        assert_non_null(mkdtemp(tmpl));
+        snprintf(a, sizeof a, "%s/a", tmpl);
+        snprintf(sub, sizeof sub, "%s/a/sub", tmpl);
+        snprintf(b, sizeof b, "%s/b", tmpl);
+        put(a, "cgroup.procs", "1\n2\n");
+        put(sub, "cgroup.procs", "10\n");
+        put(b, "cgroup.procs", "20\n");
+        dirs = calloc(3, sizeof *dirs);
+        assert_non_null(dirs);
+        dirs[0] = strdup(a); /* and its subtree */
+        dirs[1] = strdup(b);
+        assert_non_null(dirs[0]);
+        assert_non_null(dirs[1]);
+        job = migrate_list_job_new(dirs);
+        assert_non_null(job);
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(worker_new(e, on_list, &out, &w), 0);
+        assert_int_equal(worker_submit(w, &job->base), 0);
+        while (!out.node)
+                assert_true(sd_event_run(e, 10 * 1000 * 1000) >= 0);
+        assert_int_equal(out.n_pids, ELEMENTSOF(want));
+        qsort(out.pids, out.n_pids, sizeof *out.pids, cmp_pid);
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                assert_int_equal(out.pids[i], want[i]);
+        assert_int_equal(out.result, 0);
+        assert_int_equal(out.stats.scanned + out.stats.moved + out.stats.calls, 0); /* nothing moved */
+        free(out.pids);
+
+        /* no cgroups at all: an empty list, not a failure */
+        job = migrate_list_job_new(NULL);
+        assert_non_null(job);
+        out = (MigrateJob){};
+        assert_int_equal(worker_submit(w, &job->base), 0);
+        while (!out.node)
+                assert_true(sd_event_run(e, 10 * 1000 * 1000) >= 0);
+        assert_int_equal(out.n_pids, 0);
+
+        w = worker_free(w);
+        sd_event_unref(e);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+        assert_int_equal(system(cmd), 0);
+}
+
 static void test_gone(void **state) {
         NodeMask m = node0();
         MigrateCursor cur = {};
@@ -317,6 +402,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_whole_process, start_child, stop_child),
                 cmocka_unit_test_setup_teardown(test_worker, start_child, stop_child),
                 cmocka_unit_test(test_gone),
+                cmocka_unit_test(test_list_job),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,17 +291,46 @@ static void choose_order(Pressure *pr, NodePressure *np) {
         a->order_logged = true;
 }
 
-static void start_pass(Pressure *pr, NodePressure *np) {
+static void on_evacuated(WorkerJob *j, void *userdata);
+
+/* The evacuation thread, made when first needed; NULL (logged) when it cannot be. */
+static Worker *evac_worker(Pressure *pr, const NodePressure *np) {
+        int r;
+
+        if (!pr->evac_worker) {
+                r = worker_new(pr->event, on_evacuated, pr, &pr->evac_worker);
+                if (r < 0)
+                        log_error_errno(r, "SPM node %u: cannot start the evacuation thread: %m", np->node);
+        }
+        return pr->evac_worker;
+}
+
+/* A new pass: its order (cold pages first, or the rest), then the granted cgroups' processes,
+ * listed in the evacuation thread (on_evacuated() takes them in). */
+static int start_pass(Pressure *pr, NodePressure *np) {
         NodeActivity *a = &np->act;
-        _cleanup_(strv_freep) char **cgroups = pressure_node_cgroups(pr, np->node);
+        MigrateJob *job;
+        int r;
 
         a->pids = mfree(a->pids);
         a->n_pids = a->pid_index = 0;
         a->pass_found = 0;
+        a->pass_listed = false;
         choose_order(pr, np);
-        for (char **c = cgroups; c && *c; c++)
-                cgroup_collect_procs(*c, CGROUP_PROCS_DEPTH, &a->pids, &a->n_pids);
-        a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
+        if (!evac_worker(pr, np))
+                return -ENOMEM;
+        job = migrate_list_job_new(pressure_node_cgroups(pr, np->node));
+        if (!job)
+                return log_oom();
+        job->node = np->node;
+        job->cold_pass = a->cold_pass;
+        r = worker_submit(pr->evac_worker, &job->base);
+        if (r < 0) {
+                migrate_job_free(job);
+                return r;
+        }
+        a->evac_in_flight = true;
+        return 0;
 }
 
 /* A job of the evacuation thread ended: fold its results into the node's state (if the node is still
@@ -317,6 +346,20 @@ static void on_evacuated(WorkerJob *j, void *userdata) {
                 return; /* a reload took the node away: what moved is moved */
         a = &np->act;
         a->evac_in_flight = false;
+        if (job->list) { /* a pass's processes */
+                log_debug("SPM node %u: %zu process(es) in the granted cgroups, listed in %.1f ms.", np->node,
+                          job->n_pids, job->base.usec / 1e3);
+                if (a->evacuating && a->cold_pass == job->cold_pass) {
+                        free(a->pids);
+                        a->pids = TAKE_PTR(job->pids);
+                        a->n_pids = job->n_pids;
+                        a->pid_index = 0;
+                        a->cursor = (MigrateCursor){ .pid = a->n_pids ? a->pids[0] : 0 };
+                        a->pass_listed = true;
+                }
+                act_round(pr);
+                return;
+        }
         migrate_stats_add(&a->evacuated, &job->stats);
         if (r > 0) {
                 if (job->cold_pass)
@@ -378,6 +421,16 @@ static uint64_t evacuate_step(Pressure *pr, NodePressure *np, uint64_t now) {
         if (wait > 0)
                 return now + wait;
 
+        if (a->pid_index >= a->n_pids && a->pass_listed) { /* the list came in empty */
+                a->pass_listed = false;
+                if (!a->no_source_logged)
+                        log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
+                                   "holds the node.",
+                                   np->node);
+                a->no_source_logged = true;
+                a->idle_until_usec = now + IDLE_RESCAN_USEC;
+                return a->idle_until_usec;
+        }
         if (a->pid_index >= a->n_pids) {
                 if (a->n_pids)
                         a->passes++;
@@ -392,18 +445,12 @@ static uint64_t evacuate_step(Pressure *pr, NodePressure *np, uint64_t now) {
                         a->idle_until_usec = now + IDLE_RESCAN_USEC;
                         return a->idle_until_usec;
                 }
-                start_pass(pr, np);
-                if (a->n_pids > 0)
-                        a->no_source_logged = false;
-                if (a->n_pids == 0) {
-                        if (!a->no_source_logged)
-                                log_notice("SPM node %u: nothing to evacuate: no process in a granted cgroup "
-                                           "holds the node.",
-                                           np->node);
-                        a->no_source_logged = true;
-                        a->idle_until_usec = now + IDLE_RESCAN_USEC;
-                        return a->idle_until_usec;
-                }
+                (void) start_pass(pr, np); /* its list's end takes the next step */
+                return now + IDLE_RESCAN_USEC;
+        }
+        if (a->pass_listed) {
+                a->pass_listed = false;
+                a->no_source_logged = false;
         }
         /* what the metrics still need, at most WHOLE_MAX_PAGES a call (one migrate_pages(2) of a process
          * that small; larger ones go in move_pages(2) batches), within MaxRate= */
@@ -412,13 +459,8 @@ static uint64_t evacuate_step(Pressure *pr, NodePressure *np, uint64_t now) {
         if (budget == 0)
                 return now + SLICE_USEC;
 
-        if (!pr->evac_worker) {
-                r = worker_new(pr->event, on_evacuated, pr, &pr->evac_worker);
-                if (r < 0) {
-                        log_error_errno(r, "SPM node %u: cannot start the evacuation thread: %m", np->node);
-                        return now + IDLE_RESCAN_USEC;
-                }
-        }
+        if (!evac_worker(pr, np))
+                return now + IDLE_RESCAN_USEC;
         job = migrate_job_new();
         if (!job) {
                 log_oom();
@@ -575,6 +617,7 @@ void node_activity_clear(NodePressure *np) {
         np->act.cold = (MigrateCold) {};
         np->act.cold_pass = false;
         np->act.n_pids = np->act.pid_index = 0;
+        np->act.pass_listed = false;
 }
 
 void act_free(Pressure *pr) {

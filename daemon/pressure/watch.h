@@ -61,6 +61,8 @@ typedef struct NodeActivity {
         size_t n_pids, pid_index;
         MigrateCursor cursor;
         uint64_t pass_found;            /* pages found on the node in this pass */
+        bool pass_listed;               /* the pass's processes just came in from the evacuation
+                                         * thread (none: nothing to evacuate) */
         bool cold_pass;                 /* this pass moves only what DAMON saw cold; the next one the rest */
         DamonRange *cold_ranges;        /* ... those regions (owned; cold.ranges points here) */
         MigrateCold cold;

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
 
+#include "cgroup-util.h"
 #include "migrate-worker.h"
+#include "strv.h"
 
 void migrate_job_free(MigrateJob *job) {
         if (!job)
                 return;
         free(job->ranges);
+        strv_free(job->list);
+        free(job->pids);
         free(job);
 }
 
@@ -17,6 +21,11 @@ static void job_free(WorkerJob *j) {
 static void job_run(WorkerJob *j) {
         MigrateJob *job = (MigrateJob *) j;
 
+        if (job->list) {
+                for (char **c = job->list; *c; c++)
+                        cgroup_collect_procs(*c, CGROUP_PROCS_DEPTH, &job->pids, &job->n_pids);
+                return;
+        }
         job->cursor.cold = job->cold_pass ? &job->cold : NULL;
         job->cold.ranges = job->ranges;
         job->result = migrate_evacuate(&job->cursor, &job->from, job->to, job->batch, job->budget, &job->stats);
@@ -29,6 +38,21 @@ MigrateJob *migrate_job_new(void) {
 
         if (job)
                 job->base = (WorkerJob){ .run = job_run, .free = job_free };
+        return job;
+}
+
+MigrateJob *migrate_list_job_new(char **cgroup_dirs) {
+        MigrateJob *job = migrate_job_new();
+
+        if (!job) {
+                strv_free(cgroup_dirs);
+                return NULL;
+        }
+        job->list = cgroup_dirs ? cgroup_dirs : calloc(1, sizeof(char *)); /* none: an empty list */
+        if (!job->list) {
+                migrate_job_free(job);
+                return NULL;
+        }
         return job;
 }
 
