@@ -237,7 +237,7 @@ static void test_node_cgroups(void **state) {
         static const struct {
                 const char *what;
                 const char *conf;           /* [Grant]s */
-                const char *broker[4];      /* grants over the bus, on node 1 */
+                const char *broker[6];      /* grants over the bus, on node 1 */
                 unsigned node;
                 const char *want;           /* space-separated, in order */
         } t[] = {
@@ -257,6 +257,11 @@ static void test_node_cgroups(void **state) {
                   "", { "/a.slice", "/ab.slice", "/a.slice/in.scope", NULL }, 1,
                   "/sys/fs/cgroup/a.slice /sys/fs/cgroup/ab.slice" },
                 { "bus grants on node 1 do not reach node 2", "", { "/a.slice", NULL }, 2, "" },
+                { "'-' sorts before '/': a sibling between a cgroup and its child does not hide the cover",
+                  "", { "/a", "/a-c", "/a/b", NULL }, 1, "/sys/fs/cgroup/a /sys/fs/cgroup/a-c" },
+                { "in the order the grants came, each outer one once",
+                  "[Grant]\nCgroup=/z.slice/in\nNodes=1\n", { "/b.slice", "/a.slice/x", "/a-c.slice/y", "/a.slice", "/z.slice", NULL }, 1,
+                  "/sys/fs/cgroup/b.slice /sys/fs/cgroup/a-c.slice/y /sys/fs/cgroup/a.slice /sys/fs/cgroup/z.slice" },
         };
 
         (void) state;
