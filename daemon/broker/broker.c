@@ -1535,7 +1535,8 @@ void broker_recheck(Broker *b) {
                 if (u < n_users)
                         c = users[u];
                 else {
-                        caller_groups(&c);
+                        if (c.uid != 0) /* root is judged without the user database, as at request time */
+                                caller_groups(&c);
                         if (n_users < ELEMENTSOF(users))
                                 users[n_users++] = c;
                 }
