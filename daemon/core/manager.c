@@ -293,7 +293,10 @@ static void on_grant_appeared(const char *path, void *userdata) {
         manager_sync_bpf_maps(userdata, NULL);
 }
 
-static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, const char *changed) {
+static void on_reload_wall_pass(int errors, void *userdata);
+
+/* SLICED: a full pass in slices (a reload's), 1 while it runs; its end comes to on_reload_wall_pass(). */
+static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, const char *changed, bool sliced) {
         _cleanup_free_ CpusetGrant *grants = NULL;
         CpusetInput in = {};
         size_t n = 0;
@@ -345,7 +348,11 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
         in.n_grants = n;
         if (changed)
                 r = cpuset_wall_apply_changed(m->wall, &in, &changed, 1);
-        else
+        else if (sliced) {
+                r = cpuset_wall_apply_sliced(m->wall, &in, MANAGER_RELOAD_PRIORITY, on_reload_wall_pass, m);
+                if (r == 1)
+                        return 1; /* the log and the BPF maps when it ends */
+        } else
                 r = cpuset_wall_apply(m->wall, &in);
         if (verbose)
                 manager_log_wall(m);
@@ -354,7 +361,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
 }
 
 int manager_apply_enforcement(Manager *m, const NodeMask *spm) {
-        int r = apply_enforcement(m, spm, true, NULL);
+        int r = apply_enforcement(m, spm, true, NULL, false);
 
         manager_check_kernel_demotion(m);
         return r;
@@ -409,7 +416,7 @@ void manager_check_kernel_demotion(Manager *m) {
 }
 
 int manager_apply_grants(Manager *m, const char *changed) {
-        return apply_enforcement(m, NULL, false, changed);
+        return apply_enforcement(m, NULL, false, changed, false);
 }
 
 /* ---- the syscall observer ---- */
@@ -1152,6 +1159,19 @@ static void reload_continue(Manager *m) {
                 (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_ON);
 }
 
+/* The reload's pass over the walls ended (or a whole pass replaced it). */
+static void on_reload_wall_pass(int errors, void *userdata) {
+        Manager *m = userdata;
+
+        manager_log_wall(m);
+        manager_sync_bpf_maps(m, NULL); /* after the wall: the grants' cgroups exist now */
+        manager_check_kernel_demotion(m);
+        log_debug("%s took %.1f ms in slices%s.", reload_step_names[RELOAD_ENFORCEMENT],
+                  (double) (now_usec(CLOCK_MONOTONIC) - m->reload_pass_usec) / 1e3,
+                  errors > 0 ? ", with failed writes" : "");
+        reload_continue(m);
+}
+
 static void on_reload_topology(Manager *m, int r, void *userdata) {
         (void) userdata;
         if (r == -ECANCELED)
@@ -1228,10 +1248,20 @@ static int reload_run_step(Manager *m) {
         case RELOAD_FOLLOW:
                 pressure_follow(m->pressure);
                 return 0;
-        case RELOAD_ENFORCEMENT:
-                /* grants can name the nodes now that they have memory */
-                (void) manager_apply_enforcement(m, NULL);
+        case RELOAD_ENFORCEMENT: {
+                /* grants can name the nodes now that they have memory; the SPM nodes are walled
+                 * already (devices_claim()), so the pass goes in slices between other work */
+                int r;
+
+                m->reload_pass_usec = now_usec(CLOCK_MONOTONIC);
+                r = apply_enforcement(m, NULL, true, NULL, true);
+                if (r == 1) {
+                        (void) sd_event_source_set_enabled(m->reload_source, SD_EVENT_OFF);
+                        return 1;
+                }
+                manager_check_kernel_demotion(m);
                 return 0;
+        }
         case RELOAD_GRANTS:
                 broker_recheck(m->broker);
                 return 0;

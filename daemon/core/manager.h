@@ -83,6 +83,7 @@ typedef struct Manager {
         sd_bus_message **reload_callers; /* Reload calls, answered when the work is done */
         size_t n_reload_callers;
         uint64_t reload_wall_seq;       /* the reload's last wall write, which its end waits for */
+        uint64_t reload_pass_usec;      /* when the reload's pass over the walls began */
 
         uint64_t start_usec;            /* CLOCK_MONOTONIC */
         LoopStats loop_stats;           /* time spent per dispatch, for GetStatus */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The cpuset wall on a real cgroup2 tree: walk, write, and follow new cgroups with inotify. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "worker.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -51,6 +53,14 @@ typedef struct WallJob {
         size_t n_writes;
 } WallJob;
 
+typedef struct WalkFrame WalkFrame;
+/* A walk of the tree in progress: a frame per level, the deepest last (walk_step()). */
+typedef struct Walk {
+        WalkFrame *frames;
+        size_t n, allocated;
+        int ret;                /* the walk's result once n is 0 */
+} Walk;
+
 struct CpusetWall {
         sd_event *event;
         char *root;
@@ -77,6 +87,15 @@ struct CpusetWall {
         bool sync_writes;    /* a new cgroup's pass: written at once, unless it must follow a queued one */
         CpusetWritten written;
         void *written_userdata;
+
+        uint64_t in_gen;     /* copy_input() counts the inputs: a walk's frames take them again */
+        /* A full pass in slices (cpuset_wall_apply_sliced()) */
+        sd_event_source *pass_source;
+        Walk pass_walk;
+        bool pass_running;
+        CpusetStats shown_stats; /* ... meanwhile, the counts of the last whole pass */
+        CpusetPassDone pass_done;
+        void *pass_userdata;
 };
 
 /* ---- small file helpers ---- */
@@ -625,54 +644,149 @@ static int list_children(const CpusetWall *w, const char *path, char ***ret) {
  * subtree: no need to go further down. A cgroup on a grant's path is opened
  * only after its own children are walled, so nothing sees an SPM node it
  * should not, even for a moment. Fails closed: a child on a grant's path
- * with a cgroup below it that could not be walled is shut. Returns <0 when a
- * child of PATH could be neither walled nor shut (PATH must not open).
+ * with a cgroup below it that could not be walled is shut.
+ *
+ * The walk goes depth first, one child of one cgroup a step, with a frame per
+ * level (a Walk), so that a full pass can run in slices between the loop's
+ * other work (cpuset_wall_apply_sliced()). A frame made before the input
+ * changed (a grant came or went between two slices) takes what its cgroup
+ * lets through again before its next step.
  */
-static int walk(CpusetWall *w, const char *path, unsigned depth) {
-        NodeMask planned = cpuset_open_for_children(&w->in, path), now = effective_spm(w, path);
-        NodeMask parent_open = nodemask_or(&planned, &now);
-        _cleanup_(strv_freep) char **names = NULL;
-        int r, ret = 0;
+struct WalkFrame {
+        char *path;
+        unsigned depth;
+        char **names;           /* PATH's children, read when the frame was made */
+        size_t next;            /* the next of them to look at */
+        char *below;            /* the child walked below now (on a grant's path), handled when its frame ends */
+        NodeMask parent_open;   /* what PATH lets its children see: planned, or now */
+        uint64_t gen;           /* the input (w->in_gen) parent_open was taken for */
+        int ret;                /* <0: a child could be neither walled nor shut (PATH must not open) */
+};
 
+
+static void walk_frame_open(CpusetWall *w, WalkFrame *f) {
+        NodeMask planned = cpuset_open_for_children(&w->in, f->path), now = effective_spm(w, f->path);
+
+        f->parent_open = nodemask_or(&planned, &now);
+        f->gen = w->in_gen;
+}
+
+static void walk_clear(Walk *k) {
+        for (size_t i = 0; i < k->n; i++) {
+                free(k->frames[i].path);
+                strv_free(k->frames[i].names);
+                free(k->frames[i].below);
+        }
+        k->frames = mfree(k->frames);
+        k->n = k->allocated = 0;
+}
+
+/* Go into PATH: a frame for it, the deepest (frames may move). false: no memory for it. */
+static bool walk_push(CpusetWall *w, Walk *k, const char *path, unsigned depth) {
+        char *copy = strdup(path);
+        WalkFrame *f;
+        int r;
+
+        if (!copy)
+                return false;
+        if (k->n == k->allocated) {
+                WalkFrame *a = reallocarray(k->frames, k->allocated * 2 + 8, sizeof *a);
+
+                if (!a) {
+                        free(copy);
+                        return false;
+                }
+                k->frames = a;
+                k->allocated = k->allocated * 2 + 8;
+        }
+        f = &k->frames[k->n++];
+        *f = (WalkFrame){ .path = copy, .depth = depth };
         if (depth > CGROUP_DEPTH_MAX)
-                return -ELOOP;
-        r = list_children(w, path, &names);
-        if (r < 0)
-                return r == -ENOENT && cgroup_gone(w, path) ? 0 : r;
-        for (char **n = names; n && *n; n++) {
-                _cleanup_free_ char *child = NULL;
-                NodeMask need;
+                f->ret = -ELOOP;
+        else {
+                walk_frame_open(w, f);
+                r = list_children(w, path, &f->names);
+                if (r < 0)
+                        f->ret = r == -ENOENT && cgroup_gone(w, path) ? 0 : r;
+        }
+        return true;
+}
 
-                child = cg_child(path, *n);
+/* One step: a child of the deepest cgroup, or the end of its frame. false once the walk is done. */
+static bool walk_step(CpusetWall *w, Walk *k) {
+        WalkFrame *f;
+        char *child;
+        NodeMask need;
+        int r;
+
+        if (k->n == 0)
+                return false;
+        f = &k->frames[k->n - 1];
+        if (f->names && f->names[f->next]) {
+                if (f->gen != w->in_gen)
+                        walk_frame_open(w, f);
+                child = cg_child(f->path, f->names[f->next++]);
                 if (!child) {
-                        ret = -ENOMEM;
-                        continue;
+                        f->ret = -ENOMEM;
+                        return true;
                 }
                 need = cpuset_need(&w->in, child);
                 if (nodemask_empty(&need)) {
-                        r = wall_one(w, child, &parent_open);
+                        r = wall_one(w, child, &f->parent_open);
                         if (r < 0)
-                                ret = r; /* unwalled: PATH must not let SPM nodes through */
-                        else if (!nodemask_empty(&parent_open)) {
+                                f->ret = r; /* unwalled: PATH must not let SPM nodes through */
+                        else if (!nodemask_empty(&f->parent_open)) {
                                 w->stats.walled++;
                                 if (w->set_unit_mems && cgroup_systemd_unit(child))
                                         w->stats.through_manager++;
                         }
-                        continue;
-                }
-                if (!cpuset_is_gateway(&w->in, child)) {
+                        free(child);
+                } else if (!cpuset_is_gateway(&w->in, child)) {
                         /* granted, with nothing below that needs a wall (no deeper grant of other
                          * nodes): what is below inherits, however deep a client nests it */
-                        r = wall_one(w, child, &parent_open);
+                        r = wall_one(w, child, &f->parent_open);
                         if (r < 0)
-                                ret = r;
-                        continue;
+                                f->ret = r;
+                        free(child);
+                } else if (walk_push(w, k, child, f->depth + 1))
+                        k->frames[k->n - 2].below = child; /* handled when its frame ends (f moved) */
+                else {
+                        /* no memory to go down: the child is shut, as if something below failed */
+                        r = wall_after_below(w, child, &f->parent_open, -ENOMEM);
+                        if (r < 0)
+                                f->ret = r;
+                        free(child);
                 }
-                r = wall_after_below(w, child, &parent_open, walk(w, child, depth + 1));
-                if (r < 0)
-                        ret = r;
+                return true;
         }
-        return ret;
+        /* PATH's children are done: the frame above handles PATH */
+        r = f->ret;
+        free(f->path);
+        strv_free(f->names);
+        free(f->below);
+        if (--k->n == 0) {
+                k->ret = r;
+                return false;
+        }
+        f = &k->frames[k->n - 1];
+        if (f->gen != w->in_gen)
+                walk_frame_open(w, f);
+        r = wall_after_below(w, f->below, &f->parent_open, r);
+        if (r < 0)
+                f->ret = r;
+        f->below = mfree(f->below);
+        return true;
+}
+
+/* The whole walk below PATH at once. Returns <0 when a child of PATH could be neither walled nor shut. */
+static int walk(CpusetWall *w, const char *path, unsigned depth) {
+        Walk k = { .ret = -ENOMEM };
+
+        (void) walk_push(w, &k, path, depth);
+        while (walk_step(w, &k))
+                ;
+        walk_clear(&k);
+        return k.ret;
 }
 
 static int cmp_long(const void *a, const void *b) {
@@ -783,6 +897,7 @@ static int copy_input(CpusetWall *w, const CpusetInput *in) {
         w->grants = g;
         w->in = *in;
         w->in.grants = g;
+        w->in_gen++;
         return 0;
 }
 
@@ -795,7 +910,8 @@ static void forget_watches(CpusetWall *w) {
                         i++;
 }
 
-int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
+/* A full pass's start: the new inputs, the gateways, the walk at the root (its steps follow). */
+static int pass_begin(CpusetWall *w, const CpusetInput *in, Walk *k) {
         unsigned new_cgroups = w->stats.new_cgroups;
         int r;
 
@@ -829,13 +945,18 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
                         }
                 }
         }
-        r = walk(w, "", 0);
+        *k = (Walk){ .ret = -ENOMEM }; /* the root's frame sets it, if there is one */
+        (void) walk_push(w, k, "", 0);
+        return 0;
+}
+
+/* A full pass's end (its walk returned R): the counts. Returns the failed writes. */
+static int pass_end(CpusetWall *w, int r) {
         if (r < 0) {
                 w->stats.errors++;
                 log_error_errno(r, "A cgroup below the root could be neither walled nor shut (%m): it may reach the "
                                    "SPM nodes.");
         }
-
         for (size_t i = 0; i < w->in.n_grants; i++) {
                 _cleanup_free_ char *p = cg_path(w, w->in.grants[i].cgroup, NULL);
 
@@ -845,6 +966,110 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
                         w->stats.pending_grants++;
         }
         return (int) w->stats.errors;
+}
+
+/* A pass in slices stops where it is (a whole pass replaces it); returns who waited for it. */
+static CpusetPassDone pass_cancel(CpusetWall *w, void **ret_userdata) {
+        CpusetPassDone done = w->pass_done;
+
+        *ret_userdata = w->pass_userdata;
+        w->pass_done = NULL;
+        w->pass_userdata = NULL;
+        if (w->pass_source)
+                (void) sd_event_source_set_enabled(w->pass_source, SD_EVENT_OFF);
+        if (w->pass_running) {
+                walk_clear(&w->pass_walk);
+                w->pass_running = false;
+        }
+        return done;
+}
+
+int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in) {
+        void *userdata;
+        CpusetPassDone done = pass_cancel(w, &userdata);
+        Walk k;
+        int r;
+
+        r = pass_begin(w, in, &k);
+        if (r >= 0) {
+                while (walk_step(w, &k))
+                        ;
+                walk_clear(&k);
+                r = pass_end(w, k.ret);
+        }
+        if (done) /* this pass did what the one in slices was to do */
+                done(r, userdata);
+        return r;
+}
+
+/* Look at cgroups until PASS_SLICE_USEC has gone by, then let the loop serve the rest. */
+#define PASS_SLICE_USEC (2 * USEC_PER_MSEC)
+
+static int on_pass_slice(sd_event_source *s, void *userdata) {
+        CpusetWall *w = userdata;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        CpusetPassDone done;
+        void *done_userdata;
+        bool more;
+        int r;
+
+        do
+                more = walk_step(w, &w->pass_walk);
+        while (more && now_usec(CLOCK_MONOTONIC) - t0 < PASS_SLICE_USEC);
+        if (more)
+                return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        r = pass_end(w, w->pass_walk.ret);
+        walk_clear(&w->pass_walk);
+        w->pass_running = false;
+        done = w->pass_done;
+        done_userdata = w->pass_userdata;
+        w->pass_done = NULL;
+        w->pass_userdata = NULL;
+        if (done)
+                done(r, done_userdata);
+        return 0;
+}
+
+int cpuset_wall_apply_sliced(CpusetWall *w, const CpusetInput *in, int64_t priority, CpusetPassDone done,
+                             void *userdata) {
+        void *old_userdata;
+        CpusetPassDone old = pass_cancel(w, &old_userdata);
+        CpusetStats shown = w->stats;
+        int r;
+
+        assert(!old || (old == done && old_userdata == userdata)); /* one caller at a time */
+        (void) old;
+        if (!w->pass_source) {
+                r = sd_event_add_defer(w->event, &w->pass_source, on_pass_slice, w);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_source_set_priority(w->pass_source, priority);
+        if (r < 0)
+                return r;
+        r = pass_begin(w, in, &w->pass_walk);
+        if (r < 0)
+                return r;
+        w->shown_stats = shown; /* until the pass ends, the counts of the last whole one */
+        w->pass_running = true;
+        w->pass_done = done;
+        w->pass_userdata = userdata;
+        r = sd_event_source_set_enabled(w->pass_source, SD_EVENT_ONESHOT);
+        if (r < 0) { /* no slices: the pass here, at once */
+                while (walk_step(w, &w->pass_walk))
+                        ;
+                r = pass_end(w, w->pass_walk.ret);
+                walk_clear(&w->pass_walk);
+                w->pass_running = false;
+                w->pass_done = NULL;
+                w->pass_userdata = NULL;
+                return r;
+        }
+        return 1;
+}
+
+bool cpuset_wall_passing(const CpusetWall *w) {
+        return w->pass_running;
 }
 
 /*
@@ -1108,6 +1333,8 @@ CpusetWall *cpuset_wall_free(CpusetWall *w) {
         queue_write_now(w);
         while (w->n_watches > 0)
                 watch_drop(w, 0);
+        walk_clear(&w->pass_walk); /* a pass in slices stops; whoever waited is going too */
+        sd_event_source_disable_unref(w->pass_source);
         sd_event_source_disable_unref(w->overflow);
         sd_event_unref(w->event);
         free(w->watches);
@@ -1161,4 +1388,11 @@ NodeMask cpuset_wall_spm(const CpusetWall *w) {
 void cpuset_wall_stats(CpusetWall *w, CpusetStats *ret) {
         count_root_procs(w);
         *ret = w->stats;
+        if (w->pass_running) { /* the counts of the last whole pass, the root's processes now */
+                unsigned procs = ret->root_procs, kthreads = ret->root_kthreads;
+
+                *ret = w->shown_stats;
+                ret->root_procs = procs;
+                ret->root_kthreads = kthreads;
+        }
 }

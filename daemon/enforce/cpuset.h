@@ -56,6 +56,20 @@ static inline void cpuset_wall_freep(CpusetWall **w) {
  */
 int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
 /*
+ * The same in slices: the pass starts here and goes on in a defer source at PRIORITY, a slice of
+ * about 2 ms a dispatch, so the loop serves other work between them (a full pass over 400 cgroups
+ * is tens of ms under emulation). Each cgroup is decided from the inputs of its moment: grants that
+ * come or go meanwhile (cpuset_wall_apply_changed()) are in the rest of it. DONE(errors, USERDATA)
+ * when it ends, also when a whole pass (cpuset_wall_apply()) replaced it; not when the wall is freed.
+ * One caller at a time: a new call restarts the pass for the same caller. Returns 1 (DONE follows),
+ * or the failed writes when it ran here at once (no event source), or <0.
+ */
+typedef void (*CpusetPassDone)(int errors, void *userdata);
+int cpuset_wall_apply_sliced(CpusetWall *w, const CpusetInput *in, int64_t priority, CpusetPassDone done,
+                             void *userdata);
+/* A pass in slices is under way. */
+bool cpuset_wall_passing(const CpusetWall *w);
+/*
  * The same after grants on the cgroups in changed (paths) came or went, the
  * SPM nodes unchanged (otherwise it is cpuset_wall_apply()): only what those
  * grants can affect is read and written. The cgroup counts in the stats stay
