@@ -83,11 +83,14 @@ typedef struct StateJob {
         const char *what;
 } StateJob;
 
-/* A RequestAccess call whose grant waits for the state file to hold it. */
+/* A call that waits for the state file: a RequestAccess whose grant is put in force once the file
+ * holds it, or a release whose cgroup is walled once the file no longer does (a crash in between
+ * must not bring a released grant back). */
 typedef struct StateWaiter {
         sd_bus_message *msg;
-        uint32_t grant_id;
-        uint64_t gen;
+        uint32_t grant_id;  /* RequestAccess: its grant; 0 for a release */
+        char *cgroup;       /* a release: the grant's cgroup */
+        uint64_t gen;       /* the change it waits for */
 } StateWaiter;
 
 static void state_job_free(WorkerJob *job) {
@@ -220,44 +223,72 @@ static void on_state_written(WorkerJob *job, void *userdata) {
 static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply);
 static void grant_put_in_force(Broker *b, sd_bus_message *msg, Grant *g);
 
-/* A write ended: the calls whose grants it holds go on; if it failed, their grants end. */
+static void release_put_in_force(Broker *b, sd_bus_message *msg, const char *cgroup);
+
+/* The calls waiting for changes up to GEN: a write of them ended with R (what failed: WHAT). */
+static void state_waiters_answer(Broker *b, uint64_t gen, int r, const char *what) {
+        /* in order, each taken out before it is handled: revoking records again, and may come here */
+        for (size_t i = 0; i < b->n_state_waiters;) {
+                StateWaiter x = b->state_waiters[i];
+                Grant *g;
+
+                if (x.gen > gen) {
+                        i++;
+                        continue;
+                }
+                memmove(b->state_waiters + i, b->state_waiters + i + 1,
+                        (--b->n_state_waiters - i) * sizeof *b->state_waiters);
+                if (x.grant_id == 0) /* a release: walled, whether or not its end is on disk (logged) */
+                        release_put_in_force(b, x.msg, x.cgroup);
+                else if (!(g = grant_by_id(b, x.grant_id)))
+                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
+                                                          "Grant %" PRIu32 " ended before it was recorded.",
+                                                          x.grant_id);
+                else if (r < 0) {
+                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
+                                                          "Cannot record the grant under StateDirectory=%s: "
+                                                          "cannot %s: %s",
+                                                          (*b->config)->state_directory, what, strerror(-r));
+                        broker_revoke(b, g, "state-not-saved", false);
+                } else
+                        grant_put_in_force(b, x.msg, g);
+                sd_bus_message_unref(x.msg);
+                free(x.cgroup);
+        }
+}
+
+/* A write ended: the calls it answers go on; if it failed, the grants it was to record end. */
 static void broker_state_written(Broker *b, const StateJob *j) {
         if (j->r < 0)
                 log_error_errno(j->r, "Cannot record the grants under StateDirectory=%s: cannot %s: %m",
                                 j->dir ? j->dir : (*b->config)->state_directory, j->what);
         else if (j->gen > b->state_saved_gen)
                 b->state_saved_gen = j->gen;
-        /* in order, each taken out before it is handled: revoking records again, and may come here */
-        for (size_t i = 0; i < b->n_state_waiters;) {
-                StateWaiter x = b->state_waiters[i];
-                Grant *g;
+        state_waiters_answer(b, j->gen, j->r, j->what);
+}
 
-                if (x.gen > j->gen) {
-                        i++;
-                        continue;
-                }
-                memmove(b->state_waiters + i, b->state_waiters + i + 1,
-                        (--b->n_state_waiters - i) * sizeof *b->state_waiters);
-                g = grant_by_id(b, x.grant_id);
-                if (!g)
-                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
-                                                          "Grant %" PRIu32 " ended before it was recorded.",
-                                                          x.grant_id);
-                else if (j->r < 0) {
-                        (void) sd_bus_reply_method_errorf(x.msg, ERROR_ENFORCEMENT,
-                                                          "Cannot record the grant under StateDirectory=%s: "
-                                                          "cannot %s: %s",
-                                                          (*b->config)->state_directory, j->what, strerror(-j->r));
-                        broker_revoke(b, g, "state-not-saved", false);
-                } else
-                        grant_put_in_force(b, x.msg, g);
-                sd_bus_message_unref(x.msg);
+/* MSG waits for the state file to hold change GEN (takes CGROUP; NULL for a RequestAccess). At once
+ * when it does already (the list was written on the loop). */
+static int state_wait(Broker *b, sd_bus_message *msg, uint32_t grant_id, char *cgroup, uint64_t gen) {
+        StateWaiter *w = reallocarray(b->state_waiters, b->n_state_waiters + 1, sizeof *w);
+
+        if (!w) {
+                free(cgroup);
+                return -ENOMEM;
         }
+        b->state_waiters = w;
+        w[b->n_state_waiters++] = (StateWaiter){ .msg = sd_bus_message_ref(msg), .grant_id = grant_id,
+                                                 .cgroup = cgroup, .gen = gen };
+        if (b->state_saved_gen >= gen)
+                state_waiters_answer(b, b->state_saved_gen, 0, NULL);
+        return 1;
 }
 
 static void state_waiters_free(Broker *b) {
-        for (size_t i = 0; i < b->n_state_waiters; i++)
+        for (size_t i = 0; i < b->n_state_waiters; i++) {
                 sd_bus_message_unref(b->state_waiters[i].msg);
+                free(b->state_waiters[i].cgroup);
+        }
         b->state_waiters = mfree(b->state_waiters);
         b->n_state_waiters = 0;
 }
@@ -1138,15 +1169,11 @@ static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, 
         }
         grant_watch(b, g);
         /* in force once the state file holds it (broker_state_written(), maybe at once) */
-        StateWaiter *w = reallocarray(b->state_waiters, b->n_state_waiters + 1, sizeof *w);
-        if (!w) {
+        r = state_wait(b, msg, g->id, NULL, broker_state_changed(b));
+        if (r < 0) {
                 broker_revoke(b, g, "no-memory", false);
-                return -ENOMEM;
+                return r;
         }
-        b->state_waiters = w;
-        w[b->n_state_waiters++] = (StateWaiter){ .msg = sd_bus_message_ref(msg), .grant_id = g->id,
-                                                 .gen = b->state_gen + 1 };
-        (void) broker_state_changed(b);
         return 1;
 }
 
@@ -1191,16 +1218,28 @@ static int release_grant(sd_bus_message *msg, Broker *b, Grant *g, sd_bus_messag
                                          "Grant %" PRIu32 " belongs to uid %u; only it or root may release it.",
                                          g->id, (unsigned) g->uid);
         _cleanup_free_ char *cgroup = strdup(g->cgroup);
-        uint64_t seq;
+        char *copy;
 
         if (!cgroup)
                 return -ENOMEM;
-        broker_revoke(b, g, "released", true);
-        /* answered when the cgroup's pages are off the nodes it no longer has */
+        /* the end recorded first, then the wall: a crash in between leaves the grant ended */
+        broker_revoke(b, g, "released", false);
+        copy = strdup(cgroup);
+        if (!copy || state_wait(b, msg, 0, copy, b->state_gen) < 0)
+                release_put_in_force(b, msg, cgroup); /* cannot wait: walled now, and answered */
+        return 1;
+}
+
+/* A release's end is on disk (or could not be put there: logged): wall the cgroup, and answer when
+ * its pages are off the nodes it no longer has. */
+static void release_put_in_force(Broker *b, sd_bus_message *msg, const char *cgroup) {
+        uint64_t seq;
+
+        (void) b->ops->apply_grants(b->userdata, cgroup);
         seq = wall_writing_for(b, cgroup);
         if (seq > 0 && wall_wait(b, msg, seq, 0, cgroup) >= 0)
-                return 1;
-        return sd_bus_reply_method_return(msg, NULL);
+                return;
+        (void) sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_release_access(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

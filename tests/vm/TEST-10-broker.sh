@@ -290,18 +290,19 @@ traced_all() {
 
 testcase_grants_recorded_off_the_loop() {
         # The grants file is rewritten (write, fsync, rename) in the broker's writer thread: the
-        # loop does not wait for the disk. A grant is on disk before its reply; a release after.
+        # loop does not wait for the disk. A grant is on disk before it is in force and answered;
+        # a release's end is on disk before the cgroup is walled and the release answered (a crash
+        # in between must not bring the grant back).
         local pid path st
         pid=$(cat /tmp/spmd.pid)
         mkdir -p "$CG/jobs/rec"
-        strace -f -qq -e trace=fsync,rename -o /tmp/rec.strace -p "$pid" &
+        timeout 30 strace -f -qq -e trace=fsync,rename -o /tmp/rec.strace -p "$pid" &
         st=$!
         for _ in $(seq 50); do traced_all "$pid" && break; sleep 0.1; done
         traced_all "$pid"
         path=$("$SPMCTL" request --persistent --cgroup /jobs/rec)
         grep -q 'cgroup=/jobs/rec' /run/spmd/grants
         "$SPMCTL" release "$path"
-        for _ in $(seq 50); do grep -q 'cgroup=/jobs/rec' /run/spmd/grants || break; sleep 0.1; done
         (! grep -q 'cgroup=/jobs/rec' /run/spmd/grants)
         kill -INT "$st"
         wait "$st" || true
@@ -310,6 +311,28 @@ testcase_grants_recorded_off_the_loop() {
         awk '/fsync\(/ {print $1}' /tmp/rec.strace >/tmp/rec.tids
         [ "$(wc -l </tmp/rec.tids)" -ge 2 ]
         (! grep -qx "$pid" /tmp/rec.tids)
+        # the writer's fsync held up 2 s: spmd answers a Ping meanwhile, and the release is
+        # answered only once its end is on disk
+        path=$("$SPMCTL" request --persistent --cgroup /jobs/rec)
+        timeout 30 strace -f -qq -e trace=fsync -e inject=fsync:delay_enter=2000000 -o /tmp/rec2.strace -p "$pid" &
+        st=$!
+        for _ in $(seq 50); do traced_all "$pid" && break; sleep 0.1; done
+        traced_all "$pid"
+        rm -f /tmp/rel-rec.rc
+        ( "$SPMCTL" release "$path"; echo $? >/tmp/rel-rec.rc ) &
+        sleep 0.5
+        t0=$(date +%s%N)
+        busctl --system call org.spmd1 /org/spmd1 org.freedesktop.DBus.Peer Ping
+        t1=$(date +%s%N)
+        echo "Ping answered in $(((t1 - t0) / 1000000)) ms while the grants file's fsync waited"
+        [ $(((t1 - t0) / 1000000)) -lt 1000 ]
+        [ ! -e /tmp/rel-rec.rc ] # the release waits for the disk
+        for _ in $(seq 100); do [ -s /tmp/rel-rec.rc ] && break; sleep 0.1; done
+        test "$(cat /tmp/rel-rec.rc)" = 0
+        (! grep -q 'cgroup=/jobs/rec' /run/spmd/grants)
+        test "$(effective /jobs/rec)" = 0
+        kill -INT "$st"
+        wait "$st" || true
         rmdir "$CG/jobs/rec"
 }
 
