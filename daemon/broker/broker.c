@@ -67,8 +67,9 @@ size_t broker_n_grants(const Broker *b) {
 
 /*
  * The grants are recorded in StateDirectory=/grants, rewritten whole and atomically (a new file,
- * fsync(), rename()): a crash leaves the old list or the new one. The loop only formats the list;
- * the write and its fsync() (which waits for the disk) run in a thread. A grant is put in force
+ * fsync(), rename()): a crash leaves the old list or the new one. On a disk the loop only formats
+ * the list; the write and its fsync() (which waits for the disk) run in a thread. In memory (tmpfs:
+ * the default /run/spmd) nothing waits, and the list is written on the loop. A grant is put in force
  * once a list that holds it is on disk, and its caller answered after that; a grant's end is put
  * in force at once and recorded after. Changes that come while a write runs are written together
  * in the next one.
@@ -178,6 +179,14 @@ static StateJob *state_job_new(Broker *b) {
 
 static void broker_state_written(Broker *b, const StateJob *j);
 
+/* DIR is on a filesystem in memory (tmpfs, as the default /run/spmd, or ramfs): fsync() returns at
+ * once there. */
+static bool dir_in_memory(const char *dir) {
+        struct statfs sfs;
+
+        return statfs(dir, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
 /* Write the list as it is now: in the writer's thread (after the write under way, if one is). */
 static void broker_state_write(Broker *b) {
         StateJob *j;
@@ -194,10 +203,15 @@ static void broker_state_write(Broker *b) {
                 broker_state_written(b, &failed);
                 return;
         }
-        r = b->state_writer ? worker_submit(b->state_writer, &j->job) : -ENODEV;
+        if (dir_in_memory(j->dir))
+                r = -EOPNOTSUPP; /* nothing waits for a disk: a hop to the thread would cost more */
+        else if (!b->state_writer)
+                r = -ENODEV;
+        else
+                r = worker_submit(b->state_writer, &j->job);
         if (r < 0) {
-                /* no thread: written here, the loop waits for the disk this once */
-                log_debug_errno(r, "The state writer is not there (%m); writing the grants on the loop.");
+                if (r != -EOPNOTSUPP) /* no thread: written here, the loop waits for the disk this once */
+                        log_debug_errno(r, "The state writer is not there (%m); writing the grants on the loop.");
                 state_job_run(&j->job);
                 broker_state_written(b, j);
                 state_job_free(&j->job);
@@ -267,9 +281,9 @@ static void broker_state_written(Broker *b, const StateJob *j) {
         state_waiters_answer(b, j->gen, j->r, j->what);
 }
 
-/* MSG waits for the state file to hold change GEN (takes CGROUP; NULL for a RequestAccess). At once
- * when it does already (the list was written on the loop). */
-static int state_wait(Broker *b, sd_bus_message *msg, uint32_t grant_id, char *cgroup, uint64_t gen) {
+/* MSG waits for the state file to hold the next change (takes CGROUP; NULL for a RequestAccess):
+ * made before the change, whose write answers it, also when that is done on the loop at once. */
+static int state_wait_next(Broker *b, sd_bus_message *msg, uint32_t grant_id, char *cgroup) {
         StateWaiter *w = reallocarray(b->state_waiters, b->n_state_waiters + 1, sizeof *w);
 
         if (!w) {
@@ -278,9 +292,7 @@ static int state_wait(Broker *b, sd_bus_message *msg, uint32_t grant_id, char *c
         }
         b->state_waiters = w;
         w[b->n_state_waiters++] = (StateWaiter){ .msg = sd_bus_message_ref(msg), .grant_id = grant_id,
-                                                 .cgroup = cgroup, .gen = gen };
-        if (b->state_saved_gen >= gen)
-                state_waiters_answer(b, b->state_saved_gen, 0, NULL);
+                                                 .cgroup = cgroup, .gen = b->state_gen + 1 };
         return 1;
 }
 
@@ -578,10 +590,11 @@ static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply) {
         b->n_grants--;
         grant_untrack(g);
         log_info("Grant %" PRIu32 " of %s to uid %u ended: %s.", g->id, g->cgroup, (unsigned) g->uid, reason);
+        /* the signal before the change is recorded: a release waiting for that is answered after it */
+        emit_grant_removed(b, g, reason);
         (void) broker_state_changed(b);
         if (apply)
                 (void) b->ops->apply_grants(b->userdata, g->cgroup);
-        emit_grant_removed(b, g, reason);
         grant_free(g);
         b->ops->grant_ended(b->userdata);
 }
@@ -1169,11 +1182,12 @@ static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, 
         }
         grant_watch(b, g);
         /* in force once the state file holds it (broker_state_written(), maybe at once) */
-        r = state_wait(b, msg, g->id, NULL, broker_state_changed(b));
+        r = state_wait_next(b, msg, g->id, NULL);
         if (r < 0) {
                 broker_revoke(b, g, "no-memory", false);
                 return r;
         }
+        (void) broker_state_changed(b);
         return 1;
 }
 
@@ -1222,11 +1236,15 @@ static int release_grant(sd_bus_message *msg, Broker *b, Grant *g, sd_bus_messag
 
         if (!cgroup)
                 return -ENOMEM;
-        /* the end recorded first, then the wall: a crash in between leaves the grant ended */
-        broker_revoke(b, g, "released", false);
+        /* the end recorded first (the revoke's change answers the waiter), then the wall: a crash
+         * in between leaves the grant ended */
         copy = strdup(cgroup);
-        if (!copy || state_wait(b, msg, 0, copy, b->state_gen) < 0)
-                release_put_in_force(b, msg, cgroup); /* cannot wait: walled now, and answered */
+        if (!copy || state_wait_next(b, msg, 0, copy) < 0) {
+                broker_revoke(b, g, "released", false); /* cannot wait: walled now, and answered */
+                release_put_in_force(b, msg, cgroup);
+                return 1;
+        }
+        broker_revoke(b, g, "released", false);
         return 1;
 }
 

@@ -289,11 +289,17 @@ traced_all() {
 }
 
 testcase_grants_recorded_off_the_loop() {
-        # The grants file is rewritten (write, fsync, rename) in the broker's writer thread: the
-        # loop does not wait for the disk. A grant is on disk before it is in force and answered;
-        # a release's end is on disk before the cgroup is walled and the release answered (a crash
-        # in between must not bring the grant back).
-        local pid path st
+        # On a disk (here the overlay root, not the tmpfs of /run, where spmd writes on the loop as
+        # nothing waits) the grants file is rewritten (write, fsync, rename) in the broker's writer
+        # thread: the loop does not wait for the disk. A grant is on disk before it is in force and
+        # answered; a release's end is on disk before the cgroup is walled and the release answered
+        # (a crash in between must not bring the grant back).
+        local pid path st dir=/var/lib/spmd-rec
+        spmd_stop
+        cp "$CONF" /tmp/rec.conf
+        printf '[Daemon]\nStateDirectory=%s\n' "$dir" >>/tmp/rec.conf
+        spmd_start /tmp/rec.conf
+        [ "$(stat -f -c %T "$dir")" != tmpfs ]
         pid=$(cat /tmp/spmd.pid)
         mkdir -p "$CG/jobs/rec"
         timeout 30 strace -f -qq -e trace=fsync,rename -o /tmp/rec.strace -p "$pid" &
@@ -301,9 +307,9 @@ testcase_grants_recorded_off_the_loop() {
         for _ in $(seq 50); do traced_all "$pid" && break; sleep 0.1; done
         traced_all "$pid"
         path=$("$SPMCTL" request --persistent --cgroup /jobs/rec)
-        grep -q 'cgroup=/jobs/rec' /run/spmd/grants
+        grep -q 'cgroup=/jobs/rec' "$dir/grants"
         "$SPMCTL" release "$path"
-        (! grep -q 'cgroup=/jobs/rec' /run/spmd/grants)
+        (! grep -q 'cgroup=/jobs/rec' "$dir/grants")
         kill -INT "$st"
         wait "$st" || true
         cat /tmp/rec.strace
@@ -329,11 +335,13 @@ testcase_grants_recorded_off_the_loop() {
         [ ! -e /tmp/rel-rec.rc ] # the release waits for the disk
         for _ in $(seq 100); do [ -s /tmp/rel-rec.rc ] && break; sleep 0.1; done
         test "$(cat /tmp/rel-rec.rc)" = 0
-        (! grep -q 'cgroup=/jobs/rec' /run/spmd/grants)
+        (! grep -q 'cgroup=/jobs/rec' "$dir/grants")
         test "$(effective /jobs/rec)" = 0
         kill -INT "$st"
         wait "$st" || true
         rmdir "$CG/jobs/rec"
+        spmd_stop
+        spmd_start "$CONF"
 }
 
 testcase_grant_not_recorded_is_refused() {
