@@ -287,6 +287,11 @@ static void test_grant_records(void **state) {
         assert_int_equal(p->uid, 65534);
         assert_int_equal(p->pid, 99);
         assert_int_equal(p->created_usec, 123);
+        /* the state file's line, formatted once and kept: the same text, the same buffer again */
+        const char *line = grant_line(p);
+        assert_non_null(line);
+        assert_string_equal(line, buf);
+        assert_ptr_equal(grant_line(p), line);
         grant_free(p);
         free(buf);
 
@@ -322,6 +327,8 @@ static void test_grant_records(void **state) {
         assert_int_equal(grant_serialize(&g, f), -EINVAL);
         fclose(f);
         free(buf);
+        assert_null(grant_line(&g));
+        assert_null(g.line);
 }
 
 int main(void) {

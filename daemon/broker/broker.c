@@ -165,11 +165,15 @@ static StateJob *state_job_new(Broker *b) {
                 return NULL;
         }
         fprintf(f, "# spmd's grants; rewritten on every change. Do not edit.\n");
-        for (size_t i = 0; i < b->n_grants; i++)
-                if (grant_serialize(b->grants[i], f) < 0) {
+        for (size_t i = 0; i < b->n_grants; i++) {
+                const char *line = grant_line(b->grants[i]); /* formatted once per grant */
+
+                if (!line) {
                         state_job_free(&j->job);
                         return NULL;
                 }
+                fputs(line, f);
+        }
         if (fflush(f) != 0 || ferror(f)) {
                 state_job_free(&j->job);
                 return NULL;

@@ -25,6 +25,7 @@ Grant *grant_free(Grant *g) {
         free(g->rule);
         free(g->owner);
         free(g->caller_cgroup);
+        free(g->line);
         free(g);
         return NULL;
 }
@@ -78,6 +79,26 @@ int grant_serialize(const Grant *g, FILE *f) {
                 strempty(g->rule), strempty(g->owner), (unsigned) g->uid, (int) g->pid, strempty(g->caller_cgroup),
                 g->created_usec);
         return ferror(f) ? -EIO : 0;
+}
+
+const char *grant_line(Grant *g) {
+        char *line = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        if (g->line)
+                return g->line;
+        f = open_memstream(&line, &size);
+        if (!f)
+                return NULL;
+        r = grant_serialize(g, f);
+        if (fclose(f) != 0 || r < 0) { /* the buffer is final once the stream is closed */
+                free(line);
+                return NULL;
+        }
+        g->line = line;
+        return line;
 }
 
 static int set_string(char **field, const char *v) {
