@@ -70,9 +70,10 @@ size_t broker_n_grants(const Broker *b) {
  * fsync(), rename()): a crash leaves the old list or the new one. On a disk the loop only formats
  * the list; the write and its fsync() (which waits for the disk) run in a thread. In memory (tmpfs:
  * the default /run/spmd) nothing waits, and the list is written on the loop. A grant is put in force
- * once a list that holds it is on disk, and its caller answered after that; a grant's end is put
- * in force at once and recorded after. Changes that come while a write runs are written together
- * in the next one.
+ * once a list that holds it is on disk, and its caller answered after that; a release likewise
+ * once a list without it is (a crash must not bring back a grant whose release was answered); an
+ * end spmd decides (client gone, cgroup removed, policy) is put in force at once and recorded
+ * after. Changes that come while a write runs are written together in the next one.
  */
 typedef struct StateJob {
         WorkerJob job;
@@ -191,7 +192,8 @@ static bool dir_in_memory(const char *dir) {
         return statfs(dir, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
-/* Write the list as it is now: in the writer's thread (after the write under way, if one is). */
+/* Write the list as it is now: on a disk in the writer's thread (after the write under way, if one
+ * is), in memory here. */
 static void broker_state_write(Broker *b) {
         StateJob *j;
         int r;
