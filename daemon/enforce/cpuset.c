@@ -1032,9 +1032,9 @@ static int on_pass_slice(sd_event_source *s, void *userdata) {
 
 int cpuset_wall_apply_sliced(CpusetWall *w, const CpusetInput *in, int64_t priority, CpusetPassDone done,
                              void *userdata) {
+        CpusetStats shown = w->pass_running ? w->shown_stats : w->stats; /* the last whole pass's */
         void *old_userdata;
         CpusetPassDone old = pass_cancel(w, &old_userdata);
-        CpusetStats shown = w->stats;
         int r;
 
         assert(!old || (old == done && old_userdata == userdata)); /* one caller at a time */
