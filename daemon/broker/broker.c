@@ -85,15 +85,55 @@ typedef struct StateJob {
         const char *what;
 } StateJob;
 
-/* A call that waits for the state file: a RequestAccess whose grant is put in force once the file
- * holds it, or a release whose cgroup is walled once the file no longer does (a crash in between
- * must not bring a released grant back). */
-typedef struct StateWaiter {
+/*
+ * A D-Bus call answered later: a RequestAccess (GRANT_ID: its grant) or a release (GRANT_ID 0, with
+ * its CGROUP), waiting for the state file to hold a change, or for the wall's writes to be done
+ * (UPTO: the change or the write). Both lists are kept in order and answered with
+ * call_waiter_next().
+ */
+typedef struct CallWaiter {
         sd_bus_message *msg;
-        uint32_t grant_id;  /* RequestAccess: its grant; 0 for a release */
-        char *cgroup;       /* a release: the grant's cgroup */
-        uint64_t gen;       /* the change it waits for */
-} StateWaiter;
+        uint64_t upto;
+        uint32_t grant_id;
+        char *cgroup;
+        bool failed;       /* the wall's: a write at, above or below its cgroup failed meanwhile */
+} CallWaiter;
+
+/* MSG waits in the list *A (*N long) until UPTO is done; takes CGROUP. */
+static int call_wait(CallWaiter **a, size_t *n, sd_bus_message *msg, uint64_t upto, uint32_t grant_id,
+                     char *cgroup) {
+        CallWaiter *w = reallocarray(*a, *n + 1, sizeof *w);
+
+        if (!w) {
+                free(cgroup);
+                return -ENOMEM;
+        }
+        *a = w;
+        w[(*n)++] = (CallWaiter){ .msg = sd_bus_message_ref(msg), .upto = upto, .grant_id = grant_id,
+                                  .cgroup = cgroup };
+        return 1;
+}
+
+/* The next waiter from *I on whose UPTO is done, taken out of the list into *RET (the caller answers
+ * it, unrefs its message and frees its cgroup; answering may add waiters or answer others). */
+static bool call_waiter_next(CallWaiter **a, size_t *n, size_t *i, uint64_t done, CallWaiter *ret) {
+        for (; *i < *n; (*i)++)
+                if ((*a)[*i].upto <= done) {
+                        *ret = (*a)[*i];
+                        memmove(*a + *i, *a + *i + 1, (--*n - *i) * sizeof **a);
+                        return true;
+                }
+        return false;
+}
+
+static void call_waiters_free(CallWaiter **a, size_t *n) {
+        for (size_t i = 0; i < *n; i++) {
+                sd_bus_message_unref((*a)[i].msg);
+                free((*a)[i].cgroup);
+        }
+        *a = mfree(*a);
+        *n = 0;
+}
 
 static void state_job_free(WorkerJob *job) {
         StateJob *j = (StateJob *) job;
@@ -192,6 +232,13 @@ static bool dir_in_memory(const char *dir) {
         return statfs(dir, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
+/* Write J here, on the loop, and take its result in. */
+static void state_write_here(Broker *b, StateJob *j) {
+        state_job_run(&j->job);
+        broker_state_written(b, j);
+        state_job_free(&j->job);
+}
+
 /* Write the list as it is now: on a disk in the writer's thread (after the write under way, if one
  * is), in memory here. */
 static void broker_state_write(Broker *b) {
@@ -218,9 +265,7 @@ static void broker_state_write(Broker *b) {
         if (r < 0) {
                 if (r != -EOPNOTSUPP) /* no thread: written here, the loop waits for the disk this once */
                         log_debug_errno(r, "The state writer is not there (%m); writing the grants on the loop.");
-                state_job_run(&j->job);
-                broker_state_written(b, j);
-                state_job_free(&j->job);
+                state_write_here(b, j);
         }
 }
 
@@ -247,17 +292,11 @@ static void release_put_in_force(Broker *b, sd_bus_message *msg, const char *cgr
 
 /* The calls waiting for changes up to GEN: a write of them ended with R (what failed: WHAT). */
 static void state_waiters_answer(Broker *b, uint64_t gen, int r, const char *what) {
-        /* in order, each taken out before it is handled: revoking records again, and may come here */
-        for (size_t i = 0; i < b->n_state_waiters;) {
-                StateWaiter x = b->state_waiters[i];
-                Grant *g;
+        CallWaiter x;
+        Grant *g;
 
-                if (x.gen > gen) {
-                        i++;
-                        continue;
-                }
-                memmove(b->state_waiters + i, b->state_waiters + i + 1,
-                        (--b->n_state_waiters - i) * sizeof *b->state_waiters);
+        /* in order, each taken out before it is handled: revoking records again, and may come here */
+        for (size_t i = 0; call_waiter_next(&b->state_waiters, &b->n_state_waiters, &i, gen, &x);) {
                 if (x.grant_id == 0) /* a release: walled, whether or not its end is on disk (logged) */
                         release_put_in_force(b, x.msg, x.cgroup);
                 else if (!(g = grant_by_id(b, x.grant_id)))
@@ -290,25 +329,7 @@ static void broker_state_written(Broker *b, const StateJob *j) {
 /* MSG waits for the state file to hold the next change (takes CGROUP; NULL for a RequestAccess):
  * made before the change, whose write answers it, also when that is done on the loop at once. */
 static int state_wait_next(Broker *b, sd_bus_message *msg, uint32_t grant_id, char *cgroup) {
-        StateWaiter *w = reallocarray(b->state_waiters, b->n_state_waiters + 1, sizeof *w);
-
-        if (!w) {
-                free(cgroup);
-                return -ENOMEM;
-        }
-        b->state_waiters = w;
-        w[b->n_state_waiters++] = (StateWaiter){ .msg = sd_bus_message_ref(msg), .grant_id = grant_id,
-                                                 .cgroup = cgroup, .gen = b->state_gen + 1 };
-        return 1;
-}
-
-static void state_waiters_free(Broker *b) {
-        for (size_t i = 0; i < b->n_state_waiters; i++) {
-                sd_bus_message_unref(b->state_waiters[i].msg);
-                free(b->state_waiters[i].cgroup);
-        }
-        b->state_waiters = mfree(b->state_waiters);
-        b->n_state_waiters = 0;
+        return call_wait(&b->state_waiters, &b->n_state_waiters, msg, b->state_gen + 1, grant_id, cgroup);
 }
 
 /* Stopping: what the thread is writing ends, and a change not yet on disk is written here. */
@@ -321,13 +342,7 @@ static void broker_state_flush(Broker *b) {
                         log_oom();
                         return;
                 }
-                state_job_run(&j->job);
-                if (j->r < 0)
-                        log_error_errno(j->r, "Cannot record the grants under StateDirectory=%s: cannot %s: %m",
-                                        j->dir, j->what);
-                else
-                        b->state_saved_gen = j->gen;
-                state_job_free(&j->job);
+                state_write_here(b, j); /* no call waits any more: only the result is taken in */
         }
 }
 
@@ -842,13 +857,6 @@ static int read_options(sd_bus_message *msg, bool *persistent, sd_bus_error *err
  * access it was told of, and a released grant's pages are off the SPM nodes; meanwhile the loop
  * serves everything else.
  */
-typedef struct WallWaiter {
-        sd_bus_message *msg;
-        uint64_t seq;      /* the last write it waits for */
-        uint32_t grant_id; /* RequestAccess: the grant it answers; 0 for a release */
-        char *cgroup;
-        bool failed;       /* a write at, above or below its cgroup failed meanwhile */
-} WallWaiter;
 
 /* The wall's last queued write that decides what CGROUP reaches; 0: none waits. */
 static uint64_t wall_writing_for(Broker *b, const char *cgroup) {
@@ -857,21 +865,16 @@ static uint64_t wall_writing_for(Broker *b, const char *cgroup) {
 
 /* Answer MSG when the wall's write SEQ is done (returns 1), for the grant GRANT_ID (0: a release). */
 static int wall_wait(Broker *b, sd_bus_message *msg, uint64_t seq, uint32_t grant_id, const char *cgroup) {
-        WallWaiter *a = reallocarray(b->wall_waiters, b->n_wall_waiters + 1, sizeof *a);
+        char *copy = strdup(cgroup);
 
-        if (!a)
+        if (!copy)
                 return -ENOMEM;
-        b->wall_waiters = a;
-        a[b->n_wall_waiters] = (WallWaiter){ .seq = seq, .grant_id = grant_id, .cgroup = strdup(cgroup) };
-        if (!a[b->n_wall_waiters].cgroup)
-                return -ENOMEM;
-        a[b->n_wall_waiters++].msg = sd_bus_message_ref(msg);
-        return 1;
+        return call_wait(&b->wall_waiters, &b->n_wall_waiters, msg, seq, grant_id, copy);
 }
 
 static void emit_grant_added(Broker *b, const Grant *g);
 
-static void wall_waiter_answer(Broker *b, WallWaiter *x) {
+static void wall_waiter_answer(Broker *b, CallWaiter *x) {
         Grant *g = x->grant_id ? grant_by_id(b, x->grant_id) : NULL;
         char path[64];
 
@@ -902,27 +905,11 @@ void broker_wall_written(Broker *b, uint64_t done, char *const *failed) {
                         if (cgroup_path_covers(*f, b->wall_waiters[i].cgroup) ||
                             cgroup_path_covers(b->wall_waiters[i].cgroup, *f))
                                 b->wall_waiters[i].failed = true;
+        CallWaiter x;
+
         /* in order, and each taken out before it is answered: answering may revoke, and queue more */
-        for (size_t i = 0; i < b->n_wall_waiters;) {
-                WallWaiter x = b->wall_waiters[i];
-
-                if (x.seq > done) {
-                        i++;
-                        continue;
-                }
-                memmove(b->wall_waiters + i, b->wall_waiters + i + 1,
-                        (--b->n_wall_waiters - i) * sizeof *b->wall_waiters);
+        for (size_t i = 0; call_waiter_next(&b->wall_waiters, &b->n_wall_waiters, &i, done, &x);)
                 wall_waiter_answer(b, &x);
-        }
-}
-
-static void wall_waiters_free(Broker *b) {
-        for (size_t i = 0; i < b->n_wall_waiters; i++) {
-                sd_bus_message_unref(b->wall_waiters[i].msg);
-                free(b->wall_waiters[i].cgroup);
-        }
-        b->wall_waiters = mfree(b->wall_waiters);
-        b->n_wall_waiters = 0;
 }
 
 static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
@@ -1531,8 +1518,8 @@ void broker_no_bus(Broker *b) {
 }
 
 void broker_shutdown(Broker *b) {
-        wall_waiters_free(b);
-        state_waiters_free(b);
+        call_waiters_free(&b->wall_waiters, &b->n_wall_waiters);
+        call_waiters_free(&b->state_waiters, &b->n_state_waiters);
         broker_state_flush(b);
         broker_bus_down(b);
         for (size_t i = 0; i < b->n_grants; i++)

@@ -51,14 +51,14 @@ typedef struct Broker {
         uint32_t next_grant_id;
         char **grant_labels;            /* for the cpuset wall's logs */
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
-        struct WallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
+        struct CallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
                                           * wall's writes they wait for are done (broker_wall_written()) */
         size_t n_wall_waiters;
         struct Worker *state_writer;    /* writes the state file (NULL: written on the loop) */
         uint64_t state_gen;             /* changes of the grants, counted */
         uint64_t state_saved_gen;       /* ... the last one on disk */
         bool state_dirty;               /* changed while a write ran: write again when it ends */
-        struct StateWaiter *state_waiters; /* RequestAccess calls whose grants wait to be recorded */
+        struct CallWaiter *state_waiters; /* RequestAccess calls whose grants wait to be recorded */
         size_t n_state_waiters;
         LogRateLimit refusal_log;       /* RequestAccess refusals */
         uint64_t n_refusals;
