@@ -38,11 +38,6 @@ typedef struct PathAt {
         size_t index;   /* in the order the grants come */
 } PathAt;
 
-static int path_at_index(const void *x, const void *y) {
-        const PathAt *a = x, *b = y;
-        return a->index < b->index ? -1 : a->index > b->index;
-}
-
 /* strcmp() with '/' before every other byte, so a cgroup's subtree sorts right after it (plain
  * strcmp() puts "/a-c" between "/a" and "/a/b"); equal paths in the order they came. */
 static int path_at_order(const void *x, const void *y) {
@@ -63,23 +58,26 @@ static int path_at_order(const void *x, const void *y) {
  * took 40000 comparisons on every reload and act round). */
 char **pressure_node_cgroups(Pressure *pr, unsigned node) {
         size_t n = 0, max = pr_config(pr)->n_grants + pr_n_grants(pr);
+        _cleanup_free_ const char **paths = calloc(max ? max : 1, sizeof *paths); /* in their order */
         _cleanup_free_ PathAt *at = calloc(max ? max : 1, sizeof *at);
         _cleanup_free_ bool *keep = calloc(max ? max : 1, sizeof *keep);
         const char *root = NULL;
         char **out = NULL;
 
-        if (!at || !keep)
+        if (!paths || !at || !keep)
                 goto oom;
         for (size_t i = 0; i < pr_config(pr)->n_grants; i++) {
                 const GrantConf *g = pr_config(pr)->grants[i];
                 if (g->all_nodes || nodemask_test(&g->nodes, node))
-                        at[n] = (PathAt){ g->cgroup, n }, n++;
+                        paths[n++] = g->cgroup;
         }
         for (size_t i = 0; i < pr_n_grants(pr); i++)
                 if (nodemask_test(&pr_grants(pr)[i]->nodes, node))
-                        at[n] = (PathAt){ pr_grants(pr)[i]->cgroup, n }, n++;
+                        paths[n++] = pr_grants(pr)[i]->cgroup;
         if (n == 0)
                 return NULL;
+        for (size_t i = 0; i < n; i++)
+                at[i] = (PathAt){ paths[i], i };
         qsort(at, n, sizeof *at, path_at_order);
         for (size_t i = 0; i < n; i++) {
                 if (root && cgroup_path_covers(root, at[i].path))
@@ -87,13 +85,12 @@ char **pressure_node_cgroups(Pressure *pr, unsigned node) {
                 keep[at[i].index] = true;
                 root = at[i].path;
         }
-        qsort(at, n, sizeof *at, path_at_index);
         for (size_t i = 0; i < n; i++) {
                 char *dir;
 
                 if (!keep[i])
                         continue;
-                if (asprintf(&dir, CGROUP_ROOT "%s", at[i].path) < 0)
+                if (asprintf(&dir, CGROUP_ROOT "%s", paths[i]) < 0)
                         goto oom;
                 if (strv_push(&out, dir) < 0) {
                         free(dir);
