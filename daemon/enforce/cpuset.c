@@ -968,7 +968,8 @@ static int pass_end(CpusetWall *w, int r) {
         return (int) w->stats.errors;
 }
 
-/* A pass in slices stops where it is (a whole pass replaces it); returns who waited for it. */
+/* A pass in slices stops where it is (it ended, or a whole pass replaces it); returns who waited
+ * for it, no longer told by the wall. */
 static CpusetPassDone pass_cancel(CpusetWall *w, void **ret_userdata) {
         CpusetPassDone done = w->pass_done;
 
@@ -1019,12 +1020,7 @@ static int on_pass_slice(sd_event_source *s, void *userdata) {
         if (more)
                 return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         r = pass_end(w, w->pass_walk.ret);
-        walk_clear(&w->pass_walk);
-        w->pass_running = false;
-        done = w->pass_done;
-        done_userdata = w->pass_userdata;
-        w->pass_done = NULL;
-        w->pass_userdata = NULL;
+        done = pass_cancel(w, &done_userdata); /* the walk is over: what is left of it goes */
         if (done)
                 done(r, done_userdata);
         return 0;
@@ -1055,21 +1051,14 @@ int cpuset_wall_apply_sliced(CpusetWall *w, const CpusetInput *in, int64_t prior
         w->pass_done = done;
         w->pass_userdata = userdata;
         r = sd_event_source_set_enabled(w->pass_source, SD_EVENT_ONESHOT);
-        if (r < 0) { /* no slices: the pass here, at once */
+        if (r < 0) { /* no slices: the pass here, at once, and nobody called back */
                 while (walk_step(w, &w->pass_walk))
                         ;
                 r = pass_end(w, w->pass_walk.ret);
-                walk_clear(&w->pass_walk);
-                w->pass_running = false;
-                w->pass_done = NULL;
-                w->pass_userdata = NULL;
+                (void) pass_cancel(w, &old_userdata);
                 return r;
         }
         return 1;
-}
-
-bool cpuset_wall_passing(const CpusetWall *w) {
-        return w->pass_running;
 }
 
 /*

@@ -67,8 +67,6 @@ int cpuset_wall_apply(CpusetWall *w, const CpusetInput *in);
 typedef void (*CpusetPassDone)(int errors, void *userdata);
 int cpuset_wall_apply_sliced(CpusetWall *w, const CpusetInput *in, int64_t priority, CpusetPassDone done,
                              void *userdata);
-/* A pass in slices is under way. */
-bool cpuset_wall_passing(const CpusetWall *w);
 /*
  * The same after grants on the cgroups in changed (paths) came or went, the
  * SPM nodes unchanged (otherwise it is cpuset_wall_apply()): only what those
