@@ -70,7 +70,7 @@ static void test_fixture(void **state) {
         snprintf(root, sizeof root, "%s/sysfs/nvdimm-hmat-6.12", fixtures);
         assert_int_equal(topology_discover_nodes_at(root, &t), 0);
         assert_int_equal(demotion_target_spm(t, &spm), 1);
-        assert_int_equal(kernel_demotion_get(root, &on), 0);
+        assert_int_equal(kernel_demotion_get(root, NULL, &on), 0);
         assert_false(on);
 }
 
@@ -87,23 +87,23 @@ static void test_get_set(void **state) {
 
         (void) state;
         assert_non_null(mkdtemp(dir));
-        assert_int_equal(kernel_demotion_get(dir, &on), -ENOENT); /* a kernel without demotion */
+        assert_int_equal(kernel_demotion_get(dir, NULL, &on), -ENOENT); /* a kernel without demotion */
         snprintf(cmd, sizeof cmd, "mkdir -p '%s/sys/kernel/mm/numa'", dir);
         assert_int_equal(system(cmd), 0);
         snprintf(p, sizeof p, "%s/sys/kernel/mm/numa/demotion_enabled", dir);
 
         write_file(p, "true\n");
-        assert_int_equal(kernel_demotion_get(dir, &on), 0);
+        assert_int_equal(kernel_demotion_get(dir, NULL, &on), 0);
         assert_true(on);
         assert_int_equal(kernel_demotion_set(dir, false), 0);
-        assert_int_equal(kernel_demotion_get(dir, &on), 0);
+        assert_int_equal(kernel_demotion_get(dir, NULL, &on), 0);
         assert_false(on);
 
         write_file(p, "1\n"); /* older kernels */
-        assert_int_equal(kernel_demotion_get(dir, &on), 0);
+        assert_int_equal(kernel_demotion_get(dir, NULL, &on), 0);
         assert_true(on);
         write_file(p, "maybe\n");
-        assert_int_equal(kernel_demotion_get(dir, &on), -EBADMSG);
+        assert_int_equal(kernel_demotion_get(dir, NULL, &on), -EBADMSG);
 
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         assert_int_equal(system(cmd), 0);

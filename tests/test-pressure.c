@@ -256,7 +256,7 @@ static PressureSample cram_sample(const char *tree, bool use_balloon, uint64_t *
         assert_non_null(fixtures);
         snprintf(root, sizeof root, "%s/cram/%s", fixtures, tree);
         /* 1: the kernel counts the balloon (spmd reads vmstat again), 0: it does not (never again) */
-        assert_int_equal(topology_node_memory_at(root, 1, &s.size, &s.free, &balloon),
+        assert_int_equal(topology_node_memory_at(root, 1, NULL, &s.size, &s.free, &balloon),
                          strncmp(tree, "no-counter", 10) == 0 ? 0 : 1);
         *nominal = pressure_nominal_size(*nominal, s.size, use_balloon ? balloon : 0);
         s.nominal = *nominal;
@@ -274,7 +274,7 @@ static void test_cram_capacity_lost(void **state) {
         s = cram_sample("balloon-6G", true, &nominal);
         assert_int_equal(s.size, 10 * GIB);
         assert_int_equal(nominal, 16 * GIB);
-        assert_int_equal(topology_node_memory_at("/nonexistent", 1, &s.size, &s.free, NULL), -ENOENT);
+        assert_int_equal(topology_node_memory_at("/nonexistent", 1, NULL, &s.size, &s.free, NULL), -ENOENT);
 
         /* a fresh reading at each balloon size, the kernel counting the balloon's pages */
         const struct {

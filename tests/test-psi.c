@@ -73,7 +73,7 @@ static void test_real_trigger(void **state) {
                 printf("SKIP: no /proc/pressure/memory on this kernel\n");
                 skip();
         }
-        assert_int_equal(psi_read_some_total("/proc/pressure/memory", &t), 0);
+        assert_int_equal(psi_read_some_total("/proc/pressure/memory", NULL, &t), 0);
         fd = psi_open_trigger("/proc/pressure/memory", 150 * MS, 1000 * MS);
         if (fd == -EPERM || fd == -EACCES) {
                 printf("SKIP: triggers need privileges here (%s)\n", strerror(-fd));
@@ -88,7 +88,7 @@ static void test_real_trigger(void **state) {
         /* a window the kernel refuses in any case (it takes 500 ms .. 10 s) */
         fd = psi_open_trigger("/proc/pressure/memory", 100 * MS, 20000 * MS);
         assert_int_equal(fd, -EINVAL);
-        assert_int_equal(psi_read_some_total("/nonexistent/memory.pressure", &t), -ENOENT);
+        assert_int_equal(psi_read_some_total("/nonexistent/memory.pressure", NULL, &t), -ENOENT);
 }
 
 int main(void) {

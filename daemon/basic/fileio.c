@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -15,4 +20,62 @@ int read_one_line(const char *path, char *buf, size_t len) {
                 return ferror(f) ? -EIO : -ENODATA;
         buf[strcspn(buf, "\n")] = '\0';
         return 0;
+}
+
+void held_file_close(HeldFile *h) {
+        if (!h || !h->path)
+                return;
+        (void) close(h->fd);
+        h->path = mfree(h->path);
+        h->fd = -EBADF;
+}
+
+static int held_file_open(HeldFile *h, const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        h->path = strdup(path);
+        if (!h->path) {
+                (void) close(fd);
+                return -ENOMEM;
+        }
+        h->fd = fd;
+        return 0;
+}
+
+ssize_t held_file_read(HeldFile *h, const char *path, char *buf, size_t len) {
+        HeldFile once = {};
+        ssize_t n;
+        int r;
+
+        assert(path);
+        assert(buf);
+        assert(len > 0);
+
+        if (!h)
+                h = &once;
+        if (h->path && strcmp(h->path, path) != 0)
+                held_file_close(h);
+        for (;;) {
+                bool fresh = !h->path;
+
+                if (fresh) {
+                        r = held_file_open(h, path);
+                        if (r < 0)
+                                return r;
+                }
+                n = pread(h->fd, buf, len - 1, 0);
+                if (n >= 0)
+                        break;
+                r = -errno;
+                held_file_close(h);
+                if (fresh)
+                        return r;
+                /* the held one failed (removed with its node or cgroup): open the path again, once */
+        }
+        buf[n] = '\0';
+        if (h == &once)
+                held_file_close(h);
+        return n;
 }

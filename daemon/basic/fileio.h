@@ -2,7 +2,30 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The first line of the file at path, without its newline, in buf (cut at len - 1 bytes: the
  * sysfs values read this way are short). 0, or a negative errno (-ENODATA: the file is empty). */
 int read_one_line(const char *path, char *buf, size_t len);
+
+/*
+ * A kernel file read again and again (a node's meminfo, a PSI file, a sysfs switch sampled each
+ * second): held open and read from its start with pread(), which makes sysfs, procfs and cgroupfs
+ * format it anew, so that a sample costs one system call instead of open, read and close, and no
+ * path walk (each walk runs the LSM's inode hooks on every component). A zeroed HeldFile holds
+ * nothing. Not for files that are replaced by a rename (an operator's file): the held one would be
+ * the old one.
+ */
+typedef struct HeldFile {
+        char *path; /* NULL: nothing held */
+        int fd;
+} HeldFile;
+
+/* path's contents from its start in buf (NUL-terminated, cut at len - 1 bytes): the bytes read, or
+ * a negative errno. h (may be NULL: opened and closed for this read) keeps the file open for the
+ * next read; a held file that fails to read (-ENODEV: it was removed, a node or cgroup that went)
+ * is opened again once, and a path that differs from the held one is opened in its place. */
+ssize_t held_file_read(HeldFile *h, const char *path, char *buf, size_t len);
+
+/* Close what h holds; h holds nothing after. */
+void held_file_close(HeldFile *h);

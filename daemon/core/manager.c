@@ -384,7 +384,7 @@ void manager_check_kernel_demotion(Manager *m) {
                 return;
         manager_spm_nodes(m, &spm);
         node = nodemask_empty(&spm) ? -1 : demotion_target_spm(m->topology, &spm);
-        if (node < 0 || kernel_demotion_get("", &on) < 0 || !on) {
+        if (node < 0 || kernel_demotion_get("", &m->demotion_file, &on) < 0 || !on) {
                 if (node < 0)
                         m->kernel_demotion_said = DEMOTION_SAID_NONE; /* a later route is said again */
                 return;
@@ -1534,6 +1534,7 @@ Manager *manager_free(Manager *m) {
         m->trim_source = sd_event_source_disable_unref(m->trim_source);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
+        held_file_close(&m->demotion_file);
         free(m->struct_ops_state);
         free(m->struct_ops_detail);
         free(m->struct_ops_name);

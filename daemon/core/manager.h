@@ -36,6 +36,7 @@ typedef struct Manager {
         char *wall_reason;  /* why the cpuset layer is unavailable */
         bool wall_through_systemd; /* the walls on systemd's units go through it (cpuset-systemd.c) */
         int kernel_demotion_said;  /* the last state of the kernel's demotion route logged (manager.c) */
+        HeldFile demotion_file;    /* /sys/kernel/mm/numa/demotion_enabled, read each second */
         sd_bus *systemd_bus;            /* to systemd, for its units' AllowedMemoryNodes= */
 
         BpfObserver *observer;          /* NULL when Observe=no or unavailable */

@@ -41,7 +41,7 @@
 #define PSI_READ_HERE_MAX 4 /* granted cgroups whose memory.pressure is read on the loop, not the thread */
 
 int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
-        return topology_node_memory_at("", node, size, free_bytes, NULL);
+        return topology_node_memory_at("", node, NULL, size, free_bytes, NULL);
 }
 
 /* The ratio a driver exposes; 0 when there is no source, -errno (logged once per streak) when it fails. */
@@ -276,6 +276,7 @@ static void psi_watch_clear(Pressure *pr, PsiWatch *w) {
                         psi_close_later(pr, fd);
         }
         w->trigger = sd_event_source_disable_unref(w->trigger);
+        held_file_close(&w->file);
         w->cgroup = mfree(w->cgroup);
         w->path = mfree(w->path);
 }
@@ -432,7 +433,7 @@ static void psi_job_run(WorkerJob *job) {
 
         j->at = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < j->n; i++)
-                j->results[i] = psi_read_some_total(j->paths[i], &j->totals[i]);
+                j->results[i] = psi_read_some_total(j->paths[i], NULL, &j->totals[i]);
 }
 
 static void psi_job_free(WorkerJob *job) {
@@ -485,7 +486,7 @@ static void psi_read_now(Pressure *pr) {
                 if (!w)
                         continue;
                 /* read first: as arguments of one call, total could be taken before the read set it */
-                r = psi_read_some_total(w->path, &total);
+                r = psi_read_some_total(w->path, &w->file, &total);
                 psi_watch_fold(w, pr_config(pr), r, total, now);
         }
 }
@@ -554,7 +555,7 @@ static void sample_all(Pressure *pr) {
                 char why[160];
 
                 uint64_t balloon = 0;
-                int r = topology_node_memory_at("", np->node, &s.size, &s.free,
+                int r = topology_node_memory_at("", np->node, &np->meminfo, &s.size, &s.free,
                                                 np->balloon_counted < 0 ? NULL : &balloon);
                 if (r < 0)
                         s.size = 0; /* the node went away: its device is being released */
@@ -746,6 +747,7 @@ void pressure_follow(Pressure *pr) {
         for (size_t i = 0; i < pr->n_nodes; i++) {
                 unwatch_ratio(&pr->nodes[i]);
                 node_activity_clear(&pr->nodes[i]);
+                held_file_close(&pr->nodes[i].meminfo);
                 free(pr->nodes[i].ratio_path);
         }
         free(pr->nodes);
@@ -824,6 +826,7 @@ Pressure *pressure_free(Pressure *pr) {
         for (size_t i = 0; i < pr->n_nodes; i++) {
                 unwatch_ratio(&pr->nodes[i]);
                 node_activity_clear(&pr->nodes[i]);
+                held_file_close(&pr->nodes[i].meminfo);
                 free(pr->nodes[i].ratio_path);
         }
         psi_drop_all(pr);

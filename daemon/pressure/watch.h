@@ -78,6 +78,7 @@ typedef struct NodeActivity {
 /* One SPM node's pressure as spmd follows it. */
 typedef struct NodePressure {
         unsigned node;
+        HeldFile meminfo;       /* its nodeN/meminfo, read each second */
         char *ratio_path;       /* CompressionRatioPath= of the [Device] behind it, or NULL */
         uint64_t physical;      /* PhysicalCapacity= of that [Device]; 0 = not compressed / unknown */
         uint64_t nominal;       /* its capacity before a balloon took any (pressure_nominal_size()) */
@@ -101,6 +102,7 @@ typedef struct NodePressure {
 typedef struct PsiWatch {
         char *cgroup;           /* the cgroup directory; NULL for the system (/proc/pressure/memory) */
         char *path;             /* its memory.pressure */
+        HeldFile file;          /* path, when read on the loop (psi_read_now()) */
         sd_event_source *trigger; /* EPOLLPRI on the trigger's fd; NULL when the kernel refused one */
         PsiHistory history;
         uint32_t share;         /* "some" stall over PsiWindow=, permyriad */

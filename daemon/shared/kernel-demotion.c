@@ -46,22 +46,17 @@ static int path_of(const char *root, char *buf, size_t len) {
         return (size_t) snprintf(buf, len, "%s%s", root, DEMOTION_ENABLED) < len ? 0 : -ENAMETOOLONG;
 }
 
-int kernel_demotion_get(const char *root, bool *ret) {
-        char p[4096], buf[16] = {};
+int kernel_demotion_get(const char *root, HeldFile *held, bool *ret) {
+        char p[4096], buf[16];
         ssize_t n;
-        int fd, r;
+        int r;
 
         r = path_of(root, p, sizeof p);
         if (r < 0)
                 return r;
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof buf - 1);
-        r = n < 0 ? -errno : 0;
-        close(fd);
-        if (r < 0)
-                return r;
+        n = held_file_read(held, p, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
         /* "true"/"false"; older kernels print 1/0 */
         if (buf[0] == 't' || buf[0] == '1' || buf[0] == 'y')
                 *ret = true;

@@ -11,6 +11,7 @@
  */
 #include <stdbool.h>
 
+#include "fileio.h"
 #include "nodemask.h"
 #include "topology.h"
 
@@ -19,6 +20,7 @@
  * distances), or not in T at all (onlined since T was read). -1: none. */
 int demotion_target_spm(const Topology *t, const NodeMask *spm);
 
-/* ROOT prefixes /sys (tests); "" for the machine's. -ENOENT without the attribute (no demotion). */
-int kernel_demotion_get(const char *root, bool *ret);
+/* ROOT prefixes /sys (tests); "" for the machine's. -ENOENT without the attribute (no demotion).
+ * held (may be NULL) keeps the attribute open between reads (fileio.h): it is read each second. */
+int kernel_demotion_get(const char *root, HeldFile *held, bool *ret);
 int kernel_demotion_set(const char *root, bool on);

@@ -24,17 +24,12 @@ int psi_parse_some_total(const char *buf, uint64_t *ret) {
         return 0;
 }
 
-int psi_read_some_total(const char *path, uint64_t *ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+int psi_read_some_total(const char *path, HeldFile *held, uint64_t *ret) {
         char buf[512];
-        ssize_t n;
+        ssize_t n = held_file_read(held, path, buf, sizeof buf);
 
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof buf - 1);
         if (n < 0)
-                return -errno;
-        buf[n] = '\0';
+                return (int) n;
         return psi_parse_some_total(buf, ret);
 }
 

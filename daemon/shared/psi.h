@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fileio.h"
+
 #define PSI_HISTORY 128
 #define PSI_MIN_SPACING_USEC (100 * 1000)
 
@@ -30,8 +32,8 @@ typedef struct PsiHistory {
 
 /* The "some" total= from the contents of a pressure file; -EBADMSG when there is none. */
 int psi_parse_some_total(const char *buf, uint64_t *ret);
-/* Read path's some total=; -errno. */
-int psi_read_some_total(const char *path, uint64_t *ret);
+/* Read path's some total=; -errno. held (may be NULL) keeps the file open between reads (fileio.h). */
+int psi_read_some_total(const char *path, HeldFile *held, uint64_t *ret);
 #define PSI_UNPRIVILEGED_WINDOW_USEC (2000 * 1000)
 
 /* Open path with a trigger at stall_usec per window_usec (500 ms .. 10 s; without CAP_SYS_RESOURCE

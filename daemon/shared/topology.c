@@ -460,32 +460,42 @@ Topology *topology_free(Topology *t) {
         return NULL;
 }
 
-int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, uint64_t *free_bytes,
-                            uint64_t *balloon) {
-        char p[PATH_MAX], line[256];
+int topology_node_memory_at(const char *root, unsigned node, HeldFile *meminfo, uint64_t *total,
+                            uint64_t *free_bytes, uint64_t *balloon) {
+        _cleanup_free_ char *p = NULL;
+        char buf[256], line[256];
         uint64_t kb, pages;
         bool got_total = false, got_free = false, counted = false;
+        ssize_t k;
         FILE *f;
 
-        snprintf(p, sizeof p, "%s/sys/devices/system/node/node%u/meminfo", root, node);
-        f = fopen(p, "re");
-        if (!f)
-                return -errno;
+        assert(root);
+        assert(total);
+        assert(free_bytes);
+
+        if (asprintf(&p, "%s/sys/devices/system/node/node%u/meminfo", root, node) < 0)
+                return -ENOMEM;
         /* the kernel's first two lines: read no further than them (sampled each second) */
-        while (!(got_total && got_free) && fgets(line, sizeof line, f)) {
+        k = held_file_read(meminfo, p, buf, sizeof buf);
+        if (k < 0)
+                return (int) k;
+        for (const char *l = buf; *l && !(got_total && got_free);) {
                 unsigned n;
-                if (sscanf(line, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
+                if (sscanf(l, "Node %u MemTotal: %" SCNu64 " kB", &n, &kb) == 2)
                         *total = kb * 1024, got_total = true;
-                else if (sscanf(line, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
+                else if (sscanf(l, "Node %u MemFree: %" SCNu64 " kB", &n, &kb) == 2)
                         *free_bytes = kb * 1024, got_free = true;
+                l = strchrnul(l, '\n');
+                l += *l == '\n';
         }
-        fclose(f);
         if (!got_total || !got_free)
                 return -EBADMSG;
         if (!balloon)
                 return 0;
         *balloon = 0;
-        snprintf(p, sizeof p, "%s/sys/devices/system/node/node%u/vmstat", root, node);
+        p = mfree(p);
+        if (asprintf(&p, "%s/sys/devices/system/node/node%u/vmstat", root, node) < 0)
+                return -ENOMEM;
         f = fopen(p, "re");
         if (!f)
                 return 0;

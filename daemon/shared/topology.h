@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fileio.h"
 #include "nodemask.h"
 
 typedef struct NodeInfo {
@@ -101,14 +102,15 @@ static inline void topology_freep(Topology **t) {
 
 const NodeInfo *topology_node(const Topology *t, int id);
 /*
- * Node node's MemTotal and MemFree (nodeN/meminfo) under root ("" for the running system), and the
+ * Node node's MemTotal and MemFree (nodeN/meminfo) under root ("" for the running system; meminfo,
+ * which may be NULL, keeps the file open between reads: fileio.h), and the
  * bytes its balloon holds (nodeN/vmstat nr_balloon_pages; 0 where the kernel does not count them).
  * balloon may be NULL (nodeN/vmstat is not read: a kernel without the counter has it for good,
  * and it is the larger of the two files to read each second). 1 when the balloon was counted, 0
  * when not (or not asked for), -errno when the node is gone, -EBADMSG when meminfo lacks the two.
  */
-int topology_node_memory_at(const char *root, unsigned node, uint64_t *total, uint64_t *free_bytes,
-                            uint64_t *balloon);
+int topology_node_memory_at(const char *root, unsigned node, HeldFile *meminfo, uint64_t *total,
+                            uint64_t *free_bytes, uint64_t *balloon);
 
 /*
  * Pages of node's zones waiting in the per-CPU free lists (/proc/zoneinfo under root, the pagesets'

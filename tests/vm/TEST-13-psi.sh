@@ -93,22 +93,47 @@ testcase_level_recovers() {
 }
 
 # spmd's open PSI triggers (fds on a memory.pressure file)
+# spmd's descriptors on memory.pressure files of KIND: "trigger" (opened read-write: the kernel's
+# trigger) or "read" (read-only: a file held open for the samples read on the loop)
+pressure_fds() {
+        local pid fd flags n=0
+        pid=$(cat /tmp/spmd.pid)
+        for fd in /proc/"$pid"/fd/*; do
+                case $(readlink "$fd" 2>/dev/null) in *memory.pressure) ;; *) continue ;; esac
+                flags=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null || true)
+                [ -n "$flags" ] || continue
+                if (((8#$flags & 3) == 2)); then
+                        [ "$1" = trigger ] && n=$((n + 1))
+                else
+                        [ "$1" = read ] && n=$((n + 1))
+                fi
+        done
+        echo "$n"
+}
+
 n_triggers() {
-        ls -l "/proc/$(cat /tmp/spmd.pid)/fd" | grep -c 'memory.pressure$' || true
+        pressure_fds trigger
 }
 
 testcase_ended_grants_triggers_are_closed() {
-        local before
+        local before reads
         before=$(n_triggers)
         [ "$before" -ge 1 ] # /jobs/thrash's
-        # a grant that comes and goes: its cgroup gets a trigger while it holds the node ...
+        reads=$(pressure_fds read) # a few granted cgroups' files are held open and read on the loop
+        [ "$reads" -ge 1 ]
+        # a grant that comes and goes: its cgroup gets a trigger while it holds the node, and its
+        # file is held for the samples ...
         "$SPMCTL" run --node 1 -- sleep 5 &
         for _ in $(seq 100); do [ "$(n_triggers)" -gt "$before" ] && break; sleep 0.1; done
         [ "$(n_triggers)" -eq $((before + 1)) ]
+        for _ in $(seq 30); do [ "$(pressure_fds read)" -gt "$reads" ] && break; sleep 0.1; done
+        [ "$(pressure_fds read)" -eq $((reads + 1)) ]
         wait $!
-        # ... and loses it when the grant ends (closed in spmd's trigger thread, not on its loop)
+        # ... and loses both when the grant ends (the trigger closed in spmd's trigger thread, not on
+        # its loop)
         for _ in $(seq 100); do [ "$(n_triggers)" -le "$before" ] && break; sleep 0.1; done
         [ "$(n_triggers)" -eq "$before" ]
+        [ "$(pressure_fds read)" -eq "$reads" ]
         # a new PsiWarn= takes new triggers: the old ones are all closed
         sed -i 's/^PsiWarn=5%/PsiWarn=6%/' "$CONF"
         spmd_reload
