@@ -225,11 +225,17 @@ static StateJob *state_job_new(Broker *b) {
 static void broker_state_written(Broker *b, const StateJob *j);
 
 /* DIR is on a filesystem in memory (tmpfs, as the default /run/spmd, or ramfs): fsync() returns at
- * once there. */
-static bool dir_in_memory(const char *dir) {
+ * once there. Looked at once per StateDirectory=, not on each write. */
+static bool dir_in_memory(Broker *b, const char *dir) {
         struct statfs sfs;
 
-        return statfs(dir, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+        if (!b->state_dir_seen || strcmp(b->state_dir_seen, dir) != 0) {
+                free(b->state_dir_seen);
+                b->state_dir_seen = strdup(dir); /* NULL (no memory): looked at again next time */
+                b->state_in_memory = statfs(dir, &sfs) == 0 &&
+                                     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+        }
+        return b->state_in_memory;
 }
 
 /* Write J here, on the loop, and take its result in. */
@@ -256,7 +262,7 @@ static void broker_state_write(Broker *b) {
                 broker_state_written(b, &failed);
                 return;
         }
-        if (dir_in_memory(j->dir))
+        if (dir_in_memory(b, j->dir))
                 r = -EOPNOTSUPP; /* nothing waits for a disk: a hop to the thread would cost more */
         else if (!b->state_writer)
                 r = -ENODEV;
@@ -1556,6 +1562,7 @@ Broker *broker_free(Broker *b) {
         free(b->grants);
         strv_free(b->grant_labels);
         sd_event_source_disable_unref(b->limit_source);
+        free(b->state_dir_seen);
         free(b);
         return NULL;
 }

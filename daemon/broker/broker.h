@@ -58,6 +58,8 @@ typedef struct Broker {
         uint64_t state_gen;             /* changes of the grants, counted */
         uint64_t state_saved_gen;       /* ... the last one on disk */
         bool state_dirty;               /* changed while a write ran: write again when it ends */
+        char *state_dir_seen;           /* the StateDirectory= state_in_memory was found for */
+        bool state_in_memory;           /* ... on tmpfs or ramfs (written on the loop) */
         struct CallWaiter *state_waiters; /* RequestAccess calls whose grants wait to be recorded */
         size_t n_state_waiters;
         LogRateLimit refusal_log;       /* RequestAccess refusals */

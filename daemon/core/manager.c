@@ -295,6 +295,14 @@ static void on_grant_appeared(const char *path, void *userdata) {
 
 static void on_reload_wall_pass(int errors, void *userdata);
 
+/* A pass over the walls ended: what it did (VERBOSE), then the BPF maps, after the wall, whose pass
+ * made the grants' cgroups. SPM: the SPM nodes it walled, NULL for those of now. */
+static void wall_pass_done(Manager *m, const NodeMask *spm, bool verbose) {
+        if (verbose)
+                manager_log_wall(m);
+        manager_sync_bpf_maps(m, spm);
+}
+
 /* SLICED: a full pass in slices (a reload's), 1 while it runs; its end comes to on_reload_wall_pass(). */
 static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, const char *changed, bool sliced) {
         _cleanup_free_ CpusetGrant *grants = NULL;
@@ -354,9 +362,7 @@ static int apply_enforcement(Manager *m, const NodeMask *spm, bool verbose, cons
                         return 1; /* the log and the BPF maps when it ends */
         } else
                 r = cpuset_wall_apply(m->wall, &in);
-        if (verbose)
-                manager_log_wall(m);
-        manager_sync_bpf_maps(m, &in.spm); /* after the wall: the grants' cgroups exist now */
+        wall_pass_done(m, &in.spm, verbose);
         return r > 0 ? -EIO : r;
 }
 
@@ -1163,8 +1169,7 @@ static void reload_continue(Manager *m) {
 static void on_reload_wall_pass(int errors, void *userdata) {
         Manager *m = userdata;
 
-        manager_log_wall(m);
-        manager_sync_bpf_maps(m, NULL); /* after the wall: the grants' cgroups exist now */
+        wall_pass_done(m, NULL, true);
         manager_check_kernel_demotion(m);
         log_debug("%s took %.1f ms in slices%s.", reload_step_names[RELOAD_ENFORCEMENT],
                   (double) (now_usec(CLOCK_MONOTONIC) - m->reload_pass_usec) / 1e3,
