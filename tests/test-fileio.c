@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A file held open and read from its start again (the once-a-second samples): fresh contents each
- * read, one open, a failed held file opened again, a new path in its place, nothing left open. */
+/* The file I/O every layer uses: a value's line, a value written in one write() and what the
+ * kernel says of it, and a file held open and read from its start again (the once-a-second
+ * samples): fresh contents each read, one open, a failed held file opened again, a new path in its
+ * place, nothing left open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,8 +151,47 @@ static void test_other_path_and_none(void **state) {
         assert_int_equal(open_fds(), before);
 }
 
+/* One line of a file; an empty file is -ENODATA, a long line cut. */
+static void test_read_one_line(void **state) {
+        char p[128], buf[8];
+
+        (void) state;
+        snprintf(p, sizeof p, "%s/line", dir);
+        put(p, "0-1\nsecond\n");
+        assert_int_equal(read_one_line(p, buf, sizeof buf), 0);
+        assert_string_equal(buf, "0-1");
+        put(p, "");
+        assert_int_equal(read_one_line(p, buf, sizeof buf), -ENODATA);
+        put(p, "0123456789\n");
+        assert_int_equal(read_one_line(p, buf, sizeof buf), 0);
+        assert_string_equal(buf, "0123456");
+        assert_int_equal(read_one_line("/nonexistent/file", buf, sizeof buf), -ENOENT);
+}
+
+/* A value written whole; truncating only when asked; no file made; the kernel's refusal returned. */
+static void test_write_one_value(void **state) {
+        char p[128], buf[32];
+
+        (void) state;
+        snprintf(p, sizeof p, "%s/value-w", dir);
+        put(p, "0-1\n");
+        assert_int_equal(write_one_value(p, "3", 0), 0); /* as sysfs would take it: over the old */
+        assert_int_equal(read_one_line(p, buf, sizeof buf), 0);
+        assert_string_equal(buf, "3-1");
+        assert_int_equal(write_one_value(p, "3", WRITE_TRUNCATE), 0);
+        assert_int_equal(read_one_line(p, buf, sizeof buf), 0);
+        assert_string_equal(buf, "3");
+        snprintf(p, sizeof p, "%s/absent", dir);
+        assert_int_equal(write_one_value(p, "1", 0), -ENOENT);
+        assert_int_equal(access(p, F_OK), -1);
+        /* what the kernel refuses comes back from the write */
+        assert_int_equal(write_one_value("/proc/self/oom_score_adj", "not a number", 0), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_read_one_line),
+                cmocka_unit_test(test_write_one_value),
                 cmocka_unit_test(test_held_reads_again),
                 cmocka_unit_test(test_kernel_file_formatted_anew),
                 cmocka_unit_test(test_failed_held_file_opened_again),

@@ -12,14 +12,43 @@
 #include "macro.h"
 
 int read_one_line(const char *path, char *buf, size_t len) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
 
-        if (!f)
+        assert(path);
+        assert(buf);
+        assert(len > 0);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
                 return -errno;
-        if (!fgets(buf, (int) len, f))
-                return ferror(f) ? -EIO : -ENODATA;
+        n = read(fd, buf, len - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        if (n == 0)
+                return -ENODATA;
         buf[strcspn(buf, "\n")] = '\0';
         return 0;
+}
+
+int write_one_value(const char *path, const char *value, WriteFlags flags) {
+        size_t len;
+        ssize_t n;
+        int fd, r;
+
+        assert(path);
+        assert(value);
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | (flags & WRITE_TRUNCATE ? O_TRUNC : 0));
+        if (fd < 0)
+                return -errno;
+        len = strlen(value);
+        n = write(fd, value, len);
+        r = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
+        if (close(fd) < 0 && r == 0)
+                r = -errno; /* a plain file's delayed error */
+        return r;
 }
 
 void held_file_close(HeldFile *h) {

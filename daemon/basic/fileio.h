@@ -4,9 +4,19 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* The first line of the file at path, without its newline, in buf (cut at len - 1 bytes: the
- * sysfs values read this way are short). 0, or a negative errno (-ENODATA: the file is empty). */
+/* The first line of the file at path, without its newline, in buf, from one read() (cut at len - 1
+ * bytes: the sysfs and cgroupfs values read this way are short). 0, or a negative errno (-ENODATA:
+ * the file is empty). */
 int read_one_line(const char *path, char *buf, size_t len);
+
+typedef enum WriteFlags {
+        WRITE_TRUNCATE = 1 << 0, /* O_TRUNC: a plain file (a test's tree) then holds the value alone */
+} WriteFlags;
+
+/* Write value to the file at path in one write(), as sysfs and cgroupfs take a value per write
+ * (the file must exist). 0, or a negative errno: the write's (what the kernel refused), -EIO when
+ * it took less than the whole value. */
+int write_one_value(const char *path, const char *value, WriteFlags flags);
 
 /*
  * A kernel file read again and again (a node's meminfo, a PSI file, a sysfs switch sampled each

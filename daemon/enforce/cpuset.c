@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cpuset.h"
+#include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -121,43 +122,18 @@ static char *cg_child(const char *path, const char *name) {
 
 static int read_attr(const CpusetWall *w, const char *path, const char *attr, char *buf, size_t len) {
         _cleanup_free_ char *p = cg_path(w, path, attr);
-        ssize_t n;
-        int fd;
+        int r;
 
         if (!p)
                 return -ENOMEM;
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, len - 1);
-        if (n < 0) {
-                n = -errno;
-                close(fd);
-                return (int) n;
-        }
-        close(fd);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-        return 0;
-}
-
-/* Write value to the file at p (thread-safe: the wall's writer calls it too). */
-static int write_file(const char *p, const char *value) {
-        int fd, r = 0;
-
-        fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, value, strlen(value)) < 0)
-                r = -errno;
-        close(fd);
-        return r;
+        r = read_one_line(p, buf, len);
+        return r == -ENODATA ? 0 : r; /* an empty cpuset.mems reads as "" */
 }
 
 static int write_attr(const CpusetWall *w, const char *path, const char *attr, const char *value) {
         _cleanup_free_ char *p = cg_path(w, path, attr);
 
-        return p ? write_file(p, value) : -ENOMEM;
+        return p ? write_one_value(p, value, 0) : -ENOMEM;
 }
 
 /* Is the directory at p gone? Only then is an ENOENT from a file in it nothing to do. */
@@ -205,7 +181,7 @@ static void wall_job_free(WorkerJob *job) {
 
 /* Write X's value; whether a failure is only its cgroup being gone is told apart by the directory. */
 static void wall_write_run(WallWrite *x) {
-        x->result = write_file(x->file, x->value);
+        x->result = write_one_value(x->file, x->value, 0); /* in the writer thread: no shared state */
         if (x->result == -ENOENT) {
                 char *slash = strrchr(x->file, '/');
 

@@ -27,6 +27,7 @@
 #include "act.h"
 #include "demote.h"
 #include "log.h"
+#include "fileio.h"
 #include "parse-util.h"
 #include "worker.h"
 #include "pressure.h"
@@ -46,25 +47,22 @@ int read_node_meminfo(unsigned node, uint64_t *size, uint64_t *free_bytes) {
 
 /* The ratio a driver exposes; 0 when there is no source, -errno (logged once per streak) when it fails. */
 static double read_ratio(NodePressure *np) {
-        char buf[64] = "";
+        char buf[64];
         double v;
-        FILE *f;
+        int r;
 
         if (!np->ratio_path)
                 return 0;
-        f = fopen(np->ratio_path, "re");
-        if (!f || !fgets(buf, sizeof buf, f)) {
+        /* opened each time, not held: the operator's file may be replaced by a rename */
+        r = read_one_line(np->ratio_path, buf, sizeof buf);
+        if (r < 0) {
                 if (!np->ratio_failing)
                         log_warning("Node %u: cannot read its compression ratio from %s (CompressionRatioPath=): "
                                     "%s; the ratio is left out until it reads again.",
-                                    np->node, np->ratio_path, f ? "empty" : strerror(errno));
-                if (f)
-                        fclose(f);
+                                    np->node, np->ratio_path, r == -ENODATA ? "empty" : strerror(-r));
                 np->ratio_failing = true;
                 return 0;
         }
-        fclose(f);
-        buf[strcspn(buf, "\n")] = '\0';
         if (parse_double(buf, &v) < 0 || v <= 0) {
                 if (!np->ratio_failing)
                         log_warning("Node %u: %s reads '%s', not a compression ratio (a positive number); the ratio "

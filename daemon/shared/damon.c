@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,45 +11,25 @@
 #include <unistd.h>
 
 #include "damon.h"
+#include "fileio.h"
 #include "macro.h"
 #include "parse-util.h"
 
 #define KDAMONDS DAMON_ADMIN "/kdamonds"
 
 static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) _printf_(4, 5);
+/* root + a DAMON sysfs path (a few dozen bytes) in a 512-byte buffer: only a root of hundreds of
+ * bytes (a test's mistake; spmd's is "") would not fit. */
 static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
         va_list ap;
-        int n = snprintf(buf, len, "%s", root ? root : "");
+        int n = snprintf(buf, len, "%s", root ? root : ""), k;
 
+        assert(n >= 0 && (size_t) n < len);
         va_start(ap, fmt);
-        vsnprintf(buf + n, len - (size_t) n, fmt, ap);
+        k = vsnprintf(buf + n, len - (size_t) n, fmt, ap);
         va_end(ap);
+        assert(k >= 0 && (size_t) k < len - (size_t) n);
         return buf;
-}
-
-static int read_line(const char *path, char *buf, size_t len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, len - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        return 0;
-}
-
-static int write_str(const char *path, const char *s) {
-        /* O_TRUNC means nothing to sysfs; to a plain file (a test's tree) it means the value is all there is */
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, s, strlen(s)) < 0)
-                return -errno;
-        return 0;
 }
 
 /* Write value to the file fmt names under root; on failure say which file and why in err. */
@@ -57,12 +38,15 @@ static int put(const char *root, char *err, size_t err_len, const char *value, c
 static int put(const char *root, char *err, size_t err_len, const char *value, const char *fmt, ...) {
         char path[512];
         va_list ap;
-        int n = snprintf(path, sizeof path, "%s", root ? root : ""), r;
+        int n = snprintf(path, sizeof path, "%s", root ? root : ""), k, r;
 
+        assert(n >= 0 && (size_t) n < sizeof path); /* as at() */
         va_start(ap, fmt);
-        vsnprintf(path + n, sizeof path - (size_t) n, fmt, ap);
+        k = vsnprintf(path + n, sizeof path - (size_t) n, fmt, ap);
         va_end(ap);
-        r = write_str(path, value);
+        assert(k >= 0 && (size_t) k < sizeof path - (size_t) n);
+        /* O_TRUNC means nothing to sysfs; to a plain file (a test's tree) it means the value is all there is */
+        r = write_one_value(path, value, WRITE_TRUNCATE);
         if (r < 0 && err)
                 snprintf(err, err_len, "writing \"%s\" to %s: %s", value, path + n, strerror(-r));
         return r;
@@ -95,7 +79,7 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
         struct dirent *de;
         int r;
 
-        r = read_line(at(path, sizeof path, root, "/sys/devices/system/memory/block_size_bytes"), buf, sizeof buf);
+        r = read_one_line(at(path, sizeof path, root, "/sys/devices/system/memory/block_size_bytes"), buf, sizeof buf);
         if (r < 0)
                 return r;
         errno = 0;
@@ -111,7 +95,7 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
 
                 if (strncmp(de->d_name, "memory", 6) != 0 || parse_uint64(de->d_name + 6, &id) < 0)
                         continue;
-                if (read_line(at(path, sizeof path, root, "/sys/devices/system/node/node%u/%s/online", node,
+                if (read_one_line(at(path, sizeof path, root, "/sys/devices/system/node/node%u/%s/online", node,
                                  de->d_name),
                               state, sizeof state) < 0 ||
                     strcmp(state, "1") != 0)
@@ -162,7 +146,7 @@ int damon_probe(const char *root, char *why, size_t why_len) {
 static int nr_kdamonds(const char *root) {
         char path[512], buf[32];
         uint64_t n;
-        int r = read_line(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), buf, sizeof buf);
+        int r = read_one_line(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), buf, sizeof buf);
 
         if (r < 0)
                 return r;
@@ -174,7 +158,7 @@ static int nr_kdamonds(const char *root) {
 bool damon_running(const char *root, unsigned k) {
         char path[512], buf[32];
 
-        return read_line(at(path, sizeof path, root, KDAMONDS "/%u/state", k), buf, sizeof buf) == 0 &&
+        return read_one_line(at(path, sizeof path, root, KDAMONDS "/%u/state", k), buf, sizeof buf) == 0 &&
                strcmp(buf, "on") == 0;
 }
 
@@ -182,7 +166,7 @@ int damon_pid(const char *root, unsigned k) {
         char path[512], buf[32];
         uint64_t pid;
 
-        if (read_line(at(path, sizeof path, root, KDAMONDS "/%u/pid", k), buf, sizeof buf) < 0 ||
+        if (read_one_line(at(path, sizeof path, root, KDAMONDS "/%u/pid", k), buf, sizeof buf) < 0 ||
             parse_uint64(buf, &pid) < 0 || pid > INT32_MAX)
                 return 0;
         return (int) pid;
@@ -193,7 +177,7 @@ int damon_stop(const char *root, unsigned k) {
 
         if (!damon_running(root, k))
                 return 0;
-        return write_str(at(path, sizeof path, root, KDAMONDS "/%u/state", k), "off");
+        return write_one_value(at(path, sizeof path, root, KDAMONDS "/%u/state", k), "off", WRITE_TRUNCATE);
 }
 
 static unsigned claimed_before(const char *state_file) {
@@ -264,7 +248,7 @@ void damon_release(const char *root, const char *state_file) {
         for (int k = 0; k < have; k++)
                 (void) damon_stop(root, (unsigned) k);
         if (have > 0)
-                (void) write_str(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), "0");
+                (void) write_one_value(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), "0", WRITE_TRUNCATE);
         if (state_file)
                 (void) unlink(state_file);
 }
@@ -358,7 +342,7 @@ int damon_scheme_applied(const char *root, unsigned k, size_t n, uint64_t *ret_b
                 return r;
         for (size_t i = 0; i < n; i++) {
                 ret_bytes[i] = 0;
-                if ((r = read_line(at(path, sizeof path, root,
+                if ((r = read_one_line(at(path, sizeof path, root,
                                       KDAMONDS "/%u/contexts/0/schemes/%zu/stats/sz_applied", k, i),
                                    buf, sizeof buf)) < 0)
                         return r;
@@ -381,10 +365,10 @@ int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret
                 uint64_t start, end;
                 DamonRange *o;
 
-                if (read_line(at(path, sizeof path, root, "%s/%zu/start", dir, n), buf, sizeof buf) < 0)
+                if (read_one_line(at(path, sizeof path, root, "%s/%zu/start", dir, n), buf, sizeof buf) < 0)
                         break;
                 if (parse_uint64(buf, &start) < 0 ||
-                    read_line(at(path, sizeof path, root, "%s/%zu/end", dir, n), buf, sizeof buf) < 0 ||
+                    read_one_line(at(path, sizeof path, root, "%s/%zu/end", dir, n), buf, sizeof buf) < 0 ||
                     parse_uint64(buf, &end) < 0 || end <= start)
                         return -EINVAL;
                 if (!(o = realloc(out, (n + 1) * sizeof *o)))

@@ -12,6 +12,7 @@
 #include "dax-private.h"
 #include "devices.h"
 #include "log.h"
+#include "fileio.h"
 #include "macro.h"
 
 uint32_t device_private_services(const Config *c, const DeviceConf *d) {
@@ -29,39 +30,23 @@ static int path_at(char *buf, size_t len, const char *root, const char *path) {
 
 static int default_read(void *userdata, const char *root, const char *path, char *buf, size_t len) {
         char p[512];
-        FILE *f;
         int r;
 
         (void) userdata;
         if ((r = path_at(p, sizeof p, root, path)) < 0)
                 return r;
-        f = fopen(p, "re");
-        if (!f)
-                return -errno;
-        if (!fgets(buf, (int) len, f))
-                buf[0] = '\0';
-        r = ferror(f) ? -EIO : 0;
-        fclose(f);
-        buf[strcspn(buf, "\n")] = '\0';
-        return r;
+        r = read_one_line(p, buf, len);
+        return r == -ENODATA ? 0 : r; /* an empty attribute reads as "" */
 }
 
 static int default_write(void *userdata, const char *root, const char *path, const char *value) {
         char p[512];
-        int fd, r;
-        ssize_t n;
+        int r;
 
         (void) userdata;
         if ((r = path_at(p, sizeof p, root, path)) < 0)
                 return r;
-        fd = open(p, O_WRONLY | O_CLOEXEC | (root[0] ? O_TRUNC : 0));
-        if (fd < 0)
-                return -errno;
-        n = write(fd, value, strlen(value)); /* one write: sysfs takes a value per write() */
-        r = n < 0 ? -errno : (size_t) n != strlen(value) ? -EIO : 0;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        return r;
+        return write_one_value(p, value, root[0] ? WRITE_TRUNCATE : 0);
 }
 
 static int read_driver(const char *root, const char *dax, char *buf, size_t len) {

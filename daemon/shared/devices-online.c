@@ -11,6 +11,7 @@
 
 #include "dax-private.h"
 #include "devices.h"
+#include "fileio.h"
 #include "log-libs.h"
 #include "log.h"
 #include "parse-util.h"
@@ -84,17 +85,15 @@ static int set_spm_attribute(const DeviceClaim *claim, const DaxDevInfo *info, c
         if (want == TRISTATE_NO)
                 return 0;
         for (int i = 0; i < 2; i++) {
-                FILE *f;
+                int r;
 
                 if (i == 1 && !info->cxl_region[0])
                         break;
                 if (access(paths[i], F_OK) < 0)
                         continue;
-                f = fopen(paths[i], "we");
-                if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
-                        int r = -errno;
+                r = write_one_value(paths[i], "1\n", 0);
+                if (r < 0)
                         return set_message(ret_message, r, "%s: cannot set %s: %s", claim->dax, paths[i], strerror(-r));
-                }
                 log_debug("%s: set %s", claim->dax, paths[i]);
                 return 1;
         }

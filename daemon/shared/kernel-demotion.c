@@ -70,15 +70,10 @@ int kernel_demotion_get(const char *root, HeldFile *held, bool *ret) {
 int kernel_demotion_set(const char *root, bool on) {
         const char *v = on ? "true" : "false";
         char p[4096];
-        int fd, r;
+        int r;
 
         r = path_of(root, p, sizeof p);
         if (r < 0)
                 return r;
-        fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = write(fd, v, strlen(v)) < 0 ? -errno : 0;
-        close(fd);
-        return r;
+        return write_one_value(p, v, 0);
 }

@@ -7,24 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "reclaim.h"
 
 static int write_reclaim(const char *path, uint64_t bytes, int swappiness) {
-        _cleanup_close_ int fd = -EBADF;
-        char buf[64];
-        int n;
+        char buf[64]; /* a 20-digit count and " swappiness=" with an int fit */
 
         if (swappiness >= 0)
-                n = snprintf(buf, sizeof buf, "%" PRIu64 " swappiness=%d", bytes, swappiness);
+                snprintf(buf, sizeof buf, "%" PRIu64 " swappiness=%d", bytes, swappiness);
         else
-                n = snprintf(buf, sizeof buf, "%" PRIu64, bytes);
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, buf, (size_t) n) < 0)
-                return -errno;
-        return 0;
+                snprintf(buf, sizeof buf, "%" PRIu64, bytes);
+        return write_one_value(path, buf, 0);
 }
 
 int reclaim_cgroup(const char *cgroup_dir, uint64_t bytes, int swappiness) {

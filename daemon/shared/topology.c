@@ -28,16 +28,18 @@
 #define SYSFS_NODE "/sys/devices/system/node"
 #define SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
 
-/* root + path: the live tree when root is "", a recorded one (tests) otherwise. */
+/* root + path: the live tree when root is "", a recorded one (tests) otherwise. The paths are
+ * sysfs's, in PATH_MAX: only a root of thousands of bytes (a caller's mistake) would not fit. */
 _printf_(4, 5) static char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
         size_t k = (size_t) snprintf(buf, len, "%s", root);
         va_list ap;
+        int n;
 
-        if (k >= len)
-                return buf;
+        assert(k < len);
         va_start(ap, fmt);
-        (void) vsnprintf(buf + k, len - k, fmt, ap);
+        n = vsnprintf(buf + k, len - k, fmt, ap);
         va_end(ap);
+        assert(n >= 0 && (size_t) n < len - k);
         return buf;
 }
 
