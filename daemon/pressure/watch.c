@@ -26,14 +26,14 @@
 
 #include "act.h"
 #include "demote.h"
-#include "log.h"
 #include "fileio.h"
+#include "log.h"
 #include "parse-util.h"
-#include "worker.h"
 #include "pressure.h"
 #include "strv.h"
 #include "time-util.h"
 #include "topology.h"
+#include "worker.h"
 #include "watch.h"
 
 #define SAMPLE_USEC (1000 * 1000)
