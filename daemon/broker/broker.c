@@ -1232,18 +1232,17 @@ static int release_grant(sd_bus_message *msg, Broker *b, Grant *g, sd_bus_messag
                                          g->id, (unsigned) g->uid);
         _cleanup_free_ char *cgroup = strdup(g->cgroup);
         char *copy;
+        bool waits;
 
         if (!cgroup)
                 return -ENOMEM;
         /* the end recorded first (the revoke's change answers the waiter), then the wall: a crash
          * in between leaves the grant ended */
         copy = strdup(cgroup);
-        if (!copy || state_wait_next(b, msg, 0, copy) < 0) {
-                broker_revoke(b, g, "released", false); /* cannot wait: walled now, and answered */
-                release_put_in_force(b, msg, cgroup);
-                return 1;
-        }
+        waits = copy && state_wait_next(b, msg, 0, copy) >= 0; /* the waiter takes copy */
         broker_revoke(b, g, "released", false);
+        if (!waits) /* cannot wait: walled now, and answered */
+                release_put_in_force(b, msg, cgroup);
         return 1;
 }
 
