@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,18 +16,25 @@
 
 #define KDAMONDS DAMON_ADMIN "/kdamonds"
 
-static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) _printf_(4, 5);
 /* root + a DAMON sysfs path (a few dozen bytes) in a 512-byte buffer: only a root of hundreds of
  * bytes (a test's mistake; spmd's is "") would not fit. */
-static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
-        va_list ap;
+static const char *vat(char *buf, size_t len, const char *root, const char *fmt, va_list ap) _printf_(4, 0);
+static const char *vat(char *buf, size_t len, const char *root, const char *fmt, va_list ap) {
         int n = snprintf(buf, len, "%s", root ? root : ""), k;
 
         assert(n >= 0 && (size_t) n < len);
-        va_start(ap, fmt);
         k = vsnprintf(buf + n, len - (size_t) n, fmt, ap);
-        va_end(ap);
         assert(k >= 0 && (size_t) k < len - (size_t) n);
+        return buf;
+}
+
+static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) _printf_(4, 5);
+static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vat(buf, len, root, fmt, ap);
+        va_end(ap);
         return buf;
 }
 
@@ -37,14 +43,13 @@ static int put(const char *root, char *err, size_t err_len, const char *value, c
         _printf_(5, 6);
 static int put(const char *root, char *err, size_t err_len, const char *value, const char *fmt, ...) {
         char path[512];
+        size_t n = root ? strlen(root) : 0;
         va_list ap;
-        int n = snprintf(path, sizeof path, "%s", root ? root : ""), k, r;
+        int r;
 
-        assert(n >= 0 && (size_t) n < sizeof path); /* as at() */
         va_start(ap, fmt);
-        k = vsnprintf(path + n, sizeof path - (size_t) n, fmt, ap);
+        vat(path, sizeof path, root, fmt, ap);
         va_end(ap);
-        assert(k >= 0 && (size_t) k < sizeof path - (size_t) n);
         /* O_TRUNC means nothing to sysfs; to a plain file (a test's tree) it means the value is all there is */
         r = write_one_value(path, value, WRITE_TRUNCATE);
         if (r < 0 && err)
@@ -96,8 +101,8 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
                 if (strncmp(de->d_name, "memory", 6) != 0 || parse_uint64(de->d_name + 6, &id) < 0)
                         continue;
                 if (read_one_line(at(path, sizeof path, root, "/sys/devices/system/node/node%u/%s/online", node,
-                                 de->d_name),
-                              state, sizeof state) < 0 ||
+                                     de->d_name),
+                                  state, sizeof state) < 0 ||
                     strcmp(state, "1") != 0)
                         continue;
                 if (n == cap) {
@@ -343,8 +348,8 @@ int damon_scheme_applied(const char *root, unsigned k, size_t n, uint64_t *ret_b
         for (size_t i = 0; i < n; i++) {
                 ret_bytes[i] = 0;
                 if ((r = read_one_line(at(path, sizeof path, root,
-                                      KDAMONDS "/%u/contexts/0/schemes/%zu/stats/sz_applied", k, i),
-                                   buf, sizeof buf)) < 0)
+                                          KDAMONDS "/%u/contexts/0/schemes/%zu/stats/sz_applied", k, i),
+                                       buf, sizeof buf)) < 0)
                         return r;
                 if (parse_uint64(buf, &ret_bytes[i]) < 0)
                         return -EINVAL;

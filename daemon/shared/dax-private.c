@@ -2,7 +2,6 @@
 /* Onlining dax devices as private memory nodes (see dax-private.h). */
 #include <daxctl/libdaxctl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +10,8 @@
 
 #include "dax-private.h"
 #include "devices.h"
-#include "log.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
 
 uint32_t device_private_services(const Config *c, const DeviceConf *d) {
