@@ -100,7 +100,11 @@ pressure_fds() {
         pid=$(cat /tmp/spmd.pid)
         for fd in /proc/"$pid"/fd/*; do
                 case $(readlink "$fd" 2>/dev/null) in *memory.pressure) ;; *) continue ;; esac
-                flags=$(awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null || true)
+                flags=""
+                # read by the shell: a guest slowed by another one runs each fork in tenths of a second
+                while read -r key value; do
+                        [ "$key" = flags: ] && flags=$value
+                done <"/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null || true
                 [ -n "$flags" ] || continue
                 if (((8#$flags & 3) == 2)); then
                         [ "$1" = trigger ] && n=$((n + 1))
@@ -122,12 +126,16 @@ testcase_ended_grants_triggers_are_closed() {
         reads=$(pressure_fds read) # a few granted cgroups' files are held open and read on the loop
         [ "$reads" -ge 1 ]
         # a grant that comes and goes: its cgroup gets a trigger while it holds the node, and its
-        # file is held for the samples ...
-        "$SPMCTL" run --node 1 -- sleep 5 &
+        # file is held for the samples ... The grant lasts until the test ends it (its command
+        # waits on a FIFO): one of fixed length ran out before a slow guest had counted its files
+        rm -f /tmp/grant-end
+        mkfifo /tmp/grant-end
+        "$SPMCTL" run --node 1 -- sh -c 'read -r _ </tmp/grant-end' &
         for _ in $(seq 100); do [ "$(n_triggers)" -gt "$before" ] && break; sleep 0.1; done
         [ "$(n_triggers)" -eq $((before + 1)) ]
         for _ in $(seq 30); do [ "$(pressure_fds read)" -gt "$reads" ] && break; sleep 0.1; done
         [ "$(pressure_fds read)" -eq $((reads + 1)) ]
+        timeout 30 sh -c "echo >/tmp/grant-end"
         wait $!
         # ... and loses both when the grant ends (the trigger closed in spmd's trigger thread, not on
         # its loop)

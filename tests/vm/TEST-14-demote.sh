@@ -185,9 +185,14 @@ testcase_pressure_pauses() {
         demotion_state | grep '^active: DAMON kdamond 1 (pid [0-9]*) watches the SPM nodes for cold pages'
         (! demotion_state | grep 'kdamond 0')
         write_conf no 10%
+        # counted from here: an earlier testcase may have logged kdamond 0's setup more than once
+        # (a changed setup is committed and logged again), so "the second line" can be an old one
+        # and the state is read before the new setup is written
+        starts=$(spmd_log_count 'Demotion to SPM node 1 starts')
+        setups=$(spmd_log_count 'Demotion: DAMON kdamond 0 (pid')
         spmd_reload
-        spmd_wait_log 'Demotion to SPM node 1 starts' 2
-        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid' 2
+        spmd_wait_log 'Demotion to SPM node 1 starts' $((starts + 1))
+        spmd_wait_log 'Demotion: DAMON kdamond 0 (pid' $((setups + 1))
         [ "$(cat "$KD/0/state")" = on ]
 }
 

@@ -169,6 +169,9 @@ vm_run_scenario() {
                         echo "$log" | tail -n 60 | sed 's/^/# /'
                         failed=$((failed + 1))
                         vm_note_leftover_spmd
+                        # last: what a CI log keeps of a run is its end
+                        [ -s /tmp/spmd.log ] && { echo "# the spmd log's last lines:"
+                                                  tail -n 40 /tmp/spmd.log | sed 's/^/#   /'; }
                 fi
                 [ -n "${VM_VERBOSE:-}" ] && echo "$log" | sed 's/^/#   /'
         done
@@ -207,6 +210,10 @@ spmd_wait_log() { # spmd_wait_log PATTERN [N]
         echo "timed out waiting for '$1' in the spmd log:"
         cat /tmp/spmd.log
         return 1
+}
+
+spmd_log_count() { # spmd_log_count PATTERN: lines of the spmd log matching PATTERN so far
+        grep -c -- "$1" /tmp/spmd.log || true
 }
 
 spmd_reload() {
