@@ -25,6 +25,7 @@ struct BpfGuard {
         GuardHandler handler;
         void *userdata;
         BpfU64Set granted; /* what granted_cgroups holds */
+        BpfNodeMask spm;   /* what spm_nodes holds */
 };
 
 static const char *const what_names[SPMD_GUARD_MAX] = {
@@ -154,7 +155,7 @@ int bpf_guard_sync(BpfGuard *g, const uint64_t *granted, size_t n_granted, const
 
         if (r < 0)
                 return r;
-        return bpf_map_set_node_mask(g->skel->maps.spm_nodes, spm);
+        return bpf_map_set_node_mask(g->skel->maps.spm_nodes, &g->spm, spm);
 }
 
 int bpf_guard_protect(BpfGuard *g, const struct spmd_exe_key *inodes, size_t n_inodes, const uint64_t *ids,

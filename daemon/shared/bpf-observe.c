@@ -21,6 +21,7 @@ struct BpfObserver {
         ViolationHandler handler;
         void *userdata;
         BpfU64Set granted;    /* what granted_cgroups holds */
+        BpfNodeMask spm;      /* what spm_nodes holds */
 };
 
 static const char *const syscall_names[SPMD_SYS_MAX] = {
@@ -213,7 +214,7 @@ BpfObserver *bpf_observer_free(BpfObserver *o) {
 }
 
 int bpf_observer_set_spm_nodes(BpfObserver *o, const NodeMask *m) {
-        return bpf_map_set_node_mask(o->skel->maps.spm_nodes, m);
+        return bpf_map_set_node_mask(o->skel->maps.spm_nodes, &o->spm, m);
 }
 
 size_t bpf_observer_object_ids(BpfObserver *o, uint64_t *ids, size_t max) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -113,12 +114,23 @@ int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint
         return r;
 }
 
-int bpf_map_set_node_mask(struct bpf_map *map, const NodeMask *m) {
+int bpf_map_set_node_mask(struct bpf_map *map, BpfNodeMask *last, const NodeMask *m) {
+        bool all = !last || !last->valid;
+
+        assert(map);
+        assert(m);
+        if (last)
+                last->valid = false; /* until every word is written */
         for (uint32_t i = 0; i < SPMD_BPF_MASK_WORDS && i < NODEMASK_WORDS; i++) {
                 uint64_t word = m->bits[i];
+
+                if (!all && last->mask.bits[i] == word)
+                        continue;
                 if (bpf_map__update_elem(map, &i, sizeof i, &word, sizeof word, BPF_ANY) < 0)
                         return -errno;
         }
+        if (last)
+                *last = (BpfNodeMask) { .mask = *m, .valid = true };
         return 0;
 }
 

@@ -31,8 +31,15 @@ void bpf_u64_set_clear(BpfU64Set *s);
 /* As bpf_map_sync_u64_set(), but against what last says the map holds: a grant costs one write,
  * not one per grant. The first call (or one after a failure) does the full sync. */
 int bpf_map_sync_u64_set_cached(struct bpf_map *map, BpfU64Set *last, const uint64_t *ids, size_t n);
-/* An array map of SPMD_BPF_MASK_WORDS u64 words: make it hold the node mask m. */
-int bpf_map_set_node_mask(struct bpf_map *map, const NodeMask *m);
+/* What a node-mask map was last made to hold (valid false: unknown, as when new or a write failed). */
+typedef struct BpfNodeMask {
+        NodeMask mask;
+        bool valid;
+} BpfNodeMask;
+/* An array map of SPMD_BPF_MASK_WORDS u64 words: make it hold the node mask m, writing only the
+ * words that differ from what last says it holds (every word when last is NULL or not valid): a
+ * grant, which changes no SPM node, costs no write instead of one per word. */
+int bpf_map_set_node_mask(struct bpf_map *map, BpfNodeMask *last, const NodeMask *m);
 /* A hash map used as a set of fixed-size keys (value: one byte): make it hold exactly keys[0..n). */
 int bpf_map_sync_key_set(struct bpf_map *map, const void *keys, size_t n, size_t key_size);
 /* The ids of a loaded skeleton's maps (internal ones included) and attached links, as
