@@ -570,17 +570,12 @@ static void broker_arm_limit_check(Broker *b) {
 size_t broker_cpuset_grants(Broker *b, const NodeMask *spm, CpusetGrant *out, size_t max) {
         size_t n = 0;
 
-        b->grant_labels = strv_free(b->grant_labels);
         for (size_t i = 0; i < b->n_grants && n < max; i++) {
-                const Grant *g = b->grants[i];
-                char *label = NULL;
+                Grant *g = b->grants[i];
+                const char *label = grant_label(g); /* formatted once per grant */
 
-                if (asprintf(&label, "grant %" PRIu32 " (uid %u, %s)", g->id, (unsigned) g->uid, strna(g->rule)) < 0 ||
-                    strv_push(&b->grant_labels, label) < 0) {
-                        free(label);
-                        log_oom();
-                        label = NULL;
-                }
+                if (!label)
+                        log_oom(); /* the wall logs it by its cgroup */
                 out[n].cgroup = g->cgroup;
                 out[n].nodes = nodemask_and(&g->nodes, spm);
                 out[n].label = label ? label : g->cgroup;
@@ -1559,7 +1554,6 @@ Broker *broker_free(Broker *b) {
         for (size_t i = 0; i < b->n_grants; i++)
                 grant_free(b->grants[i]);
         free(b->grants);
-        strv_free(b->grant_labels);
         sd_event_source_disable_unref(b->limit_source);
         free(b->state_dir_seen);
         free(b);

@@ -49,7 +49,6 @@ typedef struct Broker {
         Grant **grants;
         size_t n_grants;
         uint32_t next_grant_id;
-        char **grant_labels;            /* for the cpuset wall's logs */
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
         struct CallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
                                           * wall's writes they wait for are done (broker_wall_written()) */

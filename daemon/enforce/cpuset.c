@@ -846,28 +846,39 @@ static void count_root_procs(CpusetWall *w) {
         w->stats.root_kthreads = nk;
 }
 
+/* The wall's own copy of the grants: the array and their strings in one allocation (a change of one
+ * grant copies them all, so one malloc rather than two per grant); free() frees it. */
+static CpusetGrant *grants_copy(const CpusetGrant *grants, size_t n) {
+        size_t size = (n ? n : 1) * sizeof(CpusetGrant);
+        CpusetGrant *g;
+        char *p;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *label = grants[i].label ? grants[i].label : grants[i].cgroup;
+
+                size += strlen(grants[i].cgroup) + 1 + strlen(label) + 1;
+        }
+        g = calloc(1, size);
+        if (!g)
+                return NULL;
+        p = (char *) (g + (n ? n : 1));
+        for (size_t i = 0; i < n; i++) {
+                const char *label = grants[i].label ? grants[i].label : grants[i].cgroup;
+
+                g[i].nodes = grants[i].nodes;
+                g[i].cgroup = p;
+                p = stpcpy(p, grants[i].cgroup) + 1;
+                g[i].label = p;
+                p = stpcpy(p, label) + 1;
+        }
+        return g;
+}
+
 static int copy_input(CpusetWall *w, const CpusetInput *in) {
-        CpusetGrant *g = calloc(in->n_grants ? in->n_grants : 1, sizeof *g);
+        CpusetGrant *g = grants_copy(in->grants, in->n_grants);
 
         if (!g)
                 return -ENOMEM;
-        for (size_t i = 0; i < in->n_grants; i++) {
-                g[i].nodes = in->grants[i].nodes;
-                g[i].cgroup = strdup(in->grants[i].cgroup);
-                g[i].label = strdup(in->grants[i].label ? in->grants[i].label : in->grants[i].cgroup);
-                if (!g[i].cgroup || !g[i].label) {
-                        for (size_t j = 0; j <= i; j++) {
-                                free(g[j].cgroup);
-                                free(g[j].label);
-                        }
-                        free(g);
-                        return -ENOMEM;
-                }
-        }
-        for (size_t i = 0; i < w->in.n_grants; i++) {
-                free(w->grants[i].cgroup);
-                free(w->grants[i].label);
-        }
         free(w->grants);
         w->grants = g;
         w->in = *in;
@@ -1124,10 +1135,6 @@ int cpuset_wall_apply_changed(CpusetWall *w, const CpusetInput *in, const char *
                 log_error_errno(r, "A cgroup below the root could be neither walled nor shut (%m): it may reach the "
                                    "SPM nodes.");
         }
-        for (size_t i = 0; i < old.n_grants; i++) {
-                free(old_grants[i].cgroup);
-                free(old_grants[i].label);
-        }
         free(old_grants);
         r = (int) w->stats.errors;
         w->stats.errors += errors;
@@ -1302,10 +1309,6 @@ CpusetWall *cpuset_wall_free(CpusetWall *w) {
         sd_event_source_disable_unref(w->overflow);
         sd_event_unref(w->event);
         free(w->watches);
-        for (size_t i = 0; i < w->in.n_grants; i++) {
-                free(w->grants[i].cgroup);
-                free(w->grants[i].label);
-        }
         free(w->grants);
         free(w->root);
         free(w);

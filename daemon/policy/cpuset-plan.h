@@ -12,9 +12,9 @@
 #include "nodemask.h"
 
 typedef struct CpusetGrant {
-        char *cgroup;  /* "/inference.slice", relative to the cgroup2 mount */
+        const char *cgroup; /* "/inference.slice", relative to the cgroup2 mount */
         NodeMask nodes;
-        char *label;   /* for logs: "[Grant] inference" */
+        const char *label;  /* for logs: "[Grant] inference" */
 } CpusetGrant;
 
 typedef struct CpusetInput {

@@ -26,6 +26,7 @@ Grant *grant_free(Grant *g) {
         free(g->owner);
         free(g->caller_cgroup);
         free(g->line);
+        free(g->label);
         free(g);
         return NULL;
 }
@@ -99,6 +100,13 @@ const char *grant_line(Grant *g) {
         }
         g->line = line;
         return line;
+}
+
+const char *grant_label(Grant *g) {
+        if (!g->label &&
+            asprintf(&g->label, "grant %" PRIu32 " (uid %u, %s)", g->id, (unsigned) g->uid, strna(g->rule)) < 0)
+                g->label = NULL;
+        return g->label;
 }
 
 static int set_string(char **field, const char *v) {

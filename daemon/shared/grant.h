@@ -36,6 +36,7 @@ typedef struct Grant {
         void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
         void *removal_watch;   /* sd_event_source: inotify (sd-event's) on the cgroup's parent */
         char *line;            /* grant_line(), kept: what it records does not change */
+        char *label;           /* grant_label(), kept likewise */
 } Grant;
 
 Grant *grant_free(Grant *g);
@@ -51,6 +52,8 @@ bool grant_run_bind(const NodeMask *granted, const NodeMask *private_nodes, Node
 /* grant_serialize()'s line, formatted once and kept with the grant (NULL: out of memory, or a value
  * it cannot store). The recorded fields must not change after the first call. */
 const char *grant_line(Grant *g);
+/* "grant 7 (uid 1000, RULE)", for logs: formatted once and kept with the grant (NULL: out of memory). */
+const char *grant_label(Grant *g);
 /* One line of the state file per grant; tab-separated key=value (tabs and newlines cannot occur in the values). */
 int grant_serialize(const Grant *g, FILE *f);
 /* Parse a line written by grant_serialize(); -EINVAL with *ret_error saying what is wrong. */
