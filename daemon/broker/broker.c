@@ -80,6 +80,7 @@ typedef struct StateJob {
         char *dir;      /* StateDirectory= */
         char *text;     /* the whole file */
         size_t size;
+        bool in_memory; /* dir is on tmpfs or ramfs: nothing to fsync() */
         uint64_t gen;   /* the change it records (b->state_gen when it was formatted) */
         int r;          /* the result: 0, or the errno of what failed (in what) */
         const char *what;
@@ -155,12 +156,15 @@ static void state_job_run(WorkerJob *job) {
                 j->what = "format its path";
                 return;
         }
-        if (mkdir(j->dir, 0755) < 0 && errno != EEXIST) {
-                j->r = -errno;
-                j->what = "create StateDirectory=";
-                return;
-        }
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && errno == ENOENT) { /* the first write, or someone removed it: made here */
+                if (mkdir(j->dir, 0755) < 0 && errno != EEXIST) {
+                        j->r = -errno;
+                        j->what = "create StateDirectory=";
+                        return;
+                }
+                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        }
         if (fd < 0) {
                 j->r = -errno;
                 j->what = "create grants.new";
@@ -177,7 +181,7 @@ static void state_job_run(WorkerJob *job) {
                 }
                 done += (size_t) n;
         }
-        if (j->r == 0 && fsync(fd) < 0) {
+        if (j->r == 0 && !j->in_memory && fsync(fd) < 0) {
                 j->r = -errno;
                 j->what = "fsync grants.new";
         }
@@ -225,15 +229,17 @@ static StateJob *state_job_new(Broker *b) {
 static void broker_state_written(Broker *b, const StateJob *j);
 
 /* DIR is on a filesystem in memory (tmpfs, as the default /run/spmd, or ramfs): fsync() returns at
- * once there. Looked at once per StateDirectory=, not on each write. */
+ * once there. Looked at once per StateDirectory=, not on each write; a directory not made yet (the
+ * first write makes it) counts as on a disk this once and is looked at again next time. */
 static bool dir_in_memory(Broker *b, const char *dir) {
         struct statfs sfs;
 
         if (!b->state_dir_seen || strcmp(b->state_dir_seen, dir) != 0) {
+                if (statfs(dir, &sfs) < 0)
+                        return false;
                 free(b->state_dir_seen);
                 b->state_dir_seen = strdup(dir); /* NULL (no memory): looked at again next time */
-                b->state_in_memory = statfs(dir, &sfs) == 0 &&
-                                     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+                b->state_in_memory = sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
         }
         return b->state_in_memory;
 }
@@ -262,7 +268,8 @@ static void broker_state_write(Broker *b) {
                 broker_state_written(b, &failed);
                 return;
         }
-        if (dir_in_memory(b, j->dir))
+        j->in_memory = dir_in_memory(b, j->dir);
+        if (j->in_memory)
                 r = -EOPNOTSUPP; /* nothing waits for a disk: a hop to the thread would cost more */
         else if (!b->state_writer)
                 r = -ENODEV;
