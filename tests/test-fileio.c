@@ -151,6 +151,17 @@ static void test_other_path_and_none(void **state) {
         assert_int_equal(open_fds(), before);
 }
 
+/* A path under a test's root, or the live tree's with no root. */
+static void test_rooted(void **state) {
+        char p[32];
+
+        (void) state;
+        assert_string_equal(rooted(p, sizeof p, "/tmp/tree", "/sys/node%u/%s", 1u, "online"),
+                            "/tmp/tree/sys/node1/online");
+        assert_string_equal(rooted(p, sizeof p, "", "/sys/node%u", 2u), "/sys/node2");
+        assert_string_equal(rooted(p, sizeof p, NULL, "/sys"), "/sys");
+}
+
 /* One line of a file; an empty file is -ENODATA, a long line cut. */
 static void test_read_one_line(void **state) {
         char p[128], buf[8];
@@ -190,6 +201,7 @@ static void test_write_one_value(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_rooted),
                 cmocka_unit_test(test_read_one_line),
                 cmocka_unit_test(test_write_one_value),
                 cmocka_unit_test(test_held_reads_again),

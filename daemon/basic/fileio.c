@@ -11,6 +11,24 @@
 #include "fileio.h"
 #include "macro.h"
 
+char *rootedv(char *buf, size_t len, const char *root, const char *fmt, va_list ap) {
+        int n = snprintf(buf, len, "%s", root ? root : ""), k;
+
+        assert(n >= 0 && (size_t) n < len);
+        k = vsnprintf(buf + n, len - (size_t) n, fmt, ap);
+        assert(k >= 0 && (size_t) k < len - (size_t) n);
+        return buf;
+}
+
+char *rooted(char *buf, size_t len, const char *root, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        rootedv(buf, len, root, fmt, ap);
+        va_end(ap);
+        return buf;
+}
+
 int read_one_line(const char *path, char *buf, size_t len) {
         _cleanup_close_ int fd = -EBADF;
         ssize_t n;

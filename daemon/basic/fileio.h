@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "macro.h"
+
+/* root + the path fmt formats, in buf (returned): the live tree when root is "" or NULL, a recorded
+ * one (a test's) otherwise. Asserts that it fits: the paths are sysfs's and cgroupfs's, a few dozen
+ * bytes; only a root of hundreds of bytes (a caller's mistake) would not. */
+char *rooted(char *buf, size_t len, const char *root, const char *fmt, ...) _printf_(4, 5);
+char *rootedv(char *buf, size_t len, const char *root, const char *fmt, va_list ap) _printf_(4, 0);
 
 /* The first line of the file at path, without its newline, in buf, from one read() (cut at len - 1
  * bytes: the sysfs and cgroupfs values read this way are short). 0, or a negative errno (-ENODATA:

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -16,28 +15,6 @@
 
 #define KDAMONDS DAMON_ADMIN "/kdamonds"
 
-/* root + a DAMON sysfs path (a few dozen bytes) in a 512-byte buffer: only a root of hundreds of
- * bytes (a test's mistake; spmd's is "") would not fit. */
-static const char *vat(char *buf, size_t len, const char *root, const char *fmt, va_list ap) _printf_(4, 0);
-static const char *vat(char *buf, size_t len, const char *root, const char *fmt, va_list ap) {
-        int n = snprintf(buf, len, "%s", root ? root : ""), k;
-
-        assert(n >= 0 && (size_t) n < len);
-        k = vsnprintf(buf + n, len - (size_t) n, fmt, ap);
-        assert(k >= 0 && (size_t) k < len - (size_t) n);
-        return buf;
-}
-
-static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) _printf_(4, 5);
-static const char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vat(buf, len, root, fmt, ap);
-        va_end(ap);
-        return buf;
-}
-
 /* Write value to the file fmt names under root; on failure say which file and why in err. */
 static int put(const char *root, char *err, size_t err_len, const char *value, const char *fmt, ...)
         _printf_(5, 6);
@@ -48,7 +25,7 @@ static int put(const char *root, char *err, size_t err_len, const char *value, c
         int r;
 
         va_start(ap, fmt);
-        vat(path, sizeof path, root, fmt, ap);
+        rootedv(path, sizeof path, root, fmt, ap);
         va_end(ap);
         /* O_TRUNC means nothing to sysfs; to a plain file (a test's tree) it means the value is all there is */
         r = write_one_value(path, value, WRITE_TRUNCATE);
@@ -84,14 +61,15 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
         struct dirent *de;
         int r;
 
-        r = read_one_line(at(path, sizeof path, root, "/sys/devices/system/memory/block_size_bytes"), buf, sizeof buf);
+        r = read_one_line(rooted(path, sizeof path, root, "/sys/devices/system/memory/block_size_bytes"), buf,
+                          sizeof buf);
         if (r < 0)
                 return r;
         errno = 0;
         block_size = strtoull(buf, NULL, 16);
         if (errno || block_size == 0)
                 return -EINVAL;
-        d = opendir(at(path, sizeof path, root, "/sys/devices/system/node/node%u", node));
+        d = opendir(rooted(path, sizeof path, root, "/sys/devices/system/node/node%u", node));
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
@@ -100,8 +78,8 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
 
                 if (strncmp(de->d_name, "memory", 6) != 0 || parse_uint64(de->d_name + 6, &id) < 0)
                         continue;
-                if (read_one_line(at(path, sizeof path, root, "/sys/devices/system/node/node%u/%s/online", node,
-                                     de->d_name),
+                if (read_one_line(rooted(path, sizeof path, root, "/sys/devices/system/node/node%u/%s/online", node,
+                                         de->d_name),
                                   state, sizeof state) < 0 ||
                     strcmp(state, "1") != 0)
                         continue;
@@ -136,7 +114,7 @@ int damon_node_ranges(const char *root, unsigned node, DamonRange **ret, size_t 
 int damon_probe(const char *root, char *why, size_t why_len) {
         char path[512];
 
-        if (access(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), F_OK) < 0) {
+        if (access(rooted(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), F_OK) < 0) {
                 snprintf(why, why_len, "no DAMON sysfs interface (%s: %s; the kernel needs CONFIG_DAMON_SYSFS)",
                          KDAMONDS "/nr_kdamonds", strerror(errno));
                 return -ENOENT;
@@ -151,7 +129,7 @@ int damon_probe(const char *root, char *why, size_t why_len) {
 static int nr_kdamonds(const char *root) {
         char path[512], buf[32];
         uint64_t n;
-        int r = read_one_line(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), buf, sizeof buf);
+        int r = read_one_line(rooted(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), buf, sizeof buf);
 
         if (r < 0)
                 return r;
@@ -163,7 +141,7 @@ static int nr_kdamonds(const char *root) {
 bool damon_running(const char *root, unsigned k) {
         char path[512], buf[32];
 
-        return read_one_line(at(path, sizeof path, root, KDAMONDS "/%u/state", k), buf, sizeof buf) == 0 &&
+        return read_one_line(rooted(path, sizeof path, root, KDAMONDS "/%u/state", k), buf, sizeof buf) == 0 &&
                strcmp(buf, "on") == 0;
 }
 
@@ -171,7 +149,7 @@ int damon_pid(const char *root, unsigned k) {
         char path[512], buf[32];
         uint64_t pid;
 
-        if (read_one_line(at(path, sizeof path, root, KDAMONDS "/%u/pid", k), buf, sizeof buf) < 0 ||
+        if (read_one_line(rooted(path, sizeof path, root, KDAMONDS "/%u/pid", k), buf, sizeof buf) < 0 ||
             parse_uint64(buf, &pid) < 0 || pid > INT32_MAX)
                 return 0;
         return (int) pid;
@@ -182,7 +160,7 @@ int damon_stop(const char *root, unsigned k) {
 
         if (!damon_running(root, k))
                 return 0;
-        return write_one_value(at(path, sizeof path, root, KDAMONDS "/%u/state", k), "off", WRITE_TRUNCATE);
+        return write_one_value(rooted(path, sizeof path, root, KDAMONDS "/%u/state", k), "off", WRITE_TRUNCATE);
 }
 
 static unsigned claimed_before(const char *state_file) {
@@ -230,7 +208,8 @@ int damon_claim(const char *root, unsigned n, const char *state_file, char *why,
         r = put(root, why, why_len, "1", KDAMONDS "/0/contexts/nr_contexts");
         if (r >= 0)
                 r = put(root, why, why_len, "1", KDAMONDS "/0/contexts/0/schemes/nr_schemes");
-        if (r >= 0 && access(at(path, sizeof path, root, KDAMONDS "/0/contexts/0/schemes/0/target_nid"), F_OK) < 0) {
+        if (r >= 0 &&
+            access(rooted(path, sizeof path, root, KDAMONDS "/0/contexts/0/schemes/0/target_nid"), F_OK) < 0) {
                 snprintf(why, why_len,
                          "this kernel's DAMON cannot migrate pages to a node (no schemes/N/target_nid: "
                          "migrate_cold came with Linux 6.11)");
@@ -253,7 +232,7 @@ void damon_release(const char *root, const char *state_file) {
         for (int k = 0; k < have; k++)
                 (void) damon_stop(root, (unsigned) k);
         if (have > 0)
-                (void) write_one_value(at(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), "0", WRITE_TRUNCATE);
+                (void) write_one_value(rooted(path, sizeof path, root, KDAMONDS "/nr_kdamonds"), "0", WRITE_TRUNCATE);
         if (state_file)
                 (void) unlink(state_file);
 }
@@ -347,8 +326,8 @@ int damon_scheme_applied(const char *root, unsigned k, size_t n, uint64_t *ret_b
                 return r;
         for (size_t i = 0; i < n; i++) {
                 ret_bytes[i] = 0;
-                if ((r = read_one_line(at(path, sizeof path, root,
-                                          KDAMONDS "/%u/contexts/0/schemes/%zu/stats/sz_applied", k, i),
+                if ((r = read_one_line(rooted(path, sizeof path, root,
+                                              KDAMONDS "/%u/contexts/0/schemes/%zu/stats/sz_applied", k, i),
                                        buf, sizeof buf)) < 0)
                         return r;
                 if (parse_uint64(buf, &ret_bytes[i]) < 0)
@@ -370,10 +349,10 @@ int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret
                 uint64_t start, end;
                 DamonRange *o;
 
-                if (read_one_line(at(path, sizeof path, root, "%s/%zu/start", dir, n), buf, sizeof buf) < 0)
+                if (read_one_line(rooted(path, sizeof path, root, "%s/%zu/start", dir, n), buf, sizeof buf) < 0)
                         break;
                 if (parse_uint64(buf, &start) < 0 ||
-                    read_one_line(at(path, sizeof path, root, "%s/%zu/end", dir, n), buf, sizeof buf) < 0 ||
+                    read_one_line(rooted(path, sizeof path, root, "%s/%zu/end", dir, n), buf, sizeof buf) < 0 ||
                     parse_uint64(buf, &end) < 0 || end <= start)
                         return -EINVAL;
                 if (!(o = realloc(out, (n + 1) * sizeof *o)))
@@ -381,7 +360,7 @@ int damon_tried_regions(const char *root, unsigned k, size_t i, DamonRange **ret
                 out = o;
                 out[n] = (DamonRange) { start, end };
         }
-        if (n == 0 && access(at(path, sizeof path, root, "%s", dir), F_OK) < 0)
+        if (n == 0 && access(rooted(path, sizeof path, root, "%s", dir), F_OK) < 0)
                 return -ENODATA;
         /* the kernel lists them in address order; make sure, the caller searches them */
         if (n > 1)

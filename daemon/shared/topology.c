@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <numa.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,25 +27,10 @@
 #define SYSFS_NODE "/sys/devices/system/node"
 #define SYSFS_TIERS "/sys/devices/virtual/memory_tiering"
 
-/* root + path: the live tree when root is "", a recorded one (tests) otherwise. The paths are
- * sysfs's, in PATH_MAX: only a root of thousands of bytes (a caller's mistake) would not fit. */
-_printf_(4, 5) static char *at(char *buf, size_t len, const char *root, const char *fmt, ...) {
-        size_t k = (size_t) snprintf(buf, len, "%s", root);
-        va_list ap;
-        int n;
-
-        assert(k < len);
-        va_start(ap, fmt);
-        n = vsnprintf(buf + k, len - k, fmt, ap);
-        va_end(ap);
-        assert(n >= 0 && (size_t) n < len - k);
-        return buf;
-}
-
 static void nodes_assign_tiers(Topology *t, const char *root) {
         struct dirent **ents = NULL;
         char dir[PATH_MAX];
-        int n = scandir(at(dir, sizeof dir, root, SYSFS_TIERS), &ents, NULL, alphasort);
+        int n = scandir(rooted(dir, sizeof dir, root, SYSFS_TIERS), &ents, NULL, alphasort);
 
         for (int i = 0; i < n; i++) {
                 char path[512], list[256];
@@ -54,7 +38,7 @@ static void nodes_assign_tiers(Topology *t, const char *root) {
                 NodeMask m;
 
                 if (sscanf(ents[i]->d_name, "memory_tier%u", &tier) == 1) {
-                        at(path, sizeof path, root, SYSFS_TIERS "/%s/nodelist", ents[i]->d_name);
+                        rooted(path, sizeof path, root, SYSFS_TIERS "/%s/nodelist", ents[i]->d_name);
                         if (read_one_line(path, list, sizeof list) >= 0 && parse_nodemask(list, &m) >= 0)
                                 for (size_t k = 0; k < t->n_nodes; k++)
                                         if (nodemask_test(&m, (unsigned) t->nodes[k].id))
@@ -101,7 +85,7 @@ static void node_meminfo(const char *root, unsigned n, uint64_t *ret_total, uint
         FILE *f;
 
         *ret_total = *ret_free = 0;
-        f = fopen(at(path, sizeof path, root, SYSFS_NODE "/node%u/meminfo", n), "re");
+        f = fopen(rooted(path, sizeof path, root, SYSFS_NODE "/node%u/meminfo", n), "re");
         if (!f)
                 return;
         while (fgets(line, sizeof line, f)) {
@@ -122,7 +106,7 @@ static int discover_nodes(Topology *t, const char *root) {
                 log_debug("libnuma: NUMA is not available on this kernel; reporting no nodes.");
                 return 0;
         }
-        if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/online"), online, sizeof online) < 0 ||
+        if (read_one_line(rooted(path, sizeof path, root, SYSFS_NODE "/online"), online, sizeof online) < 0 ||
             parse_nodemask(online, &m) < 0) {
                 log_warning("Cannot read the online NUMA nodes from " SYSFS_NODE "/online; reporting no nodes.");
                 return 0;
@@ -137,17 +121,19 @@ static int discover_nodes(Topology *t, const char *root) {
                 ni->id = (int) n;
                 ni->memory_tier = -1;
                 node_meminfo(root, n, &ni->size, &ni->free);
-                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/cpulist", n), cpus, sizeof cpus) < 0)
+                if (read_one_line(rooted(path, sizeof path, root, SYSFS_NODE "/node%u/cpulist", n), cpus,
+                                  sizeof cpus) < 0)
                         cpus[0] = '\0';
                 ni->n_cpus = cpulist_count(cpus);
                 snprintf(ni->cpulist, sizeof ni->cpulist, "%s", cpus); /* for display; may be cut short */
                 /* HMAT access class 0: performance seen from the nearest initiator */
                 ni->read_latency = ni->read_bandwidth = -1;
-                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/access0/initiators/read_latency", n),
+                if (read_one_line(rooted(path, sizeof path, root,
+                                         SYSFS_NODE "/node%u/access0/initiators/read_latency", n),
                                   buf, sizeof buf) >= 0)
                         ni->read_latency = atoi(buf);
-                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%u/access0/initiators/read_bandwidth",
-                                     n),
+                if (read_one_line(rooted(path, sizeof path, root,
+                                         SYSFS_NODE "/node%u/access0/initiators/read_bandwidth", n),
                                   buf, sizeof buf) >= 0)
                         ni->read_bandwidth = atoi(buf);
         }
@@ -159,7 +145,7 @@ static int discover_nodes(Topology *t, const char *root) {
                 t->nodes[i].distance = calloc(t->n_nodes, sizeof(int));
                 if (!t->nodes[i].distance)
                         return -ENOMEM;
-                if (read_one_line(at(path, sizeof path, root, SYSFS_NODE "/node%d/distance", t->nodes[i].id), line,
+                if (read_one_line(rooted(path, sizeof path, root, SYSFS_NODE "/node%d/distance", t->nodes[i].id), line,
                                   sizeof line) < 0)
                         continue;
                 for (size_t j = 0; j < t->n_nodes; j++) {
@@ -196,10 +182,11 @@ static void discover_caps(Topology *t, const char *root) {
         char buf[32], path[PATH_MAX];
 
         t->caps.demotion_enabled = -1;
-        if (read_one_line(at(path, sizeof path, root, "/sys/kernel/mm/numa/demotion_enabled"), buf, sizeof buf) >= 0)
+        if (read_one_line(rooted(path, sizeof path, root, "/sys/kernel/mm/numa/demotion_enabled"), buf,
+                          sizeof buf) >= 0)
                 t->caps.demotion_enabled = buf[0] == 't' || buf[0] == 'y' || buf[0] == '1';
         t->caps.per_node_reclaim = t->n_nodes > 0 &&
-                                   access(at(path, sizeof path, root, SYSFS_NODE "/node%d/reclaim", t->nodes[0].id),
+                                   access(rooted(path, sizeof path, root, SYSFS_NODE "/node%d/reclaim", t->nodes[0].id),
                                           F_OK) == 0;
         discover_private_nodes(t, root);
 }
@@ -684,13 +671,13 @@ bool topology_native_spm(const Topology *t, const char *root, char *buf, size_t 
                         n_private++;
                         n_user += t->nodes[i].user_placeable == 1;
                 }
-        if (glob(at(path, sizeof path, root, "/sys/bus/dax/devices/*/private"), 0, NULL, &g) == 0)
+        if (glob(rooted(path, sizeof path, root, "/sys/bus/dax/devices/*/private"), 0, NULL, &g) == 0)
                 dax_private = g.gl_pathc > 0;
         globfree(&g);
-        if (glob(at(path, sizeof path, root, "/sys/bus/dax/devices/*/spm_node"), 0, NULL, &g) == 0)
+        if (glob(rooted(path, sizeof path, root, "/sys/bus/dax/devices/*/spm_node"), 0, NULL, &g) == 0)
                 spm_attr = g.gl_pathc > 0;
         globfree(&g);
-        sysram = access(at(path, sizeof path, root, "/sys/fs/cgroup/cpuset.mems.sysram"), F_OK) == 0;
+        sysram = access(rooted(path, sizeof path, root, "/sys/fs/cgroup/cpuset.mems.sysram"), F_OK) == 0;
 
         if (!t->caps.private_nodes && !dax_private && !spm_attr && !sysram) {
                 snprintf(buf, len, "no SPM/private-node support in this kernel (looked for node/has_public_memory, "
