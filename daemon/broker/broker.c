@@ -286,8 +286,22 @@ static void broker_state_write(Broker *b) {
  * once b->state_saved_gen reaches it. */
 static uint64_t broker_state_changed(Broker *b) {
         b->state_gen++;
-        broker_state_write(b);
+        if (b->state_batch > 0)
+                b->state_dirty = true; /* written once, when the batch ends */
+        else
+                broker_state_write(b);
         return b->state_gen;
+}
+
+/* Several changes at once (the grants of a client that left, of a lost bus): one write for all. */
+static void state_batch_begin(Broker *b) {
+        b->state_batch++;
+}
+
+static void state_batch_end(Broker *b) {
+        assert(b->state_batch > 0);
+        if (--b->state_batch == 0 && b->state_dirty)
+                broker_state_write(b); /* after the write under way, if one is */
 }
 
 static void on_state_written(WorkerJob *job, void *userdata) {
@@ -470,6 +484,35 @@ void broker_load_state(Broker *b) {
                          path);
 }
 
+static int on_n_grants_changed(sd_event_source *s, void *userdata) {
+        Broker *b = userdata;
+
+        (void) s;
+        if (b->bus)
+                (void) sd_bus_emit_properties_changed(b->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants",
+                                                      NULL);
+        return 0;
+}
+
+/* NGrants changes in bursts (clients asking and giving back, a client with many grants leaving): one
+ * PropertiesChanged for a burst, sent once the loop has nothing more pressing (calls waiting on the
+ * bus come first), with the value then. */
+static void n_grants_changed(Broker *b) {
+        int r;
+
+        if (!b->n_grants_source) {
+                r = sd_event_add_defer(b->event, &b->n_grants_source, on_n_grants_changed, b);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot defer the NGrants change signal, sending it now: %m");
+                        (void) on_n_grants_changed(NULL, b);
+                        return;
+                }
+                (void) sd_event_source_set_priority(b->n_grants_source, SD_EVENT_PRIORITY_IDLE);
+                (void) sd_event_source_set_description(b->n_grants_source, "broker-n-grants");
+        }
+        (void) sd_event_source_set_enabled(b->n_grants_source, SD_EVENT_ONESHOT);
+}
+
 static void emit_grant_added(Broker *b, const Grant *g) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         char path[64];
@@ -487,7 +530,7 @@ static void emit_grant_added(Broker *b, const Grant *g) {
                 r = sd_bus_send(b->bus, msg, NULL);
         if (r < 0)
                 log_warning_errno(r, "Cannot emit GrantAdded: %m");
-        (void) sd_bus_emit_properties_changed(b->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+        n_grants_changed(b);
 }
 
 static void emit_grant_removed(Broker *b, const Grant *g, const char *reason) {
@@ -499,7 +542,7 @@ static void emit_grant_removed(Broker *b, const Grant *g, const char *reason) {
         if (sd_bus_emit_signal(b->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "GrantRemoved", "ouss", path, g->id,
                                g->cgroup, reason) < 0)
                 log_warning("Cannot emit GrantRemoved for grant %" PRIu32 ".", g->id);
-        (void) sd_bus_emit_properties_changed(b->bus, SPMD_BUS_PATH, SPMD_BUS_MANAGER_INTERFACE, "NGrants", NULL);
+        n_grants_changed(b);
 }
 
 /* ---- byte limits ---- */
@@ -602,7 +645,6 @@ size_t broker_grant_cgroup_ids(Broker *b, uint64_t *ids, size_t max) {
 }
 
 static void grant_untrack(Grant *g) {
-        g->owner_match = sd_bus_slot_unref(g->owner_match);
         g->owner_check = sd_bus_slot_unref(g->owner_check);
         g->removal_watch = sd_event_source_disable_unref(g->removal_watch);
 }
@@ -629,65 +671,64 @@ static void broker_revoke(Broker *b, Grant *g, const char *reason, bool apply) {
 }
 
 /*
- * A grant tied to its client ends when the client's unique name loses its
- * owner. The match is added asynchronously, so the reply to RequestAccess
- * does not wait for it; once the bus has it in place, GetNameOwner closes
- * the window in which the client might have left unseen.
+ * A grant tied to its client ends when the client's unique name leaves the bus. spmd hears of every
+ * name that leaves through one NameOwnerChanged match, the manager's, in place before spmd owns its
+ * name (a failure to install it fails the connection), and the manager hands each departure to
+ * broker_client_gone(): no bus call per grant. The bus daemon delivers a client's calls before the
+ * signal that it left, so a grant made while its RequestAccess is handled (also when handling it
+ * waited for the caller's credentials, whose answer comes before that signal too) is there when the
+ * signal comes. A grant made after another wait (systemd naming a unit's cgroup) or read back after
+ * a restart asks the bus once whether its client is still there (GetNameOwner, sent after the grant
+ * exists): either that answer or the signal then says when it is gone.
  */
-static int on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const char *name, *old_owner, *new_owner;
-        Grant *g = userdata;
+void broker_client_gone(Broker *b, const char *name) {
+        _cleanup_free_ char *cgroup = NULL;
+        size_t n = 0;
 
-        (void) error;
-        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) >= 0 && !new_owner[0])
-                broker_revoke(g->broker, g, "client-gone", true);
-        return 0;
+        assert(b);
+        assert(name);
+        /* a client may hold many grants: recorded once, and the wall brought in line once */
+        state_batch_begin(b);
+        for (size_t i = 0; i < b->n_grants;) {
+                Grant *g = b->grants[i];
+
+                if (!g->persistent && streq_ptr(g->owner, name)) {
+                        if (n++ == 0)
+                                cgroup = strdup(g->cgroup); /* NULL (no memory): the whole wall */
+                        broker_revoke(b, g, "client-gone", false); /* the array moved down: i is the next */
+                        continue;
+                }
+                i++;
+        }
+        state_batch_end(b);
+        if (n > 0)
+                (void) b->ops->apply_grants(b->userdata, n == 1 ? cgroup : NULL);
 }
 
 static int on_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Grant *g = userdata;
 
         (void) error;
-        if (sd_bus_message_is_method_error(reply, NULL))
-                broker_revoke(g->broker, g, "client-gone", true);
-        return 0;
-}
-
-static int on_owner_match_installed(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Grant *g = userdata;
-        Broker *b = g->broker;
-        int r;
-
-        (void) error;
         if (sd_bus_message_is_method_error(reply, NULL)) {
-                log_error("Grant %" PRIu32 ": the bus refused to report %s leaving (%s); ending the grant.", g->id,
-                          g->owner, sd_bus_message_get_error(reply)->message);
-                broker_revoke(b, g, "tracking-failed", true);
+                broker_revoke(g->broker, g, "client-gone", true);
                 return 0;
         }
-        r = sd_bus_call_method_async(b->bus, (sd_bus_slot **) &g->owner_check, "org.freedesktop.DBus",
-                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
-                                     on_owner_checked, g, "s", g->owner);
-        if (r < 0) {
-                log_error_errno(r, "Grant %" PRIu32 ": cannot ask whether %s is still there: %m", g->id, g->owner);
-                broker_revoke(b, g, "tracking-failed", true);
-        }
+        if (g->adopted)
+                log_info("Grant %" PRIu32 " of %s to uid %u stays in force (its client is still connected).", g->id,
+                         g->cgroup, (unsigned) g->uid);
+        g->adopted = false;
         return 0;
 }
 
-static int grant_track(Broker *b, Grant *g) {
-        char match[256];
-
-        if (g->persistent || !g->owner || !b->bus)
+/* Ask the bus whether G's client is still connected (see broker_client_gone()); <0 when it cannot. */
+static int grant_check_owner(Broker *b, Grant *g) {
+        if (g->persistent || !g->owner)
                 return 0;
-        if (!grant_value_ok(g->owner) || strchr(g->owner, '\''))
-                return -EINVAL;
-        snprintf(match, sizeof match,
-                 "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
-                 g->owner);
-        return sd_bus_add_match_async(b->bus, (sd_bus_slot **) &g->owner_match, match, on_owner_changed,
-                                      on_owner_match_installed, g);
+        if (!b->bus)
+                return -ENOTCONN;
+        return sd_bus_call_method_async(b->bus, (sd_bus_slot **) &g->owner_check, "org.freedesktop.DBus",
+                                        "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                        on_owner_checked, g, "s", g->owner);
 }
 
 /* The caller as the [Access] rules see it; cgroup: its own cgroup as caller_identify() established it. */
@@ -921,7 +962,7 @@ void broker_wall_written(Broker *b, uint64_t done, char *const *failed) {
 }
 
 static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
-                          const char *cgroup, sd_bus_error *error);
+                          const char *cgroup, bool check_owner, sd_bus_error *error);
 
 /* RequestAccess of a unit on a systemd host: systemd says where the unit's cgroup is (GetUnit,
  * then its ControlGroup property), asynchronously; the reply waits for it. */
@@ -983,7 +1024,8 @@ static int on_unit_cgroup(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 sd_bus_error_free(&e);
                 return r;
         }
-        r = request_finish(p->b, p->msg, &p->c, &p->req, cg, &e);
+        /* the client may have left while systemd answered: asked once the grant exists */
+        r = request_finish(p->b, p->msg, &p->c, &p->req, cg, true, &e);
         if (r < 0)
                 (void) pending_fail(p, &e, r); /* replies with the error and frees p */
         else
@@ -1096,12 +1138,14 @@ static int method_request_access(sd_bus_message *msg, void *userdata, sd_bus_err
         r = resolve_target(&c, target, cgroup, sizeof cgroup, error);
         if (r < 0)
                 return r;
-        return request_finish(b, msg, &c, &req, cgroup, error);
+        return request_finish(b, msg, &c, &req, cgroup, false, error);
 }
 
-/* Authorise the request for cgroup (resolved) and put the grant in force; replies on success. */
+/* Authorise the request for cgroup (resolved) and put the grant in force; replies on success.
+ * CHECK_OWNER: the call waited for something other than the caller's credentials, so the client
+ * may have left unseen (broker_client_gone()). */
 static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, AccessRequest *reqp,
-                          const char *cgroup, sd_bus_error *error) {
+                          const char *cgroup, bool check_owner, sd_bus_error *error) {
         _cleanup_free_ char *why = NULL;
         const CallerInfo c = *cp;
         AccessRequest req = *reqp;
@@ -1176,7 +1220,7 @@ static int request_finish(Broker *b, sd_bus_message *msg, const CallerInfo *cp, 
         b->grants = a;
         b->grants[b->n_grants++] = g;
 
-        r = grant_track(b, g);
+        r = check_owner ? grant_check_owner(b, g) : 0;
         if (r < 0) {
                 broker_revoke(b, g, "tracking-failed", false);
                 return sd_bus_error_set_errnof(error, r, "Cannot follow the caller's connection: %s", strerror(-r));
@@ -1428,24 +1472,20 @@ static void broker_adopt(Broker *b) {
                         continue;
                 }
                 grant_watch(b, g);
-                if (!g->persistent) {
-                        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-
-                        if (!b->bus || !g->owner)
-                                r = -ENOTCONN;
-                        else {
-                                /* unique names are never reused on one bus: an owner means the same client */
-                                r = sd_bus_get_name_creds(b->bus, g->owner, 0, &creds);
-                                if (r >= 0)
-                                        r = grant_track(b, g);
-                        }
-                        if (r < 0) {
-                                broker_revoke(b, g, "client-gone", true);
-                                continue;
-                        }
+                if (g->persistent) {
+                        log_info("Grant %" PRIu32 " of %s to uid %u stays in force (persistent).", g->id, g->cgroup,
+                                 (unsigned) g->uid);
+                        i++;
+                        continue;
                 }
-                log_info("Grant %" PRIu32 " of %s to uid %u stays in force (%s).", g->id, g->cgroup, (unsigned) g->uid,
-                         g->persistent ? "persistent" : "its client is still connected");
+                /* unique names are never reused on one bus: an owner means the same client; the grant
+                 * stays in force while the bus is asked (on_owner_checked() says which) */
+                r = g->owner ? grant_check_owner(b, g) : -ENOTCONN;
+                if (r < 0) {
+                        broker_revoke(b, g, "client-gone", true);
+                        continue;
+                }
+                g->adopted = true;
                 i++;
         }
 }
@@ -1496,10 +1536,8 @@ void broker_bus_up(Broker *b, bool again) {
 
 void broker_bus_down(Broker *b) {
         assert(b);
-        for (size_t i = 0; i < b->n_grants; i++) {
-                b->grants[i]->owner_match = sd_bus_slot_unref(b->grants[i]->owner_match);
+        for (size_t i = 0; i < b->n_grants; i++)
                 b->grants[i]->owner_check = sd_bus_slot_unref(b->grants[i]->owner_check);
-        }
         b->bus = NULL;
 }
 
@@ -1507,6 +1545,7 @@ void broker_bus_lost(Broker *b) {
         bool changed = false;
 
         broker_bus_down(b);
+        state_batch_begin(b);
         for (size_t i = 0; i < b->n_grants;) {
                 if (!b->grants[i]->persistent) {
                         broker_revoke(b, b->grants[i], "bus-gone", false);
@@ -1514,6 +1553,7 @@ void broker_bus_lost(Broker *b) {
                 } else
                         i++;
         }
+        state_batch_end(b);
         if (changed)
                 (void) b->ops->apply_grants(b->userdata, NULL);
 }
@@ -1562,6 +1602,7 @@ Broker *broker_free(Broker *b) {
                 grant_free(b->grants[i]);
         free(b->grants);
         sd_event_source_disable_unref(b->limit_source);
+        sd_event_source_disable_unref(b->n_grants_source);
         free(b->state_dir_seen);
         free(b);
         return NULL;
@@ -1575,6 +1616,7 @@ void broker_recheck(Broker *b) {
         bool changed = false;
 
         b->ops->spm_nodes(b->userdata, &spm);
+        state_batch_begin(b);
         for (size_t i = 0; i < b->n_grants;) {
                 _cleanup_free_ char *why = NULL;
                 Grant *g = b->grants[i];
@@ -1612,6 +1654,7 @@ void broker_recheck(Broker *b) {
                 }
                 i++;
         }
+        state_batch_end(b);
         if (changed)
                 (void) b->ops->apply_grants(b->userdata, NULL);
 }

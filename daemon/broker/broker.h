@@ -50,13 +50,15 @@ typedef struct Broker {
         size_t n_grants;
         uint32_t next_grant_id;
         sd_event_source *limit_source;  /* looks at the grants' byte limits */
+        sd_event_source *n_grants_source; /* sends NGrants' change signal, once per burst of changes */
         struct CallWaiter *wall_waiters; /* RequestAccess and ReleaseAccess calls, answered when the
                                           * wall's writes they wait for are done (broker_wall_written()) */
         size_t n_wall_waiters;
         struct Worker *state_writer;    /* writes the state file (NULL: written on the loop) */
         uint64_t state_gen;             /* changes of the grants, counted */
         uint64_t state_saved_gen;       /* ... the last one on disk */
-        bool state_dirty;               /* changed while a write ran: write again when it ends */
+        bool state_dirty;               /* changed while a write ran (or in a batch): write again when it ends */
+        unsigned state_batch;           /* > 0: changes are being made together, written when it ends */
         char *state_dir_seen;           /* the StateDirectory= state_in_memory was found for */
         bool state_in_memory;           /* ... on tmpfs or ramfs (written on the loop) */
         struct CallWaiter *state_waiters; /* RequestAccess calls whose grants wait to be recorded */
@@ -79,7 +81,10 @@ int broker_bus_attach(Broker *b, sd_bus *bus);
 /* spmd owns its name: grants whose clients are gone end, the others are followed again; AGAIN
  * (back after a loss): GrantAdded for each, so clients learn they are still there. */
 void broker_bus_up(Broker *b, bool again);
-/* The connection goes: the grants' bus matches go with it; grants and their cgroup watches stay. */
+/* NAME, a unique name, left the bus (NameOwnerChanged with no new owner; the manager's one match for
+ * it, in place before spmd owns its name, hands every departure here): the grants tied to it end. */
+void broker_client_gone(Broker *b, const char *name);
+/* The connection goes: the grants' pending bus calls go with it; grants and their cgroup watches stay. */
 void broker_bus_down(Broker *b);
 /* The connection was lost: that, and the grants tied to clients end (their connections went too). */
 void broker_bus_lost(Broker *b);

@@ -104,13 +104,10 @@ void caller_cache_clear(void) {
         memset(seen_names, 0, sizeof seen_names);
 }
 
-int caller_on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const char *name, *old_owner, *new_owner;
-
-        (void) userdata;
-        (void) error;
-        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || name[0] != ':')
-                return 0;
+void caller_name_owner_changed(const char *name, const char *old_owner, const char *new_owner) {
+        assert(name && old_owner && new_owner);
+        if (name[0] != ':')
+                return;
         if (!old_owner[0] && new_owner[0] && strlen(name) < sizeof seen_names[0].name) {
                 unsigned k = seen_next++ % SEEN_MAX;
                 snprintf(seen_names[k].name, sizeof seen_names[k].name, "%s", name);
@@ -119,7 +116,6 @@ int caller_on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
                 for (size_t i = 0; i < SEEN_MAX; i++)
                         if (strcmp(seen_names[i].name, name) == 0)
                                 seen_names[i].name[0] = '\0';
-        return 0;
 }
 
 static uint64_t name_seen_ticks(const char *sender) {

@@ -42,9 +42,9 @@ int caller_identify(CallerInfo *c, sd_bus_error *error);
 void caller_groups(CallerInfo *c);
 /* A new bus connection: unique names are unique on one bus instance only. */
 void caller_cache_clear(void);
-/* The match for NameOwnerChanged: when each unique name connected (a pid that started later was
- * reused, where the bus gives no pidfd). */
-int caller_on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* A NameOwnerChanged signal's arguments: when each unique name connected (a pid that started later
+ * was reused, where the bus gives no pidfd). */
+void caller_name_owner_changed(const char *name, const char *old_owner, const char *new_owner);
 
 /* MASK as "au". */
 int bus_append_nodemask(sd_bus_message *msg, const NodeMask *mask);

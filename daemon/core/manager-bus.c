@@ -549,6 +549,22 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return 0;
 }
 
+/* Every name that comes to or leaves the bus: when clients connected (the caller checks), and the
+ * grants of clients that left end. This one match is how spmd follows its clients; a failure to
+ * install it fails the connection (no install callback), so no grant outlives its client unseen. */
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
+        Manager *m = userdata;
+
+        (void) error;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        caller_name_owner_changed(name, old_owner, new_owner);
+        if (name[0] == ':' && !new_owner[0])
+                broker_client_gone(m->broker, name);
+        return 0;
+}
+
 int manager_bus_start(Manager *m) {
         if (manager_bus_connect(m, false) < 0)
                 broker_no_bus(m->broker);
@@ -642,11 +658,12 @@ static int manager_bus_connect(Manager *m, bool on_loop) {
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                         "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
-        /* when each client connected: a pid that started later is a reused one (caller_identify) */
+        /* when each client connected (a pid that started later is a reused one: caller_identify) and
+         * left (its grants end): before the name is asked for, so before any client can call */
         if (r >= 0)
                 r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                              "org.freedesktop.DBus", "NameOwnerChanged",
-                                              caller_on_name_owner_changed, NULL, m);
+                                              "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
+                                              NULL, m);
         if (r < 0)
                 return manager_bus_unavailable(m, asprintf(&why, "cannot set up the bus objects: %s",
                                                            strerror(-r)) < 0

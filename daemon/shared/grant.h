@@ -32,8 +32,8 @@ typedef struct Grant {
         void *broker;          /* the Broker that holds it */
         uint64_t cgroup_id;    /* inode of the cgroup directory, the id BPF sees; 0 = not known */
         bool over_limit;       /* its usage on its nodes was above max_bytes at the last look */
-        void *owner_match;     /* sd_bus_slot: NameOwnerChanged of owner */
-        void *owner_check;     /* sd_bus_slot: GetNameOwner once that match is in place */
+        void *owner_check;     /* sd_bus_slot: GetNameOwner, where the client may have left unseen */
+        bool adopted;          /* read back after a restart, its client not yet found on the bus */
         void *removal_watch;   /* sd_event_source: inotify (sd-event's) on the cgroup's parent */
         char *line;            /* grant_line(), kept: what it records does not change */
         char *label;           /* grant_label(), kept likewise */
