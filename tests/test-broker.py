@@ -11,8 +11,10 @@ lifetime (disconnect, restart, cgroup removal, reload) is tested in the VM
 
 usage: test-broker.py SPMD SPMCTL POLICY INTROSPECTION-XML PRIVATE-BUS
 """
+import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -378,6 +380,68 @@ except dbus.exceptions.DBusException as e:
     logged = spmd_log().count("Refused a grant to uid 1 ") - before
     ok("done" in out and logged <= 30 and re.search(r"[0-9]+ more refused request\(s\) in the last second", spmd_log()),
        f"200 refused requests: {logged} logged one by one, the rest counted", spmd_log()[-800:])
+
+    # ---- who is calling: asked of the bus daemon once per connection, forgotten when it leaves ----
+    def pidfds():
+        n = 0
+        for fd in os.listdir(f"/proc/{spmd.pid}/fd"):
+            try:
+                n += os.readlink(f"/proc/{spmd.pid}/fd/{fd}") == "anon_inode:[pidfd]"
+            except OSError:
+                pass
+        return n
+
+    spmd_name = str(dbus.SystemBus().get_name_owner("org.spmd1"))
+    mon = subprocess.Popen(["busctl", "--system", "--json=short", "monitor", "--match",
+                            "type='method_call',interface='org.freedesktop.DBus',member='GetConnectionCredentials'"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    seen = False
+    # the monitor is on the bus once it shows a call of ours
+    for _ in range(50):
+        busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+               "GetConnectionCredentials", "s", spmd_name)
+        if select.select([mon.stdout], [], [], 0.2)[0]:
+            seen = bool(mon.stdout.readline())
+            break
+    fds_before = pidfds()
+    many = 150
+    clients = subprocess.Popen([sys.executable, "-c", r"""
+import dbus, sys
+conns = [dbus.bus.BusConnection(sys.argv[1]) for _ in range(int(sys.argv[2]))]
+for _ in range(2):
+    for c in conns:
+        m = dbus.Interface(c.get_object('org.spmd1', '/org/spmd1'), 'org.spmd1.Manager')
+        try:
+            m.RequestAccess('/jobs/a', dbus.Array([], 'u'), dbus.UInt64(0), dbus.Dictionary({}, 'sv'))
+        except dbus.exceptions.DBusException:
+            pass
+print('done', len(conns), flush=True)
+sys.stdin.readline()
+""", address, str(many)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    done = clients.stdout.readline()
+    fds_connected = pidfds()
+    clients.communicate("\n", timeout=30)
+    # the bus daemon's last word on them has reached spmd when a call after it is answered
+    for _ in range(50):
+        mgr.GetStatus()
+        if pidfds() <= fds_before:
+            break
+        time.sleep(0.1)
+    fds_after = pidfds()
+    mon.terminate()
+    out = mon.communicate(timeout=10)[0]
+    asked = 0
+    for line in out.splitlines():
+        try:
+            asked += json.loads(line).get("sender") == spmd_name
+        except ValueError:
+            pass
+    ok(seen and done.startswith(f"done {many}") and asked == many,
+       f"{many} clients asking twice each, in turn: spmd asked the bus who they are {many} times",
+       f"asked {asked} times; {done}")
+    ok(fds_connected >= fds_before + many and fds_after <= fds_before,
+       f"a pidfd each while they are connected, closed once they left ({fds_before} before, {fds_connected} "
+       f"connected, {fds_after} after)")
 
     # ---- ReleaseAccess, ReleaseDevice ----
     name, msg = dbus_error(lambda: mgr.ReleaseAccess(dbus.ObjectPath("/org/spmd1/grant/77")))

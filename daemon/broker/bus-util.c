@@ -63,12 +63,15 @@ static void pid_cgroup(pid_t pid, char *buf, size_t len) {
 
 /*
  * uid and pid of a connection never change, and unique names are never
- * reused on one bus: the answers for the last few senders are kept, so a
- * client that asks many times costs one GetConnectionCredentials. With them a
- * pidfd of the process that connected: the bus daemon's (ProcessFD, where it
- * gives one), else one spmd opens when it first hears from the connection.
+ * reused on one bus: the answers are kept while the sender is connected (it
+ * leaves the cache when NameOwnerChanged says it left), so a client that
+ * asks many times costs one GetConnectionCredentials. With them a pidfd of
+ * the process that connected: the bus daemon's (ProcessFD, where it gives
+ * one), else one spmd opens when it first hears from the connection. The
+ * first CREDS_CACHE senders connected at once are kept (spmd raises its soft
+ * RLIMIT_NOFILE for their pidfds); beyond that the oldest entries give way.
  */
-#define CREDS_CACHE 64
+#define CREDS_CACHE 1024
 #define UID_INVALID ((uid_t) -1)
 static struct {
         char sender[64];
@@ -78,7 +81,8 @@ static struct {
         bool pidfd_from_bus;
         uint64_t seen_ticks;     /* when spmd first heard of the connection, CLOCK_BOOTTIME clock ticks */
 } creds_cache[CREDS_CACHE];
-static unsigned creds_next;
+static size_t n_creds;     /* creds_cache[0..n_creds) are in use */
+static unsigned creds_next; /* the entry that gives way next when all are in use */
 
 /* When each unique name connected, as NameOwnerChanged told (clock ticks since boot). */
 #define SEEN_MAX 1024
@@ -97,12 +101,33 @@ static uint64_t boottime_ticks(void) {
 }
 
 void caller_cache_clear(void) {
-        for (size_t i = 0; i < CREDS_CACHE; i++)
-                if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
-                        close(creds_cache[i].pidfd);
-        memset(creds_cache, 0, sizeof creds_cache);
+        for (size_t i = 0; i < n_creds; i++)
+                safe_close(creds_cache[i].pidfd);
+        memset(creds_cache, 0, n_creds * sizeof creds_cache[0]);
+        n_creds = 0;
         memset(seen_names, 0, sizeof seen_names);
 }
+
+static size_t creds_find(const char *sender) {
+        size_t i;
+
+        for (i = 0; sender && i < n_creds; i++)
+                if (strcmp(creds_cache[i].sender, sender) == 0)
+                        return i;
+        return CREDS_CACHE;
+}
+
+/* SENDER left the bus: what spmd kept of it goes, its pidfd closed (the last entry takes its place). */
+static void creds_forget(const char *sender) {
+        size_t i = creds_find(sender);
+
+        if (i == CREDS_CACHE)
+                return;
+        safe_close(creds_cache[i].pidfd);
+        creds_cache[i] = creds_cache[--n_creds];
+        memset(&creds_cache[n_creds], 0, sizeof creds_cache[0]);
+}
+
 
 void caller_name_owner_changed(const char *name, const char *old_owner, const char *new_owner) {
         assert(name && old_owner && new_owner);
@@ -112,10 +137,12 @@ void caller_name_owner_changed(const char *name, const char *old_owner, const ch
                 unsigned k = seen_next++ % SEEN_MAX;
                 snprintf(seen_names[k].name, sizeof seen_names[k].name, "%s", name);
                 seen_names[k].ticks = boottime_ticks();
-        } else if (!new_owner[0])
+        } else if (!new_owner[0]) {
                 for (size_t i = 0; i < SEEN_MAX; i++)
                         if (strcmp(seen_names[i].name, name) == 0)
                                 seen_names[i].name[0] = '\0';
+                creds_forget(name);
+        }
 }
 
 static uint64_t name_seen_ticks(const char *sender) {
@@ -171,15 +198,6 @@ static int creds_parse(sd_bus_message *reply, uid_t *ret_uid, pid_t *ret_pid, in
         return 0;
 }
 
-static size_t creds_find(const char *sender) {
-        size_t i;
-
-        for (i = 0; sender && i < CREDS_CACHE; i++)
-                if (strcmp(creds_cache[i].sender, sender) == 0)
-                        break;
-        return i;
-}
-
 /* Keep what the bus said of SENDER (takes PIDFD); SEEN_TICKS: when spmd first heard of it. */
 static int creds_put(const char *sender, uid_t uid, pid_t pid, int pidfd, uint64_t seen_ticks, sd_bus_error *error) {
         size_t i;
@@ -192,9 +210,12 @@ static int creds_put(const char *sender, uid_t uid, pid_t pid, int pidfd, uint64
                 safe_close(pidfd); /* another call of the same sender's got there first */
                 return 0;
         }
-        i = creds_next++ % CREDS_CACHE;
-        if (creds_cache[i].sender[0] && creds_cache[i].pidfd >= 0)
-                close(creds_cache[i].pidfd);
+        if (n_creds < CREDS_CACHE)
+                i = n_creds++;
+        else {
+                i = creds_next++ % CREDS_CACHE;
+                safe_close(creds_cache[i].pidfd);
+        }
         snprintf(creds_cache[i].sender, sizeof creds_cache[i].sender, "%s", sender);
         creds_cache[i].uid = uid;
         creds_cache[i].pid = pid;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -180,6 +181,19 @@ static int detach_bpf(void) {
         return ret;
 }
 
+/* spmd holds a descriptor per granted cgroup's PSI trigger and a pidfd per connected client
+ * (bus-util.c): the soft RLIMIT_NOFILE (1024 by default) goes up to the hard one, as systemd's own
+ * daemons do; spmd waits with epoll, never select(), so descriptors above 1023 are fine. */
+static void bump_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(-errno, "Cannot raise the soft RLIMIT_NOFILE to the hard one: %m");
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -195,6 +209,7 @@ static int run(int argc, char *argv[]) {
                 return detach_bpf();
 
         log_hook_libbpf();
+        bump_nofile();
 
         r = manager_new(arg_config, arg_config_given, arg_log_level, &m);
         if (r < 0)
