@@ -67,9 +67,9 @@ static void pid_cgroup(pid_t pid, char *buf, size_t len) {
  * leaves the cache when NameOwnerChanged says it left), so a client that
  * asks many times costs one GetConnectionCredentials. With them a pidfd of
  * the process that connected: the bus daemon's (ProcessFD, where it gives
- * one), else one spmd opens when it first hears from the connection. The
- * first CREDS_CACHE senders connected at once are kept (spmd raises its soft
- * RLIMIT_NOFILE for their pidfds); beyond that the oldest entries give way.
+ * one), else one spmd opens when it first hears from the connection. Up to
+ * CREDS_CACHE connected senders are kept (spmd raises its soft RLIMIT_NOFILE
+ * for their pidfds); beyond that, kept entries give way in turn.
  */
 #define CREDS_CACHE 1024
 #define UID_INVALID ((uid_t) -1)
@@ -127,7 +127,6 @@ static void creds_forget(const char *sender) {
         creds_cache[i] = creds_cache[--n_creds];
         memset(&creds_cache[n_creds], 0, sizeof creds_cache[0]);
 }
-
 
 void caller_name_owner_changed(const char *name, const char *old_owner, const char *new_owner) {
         assert(name && old_owner && new_owner);
