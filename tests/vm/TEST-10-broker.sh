@@ -236,7 +236,7 @@ PY
         for _ in $(seq 1200); do grep -q '^granted' /tmp/many520.out && break; sleep 0.1; done
         cat /tmp/many520.out
         grep -q "^granted $n" /tmp/many520.out
-        sleep 1 # what the bus says of each grant's tracking has come back
+        sleep 1 # a bus answer that ends a grant (a refused match, on a tree with one per grant) is in
         (! grep 'tracking-failed' /tmp/spmd.log)
         test "$(n_grants)" = $n
         test "$(effective /jobs/many)" = 0-1
